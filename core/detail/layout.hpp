@@ -1,0 +1,107 @@
+// The segment layout. These structs ARE the specification: the library, the CLI and the
+// fuzzers decode a segment only through them and through validate_header().
+//
+//   offset 0                 SegmentHeader        (4 KiB)
+//   kProcessTableOffset      ProcessSlot[128]     attached processes (pid + start time)
+//   kDirectoryOffset         DirEntry[512]        named objects: name, kind, offset, size
+//   kHeapOffset              object states        64-byte aligned, bump-allocated
+//
+// All-zero and random bytes decode as invalid: the magic, layout version, ready mark and the
+// fixed table offsets must all match before anything else is read.
+#pragma once
+
+#include "detail/robust_mutex.hpp"
+#include "shmbus/segment.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace shmbus::detail {
+
+inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::uint64_t kSegmentMagic = 0x3130'5355'424d'4853ULL; // "SHMBUS01"
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kReadyMark = 0x5944'4552U; // "REDY"
+inline constexpr std::uint32_t kMaxProcesses = 128;
+inline constexpr std::uint32_t kMaxObjects = 512;
+inline constexpr std::size_t kObjectNameMax = 63;
+
+struct ProcessSlot {
+    std::atomic<std::int32_t> pid; ///< 0: free
+    std::uint32_t reserved;
+    std::atomic<std::uint64_t> start_time;
+};
+
+enum class EntryState : std::uint32_t { free = 0, creating = 1, ready = 2 };
+
+struct alignas(kCacheLine) DirEntry {
+    std::atomic<EntryState> state;
+    ObjectKind kind;
+    std::uint64_t offset;
+    std::uint64_t size;
+    std::uint64_t type_tag;
+    std::int32_t creator_pid;
+    std::uint32_t reserved;
+    char name[kObjectNameMax + 1];
+};
+
+struct alignas(kCacheLine) SegmentHeader {
+    // Immutable once ready is set.
+    std::uint64_t magic;
+    std::uint32_t layout_version;
+    std::uint32_t header_size;
+    std::uint64_t total_size;
+    std::int32_t creator_pid;
+    std::uint32_t mode;
+    std::uint64_t creator_start_time;
+    std::uint32_t max_processes;
+    std::uint32_t max_objects;
+    std::uint64_t process_table_offset;
+    std::uint64_t directory_offset;
+    std::uint64_t heap_offset;
+    /// kReadyMark once the creator has initialised everything above and below.
+    std::atomic<std::uint32_t> ready;
+
+    // Mutable, guarded by directory_lock.
+    alignas(kCacheLine) RobustMutex directory_lock;
+    std::uint64_t heap_used;
+    std::uint64_t anonymous_count;
+};
+
+inline constexpr std::uint64_t kHeaderSize = 4096;
+inline constexpr std::uint64_t kProcessTableOffset = kHeaderSize;
+inline constexpr std::uint64_t kDirectoryOffset =
+    kProcessTableOffset + sizeof(ProcessSlot) * kMaxProcesses;
+inline constexpr std::uint64_t kHeapOffset = kDirectoryOffset + sizeof(DirEntry) * kMaxObjects;
+inline constexpr std::uint64_t kMinSegmentSize = kHeapOffset + 4096;
+
+static_assert(sizeof(SegmentHeader) <= kHeaderSize);
+static_assert(offsetof(SegmentHeader, magic) == 0);
+static_assert(offsetof(SegmentHeader, ready) == 72);
+static_assert(offsetof(SegmentHeader, directory_lock) == 128);
+static_assert(sizeof(ProcessSlot) == 16);
+static_assert(sizeof(DirEntry) == 128);
+static_assert(kDirectoryOffset % kCacheLine == 0 && kHeapOffset % kCacheLine == 0);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+static_assert(std::atomic<EntryState>::is_always_lock_free);
+
+/// Why a header cannot be trusted, or nullopt when it can. `file_size` is the size the
+/// operating system reports for the object.
+std::optional<std::string> validate_header(const SegmentHeader& header, std::uint64_t file_size);
+
+/// Why a directory entry cannot be trusted, or nullopt when it can.
+std::optional<std::string> validate_entry(const DirEntry& entry, const SegmentHeader& header);
+
+inline ProcessSlot* process_table(SegmentHeader& header) {
+    return reinterpret_cast<ProcessSlot*>(reinterpret_cast<char*>(&header) + kProcessTableOffset);
+}
+inline DirEntry* directory(SegmentHeader& header) {
+    return reinterpret_cast<DirEntry*>(reinterpret_cast<char*>(&header) + kDirectoryOffset);
+}
+
+} // namespace shmbus::detail

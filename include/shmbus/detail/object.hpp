@@ -1,0 +1,54 @@
+// How a view (Lock, Value, Queue, ...) finds its state in a segment.
+#pragma once
+
+#include "shmbus/segment.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace shmbus::detail {
+
+enum class OpenMode : std::uint8_t { create, open, open_or_create };
+
+struct ObjectSpec {
+    ObjectKind kind;
+    std::size_t size;
+    std::size_t align;
+    /// Tells apart objects of one kind that are not interchangeable (Value<int> vs
+    /// Value<double>, Array lengths). Opening with another tag is KindMismatch.
+    std::uint64_t type_tag = 0;
+};
+
+/// A located object: the address of its state in this process and the segment that keeps the
+/// mapping alive.
+class ObjectRef {
+public:
+    ObjectRef(Segment segment, void* address, std::uint64_t offset, bool created)
+        : m_segment(std::move(segment)), m_address(address), m_offset(offset), m_created(created) {}
+
+    template <class State>
+    State& state() const {
+        return *static_cast<State*>(m_address);
+    }
+    const Segment& segment() const { return m_segment; }
+    std::uint64_t offset() const { return m_offset; }
+    /// True when this call created (and initialised) the object.
+    bool created() const { return m_created; }
+
+private:
+    Segment m_segment;
+    void* m_address;
+    std::uint64_t m_offset;
+    bool m_created;
+};
+
+/// Finds or creates the object `name` (empty: a new anonymous object). `init` constructs the
+/// state in place exactly once, before any other process can see the object.
+ObjectRef attach_object(const Segment& segment, std::string_view name, const ObjectSpec& spec,
+                        OpenMode mode, const std::function<void(void*)>& init);
+
+/// The object at `offset`, which must be a ready directory entry of kind `kind`.
+ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind);
+
+} // namespace shmbus::detail

@@ -1,0 +1,110 @@
+// A named POSIX shared-memory segment: a fixed, versioned header, a table of attached
+// processes and a directory of named objects, all addressed by offsets so that processes may
+// map it at different addresses. See docs/design/segment.md for the layout.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmbus {
+
+namespace detail {
+class Mapping;
+}
+
+/// What a directory entry holds. Values are part of the on-segment layout: append only.
+enum class ObjectKind : std::uint32_t {
+    lock = 1,
+    rlock = 2,
+    semaphore = 3,
+    bounded_semaphore = 4,
+    event = 5,
+    condition = 6,
+    barrier = 7,
+    value = 8,
+    array = 9,
+    queue = 10,
+    joinable_queue = 11,
+    pipe = 12,
+    dict = 13,
+    list = 14,
+    pool = 15,
+};
+
+/// "lock", "bounded_semaphore", ...; "unknown" for a value outside the enumeration.
+std::string_view to_string(ObjectKind kind);
+
+struct ObjectInfo {
+    std::string name;
+    ObjectKind kind;
+    std::uint64_t offset;
+    std::uint64_t size;
+    std::int32_t creator_pid;
+};
+
+struct AttachedProcess {
+    std::int32_t pid;
+    std::uint64_t start_time;
+    bool alive;
+};
+
+/// A handle to a mapped segment. Copies share one mapping, which lives as long as any handle
+/// or any object view made from it. Handles stay valid in children after fork().
+class Segment {
+public:
+    static constexpr std::size_t kDefaultSize = std::size_t{64} << 20;
+    static constexpr unsigned kDefaultMode = 0600;
+    static constexpr std::size_t kMaxNameLength = 200;
+
+    /// Creates a new segment; AlreadyExists when the name is taken. `size` is rounded up to a
+    /// page and must leave room for the header (OutOfSpace otherwise).
+    static Segment create(std::string_view name, std::size_t size = kDefaultSize,
+                          unsigned mode = kDefaultMode);
+    /// Opens an existing segment, waiting up to `ready_timeout` for its creator to finish
+    /// initialising it. NotFound, PermissionDenied, CorruptSegment (foreign file, wrong
+    /// version or size, bad offsets, never initialised).
+    static Segment open(std::string_view name,
+                        std::chrono::milliseconds ready_timeout = std::chrono::seconds(1));
+    /// Opens like open() without joining the attached-process table: for tools that inspect
+    /// a segment and must not make a stale one look alive.
+    static Segment observe(std::string_view name,
+                           std::chrono::milliseconds ready_timeout = std::chrono::seconds(1));
+    /// Opens the segment, or creates it when it is missing or stale (every process that was
+    /// attached to it is dead): a segment left by a crash never blocks a restart.
+    static Segment open_or_create(std::string_view name, std::size_t size = kDefaultSize,
+                                  unsigned mode = kDefaultMode);
+    /// Removes the name; mappings already made stay valid. False when there was no such name.
+    static bool unlink(std::string_view name);
+    /// Throws InvalidName unless `name` matches [A-Za-z0-9._-]{1,200}.
+    static void validate_name(std::string_view name);
+
+    /// The segment that anonymous objects (`shmbus::Lock lock;`) live in: created lazily, once
+    /// per process tree, inherited by forked children, removed when its creator exits.
+    /// Its size is SHMBUS_DEFAULT_SEGMENT_SIZE bytes when that is set, else 256 MiB (sparse).
+    static Segment default_segment();
+
+    const std::string& name() const;
+    std::size_t size() const;
+    /// Bytes still free for new objects. @concurrent result may be stale.
+    std::size_t bytes_free() const;
+    /// The object directory. @concurrent any process; result may be stale.
+    std::vector<ObjectInfo> objects() const;
+    /// The attached-process table, each entry checked for liveness now.
+    std::vector<AttachedProcess> processes() const;
+    /// True when no attached process is alive.
+    bool stale() const;
+
+    detail::Mapping& mapping() const { return *m_mapping; }
+
+    explicit Segment(std::shared_ptr<detail::Mapping> mapping);
+
+private:
+    std::shared_ptr<detail::Mapping> m_mapping;
+};
+
+} // namespace shmbus

@@ -1,0 +1,33 @@
+// How blocking calls wait. Every wait exists in three forms: try_x() never blocks,
+// x_for(duration) / x_until(time_point) block with a limit, x() blocks without one.
+// A negative duration counts as zero and a deadline in the past means "try once".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace shmbus {
+
+enum class WaitPolicy : std::uint8_t {
+    spin,   ///< busy-wait until the deadline: lowest latency, burns a core
+    hybrid, ///< spin for WaitOptions::spin_for, then park on a futex (the default)
+    block,  ///< park on a futex at once: no CPU spent, a wake-up costs a syscall round trip
+};
+
+/// Per-object wait policy. The default spin of 20 us is measured: on the reference 2-core VM
+/// a parked futex round trip costs ~15 us while a peer that answers within ~20 us of spinning
+/// gives the ~120 ns cache-line floor (docs/design/futex.md).
+struct WaitOptions {
+    WaitPolicy policy = WaitPolicy::hybrid;
+    std::chrono::nanoseconds spin_for = std::chrono::microseconds(20);
+};
+
+/// The outcome of acquiring a lock: true when acquired; owner_died tells the new owner that
+/// the previous owner process died holding it, so the data it guards may need repair.
+struct AcquireResult {
+    bool acquired = false;
+    bool owner_died = false;
+    explicit operator bool() const noexcept { return acquired; }
+};
+
+} // namespace shmbus
