@@ -47,7 +47,8 @@ const DirEntry& checked(const DirEntry& entry, const SegmentHeader& header,
 }
 
 ObjectRef ref_to(const Segment& segment, const DirEntry& entry, bool created) {
-    return ObjectRef(segment, segment.mapping().base() + entry.offset, entry.offset, created);
+    return ObjectRef(segment, segment.mapping().base() + entry.offset, entry.offset, entry.size,
+                     created);
 }
 
 void check_same_kind(const DirEntry& entry, const ObjectSpec& spec) {
@@ -55,7 +56,7 @@ void check_same_kind(const DirEntry& entry, const ObjectSpec& spec) {
     if (entry.kind != spec.kind)
         throw KindMismatch("object '" + name + "' is a " + std::string(to_string(entry.kind)) +
                            ", not a " + std::string(to_string(spec.kind)));
-    if (entry.type_tag != spec.type_tag || entry.size != spec.size)
+    if (entry.type_tag != spec.type_tag || (spec.size != 0 && entry.size != spec.size))
         throw KindMismatch("object '" + name + "' is a " + std::string(to_string(entry.kind)) +
                            " of another element type, size or capacity");
 }
@@ -130,6 +131,9 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
             throw NotFound("no object '" + std::string(name) + "' in segment '" + segment_name +
                            "'");
     }
+    if (spec.size == 0)
+        throw NotFound("no object '" + std::string(name) + "' in segment '" + segment_name +
+                       "' (and no size given to create one)");
     DirEntry& entry = create_entry(header, name, spec, segment_name);
     try {
         init(segment.mapping().base() + entry.offset);

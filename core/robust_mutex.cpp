@@ -23,6 +23,25 @@ timespec to_timespec(Deadline::Clock::time_point when) {
 
 } // namespace
 
+int RobustMutex::timed_lock(Deadline deadline) {
+#if defined(__SANITIZE_THREAD__)
+    // gcc 12's TSan does not intercept pthread_mutex_clocklock, so it would report every
+    // later unlock as an unlock of an unlocked mutex. Under TSan only, take the intercepted
+    // CLOCK_REALTIME form, converting the steady deadline (a clock jump skews one wait).
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const auto left = deadline.when() - Deadline::Clock::now();
+    const auto abs_ns = std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec) +
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    const timespec abs{static_cast<time_t>(abs_ns.count() / 1'000'000'000),
+                       static_cast<long>(abs_ns.count() % 1'000'000'000)};
+    return pthread_mutex_timedlock(&m_mutex, &abs);
+#else
+    const timespec abs = to_timespec(deadline.when());
+    return pthread_mutex_clocklock(&m_mutex, CLOCK_MONOTONIC, &abs);
+#endif
+}
+
 void RobustMutex::init() {
     pthread_mutexattr_t attr;
     check(pthread_mutexattr_init(&attr), "pthread_mutexattr_init");
@@ -39,8 +58,7 @@ AcquireResult RobustMutex::lock_until(Deadline deadline) {
     } else if (deadline.expired()) {
         rc = pthread_mutex_trylock(&m_mutex);
     } else {
-        const timespec abs = to_timespec(deadline.when());
-        rc = pthread_mutex_clocklock(&m_mutex, CLOCK_MONOTONIC, &abs);
+        rc = timed_lock(deadline);
     }
     switch (rc) {
     case 0:

@@ -161,13 +161,18 @@ DefaultSegment& default_slot() {
     return *slot;
 }
 
-void remove_default_segment_at_exit() {
-    DefaultSegment& slot = default_slot();
-    if (slot.mapping && slot.mapping->created_by_this_process())
-        Segment::unlink(slot.mapping->name());
-}
+void remove_default_segment_at_exit() { detail::remove_default_segment_if_created_here(); }
 
 } // namespace
+
+void detail::remove_default_segment_if_created_here() noexcept {
+    DefaultSegment& slot = default_slot();
+    try {
+        if (slot.mapping && slot.mapping->created_by_this_process())
+            Segment::unlink(slot.mapping->name());
+    } catch (...) { // best effort on the way out: a failed unlink leaves work for `shmbus gc`
+    }
+}
 
 std::string_view to_string(ObjectKind kind) {
     const auto index = static_cast<std::uint32_t>(kind);

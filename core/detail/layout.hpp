@@ -3,7 +3,7 @@
 //
 //   offset 0                 SegmentHeader        (4 KiB)
 //   kProcessTableOffset      ProcessSlot[128]     attached processes (pid + start time)
-//   kDirectoryOffset         DirEntry[512]        named objects: name, kind, offset, size
+//   kDirectoryOffset         DirEntry[4096]       named objects: name, kind, offset, size
 //   kHeapOffset              object states        64-byte aligned, bump-allocated
 //
 // All-zero and random bytes decode as invalid: the magic, layout version, ready mark and the
@@ -26,7 +26,7 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3130'5355'424d'4853ULL; // "SHM
 inline constexpr std::uint32_t kLayoutVersion = 1;
 inline constexpr std::uint32_t kReadyMark = 0x5944'4552U; // "REDY"
 inline constexpr std::uint32_t kMaxProcesses = 128;
-inline constexpr std::uint32_t kMaxObjects = 512;
+inline constexpr std::uint32_t kMaxObjects = 4096;
 inline constexpr std::size_t kObjectNameMax = 63;
 
 struct ProcessSlot {

@@ -49,4 +49,8 @@ private:
 /// Detaches this process from every segment it maps; called by a Process child before _exit.
 void detach_all_mappings();
 
+/// Removes the default segment when this process created it (the root of its process tree):
+/// run at exit, and by a Process child that made one before it _exits.
+void remove_default_segment_if_created_here() noexcept;
+
 } // namespace shmbus::detail

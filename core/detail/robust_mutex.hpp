@@ -21,6 +21,7 @@ public:
     bool unlock();
 
 private:
+    int timed_lock(Deadline deadline);
     pthread_mutex_t m_mutex;
 };
 

@@ -56,6 +56,8 @@ SHMBUS_DEFINE_ERROR(OutOfSpace, Error);
 SHMBUS_DEFINE_ERROR(OutOfRange, Error);
 /// A Barrier that was aborted, reset, or timed out while a party waited.
 SHMBUS_DEFINE_ERROR(BrokenBarrier, Error);
+/// A message that does not decode as the type asked for (truncated, wrong type, bad length).
+SHMBUS_DEFINE_ERROR(DecodeError, Error);
 /// An operating-system call failed for a reason none of the above names.
 SHMBUS_DEFINE_ERROR(SystemError, Error);
 

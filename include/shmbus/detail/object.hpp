@@ -13,6 +13,8 @@ enum class OpenMode : std::uint8_t { create, open, open_or_create };
 
 struct ObjectSpec {
     ObjectKind kind;
+    /// Bytes of state. When opening, 0 accepts any size (a view that reads its length from
+    /// the state, like Array::open, then checks it against ObjectRef::size()).
     std::size_t size;
     std::size_t align;
     /// Tells apart objects of one kind that are not interchangeable (Value<int> vs
@@ -24,8 +26,10 @@ struct ObjectSpec {
 /// mapping alive.
 class ObjectRef {
 public:
-    ObjectRef(Segment segment, void* address, std::uint64_t offset, bool created)
-        : m_segment(std::move(segment)), m_address(address), m_offset(offset), m_created(created) {}
+    ObjectRef(Segment segment, void* address, std::uint64_t offset, std::uint64_t size,
+              bool created)
+        : m_segment(std::move(segment)), m_address(address), m_offset(offset), m_size(size),
+          m_created(created) {}
 
     template <class State>
     State& state() const {
@@ -33,6 +37,8 @@ public:
     }
     const Segment& segment() const { return m_segment; }
     std::uint64_t offset() const { return m_offset; }
+    /// The size recorded in the directory (validated to lie inside the segment).
+    std::uint64_t size() const { return m_size; }
     /// True when this call created (and initialised) the object.
     bool created() const { return m_created; }
 
@@ -40,6 +46,7 @@ private:
     Segment m_segment;
     void* m_address;
     std::uint64_t m_offset;
+    std::uint64_t m_size;
     bool m_created;
 };
 
