@@ -1,0 +1,54 @@
+// Event: Python's multiprocessing.Event, a flag that processes wait on until another sets it.
+#pragma once
+
+#include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/object.hpp"
+#include "shmbus/segment.hpp"
+#include "shmbus/wait.hpp"
+
+#include <chrono>
+#include <string_view>
+
+namespace shmbus {
+
+/// set() wakes every waiter; a waiter woken by set() returns true even if clear() ran before
+/// it woke up (as in Python). A set() nobody waits for costs no syscall.
+/// @concurrent any thread, any process.
+class Event {
+public:
+    /// An anonymous, clear Event in Segment::default_segment().
+    Event();
+    /// Opens the Event `name` in `segment`, creating it (clear) when missing.
+    Event(const Segment& segment, std::string_view name);
+    static Event create(const Segment& segment, std::string_view name);
+    static Event open(const Segment& segment, std::string_view name);
+
+    void set();
+    void clear();
+    /// @concurrent result may be stale.
+    bool is_set() const;
+
+    /// Blocks until the flag is set.
+    void wait();
+    /// True when the flag was set within `timeout`; a negative timeout only looks.
+    template <class Rep, class Period>
+    [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+        return wait_by(detail::Deadline::after(timeout));
+    }
+    template <class Clock, class Duration>
+    [[nodiscard]] bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
+        return wait_by(detail::Deadline::at(deadline));
+    }
+
+    void set_wait_options(const WaitOptions& options) { m_options = options; }
+    const WaitOptions& wait_options() const { return m_options; }
+
+private:
+    Event(const Segment& segment, std::string_view name, detail::OpenMode mode);
+    bool wait_by(detail::Deadline deadline);
+
+    detail::ObjectRef m_object;
+    WaitOptions m_options;
+};
+
+} // namespace shmbus

@@ -1,0 +1,170 @@
+#include "support/harness.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <gtest/gtest.h>
+#include <mutex>
+#include <shmbus/barrier.hpp>
+#include <shmbus/errors.hpp>
+#include <shmbus/lock.hpp>
+#include <thread>
+#include <vector>
+
+using namespace shmbus;
+using namespace std::chrono_literals;
+using shmbus::test::ScopedSegment;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!pred()) {
+        if (Clock::now() >= deadline)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+// Runs `body` on `count` threads and returns what each threw: 0 none, 1 BrokenBarrier.
+template <class Body>
+std::vector<int> on_threads(int count, Body body) {
+    std::vector<int> broke(static_cast<std::size_t>(count), 0);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i)
+        threads.emplace_back([&, i] {
+            try {
+                body(i);
+            } catch (const BrokenBarrier&) {
+                broke[static_cast<std::size_t>(i)] = 1;
+            }
+        });
+    for (auto& thread : threads)
+        thread.join();
+    return broke;
+}
+
+} // namespace
+
+TEST(Barrier, parties_are_checked) {
+    ScopedSegment segment;
+    EXPECT_THROW(Barrier(*segment, "b", 0), UsageError);
+    Barrier barrier(*segment, "b", 3);
+    EXPECT_EQ(barrier.parties(), 3u);
+    EXPECT_EQ(Barrier::open(*segment, "b", 3).parties(), 3u);
+    EXPECT_THROW(Barrier(*segment, "b", 2), KindMismatch);
+    EXPECT_THROW(Barrier::open(*segment, "b", 4), KindMismatch);
+    EXPECT_THROW(Barrier::create(*segment, "b", 3), AlreadyExists);
+    EXPECT_THROW(Barrier::open(*segment, "none", 3), NotFound);
+    Lock lock(*segment, "l");
+    EXPECT_THROW(Barrier::open(*segment, "l", 3), KindMismatch);
+}
+
+TEST(Barrier, one_party_passes_at_once) {
+    Barrier barrier(1);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(barrier.wait(), 0u);
+    EXPECT_EQ(barrier.n_waiting(), 0u);
+}
+
+TEST(Barrier, threads_get_distinct_indices_over_generations) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 3);
+    constexpr int kGenerations = 20;
+    std::mutex mutex;
+    std::vector<std::vector<unsigned>> seen(kGenerations);
+    const auto broke = on_threads(3, [&](int) {
+        Barrier mine = barrier;
+        for (int g = 0; g < kGenerations; ++g) {
+            const unsigned index = mine.wait_for(30s);
+            std::lock_guard guard(mutex);
+            seen[static_cast<std::size_t>(g)].push_back(index);
+        }
+    });
+    EXPECT_EQ(broke, std::vector<int>(3, 0));
+    for (auto& indices : seen) {
+        std::sort(indices.begin(), indices.end());
+        EXPECT_EQ(indices, (std::vector<unsigned>{0, 1, 2}));
+    }
+    EXPECT_FALSE(barrier.broken());
+}
+
+TEST(Barrier, a_timed_out_wait_breaks_the_barrier_until_reset) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 2);
+    const auto start = Clock::now();
+    EXPECT_THROW(barrier.wait_for(20ms), BrokenBarrier);
+    EXPECT_GE(Clock::now() - start, 20ms);
+    EXPECT_TRUE(barrier.broken());
+    EXPECT_THROW(barrier.wait(), BrokenBarrier);
+    EXPECT_THROW(barrier.wait_until(std::chrono::system_clock::now() + 1s), BrokenBarrier);
+    barrier.reset();
+    EXPECT_FALSE(barrier.broken());
+    const auto broke = on_threads(2, [&](int) { barrier.wait_for(30s); });
+    EXPECT_EQ(broke, std::vector<int>(2, 0));
+}
+
+TEST(Barrier, a_zero_timeout_breaks_unless_last) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 2);
+    EXPECT_THROW(barrier.wait_for(0s), BrokenBarrier);
+    barrier.reset();
+    std::thread first([&] { EXPECT_EQ(barrier.wait_for(30s), 0u); });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 1; }));
+    EXPECT_EQ(barrier.wait_for(-1s), 1u) << "the last party never waits";
+    first.join();
+}
+
+TEST(Barrier, timeout_breaks_every_waiter_of_the_generation) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 4);
+    const auto broke = on_threads(3, [&](int i) {
+        if (i == 0) {
+            while (barrier.n_waiting() < 2)
+                std::this_thread::sleep_for(1ms);
+            barrier.wait_for(20ms);
+        } else {
+            barrier.wait_for(30s);
+        }
+    });
+    EXPECT_EQ(broke, std::vector<int>(3, 1));
+    EXPECT_TRUE(barrier.broken());
+}
+
+TEST(Barrier, abort_breaks_waiters_and_later_waits) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 3);
+    barrier.set_wait_options({WaitPolicy::block, 0us});
+    std::vector<int> broke;
+    std::thread aborter([&] {
+        ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 2; }));
+        barrier.abort();
+    });
+    broke = on_threads(2, [&](int) { barrier.wait(); });
+    aborter.join();
+    EXPECT_EQ(broke, std::vector<int>(2, 1));
+    EXPECT_TRUE(barrier.broken());
+    barrier.abort();
+    EXPECT_THROW(barrier.wait(), BrokenBarrier);
+    barrier.reset();
+    EXPECT_FALSE(barrier.broken());
+}
+
+TEST(Barrier, reset_with_waiters_breaks_them_and_leaves_the_barrier_usable) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 3);
+    std::thread resetter([&] {
+        ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 2; }));
+        barrier.reset();
+    });
+    const auto broke = on_threads(2, [&](int) { barrier.wait_for(30s); });
+    resetter.join();
+    EXPECT_EQ(broke, std::vector<int>(2, 1));
+    EXPECT_FALSE(barrier.broken());
+    EXPECT_EQ(barrier.n_waiting(), 0u);
+    const auto again = on_threads(3, [&](int) { barrier.wait_for(30s); });
+    EXPECT_EQ(again, std::vector<int>(3, 0));
+}
