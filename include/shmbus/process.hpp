@@ -1,0 +1,166 @@
+// A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
+// run any callable (captures and arguments copied into the child) or subclass and override
+// run(). The child never runs the parent's atexit handlers and never flushes stdio data the
+// parent had buffered: it ends with _exit() after flushing only what it wrote itself.
+//
+// fork() copies only the calling thread. As in Python, start a Process before creating threads
+// when you can; a child forked while another thread holds a lock (malloc's, a stdio stream's)
+// may deadlock on it.
+#pragma once
+
+#include "shmbus/detail/deadline.hpp"
+#include "shmbus/errors.hpp" // shmbus::exit, UsageError
+
+#include <chrono>
+#include <concepts>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace shmbus {
+
+namespace detail {
+
+class ProcessState;
+
+/// A type-erased target with its bound arguments; move-only callables are fine.
+class ProcessTarget {
+public:
+    virtual ~ProcessTarget() = default;
+    virtual void call() = 0;
+};
+
+template <class F, class... Args>
+class BoundProcessTarget final : public ProcessTarget {
+public:
+    template <class G, class... A>
+    explicit BoundProcessTarget(G&& fn, A&&... args)
+        : m_fn(std::forward<G>(fn)), m_args(std::forward<A>(args)...) {}
+
+    void call() override {
+        std::apply([this](auto&... args) { std::invoke(m_fn, args...); }, m_args);
+    }
+
+private:
+    F m_fn;
+    std::tuple<Args...> m_args;
+};
+
+} // namespace detail
+
+/// A child process. Not thread-safe as a whole (set_name/set_daemon/start belong to one
+/// thread), but join, is_alive, exitcode, terminate and kill may race each other and
+/// active_children() safely: the child is reaped exactly once.
+class Process {
+public:
+    /// For subclasses that override run(); a plain Process() runs nothing and exits with 0.
+    Process();
+
+    /// Runs target(args...) in the child. The target and the arguments are decay-copied (or
+    /// moved) now, as std::thread does: later changes in the parent do not reach the child.
+    template <class F, class... Args>
+    requires std::invocable<F&, Args&...>
+    explicit Process(F&& target, Args&&... args) : Process() {
+        m_target =
+            std::make_unique<detail::BoundProcessTarget<std::decay_t<F>, std::decay_t<Args>...>>(
+                std::forward<F>(target), std::forward<Args>(args)...);
+    }
+
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    /// A started child that still runs is waited for, as Python joins non-daemon children at
+    /// exit; a daemon child gets SIGTERM, then SIGKILL if it has not ended within
+    /// kDaemonGracePeriod, and is reaped. Nothing happens in any process but the one that
+    /// started the child.
+    virtual ~Process();
+
+    static constexpr std::chrono::milliseconds kDaemonGracePeriod{1000};
+
+    /// Flushes this process's stdio, forks, and runs run() in the child. UsageError when
+    /// started twice, when this process did not construct the object, or when called in a
+    /// daemon child (Python: "daemonic processes are not allowed to have children").
+    /// SystemError when fork fails.
+    void start();
+
+    /// Waits until the child has ended and reaps it. UsageError when never started or called
+    /// by a process other than the one that started it.
+    void join();
+    /// Waits at most `timeout`; true when the child has ended (and is reaped).
+    template <class Rep, class Period>
+    bool join(std::chrono::duration<Rep, Period> timeout) {
+        return join_by(detail::Deadline::after(timeout));
+    }
+    template <class C, class D>
+    bool join_until(std::chrono::time_point<C, D> deadline) {
+        return join_by(detail::Deadline::at(deadline));
+    }
+
+    /// False before start and once the child has ended (which reaps it); true inside the
+    /// child for its own Process object.
+    bool is_alive();
+
+    /// SIGTERM / SIGKILL to the child; nothing once it has been reaped. Sent through a pidfd,
+    /// so never to an unrelated process that reuses the pid. UsageError when never started.
+    void terminate();
+    void kill();
+
+    /// nullopt before start and while the child runs; then 0, n for shmbus::exit(n) (or a
+    /// returned exit status n), 1 for an uncaught exception, -signum when a signal ended it.
+    /// Reaps the child when it has ended (the object is logically unchanged).
+    std::optional<int> exitcode() const;
+
+    /// 0 before start.
+    pid_t pid() const;
+    /// The pid of the process that started the child; nullopt before start.
+    std::optional<pid_t> parent_pid() const;
+
+    /// "Process-N" by default, N counting the Process objects made by this process;
+    /// a child's own Process objects are "Process-N:M" (Python's scheme).
+    const std::string& name() const { return m_name; }
+    void set_name(std::string name) { m_name = std::move(name); }
+
+    /// A daemon child is killed (SIGKILL) when the thread that started it ends, which is
+    /// normally when its parent process ends, however it ends (prctl PR_SET_PDEATHSIG
+    /// follows the creating *thread*: start daemons from a thread that outlives them).
+    bool daemon() const { return m_daemon; }
+    /// UsageError after start.
+    void set_daemon(bool daemon);
+
+protected:
+    /// What the child runs; the default calls the target given to the constructor.
+    virtual void run();
+
+private:
+    bool join_by(detail::Deadline deadline);
+    [[noreturn]] void run_in_child() noexcept;
+
+    std::unique_ptr<detail::ProcessTarget> m_target;
+    std::unique_ptr<detail::ProcessState> m_state;
+    std::string m_name;
+    std::string m_identity; // "N" or "N:M": the Process-N suffix and its children's prefix
+    bool m_daemon = false;
+};
+
+struct ProcessInfo {
+    std::string name;
+    pid_t pid;
+};
+
+/// This process: "MainProcess" in the root, the Process name inside a child.
+ProcessInfo current_process();
+
+/// Like Python's active_children(): the pids of this process's started, still running
+/// children (those not yet joined). Reaps the children that have ended.
+std::vector<pid_t> active_children();
+
+/// The number of online CPUs (at least 1), like Python's cpu_count().
+unsigned cpu_count();
+
+} // namespace shmbus
