@@ -1,0 +1,134 @@
+// Array<T>: a fixed-length array of T in shared memory (Python's multiprocessing.Array).
+// operator[], at(), begin()/end() give plain references, as fast as local memory and
+// unsynchronised: hold get_lock() for compound updates. load(i)/store(i, v) are atomic per
+// element (lock-free where std::atomic_ref<T> is, under the lock otherwise).
+#pragma once
+
+#include "shmbus/detail/typed_object.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/lock.hpp"
+#include "shmbus/segment.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace shmbus {
+
+template <class T>
+class Array {
+    static_assert(std::is_trivially_copyable_v<T>,
+                  "shmbus::Array<T> keeps T as raw bytes in shared memory, so T must be "
+                  "trivially copyable; use a Manager List for other types");
+
+public:
+    static constexpr bool is_always_lock_free = std::atomic_ref<T>::is_always_lock_free;
+
+    /// An anonymous, zero-initialised Array of `length` elements in the default segment.
+    explicit Array(std::size_t length) : Array(Segment::default_segment(), "", length) {}
+    /// An anonymous Array holding `values`.
+    Array(std::initializer_list<T> values) : Array(values.size()) {
+        std::copy(values.begin(), values.end(), begin());
+    }
+    /// Opens the Array `name`, creating it zero-initialised when missing; an existing Array
+    /// of another length is KindMismatch.
+    Array(const Segment& segment, std::string_view name, std::size_t length)
+        : Array(segment, name, length, detail::OpenMode::open_or_create) {}
+    static Array create(const Segment& segment, std::string_view name, std::size_t length) {
+        return Array(segment, name, length, detail::OpenMode::create);
+    }
+    /// Opens an existing Array of any length.
+    static Array open(const Segment& segment, std::string_view name) {
+        return Array(segment, name, 0, detail::OpenMode::open);
+    }
+
+    std::size_t size() const { return m_length; }
+    T* data() const { return m_data; }
+    T* begin() const { return m_data; }
+    T* end() const { return m_data + m_length; }
+    T& operator[](std::size_t index) const { return m_data[index]; }
+    /// Bounds-checked access: OutOfRange past the end.
+    T& at(std::size_t index) const {
+        check(index);
+        return m_data[index];
+    }
+
+    T load(std::size_t index) const {
+        check(index);
+        if constexpr (is_always_lock_free)
+            // SYNC seq_cst: per-element atomics in the order Python's locked Array gives.
+            return std::atomic_ref<T>(m_data[index]).load(std::memory_order_seq_cst);
+        std::lock_guard guard(m_lock);
+        return m_data[index];
+    }
+    void store(std::size_t index, T value) {
+        check(index);
+        if constexpr (is_always_lock_free) {
+            // SYNC seq_cst: per-element atomics in the order Python's locked Array gives.
+            std::atomic_ref<T>(m_data[index]).store(value, std::memory_order_seq_cst);
+        } else {
+            std::lock_guard guard(m_lock);
+            m_data[index] = value;
+        }
+    }
+    /// A consistent copy, taken under the lock.
+    std::vector<T> to_vector() const {
+        std::lock_guard guard(m_lock);
+        return std::vector<T>(begin(), end());
+    }
+
+    RLock& get_lock() { return m_lock; }
+
+private:
+    struct alignas(64) Header {
+        std::uint64_t length;
+        std::uint64_t element_size;
+    };
+    static constexpr std::size_t kDataOffset =
+        (sizeof(Header) + alignof(T) - 1) / alignof(T) * alignof(T);
+
+    Array(const Segment& segment, std::string_view name, std::size_t length,
+          detail::OpenMode mode)
+        : m_object(detail::attach_typed(
+              segment, name, ObjectKind::array,
+              mode == detail::OpenMode::open ? 0 : kDataOffset + length * sizeof(T),
+              std::max(alignof(Header), alignof(T)), detail::type_tag_of<T>(), mode,
+              [&](void* state) { initialise(state, length); })),
+          m_lock(detail::companion_lock(segment, name)) {
+        const auto& header = m_object.state<Header>();
+        // Read from shared memory: checked against the directory's size before use.
+        if (m_object.size() < kDataOffset || header.element_size != sizeof(T) ||
+            header.length > (m_object.size() - kDataOffset) / sizeof(T))
+            throw CorruptSegment("array '" + std::string(name) + "' has a length or element "
+                                 "size that does not fit its directory entry");
+        m_length = static_cast<std::size_t>(header.length);
+        m_data = reinterpret_cast<T*>(reinterpret_cast<char*>(&m_object.state<Header>()) +
+                                      kDataOffset);
+    }
+
+    static void initialise(void* state, std::size_t length) {
+        new (state) Header{length, sizeof(T)};
+        T* first = reinterpret_cast<T*>(static_cast<char*>(state) + kDataOffset);
+        std::uninitialized_value_construct_n(first, length);
+    }
+
+    void check(std::size_t index) const {
+        if (index >= m_length)
+            throw OutOfRange("index " + std::to_string(index) + " out of range for an Array of " +
+                             std::to_string(m_length));
+    }
+
+    detail::ObjectRef m_object;
+    mutable RLock m_lock;
+    std::size_t m_length = 0;
+    T* m_data = nullptr;
+};
+
+} // namespace shmbus

@@ -1,0 +1,5 @@
+// Shared data: Value and Array (Python's multiprocessing.Value / Array).
+#pragma once
+
+#include "shmbus/array.hpp"
+#include "shmbus/value.hpp"

@@ -1,0 +1,124 @@
+#include "support/harness.hpp"
+
+#include <shmbus/errors.hpp>
+#include <shmbus/shared.hpp>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <numeric>
+
+using namespace shmbus;
+using shmbus::test::ScopedSegment;
+
+namespace {
+
+struct Point {
+    double x, y, z;
+    long tag;
+};
+
+struct Big {
+    char bytes[48];
+};
+
+} // namespace
+
+TEST(Value, starts_at_initial_value_and_supports_atomic_operations) {
+    Value<int> v(5);
+    EXPECT_EQ(v.load(), 5);
+    v.store(7);
+    EXPECT_EQ(v.fetch_add(3), 7);
+    EXPECT_EQ(v.fetch_sub(1), 10);
+    EXPECT_EQ(v.exchange(1), 9);
+    int expected = 2;
+    EXPECT_FALSE(v.compare_exchange(expected, 4));
+    EXPECT_EQ(expected, 1);
+    EXPECT_TRUE(v.compare_exchange(expected, 4));
+    EXPECT_EQ(v.load(), 4);
+    EXPECT_TRUE(Value<int>::is_always_lock_free);
+}
+
+TEST(Value, floating_point_fetch_add) {
+    Value<double> v(0.5);
+    v.fetch_add(1.25);
+    EXPECT_DOUBLE_EQ(v.load(), 1.75);
+}
+
+TEST(Value, struct_too_big_for_lock_free_goes_through_the_lock) {
+    static_assert(!Value<Big>::is_always_lock_free);
+    Value<Big> v(Big{"hello"});
+    EXPECT_STREQ(v.load().bytes, "hello");
+    Big expected{"nope"};
+    EXPECT_FALSE(v.compare_exchange(expected, Big{"x"}));
+    EXPECT_STREQ(expected.bytes, "hello");
+    EXPECT_TRUE(v.compare_exchange(expected, Big{"world"}));
+    EXPECT_STREQ(v.load().bytes, "world");
+    Value<Point> p(Point{1, 2, 3, 4});
+    EXPECT_EQ(p.load().tag, 4);
+}
+
+TEST(Value, named_value_is_shared_by_name_and_typed) {
+    ScopedSegment segment;
+    Value<long> a(*segment, "counter", 10);
+    Value<long> b(*segment, "counter", 99); // exists: the initial value is not applied again
+    EXPECT_EQ(b.load(), 10);
+    a.fetch_add(5);
+    EXPECT_EQ(Value<long>::open(*segment, "counter").load(), 15);
+    EXPECT_THROW(Value<double>::open(*segment, "counter"), KindMismatch);
+    EXPECT_THROW(Value<long>::create(*segment, "counter"), AlreadyExists);
+    EXPECT_THROW(Value<long>::open(*segment, "missing"), NotFound);
+}
+
+TEST(Value, get_lock_is_shared_between_handles) {
+    ScopedSegment segment;
+    Value<int> a(*segment, "v");
+    Value<int> b = Value<int>::open(*segment, "v");
+    std::lock_guard guard(a.get_lock());
+    EXPECT_TRUE(b.get_lock().try_acquire()) << "RLock is reentrant for its owner thread";
+    b.get_lock().release();
+}
+
+TEST(Array, zero_initialised_indexable_and_iterable) {
+    Array<int> a(5);
+    EXPECT_EQ(a.size(), 5u);
+    EXPECT_EQ(std::accumulate(a.begin(), a.end(), 0), 0);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        a[i] = static_cast<int>(i * i);
+    EXPECT_EQ(a.to_vector(), (std::vector<int>{0, 1, 4, 9, 16}));
+    a.store(2, 40);
+    EXPECT_EQ(a.load(2), 40);
+    EXPECT_EQ(a.at(4), 16);
+}
+
+TEST(Array, out_of_range_index_is_an_error) {
+    Array<double> a{1.0, 2.0};
+    EXPECT_THROW(a.at(2), OutOfRange);
+    EXPECT_THROW(a.load(7), OutOfRange);
+    EXPECT_THROW(a.store(2, 0.0), OutOfRange);
+}
+
+TEST(Array, named_array_opens_without_length_and_checks_it) {
+    ScopedSegment segment;
+    Array<std::uint16_t> a(*segment, "samples", 8);
+    a[3] = 33;
+    Array<std::uint16_t> b = Array<std::uint16_t>::open(*segment, "samples");
+    EXPECT_EQ(b.size(), 8u);
+    EXPECT_EQ(b[3], 33);
+    EXPECT_THROW(Array<std::uint16_t>(*segment, "samples", 9), KindMismatch);
+    EXPECT_THROW(Array<std::uint32_t>::open(*segment, "samples"), KindMismatch);
+    EXPECT_THROW(Value<std::uint16_t>::open(*segment, "samples"), KindMismatch);
+}
+
+TEST(Array, empty_array_is_allowed) {
+    Array<int> a(std::size_t{0});
+    EXPECT_EQ(a.size(), 0u);
+    EXPECT_EQ(a.begin(), a.end());
+}
+
+TEST(Array, corrupt_length_is_corrupt_segment) {
+    ScopedSegment segment;
+    Array<int> a(*segment, "a", 4);
+    reinterpret_cast<std::uint64_t*>(a.data())[-8] = 1ull << 40; // the length field
+    EXPECT_THROW(Array<int>::open(*segment, "a"), CorruptSegment);
+}
