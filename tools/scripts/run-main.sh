@@ -11,7 +11,11 @@ for example in "$build"/tools/examples/example_*; do
   echo "=== ${example##*/example_}"
   "$example"
 done
-if [ -x "$build/tools/shmbus/shmbus" ]; then
+cli="$build/tools/shmbus/shmbus"
+if "$cli" bench --help >/dev/null 2>&1; then
   echo "=== shmbus bench --quick"
-  "$build/tools/shmbus/shmbus" bench --quick
+  "$cli" bench --quick
+else
+  echo "=== bench_sync_latency 20000 (until shmbus bench lands)"
+  "$build/tools/bench/bench_sync_latency" 20000
 fi

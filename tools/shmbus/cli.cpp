@@ -1,0 +1,167 @@
+// Command-line parsing (CLI11) and dispatch; exceptions from shmbus/errors.hpp become exit codes
+// here and nowhere else.
+#include "cli.hpp"
+
+#include "shmbus/errors.hpp"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ostream>
+#include <thread>
+#include <unistd.h>
+
+namespace shmbus::cli {
+namespace {
+
+constexpr const char* kDescription =
+    "shmbus - inspect and clean up shmbus shared-memory segments.\n\n"
+    "Every shmbus segment is a file in /dev/shm that starts with the shmbus magic; other files\n"
+    "there are never touched. The tool only observes: it never joins a segment's table of\n"
+    "attached processes, so it cannot make a stale segment (every attached process dead) look\n"
+    "alive.";
+
+constexpr const char* kFooter =
+    "\nEXIT STATUS\n"
+    "  0  success (ls and gc always, inspect of a STALE segment too)\n"
+    "  1  segment not found, corrupt or foreign file, permission denied\n"
+    "  2  usage error (unknown command or option, bad argument, invalid segment name)\n"
+    "\nEXAMPLES\n"
+    "  shmbus ls                          list segments, STALE marks crashed ones\n"
+    "  shmbus ls --json | jq .segments    the same as JSON\n"
+    "  shmbus inspect myapp               header, processes and every object's state\n"
+    "  shmbus watch myapp --interval 0.5  refresh the object table twice a second\n"
+    "  shmbus watch myapp --count 1 --json  one JSON snapshot\n"
+    "  shmbus gc --dry-run                show which stale segments gc would remove\n"
+    "  shmbus rm myapp                    remove a segment by name\n"
+    "\nJSON documents carry \"schema\" (shmbus.ls, shmbus.inspect, shmbus.watch) and \"version\".";
+
+int fail(std::ostream& err, const std::exception& e, int code) {
+    err << "shmbus: " << e.what() << "\n";
+    return code;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct Options {
+    bool json = false;
+    std::string name;
+    double interval = 1.0;
+    std::uint64_t count = 0;
+    bool force = false;
+    bool dry_run = false;
+    std::string prefix;
+};
+
+int run_watch(const Options& options, std::ostream& out) {
+    // Clearing the screen only makes sense on a terminal; a pipe gets one table per refresh.
+    const bool clear = &out == &std::cout && ::isatty(STDOUT_FILENO) && !options.json;
+    for (std::uint64_t refresh = 1; options.count == 0 || refresh <= options.count; ++refresh) {
+        if (refresh > 1)
+            std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
+        const SegmentReport report = inspect_segment(options.name);
+        if (options.json) {
+            out << watch_json(report, refresh, now_ms()).dump() << "\n";
+        } else {
+            if (clear)
+                out << "\x1b[H\x1b[2J";
+            else if (refresh > 1)
+                out << "\n";
+            out << format_watch(report, refresh, now_ms());
+        }
+        out.flush();
+    }
+    return kExitOk;
+}
+
+} // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    CLI::App app{kDescription, "shmbus"};
+    app.footer(kFooter);
+    app.require_subcommand(1, 1);
+    Options options;
+
+    CLI::App* ls = app.add_subcommand(
+        "ls", "List every shmbus segment on this host: size, mode, owner, creator pid, attached "
+              "pids (dead ones marked) and status (ok, STALE, corrupt, unreadable)");
+    ls->add_flag("--json", options.json, "Print one JSON document (schema shmbus.ls)");
+    ls->footer("\nExit status is 0 even when segments are stale or corrupt.");
+
+    CLI::App* inspect = app.add_subcommand(
+        "inspect", "Show a segment's header, attached processes and every object with its "
+                   "state: Lock held/owner/owner dead, RLock owner and count, Semaphore value and "
+                   "bound, Event set/clear, Condition waiters, Barrier parties/waiting/broken, "
+                   "Value contents, Array length; other kinds show kind and size");
+    inspect->add_option("NAME", options.name, "Segment name (the file /dev/shm/NAME)")->required();
+    inspect->add_flag("--json", options.json, "Print one JSON document (schema shmbus.inspect)");
+    inspect->footer("\nA STALE segment is shown with exit status 0; a missing, corrupt or foreign "
+                    "one exits 1.\nExample: shmbus inspect myapp --json");
+
+    CLI::App* watch = app.add_subcommand(
+        "watch", "Refresh a table of a segment's objects and their states until interrupted");
+    watch->add_option("NAME", options.name, "Segment name")->required();
+    watch->add_option("--interval", options.interval, "Seconds between refreshes")
+        ->check(CLI::Range(0.01, 86400.0))
+        ->capture_default_str();
+    watch->add_option("--count", options.count, "Stop after N refreshes (0: never)")
+        ->capture_default_str();
+    watch->add_flag("--json", options.json,
+                    "Print one JSON document per refresh, one per line (schema shmbus.watch)");
+    watch->footer("\nExample: shmbus watch myapp --interval 0.2 --count 50 --json > states.jsonl");
+
+    CLI::App* rm = app.add_subcommand("rm", "Remove a segment's name (mappings already made stay "
+                                            "valid until their processes unmap them)");
+    rm->add_option("NAME", options.name, "Segment name")->required();
+    rm->add_flag("--force", options.force, "Remove the file even when it is not a shmbus segment");
+    rm->footer("\nExits 1 when there is no such segment or the file is not a shmbus segment.");
+
+    CLI::App* gc = app.add_subcommand(
+        "gc", "Remove every stale segment: those whose attached processes are all dead (left "
+              "behind by crashed or killed programs). Live and corrupt segments are kept");
+    gc->add_flag("--dry-run", options.dry_run, "Only list the segments gc would remove");
+    gc->add_option("--prefix", options.prefix, "Only consider segments whose name starts with it");
+    gc->footer("\nExample: shmbus gc --dry-run --prefix myapp");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e, out, err);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+
+    try {
+        if (*ls) {
+            const std::vector<SegmentSummary> segments = list_segments();
+            out << (options.json ? ls_json(segments).dump(2) + "\n" : format_ls(segments));
+        } else if (*inspect) {
+            const SegmentReport report = inspect_segment(options.name);
+            out << (options.json ? inspect_json(report).dump(2) + "\n" : format_inspect(report));
+        } else if (*watch) {
+            return run_watch(options, out);
+        } else if (*rm) {
+            remove_segment(options.name, options.force);
+            out << "removed " << options.name << "\n";
+        } else if (*gc) {
+            const std::vector<std::string> removed =
+                collect_garbage(options.dry_run, options.prefix);
+            for (const std::string& name : removed)
+                out << (options.dry_run ? "would remove " : "removed ") << name << "\n";
+            if (removed.empty())
+                out << "no stale segments\n";
+        }
+        return kExitOk;
+    } catch (const InvalidName& e) {
+        return fail(err, e, kExitUsage);
+    } catch (const Error& e) {
+        // NotFound, CorruptSegment, PermissionDenied, SystemError: the named thing is unusable.
+        return fail(err, e, kExitFailure);
+    } catch (const std::exception& e) {
+        return fail(err, e, kExitFailure);
+    }
+}
+
+} // namespace shmbus::cli

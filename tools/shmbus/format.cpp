@@ -1,0 +1,200 @@
+// Formatting: the data structs of cli.hpp as plain-terminal text or as JSON (schema in
+// README-cli.md). Nothing here touches shared memory.
+#include "cli.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+namespace shmbus::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string octal_mode(unsigned mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", mode);
+    return text;
+}
+
+std::string human_size(std::uint64_t bytes) {
+    constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+        value /= 1024;
+        ++unit;
+    }
+    std::ostringstream text;
+    text << std::setprecision(value < 10 && unit > 0 ? 2 : 3) << value << kUnits[unit];
+    return text.str();
+}
+
+std::string process_list(const std::vector<ProcessRow>& processes) {
+    if (processes.empty())
+        return "-";
+    std::string text;
+    for (const ProcessRow& process : processes) {
+        if (!text.empty())
+            text += ",";
+        text += std::to_string(process.pid) + (process.alive ? "" : "(dead)");
+    }
+    return text;
+}
+
+std::string timestamp(std::int64_t unix_time_ms) {
+    const std::time_t seconds = static_cast<std::time_t>(unix_time_ms / 1000);
+    std::tm local{};
+    ::localtime_r(&seconds, &local);
+    std::ostringstream text;
+    text << std::put_time(&local, "%Y-%m-%d %H:%M:%S");
+    return text.str();
+}
+
+// Columns as wide as their widest cell, left-aligned, two spaces apart.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows)
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            widths.resize(std::max(widths.size(), row.size()));
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    std::string text;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i)
+            line += i + 1 == row.size() ? row[i]
+                                        : row[i] + std::string(widths[i] - row[i].size() + 2, ' ');
+        text += line + "\n";
+    }
+    return text;
+}
+
+std::string objects_table(const std::vector<ObjectReport>& objects) {
+    if (objects.empty())
+        return "  (no objects)\n";
+    std::vector<std::vector<std::string>> rows{{"  NAME", "KIND", "SIZE", "STATE"}};
+    for (const ObjectReport& object : objects)
+        rows.push_back({"  " + (object.name.empty() ? std::string("(anonymous)") : object.name),
+                        std::string(to_string(object.kind)), std::to_string(object.size),
+                        object.summary});
+    return table(rows);
+}
+
+} // namespace
+
+json to_json(const SegmentSummary& summary) {
+    json result = {{"name", summary.name},
+                   {"path", summary.path},
+                   {"size", summary.size},
+                   {"mode", octal_mode(summary.mode)},
+                   {"uid", summary.uid},
+                   {"owner", summary.owner},
+                   {"status", std::string(to_string(summary.status))},
+                   {"stale", summary.status == SegmentStatus::stale},
+                   {"problem", summary.problem.empty() ? json(nullptr) : json(summary.problem)}};
+    const bool valid =
+        summary.status == SegmentStatus::ok || summary.status == SegmentStatus::stale;
+    json processes = json::array();
+    for (const ProcessRow& process : summary.processes)
+        processes.push_back(
+            {{"pid", process.pid}, {"start_time", process.start_time}, {"alive", process.alive}});
+    result["layout_version"] = valid ? json(summary.layout_version) : json(nullptr);
+    result["creator_pid"] = valid ? json(summary.creator_pid) : json(nullptr);
+    result["creator_alive"] = valid ? json(summary.creator_alive) : json(nullptr);
+    result["heap_used"] = valid ? json(summary.heap_used) : json(nullptr);
+    result["bytes_free"] = valid ? json(summary.bytes_free) : json(nullptr);
+    result["object_count"] = valid ? json(summary.object_count) : json(nullptr);
+    result["processes"] = processes;
+    return result;
+}
+
+json to_json(const ObjectReport& object) {
+    return {{"name", object.name},
+            {"kind", std::string(to_string(object.kind))},
+            {"offset", object.offset},
+            {"size", object.size},
+            {"creator_pid", object.creator_pid},
+            {"decoded", object.decoded},
+            {"summary", object.summary},
+            {"state", object.state}};
+}
+
+json ls_json(const std::vector<SegmentSummary>& segments) {
+    json list = json::array();
+    for (const SegmentSummary& summary : segments)
+        list.push_back(to_json(summary));
+    return {{"schema", "shmbus.ls"}, {"version", kSchemaVersion}, {"segments", list}};
+}
+
+json inspect_json(const SegmentReport& report) {
+    json objects = json::array();
+    for (const ObjectReport& object : report.objects)
+        objects.push_back(to_json(object));
+    return {{"schema", "shmbus.inspect"},
+            {"version", kSchemaVersion},
+            {"segment", to_json(report.segment)},
+            {"objects", objects}};
+}
+
+json watch_json(const SegmentReport& report, std::uint64_t refresh, std::int64_t unix_time_ms) {
+    json document = inspect_json(report);
+    document["schema"] = "shmbus.watch";
+    document["refresh"] = refresh;
+    document["time_ms"] = unix_time_ms;
+    return document;
+}
+
+std::string format_ls(const std::vector<SegmentSummary>& segments) {
+    if (segments.empty())
+        return "no shmbus segments\n";
+    std::vector<std::vector<std::string>> rows{
+        {"NAME", "SIZE", "MODE", "OWNER", "CREATOR", "OBJECTS", "PROCESSES", "STATUS"}};
+    for (const SegmentSummary& s : segments) {
+        const bool valid = s.status == SegmentStatus::ok || s.status == SegmentStatus::stale;
+        std::string status =
+            s.status == SegmentStatus::ok ? "ok" : std::string(to_string(s.status));
+        if (s.status == SegmentStatus::stale)
+            status = "STALE";
+        if (!s.problem.empty())
+            status += ": " + s.problem;
+        rows.push_back(
+            {s.name, human_size(s.size), octal_mode(s.mode), s.owner,
+             valid ? std::to_string(s.creator_pid) + (s.creator_alive ? "" : "(dead)") : "-",
+             valid ? std::to_string(s.object_count) : "-", valid ? process_list(s.processes) : "-",
+             status});
+    }
+    return table(rows);
+}
+
+std::string format_inspect(const SegmentReport& report) {
+    const SegmentSummary& s = report.segment;
+    std::ostringstream text;
+    text << "segment " << s.name << (s.status == SegmentStatus::stale ? "  STALE" : "") << "\n"
+         << "  path        " << s.path << "\n"
+         << "  size        " << s.size << " (" << human_size(s.size) << "), "
+         << human_size(s.bytes_free) << " free for objects\n"
+         << "  mode        " << octal_mode(s.mode) << ", owner " << s.owner << "\n"
+         << "  layout      version " << s.layout_version << "\n"
+         << "  creator     pid " << s.creator_pid << (s.creator_alive ? " (alive)" : " (dead)")
+         << "\n"
+         << "  processes   " << process_list(s.processes) << "\n";
+    if (s.status == SegmentStatus::stale)
+        text << "  STALE: no attached process is alive; `shmbus gc` removes it\n";
+    text << "objects (" << report.objects.size() << ")\n" << objects_table(report.objects);
+    return text.str();
+}
+
+std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
+                         std::int64_t unix_time_ms) {
+    const SegmentSummary& s = report.segment;
+    std::ostringstream text;
+    text << "shmbus watch " << s.name << "  " << timestamp(unix_time_ms) << "  refresh " << refresh
+         << "  processes " << process_list(s.processes)
+         << (s.status == SegmentStatus::stale ? "  STALE" : "") << "\n"
+         << objects_table(report.objects);
+    return text.str();
+}
+
+} // namespace shmbus::cli
