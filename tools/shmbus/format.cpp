@@ -1,5 +1,5 @@
 // Formatting: the data structs of cli.hpp as plain-terminal text or as JSON (schema in
-// README-cli.md). Nothing here touches shared memory.
+// README.md, "The shmbus CLI"). Nothing here touches shared memory.
 #include "cli.hpp"
 
 #include <cstdio>
