@@ -41,11 +41,16 @@ void break_generation(BarrierState& state) {
     end_generation(state);
 }
 
+// The mutex is held for a few stores; waiting this long for it means its word was forged (a
+// corrupted segment), so the caller gets Timeout instead of a wait without end.
+constexpr auto kStateLockTimeout = std::chrono::seconds(5);
+
 // Holds the barrier's mutex. A holder that died may have left the state torn, so the barrier is
 // broken: its waiters learn it, and reset() repairs it.
 class StateGuard {
 public:
-    explicit StateGuard(BarrierState& state) : m_guard(state.mutex, detail::Deadline::never()) {
+    explicit StateGuard(BarrierState& state)
+        : m_guard(state.mutex, detail::Deadline::after(kStateLockTimeout)) {
         if (m_guard.owner_died())
             break_generation(state);
     }

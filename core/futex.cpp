@@ -52,8 +52,7 @@ FutexWait futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expec
 }
 
 int futex_wake(std::atomic<std::uint32_t>& word, int count) {
-    const long rc =
-        syscall(SYS_futex, word_address(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+    const long rc = syscall(SYS_futex, word_address(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
     return rc < 0 ? 0 : static_cast<int>(rc);
 }
 

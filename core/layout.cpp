@@ -1,5 +1,6 @@
 #include "detail/layout.hpp"
 
+#include <cctype>
 #include <cstring>
 
 namespace shmbus::detail {
@@ -30,6 +31,11 @@ std::optional<std::string> validate_header(const SegmentHeader& header, std::uin
 std::optional<std::string> validate_entry(const DirEntry& entry, const SegmentHeader& header) {
     if (std::memchr(entry.name, '\0', sizeof entry.name) == nullptr)
         return "object name is not terminated";
+    // Names are made of [A-Za-z0-9._-] (and '#' in anonymous ones): anything else is damage,
+    // and must not reach tools that print or JSON-encode the name.
+    for (const char* c = entry.name; *c != '\0'; ++c)
+        if (!std::isalnum(static_cast<unsigned char>(*c)) && std::strchr("._-#", *c) == nullptr)
+            return "object name holds a byte that no object name may hold";
     const std::uint64_t heap_end = header.total_size;
     if (entry.offset < kHeapOffset || entry.offset % kCacheLine != 0 || entry.offset > heap_end ||
         entry.size > heap_end - entry.offset)

@@ -63,7 +63,9 @@ Mapping::~Mapping() {
     detach_this_process();
 }
 
-bool Mapping::created_by_this_process() const { return m_creator_pid == self_identity().pid; }
+bool Mapping::created_by_this_process() const {
+    return m_creator_pid == self_identity().pid;
+}
 
 void Mapping::reattach_after_fork() {
     if (m_attached)
@@ -84,8 +86,8 @@ void Mapping::attach_this_process() {
             // relaxed is enough: the CAS below decides, this load only picks candidates.
             std::int32_t seen = slot.pid.load(std::memory_order_relaxed);
             if (pass == 0 ? seen != 0
-                          : seen == 0 || process_alive(seen, slot.start_time.load(
-                                                                 std::memory_order_relaxed)))
+                          : seen == 0 || process_alive(
+                                             seen, slot.start_time.load(std::memory_order_relaxed)))
                 continue;
             // acq_rel: claims the slot; pairs with the release in detach_this_process.
             if (slot.pid.compare_exchange_strong(seen, self.pid, std::memory_order_acq_rel)) {

@@ -77,6 +77,7 @@ DirEntry& create_entry(SegmentHeader& header, std::string_view name, const Objec
                        const std::string& segment) {
     DirEntry* entries = directory(header);
     DirEntry* entry = std::find_if(entries, entries + kMaxObjects, [](const DirEntry& e) {
+        // relaxed is enough: entries change state only under the directory mutex we hold.
         return e.state.load(std::memory_order_relaxed) == EntryState::free;
     });
     if (entry == entries + kMaxObjects)
@@ -85,11 +86,10 @@ DirEntry& create_entry(SegmentHeader& header, std::string_view name, const Objec
     const std::uint64_t align = std::max<std::uint64_t>(spec.align, kCacheLine);
     const std::uint64_t offset = round_up(kHeapOffset + header.heap_used, align);
     if (offset > header.total_size || spec.size > header.total_size - offset)
-        throw OutOfSpace("segment '" + segment + "': no room for a " +
-                         std::string(to_string(spec.kind)) + " of " + std::to_string(spec.size) +
-                         " bytes (" + std::to_string(header.total_size - kHeapOffset -
-                                                     header.heap_used) +
-                         " bytes free)");
+        throw OutOfSpace(
+            "segment '" + segment + "': no room for a " + std::string(to_string(spec.kind)) +
+            " of " + std::to_string(spec.size) + " bytes (" +
+            std::to_string(header.total_size - kHeapOffset - header.heap_used) + " bytes free)");
     std::memset(entry->name, 0, sizeof entry->name);
     if (name.empty()) {
         const std::string anonymous =
@@ -138,6 +138,7 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
     try {
         init(segment.mapping().base() + entry.offset);
     } catch (...) {
+        // relaxed is enough: still under the directory mutex; no reader saw the entry ready.
         entry.state.store(EntryState::free, std::memory_order_relaxed);
         throw;
     }

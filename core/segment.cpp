@@ -5,9 +5,8 @@
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/errors.hpp"
 
-#include <boost/interprocess/shared_memory_object.hpp>
-
 #include <array>
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -28,9 +27,10 @@ using detail::kHeapOffset;
 using detail::Mapping;
 using detail::SegmentHeader;
 
-constexpr std::array kKindNames{"unknown", "lock",  "rlock", "semaphore", "bounded_semaphore",
-                                "event",   "condition", "barrier", "value", "array",
-                                "queue",   "joinable_queue", "pipe", "dict", "list", "pool"};
+constexpr std::array kKindNames{
+    "unknown", "lock",  "rlock", "semaphore", "bounded_semaphore", "event", "condition",
+    "barrier", "value", "array", "queue",     "joinable_queue",    "pipe",  "dict",
+    "list",    "pool"};
 
 [[noreturn]] void rethrow_os_error(const bip::interprocess_exception& e, std::string_view name) {
     const std::string where = "segment '" + std::string(name) + "': ";
@@ -50,7 +50,9 @@ constexpr std::array kKindNames{"unknown", "lock",  "rlock", "semaphore", "bound
     }
 }
 
-std::size_t round_up(std::size_t value, std::size_t to) { return (value + to - 1) / to * to; }
+std::size_t round_up(std::size_t value, std::size_t to) {
+    return (value + to - 1) / to * to;
+}
 
 std::uint64_t object_size(const bip::shared_memory_object& shm) {
     bip::offset_t size = 0;
@@ -80,7 +82,14 @@ void initialise_header(SegmentHeader& header, std::uint64_t size, unsigned mode)
 // A file that carries our magic but was never made ready by a creator that is now dead:
 // the leftover of a crash during create, safe to replace.
 bool abandoned_during_create(const bip::shared_memory_object& shm) {
-    const std::uint64_t size = object_size(shm);
+    // The creator sizes the object right after its O_EXCL create: an empty object is only
+    // abandoned when it stays empty for a while (else we would unlink a creation in progress).
+    const Deadline sized_by = Deadline::after(std::chrono::seconds(1));
+    std::uint64_t size = object_size(shm);
+    while (size == 0 && !sized_by.expired()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        size = object_size(shm);
+    }
     if (size < sizeof(SegmentHeader))
         return size == 0;
     bip::mapped_region region(shm, bip::read_only, 0, sizeof(SegmentHeader));
@@ -121,8 +130,8 @@ Segment map_opened(bip::shared_memory_object& shm, std::string_view name, Deadli
     // The creator sizes the object right after creating it: give it until the deadline.
     while (object_size(shm) < detail::kMinSegmentSize) {
         if (ready_by.expired())
-            throw CorruptSegment("segment '" + std::string(name) + "': " +
-                                 std::to_string(object_size(shm)) +
+            throw CorruptSegment("segment '" + std::string(name) +
+                                 "': " + std::to_string(object_size(shm)) +
                                  " bytes, too small to be a shmbus segment");
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -130,15 +139,15 @@ Segment map_opened(bip::shared_memory_object& shm, std::string_view name, Deadli
     bip::mapped_region region(shm, bip::read_write, 0, size);
     const auto& header = *static_cast<const SegmentHeader*>(region.get_address());
     std::optional<std::string> problem;
+    // All-zero (magic 0): sized but not yet initialised by its creator; wait for it as well.
     while ((problem = detail::validate_header(header, size)) &&
-           header.magic == detail::kSegmentMagic &&
+           (header.magic == detail::kSegmentMagic || header.magic == 0) &&
            header.ready.load(std::memory_order_acquire) != detail::kReadyMark &&
            !ready_by.expired())
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (problem)
         throw CorruptSegment("segment '" + std::string(name) + "': " + *problem);
-    return Segment(
-        std::make_shared<Mapping>(std::string(name), std::move(region), false, attach));
+    return Segment(std::make_shared<Mapping>(std::string(name), std::move(region), false, attach));
 }
 
 std::size_t default_segment_size() {
@@ -161,7 +170,9 @@ DefaultSegment& default_slot() {
     return *slot;
 }
 
-void remove_default_segment_at_exit() { detail::remove_default_segment_if_created_here(); }
+void remove_default_segment_at_exit() {
+    detail::remove_default_segment_if_created_here();
+}
 
 } // namespace
 
@@ -256,8 +267,7 @@ Segment Segment::open_or_create(std::string_view name, std::size_t size, unsigne
             unlink_if_same(*shm, name);
             continue;
         }
-        Segment segment =
-            map_opened(*shm, name, Deadline::after(std::chrono::seconds(1)), false);
+        Segment segment = map_opened(*shm, name, Deadline::after(std::chrono::seconds(1)), false);
         if (!segment.stale()) {
             segment.mapping().attach_this_process();
             return segment;
@@ -282,8 +292,8 @@ Segment Segment::default_segment() {
     std::lock_guard lock(slot.mutex);
     if (!slot.mapping) {
         const detail::ProcessIdentity& self = detail::self_identity();
-        const std::string name = "shmbus.default." + std::to_string(self.pid) + "." +
-                                 std::to_string(self.start_time);
+        const std::string name =
+            "shmbus.default." + std::to_string(self.pid) + "." + std::to_string(self.start_time);
         slot.mapping = open_or_create(name, default_segment_size()).m_mapping;
         static const bool registered = std::atexit(remove_default_segment_at_exit) == 0;
         (void)registered;
@@ -291,9 +301,13 @@ Segment Segment::default_segment() {
     return Segment(slot.mapping);
 }
 
-const std::string& Segment::name() const { return m_mapping->name(); }
+const std::string& Segment::name() const {
+    return m_mapping->name();
+}
 
-std::size_t Segment::size() const { return m_mapping->size(); }
+std::size_t Segment::size() const {
+    return m_mapping->size();
+}
 
 std::size_t Segment::bytes_free() const {
     const SegmentHeader& header = m_mapping->header();

@@ -24,8 +24,8 @@ int futex_wake(std::atomic<std::uint32_t>& word, int count);
 /// syscall (~1.3 us here). The caller's change to `word` must be seq_cst (or be followed by a
 /// seq_cst fence): it pairs with the waiter's seq_cst `waiters` increment before it re-reads
 /// `word` (a Dekker pair: one of the two sides always sees the other).
-inline void wake_waiters(std::atomic<std::uint32_t>& word, const std::atomic<std::uint32_t>& waiters,
-                         int count) {
+inline void wake_waiters(std::atomic<std::uint32_t>& word,
+                         const std::atomic<std::uint32_t>& waiters, int count) {
     // SYNC seq_cst: pairs with the seq_cst waiters.fetch_add in ParkScope.
     if (waiters.load(std::memory_order_seq_cst) != 0)
         futex_wake(word, count);

@@ -6,7 +6,6 @@
 #include "detail/layout.hpp"
 
 #include <boost/interprocess/mapped_region.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -16,8 +15,7 @@ class Mapping {
 public:
     /// `attach`: join the attached-process table now and in forked children; false for
     /// observers (the CLI) that must not keep a stale segment looking alive.
-    Mapping(std::string name, boost::interprocess::mapped_region region, bool created,
-            bool attach);
+    Mapping(std::string name, boost::interprocess::mapped_region region, bool created, bool attach);
     ~Mapping();
     Mapping(const Mapping&) = delete;
     Mapping& operator=(const Mapping&) = delete;

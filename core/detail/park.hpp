@@ -59,22 +59,26 @@ struct NoProbe {
     bool operator()() const { return false; }
 };
 
-/// Blocks until try_once() succeeds (true) or the deadline passes (false).
-/// Contract: whoever may make try_once() succeed changes `word` with a seq_cst operation and
-/// then calls wake_waiters(word, waiters, n). `probe` runs after every `probe_period` parked
-/// without a wake (zero: never) and may acquire on behalf of the caller (dead-owner recovery).
-template <class Try, class Probe = NoProbe>
-bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
-                Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
-                std::chrono::nanoseconds probe_period = {}) {
+enum class SpinResult : std::uint8_t { succeeded, gave_up, must_park };
+
+/// The part of a wait that never sleeps: one try, then the spin phase of `options`.
+template <class Try>
+SpinResult try_then_spin(Try& try_once, Deadline deadline, const WaitOptions& options) {
     if (try_once())
-        return true;
+        return SpinResult::succeeded;
     if (deadline.expired())
-        return false;
+        return SpinResult::gave_up;
     if (spin_until(try_once, deadline, options))
-        return true;
-    if (options.policy == WaitPolicy::spin)
-        return false;
+        return SpinResult::succeeded;
+    return options.policy == WaitPolicy::spin ? SpinResult::gave_up : SpinResult::must_park;
+}
+
+/// The sleeping part of a wait, registered in `waiters`, until try_once() succeeds (true) or
+/// the deadline passes (false). See park_until for the contract.
+template <class Try, class Probe = NoProbe>
+bool sleep_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                 Try& try_once, Deadline deadline, Probe probe = {},
+                 std::chrono::nanoseconds probe_period = {}) {
     ParkScope parked(waiters);
     for (;;) {
         // SYNC seq_cst: after our waiters increment, pairs with the waker's seq_cst change of word.
@@ -83,12 +87,25 @@ bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_
             return true;
         if (deadline.expired())
             return false;
-        const Deadline until = probe_period.count() == 0
-                                   ? deadline
-                                   : deadline.earlier(Deadline::after(probe_period));
+        const Deadline until =
+            probe_period.count() == 0 ? deadline : deadline.earlier(Deadline::after(probe_period));
         if (futex_wait(word, seen, until) == FutexWait::timed_out && probe())
             return true;
     }
+}
+
+/// Blocks until try_once() succeeds (true) or the deadline passes (false).
+/// Contract: whoever may make try_once() succeed changes `word` with a seq_cst operation and
+/// then calls wake_waiters(word, waiters, n). `probe` runs after every `probe_period` parked
+/// without a wake (zero: never) and may acquire on behalf of the caller (dead-owner recovery).
+template <class Try, class Probe = NoProbe>
+bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
+                std::chrono::nanoseconds probe_period = {}) {
+    const SpinResult spun = try_then_spin(try_once, deadline, options);
+    if (spun != SpinResult::must_park)
+        return spun == SpinResult::succeeded;
+    return sleep_until(word, waiters, try_once, deadline, probe, probe_period);
 }
 
 } // namespace shmbus::detail

@@ -13,11 +13,13 @@ namespace shmbus::detail {
 class RobustMutex {
 public:
     /// Placement-initialise in shared memory; call once, from the object's creator.
-    void init();
-    /// Locks before the deadline. owner_died: the previous owner died holding it; the mutex has
-    /// been made consistent and the caller should repair what it guards.
+    /// `error_check`: a relock by the holding thread is UsageError instead of a deadlock.
+    void init(bool error_check = false);
+    /// Locks before the deadline; CorruptSegment when the kind word is not one init() writes.
+    /// owner_died: the previous owner died holding it; the mutex has been made consistent and
+    /// the caller should repair what it guards.
     AcquireResult lock_until(Deadline deadline);
-    /// False with EPERM semantics: the caller does not own it.
+    /// False when the caller does not own it (EPERM) or the kind word was forged.
     bool unlock();
 
 private:

@@ -94,8 +94,7 @@ private:
     static constexpr std::size_t kDataOffset =
         (sizeof(Header) + alignof(T) - 1) / alignof(T) * alignof(T);
 
-    Array(const Segment& segment, std::string_view name, std::size_t length,
-          detail::OpenMode mode)
+    Array(const Segment& segment, std::string_view name, std::size_t length, detail::OpenMode mode)
         : m_object(detail::attach_typed(
               segment, name, ObjectKind::array,
               mode == detail::OpenMode::open ? 0 : kDataOffset + length * sizeof(T),
@@ -106,11 +105,12 @@ private:
         // Read from shared memory: checked against the directory's size before use.
         if (m_object.size() < kDataOffset || header.element_size != sizeof(T) ||
             header.length > (m_object.size() - kDataOffset) / sizeof(T))
-            throw CorruptSegment("array '" + std::string(name) + "' has a length or element "
+            throw CorruptSegment("array '" + std::string(name) +
+                                 "' has a length or element "
                                  "size that does not fit its directory entry");
         m_length = static_cast<std::size_t>(header.length);
-        m_data = reinterpret_cast<T*>(reinterpret_cast<char*>(&m_object.state<Header>()) +
-                                      kDataOffset);
+        m_data =
+            reinterpret_cast<T*>(reinterpret_cast<char*>(&m_object.state<Header>()) + kDataOffset);
     }
 
     static void initialise(void* state, std::size_t length) {

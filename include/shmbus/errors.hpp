@@ -54,6 +54,10 @@ SHMBUS_DEFINE_ERROR(UsageError, Error);
 SHMBUS_DEFINE_ERROR(OutOfSpace, Error);
 /// An index outside an Array.
 SHMBUS_DEFINE_ERROR(OutOfRange, Error);
+/// An index outside a Manager List, or pop from an empty one (Python's IndexError).
+SHMBUS_DEFINE_ERROR(IndexError, OutOfRange);
+/// A key missing from a Manager Dict (Python's KeyError).
+SHMBUS_DEFINE_ERROR(KeyError, Error);
 /// A Barrier that was aborted, reset, or timed out while a party waited.
 SHMBUS_DEFINE_ERROR(BrokenBarrier, Error);
 /// A message that does not decode as the type asked for (truncated, wrong type, bad length).
@@ -75,6 +79,8 @@ private:
 };
 
 /// Ends the calling Process's target with exit code `code` (see SystemExit).
-[[noreturn]] inline void exit(int code) { throw SystemExit(code); }
+[[noreturn]] inline void exit(int code) {
+    throw SystemExit(code);
+}
 
 } // namespace shmbus

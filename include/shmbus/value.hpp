@@ -9,10 +9,10 @@
 
 #include <atomic>
 #include <cstring>
-#include <utility>
 #include <mutex>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace shmbus {
 
@@ -42,12 +42,14 @@ public:
 
     T load() const {
         if constexpr (is_always_lock_free)
+            // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
             return ref().load(std::memory_order_seq_cst);
         std::lock_guard guard(m_lock);
         return raw();
     }
     void store(T desired) {
         if constexpr (is_always_lock_free) {
+            // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
             ref().store(desired, std::memory_order_seq_cst);
         } else {
             std::lock_guard guard(m_lock);
@@ -56,6 +58,7 @@ public:
     }
     T exchange(T desired) {
         if constexpr (is_always_lock_free)
+            // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
             return ref().exchange(desired, std::memory_order_seq_cst);
         std::lock_guard guard(m_lock);
         return std::exchange(raw(), desired);
@@ -73,18 +76,16 @@ public:
         raw() = desired;
         return true;
     }
-    T fetch_add(T delta)
-        requires Arithmetic
-    {
+    T fetch_add(T delta) requires Arithmetic {
         if constexpr (is_always_lock_free)
+            // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
             return ref().fetch_add(delta, std::memory_order_seq_cst);
         std::lock_guard guard(m_lock);
         return std::exchange(raw(), static_cast<T>(raw() + delta));
     }
-    T fetch_sub(T delta)
-        requires Arithmetic
-    {
+    T fetch_sub(T delta) requires Arithmetic {
         if constexpr (is_always_lock_free)
+            // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
             return ref().fetch_sub(delta, std::memory_order_seq_cst);
         std::lock_guard guard(m_lock);
         return std::exchange(raw(), static_cast<T>(raw() - delta));

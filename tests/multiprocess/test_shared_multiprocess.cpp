@@ -1,10 +1,8 @@
 #include "support/harness.hpp"
 
-#include <shmbus/shared.hpp>
-
 #include <gtest/gtest.h>
-
 #include <mutex>
+#include <shmbus/shared.hpp>
 
 using namespace shmbus;
 using shmbus::test::run_children;

@@ -18,8 +18,10 @@
 using namespace shmbus;
 using namespace std::chrono_literals;
 using shmbus::test::Child;
+using shmbus::test::eventually;
 using shmbus::test::run_children;
 using shmbus::test::ScopedSegment;
+using shmbus::test::state_of;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -33,29 +35,9 @@ T& shared(const Segment& segment, std::string_view name) {
     return ref.template state<T>();
 }
 
-template <class State>
-const State& state_of(const Segment& segment, std::string_view name, ObjectKind kind,
-                      std::uint64_t tag = 0) {
-    const auto ref =
-        detail::attach_object(segment, name, {kind, sizeof(State), alignof(State), tag},
-                              detail::OpenMode::open, [](void*) {});
-    return ref.template state<State>();
-}
-
 void require(bool ok, const std::string& what) {
     if (!ok)
         throw std::runtime_error(what);
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 20s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-        if (Clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
 }
 
 template <class Body>

@@ -2,13 +2,11 @@
 // forked processes that take turns in an order rapidcheck chooses.
 #include "support/harness.hpp"
 
-#include <shmbus/shared.hpp>
-
+#include <chrono>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
-
-#include <chrono>
 #include <sched.h>
+#include <shmbus/shared.hpp>
 
 using namespace shmbus;
 using shmbus::test::run_children;

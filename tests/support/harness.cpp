@@ -21,7 +21,9 @@ std::string unique_name(std::string_view prefix) {
 ScopedSegment::ScopedSegment(std::size_t size)
     : m_name(unique_name()), m_segment(Segment::create(m_name, size)) {}
 
-ScopedSegment::~ScopedSegment() { Segment::unlink(m_name); }
+ScopedSegment::~ScopedSegment() {
+    Segment::unlink(m_name);
+}
 
 UnlinkOnExit::~UnlinkOnExit() {
     try {

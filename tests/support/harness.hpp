@@ -2,14 +2,15 @@
 // children that are always reaped (killed first when still running).
 #pragma once
 
-#include <shmbus/segment.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <shmbus/detail/object.hpp>
+#include <shmbus/segment.hpp>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <thread>
 #include <vector>
 
 namespace shmbus::test {
@@ -71,6 +72,30 @@ private:
     bool m_reaped = false;
     int m_status = 0;
 };
+
+/// Polls `pred` every millisecond until it holds (true) or `timeout` passes (false): for
+/// waiting on another process without a timing assert.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+/// The shared state of an existing object, for tests that look at or forge what other
+/// processes see.
+template <class State>
+State& state_of(const Segment& segment, std::string_view name, ObjectKind kind,
+                std::uint64_t tag = 0) {
+    const auto ref =
+        detail::attach_object(segment, name, {kind, sizeof(State), alignof(State), tag},
+                              detail::OpenMode::open, [](void*) {});
+    return ref.template state<State>();
+}
 
 /// Forks `count` children running body(index) and waits for them all; returns exit codes.
 std::vector<int> run_children(int count, const std::function<void(int)>& body,

@@ -13,21 +13,11 @@
 
 using namespace shmbus;
 using namespace std::chrono_literals;
+using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-        if (Clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
 
 // Runs `body` on `count` threads and returns what each threw: 0 none, 1 BrokenBarrier.
 template <class Body>

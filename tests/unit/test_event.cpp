@@ -12,28 +12,14 @@
 
 using namespace shmbus;
 using namespace std::chrono_literals;
+using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 const detail::EventState& state_of(const Segment& segment, std::string_view name) {
-    const auto ref = detail::attach_object(
-        segment, name,
-        {ObjectKind::event, sizeof(detail::EventState), alignof(detail::EventState), 0},
-        detail::OpenMode::open, [](void*) {});
-    return ref.state<detail::EventState>();
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-        if (Clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return shmbus::test::state_of<detail::EventState>(segment, name, ObjectKind::event);
 }
 
 } // namespace

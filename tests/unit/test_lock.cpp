@@ -17,33 +17,16 @@
 using namespace shmbus;
 using namespace std::chrono_literals;
 using shmbus::test::Child;
+using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
+using shmbus::test::state_of;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The state of a named object, for tests that look at or forge what other processes see.
-template <class State>
-State& state_of(const Segment& segment, std::string_view name, ObjectKind kind) {
-    const auto ref = detail::attach_object(segment, name, {kind, sizeof(State), alignof(State), 0},
-                                           detail::OpenMode::open, [](void*) {});
-    return ref.template state<State>();
-}
-
 void require(bool ok, const char* what) {
     if (!ok)
         throw std::runtime_error(what);
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-        if (Clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
 }
 
 const WaitOptions kPolicies[] = {

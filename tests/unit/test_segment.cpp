@@ -1,25 +1,22 @@
+#include "detail/layout.hpp"
+#include "detail/mapping.hpp"
 #include "support/harness.hpp"
 
+#include <atomic>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
+#include <gtest/gtest.h>
 #include <shmbus/detail/object.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/segment.hpp>
-
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
-
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
-#include <gtest/gtest.h>
-
-#include <atomic>
-#include <cstring>
 #include <sys/stat.h>
 
 namespace bip = boost::interprocess;
 using namespace shmbus;
 using shmbus::test::ScopedSegment;
-using shmbus::test::UnlinkOnExit;
 using shmbus::test::unique_name;
+using shmbus::test::UnlinkOnExit;
 
 namespace {
 
@@ -27,7 +24,9 @@ detail::ObjectSpec spec_of(ObjectKind kind, std::size_t size, std::uint64_t tag 
     return {kind, size, 8, tag};
 }
 
-void zero_init(void* p, std::size_t n) { std::memset(p, 0, n); }
+void zero_init(void* p, std::size_t n) {
+    std::memset(p, 0, n);
+}
 
 } // namespace
 
@@ -187,8 +186,7 @@ TEST(Segment, wrong_version_size_or_offsets_are_corrupt_segment) {
     for (const auto& damage : damages) {
         ScopedSegment segment;
         damage(segment->mapping().header());
-        EXPECT_THROW(Segment::open(segment.name(), std::chrono::milliseconds(50)),
-                     CorruptSegment);
+        EXPECT_THROW(Segment::open(segment.name(), std::chrono::milliseconds(50)), CorruptSegment);
     }
 }
 

@@ -13,6 +13,7 @@
 
 using namespace shmbus;
 using namespace std::chrono_literals;
+using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
 using Clock = std::chrono::steady_clock;
 
@@ -20,21 +21,7 @@ namespace {
 
 const detail::SemaphoreState& state_of(const Segment& segment, std::string_view name,
                                        ObjectKind kind) {
-    const auto ref = detail::attach_object(
-        segment, name, {kind, sizeof(detail::SemaphoreState), alignof(detail::SemaphoreState), 0},
-        detail::OpenMode::open, [](void*) {});
-    return ref.state<detail::SemaphoreState>();
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-        if (Clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return shmbus::test::state_of<detail::SemaphoreState>(segment, name, kind);
 }
 
 } // namespace

@@ -1,12 +1,10 @@
 #include "support/harness.hpp"
 
-#include <shmbus/errors.hpp>
-#include <shmbus/shared.hpp>
-
 #include <gtest/gtest.h>
-
 #include <mutex>
 #include <numeric>
+#include <shmbus/errors.hpp>
+#include <shmbus/shared.hpp>
 
 using namespace shmbus;
 using shmbus::test::ScopedSegment;

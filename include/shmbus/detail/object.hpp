@@ -1,6 +1,7 @@
 // How a view (Lock, Value, Queue, ...) finds its state in a segment.
 #pragma once
 
+#include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
 
 #include <cstdint>
@@ -54,6 +55,22 @@ private:
 /// state in place exactly once, before any other process can see the object.
 ObjectRef attach_object(const Segment& segment, std::string_view name, const ObjectSpec& spec,
                         OpenMode mode, const std::function<void(void*)>& init);
+
+/// Opens an existing object with open(), or makes it with create() when it is missing, and
+/// tries again while another process races us (NotFound, then AlreadyExists).
+template <class Open, class Create>
+ObjectRef open_or_create_object(Open open, Create create) {
+    for (;;) {
+        try {
+            return open();
+        } catch (const NotFound&) {
+        }
+        try {
+            return create();
+        } catch (const AlreadyExists&) {
+        }
+    }
+}
 
 /// The object at `offset`, which must be a ready directory entry of kind `kind`.
 ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind);

@@ -1,7 +1,6 @@
 // An outside program: uses the installed headers and library only.
-#include <shmbus/shmbus.hpp>
-
 #include <iostream>
+#include <shmbus/shmbus.hpp>
 #include <string>
 #include <unistd.h>
 

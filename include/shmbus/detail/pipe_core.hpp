@@ -1,0 +1,78 @@
+// The untyped core behind Connection: one end of a pipe whose directions are SPSC byte rings
+// (core/detail/spsc_ring.hpp) carrying frames [u32 length][payload].
+#pragma once
+
+#include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/object.hpp"
+#include "shmbus/wait.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+
+namespace shmbus {
+
+/// How a pipe is created.
+struct PipeOptions {
+    /// Bytes of ring per direction, rounded up to a power of two. Larger messages stream
+    /// through in chunks.
+    std::size_t capacity_bytes = std::size_t{256} << 10;
+    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 1.
+    std::size_t max_message_size = std::size_t{64} << 20;
+    WaitOptions wait = {};
+};
+
+namespace detail {
+
+class SpscRing;
+
+class PipeCore {
+public:
+    /// Creates an anonymous pipe in `segment`; returns its two ends.
+    static std::pair<PipeCore, PipeCore> create(const Segment& segment, bool duplex,
+                                                const PipeOptions& options);
+
+    /// Blocks while the ring is full. Closed when this end or the peer's is closed (or the
+    /// peer's receiver died), MessageTooLarge, UsageError on a receive-only end.
+    void send(std::span<const std::byte> message);
+    /// Blocks until a whole message is in `out`. EndOfStream once the pipe is drained and the
+    /// peer end is closed (or its sender died); Closed when this end is closed; MessageTooLarge
+    /// (message left in the pipe) when it is longer than `max_length`.
+    void recv(ByteBuffer& out, std::size_t max_length);
+    /// Like recv, into `buffer`; returns the message length.
+    std::size_t recv_into(std::span<std::byte> buffer);
+    /// True when recv would not block (a message is there, or end of stream); waits up to the
+    /// deadline for that.
+    bool poll(Deadline deadline);
+    /// Closes this end for every process that holds it.
+    void close();
+    bool closed() const;
+    bool readable() const { return m_recv_ring != nullptr; }
+    bool writable() const { return m_send_ring != nullptr; }
+    std::size_t max_message_size() const;
+    void set_wait_options(const WaitOptions& wait) { m_wait = wait; }
+    const WaitOptions& wait_options() const { return m_wait; }
+
+private:
+    PipeCore(ObjectRef object, int end, const WaitOptions& wait);
+    template <class Try>
+    bool wait_until(bool for_space, Try try_once, Deadline deadline);
+    std::uint32_t await_header(Deadline deadline);
+    void read_payload(std::byte* to, std::size_t length);
+    void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
+    bool peer_gone() const;
+    void require_open() const;
+
+    ObjectRef m_object;
+    void* m_state;
+    int m_end;
+    std::shared_ptr<SpscRing> m_recv_ring; ///< null on a send-only end
+    std::shared_ptr<SpscRing> m_send_ring; ///< null on a receive-only end
+    WaitOptions m_wait;
+};
+
+} // namespace detail
+} // namespace shmbus

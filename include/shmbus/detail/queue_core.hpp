@@ -1,0 +1,95 @@
+// The untyped core behind Queue<T>, SimpleQueue<T> and JoinableQueue<T>: it moves byte frames
+// through an MPMC ring in a segment and blocks on futex words. The typed views encode and
+// decode (codec.hpp) around it.
+#pragma once
+
+#include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/object.hpp"
+#include "shmbus/wait.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace shmbus {
+
+/// How a queue is created. Opening an existing queue ignores everything but `wait`.
+struct QueueOptions {
+    /// Most items the queue holds; 0: bounded only by capacity_bytes (Python's maxsize <= 0).
+    std::size_t maxsize = 0;
+    /// Largest encoded message; put of a bigger one is MessageTooLarge.
+    std::size_t max_message_size = std::size_t{1} << 20;
+    /// Bytes of ring; 0 picks twice max_message_size, or room for maxsize messages of 64 bytes
+    /// when that is more. Rounded up to a power of two of 64-byte slots; it must hold at least
+    /// one message of max_message_size (else UsageError).
+    std::size_t capacity_bytes = 0;
+    /// How this handle waits; each process (and each handle) may choose its own.
+    WaitOptions wait = {};
+};
+
+namespace detail {
+
+class MpmcRing;
+
+/// Outcome of a non-blocking step.
+enum class QueueStatus : std::uint8_t { ok, full, empty, closed };
+
+class QueueCore {
+public:
+    /// `kind` is queue or joinable_queue; `type_tag` tells element types apart (KindMismatch).
+    QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,
+              OpenMode mode, ObjectKind kind, std::uint64_t type_tag);
+
+    /// ok, full or closed; MessageTooLarge beyond max_message_size. Never blocks.
+    QueueStatus try_put(std::span<const std::byte> message);
+    /// ok (message in `out`), empty, or closed (closed and drained). Never blocks.
+    QueueStatus try_get(ByteBuffer& out);
+    /// Blocks until queued (true) or the deadline passes (false). Closed, MessageTooLarge.
+    bool put(std::span<const std::byte> message, Deadline deadline);
+    /// Blocks until a message is in `out` (true) or the deadline passes (false). Closed once
+    /// the queue is closed and drained.
+    bool get(ByteBuffer& out, Deadline deadline);
+
+    /// @concurrent result may be stale.
+    std::size_t qsize() const;
+    bool empty() const { return qsize() == 0; }
+    bool full() const;
+    void close();
+    bool closed() const;
+    std::size_t maxsize() const;
+    std::size_t max_message_size() const;
+    /// Slots of 64 bytes in the ring.
+    std::size_t capacity_slots() const;
+
+    /// JoinableQueue: marks one item done (UsageError when none is outstanding).
+    void task_done();
+    /// JoinableQueue: blocks until every item put was marked done (true) or the deadline.
+    bool join(Deadline deadline);
+    /// JoinableQueue: items put and not yet marked done. @concurrent result may be stale.
+    std::size_t unfinished_tasks() const;
+
+    /// Undoes claims of dead processes that block the queue (waiters do this by themselves
+    /// every kProbePeriod). Returns how many messages died with a consumer.
+    std::size_t recover_dead();
+
+    const WaitOptions& wait_options() const { return m_wait; }
+    void set_wait_options(const WaitOptions& wait) { m_wait = wait; }
+    const ObjectRef& object() const { return m_object; }
+
+private:
+    template <class Try>
+    bool wait_until(bool for_space, Try try_once, Deadline deadline);
+    void require_joinable() const;
+
+    ObjectRef m_object;
+    void* m_state;
+    /// The ring geometry, validated once at attach and kept here, out of reach of peers.
+    std::shared_ptr<MpmcRing> m_ring;
+    WaitOptions m_wait;
+};
+
+} // namespace detail
+} // namespace shmbus

@@ -1,0 +1,128 @@
+// Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
+// SPSC byte rings (core/detail/spsc_ring.hpp).
+//
+//   auto [parent, child] = shmbus::Pipe();
+//   shmbus::Process p([&] { child.send(std::string("hello")); child.close(); });
+//   p.start();
+//   std::string s = parent.recv<std::string>();   // then EndOfStream once drained
+//
+// send/recv carry typed values (codec.hpp); send_bytes/recv_bytes carry raw bytes; both go
+// through one stream of messages, so recv_bytes returns the encoding of a value sent with send.
+// Messages of any size up to PipeOptions::max_message_size; those larger than the ring stream
+// through it in chunks.
+//
+// One writer and one reader per direction at a time, as with Python's Connection ("data may
+// become corrupted if two processes try to read from or write to the same end at once").
+//
+// close() closes that end for every process, not just the caller's copy: shared memory has no
+// per-process reference counts like file descriptors. So a forked child must NOT close the
+// end it does not use (the habit from pipe(2)): that would close it for the parent too. To get
+// end-of-stream when the peer process dies without closing, each end records the process that
+// last sent through it; a recv parked on an empty pipe probes that process every ~50 ms and
+// raises EndOfStream once it is dead. (Before the first send the creator is recorded, so a
+// child that dies before it ever sent is not noticed while its creator lives.)
+#pragma once
+
+#include "shmbus/codec.hpp"
+#include "shmbus/detail/pipe_core.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/segment.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace shmbus {
+
+/// One end of a pipe. Copies are handles to the same end.
+class Connection {
+public:
+    /// Sends one value; blocks while the pipe is full. Closed when this end or the other is
+    /// closed (or the receiving process died), MessageTooLarge, UsageError on a receive-only
+    /// end. @concurrent one sending process (thread) per end at a time.
+    template <class T>
+    void send(const T& value) {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        buffer.clear();
+        encode(value, buffer);
+        m_core.send(buffer.bytes());
+    }
+    /// Receives one value. EndOfStream when the pipe is drained and the other end closed (or
+    /// its sender died); Closed when this end is closed; DecodeError when the message is not
+    /// a T (it is consumed). @concurrent one receiving process (thread) per end at a time.
+    template <class T>
+    T recv() {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        m_core.recv(buffer, std::numeric_limits<std::size_t>::max());
+        return decode<T>(buffer.bytes());
+    }
+
+    void send_bytes(std::span<const std::byte> data) { m_core.send(data); }
+    /// Sends data[offset, offset + size); UsageError when that lies outside `data`.
+    void send_bytes(std::span<const std::byte> data, std::size_t offset, std::size_t size) {
+        if (offset > data.size() || size > data.size() - offset)
+            throw UsageError("send_bytes: offset and size lie outside the buffer");
+        m_core.send(data.subspan(offset, size));
+    }
+    void send_bytes(std::string_view text) { m_core.send(std::as_bytes(std::span(text))); }
+    /// One whole message. MessageTooLarge when it is longer than `max_length`; the message
+    /// then stays in the pipe.
+    std::vector<std::byte>
+    recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        detail::ByteBuffer buffer;
+        m_core.recv(buffer, max_length);
+        return {buffer.data(), buffer.data() + buffer.size()};
+    }
+    /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
+    /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.
+    std::size_t recv_bytes_into(std::span<std::byte> buffer, std::size_t offset = 0) {
+        if (offset > buffer.size())
+            throw UsageError("recv_bytes_into: offset lies past the end of the buffer");
+        return m_core.recv_into(buffer.subspan(offset));
+    }
+
+    /// True when recv would not block: a message is ready or the stream has ended. Never
+    /// blocks.
+    bool poll() { return m_core.poll(detail::Deadline::immediate()); }
+    /// Waits up to `timeout` for poll() to become true.
+    template <class Rep, class Period>
+    bool poll(std::chrono::duration<Rep, Period> timeout) {
+        return m_core.poll(detail::Deadline::after(timeout));
+    }
+    /// Waits without a limit.
+    bool poll_forever() { return m_core.poll(detail::Deadline::never()); }
+
+    /// Closes this end, for every process (see the top of this file).
+    void close() { m_core.close(); }
+    bool closed() const { return m_core.closed(); }
+    bool readable() const { return m_core.readable(); }
+    bool writable() const { return m_core.writable(); }
+    void set_wait_options(const WaitOptions& wait) { m_core.set_wait_options(wait); }
+    const WaitOptions& wait_options() const { return m_core.wait_options(); }
+
+private:
+    friend std::pair<Connection, Connection> Pipe(const Segment&, bool, const PipeOptions&);
+    explicit Connection(detail::PipeCore core) : m_core(std::move(core)) {}
+
+    detail::PipeCore m_core;
+};
+
+/// A new pipe in `segment`. duplex: both ends send and receive; otherwise the first end only
+/// receives and the second only sends (Python's Pipe(duplex=False)).
+inline std::pair<Connection, Connection> Pipe(const Segment& segment, bool duplex = true,
+                                              const PipeOptions& options = {}) {
+    auto [first, second] = detail::PipeCore::create(segment, duplex, options);
+    return {Connection(std::move(first)), Connection(std::move(second))};
+}
+
+/// A new pipe in the default segment; forked children inherit it.
+inline std::pair<Connection, Connection> Pipe(bool duplex = true) {
+    return Pipe(Segment::default_segment(), duplex);
+}
+
+} // namespace shmbus

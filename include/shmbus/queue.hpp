@@ -1,0 +1,168 @@
+// Queue<T> and SimpleQueue<T>: Python's multiprocessing.Queue / SimpleQueue over a lock-free
+// shared-memory ring (core/detail/mpmc_ring.hpp).
+//
+//   shmbus::Queue<std::string> q;                 // anonymous, default segment: fork children
+//   q.put("hello");                                //   inherit it, as with Python's Queue()
+//   std::string s = q.get();
+//   shmbus::Queue<Order> orders(segment, "orders"); // named: an unrelated program opens it
+//
+// Guarantees: any number of producer and consumer processes (and threads); every message is
+// delivered exactly once; messages from one producer arrive in the order it sent them.
+// Messages are encoded by codec.hpp; one may take up to QueueOptions::max_message_size bytes
+// encoded (MessageTooLarge beyond, and the queue stays usable). Small messages (64 bytes
+// encoded or less) take one ring slot.
+//
+// Waits come in three forms (wait.hpp): try_x never blocks, x_for / x_until block with a limit
+// (Full / Empty when it passes, as Python's put(timeout=) / get(timeout=)), x blocks without one.
+//
+// close(): further puts raise Closed; gets drain what is left, then raise Closed. Unlike
+// Python, close() closes the queue for every process, not only the caller's feeding end.
+//
+// Dead peers: a process killed inside put or get leaves a claim in the ring; a blocked put or
+// get of a survivor repairs it within ~50 ms (a dead producer's claim becomes padding, a dead
+// consumer's message is lost with it), so the survivors go on. What is not repaired: with a
+// maxsize, a producer killed in the few instructions between taking an item token and recording
+// its claim leaks that token (the queue holds one item less); a JoinableQueue item taken by a
+// consumer that died is never task_done (join waits for it, as in Python).
+#pragma once
+
+#include "shmbus/codec.hpp"
+#include "shmbus/detail/queue_core.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/segment.hpp"
+#include "shmbus/wait.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace shmbus {
+
+template <class T>
+class Queue {
+public:
+    using value_type = T;
+
+    /// An anonymous queue in the default segment (maxsize 0: bounded only by its capacity).
+    Queue() : Queue(QueueOptions{}) {}
+    explicit Queue(const QueueOptions& options)
+        : Queue(Segment::default_segment(), "", options, detail::OpenMode::create) {}
+    /// Opens the queue `name` in `segment`, creating it with `options` when it is missing (an
+    /// existing queue keeps the options it was made with). An empty name makes an anonymous one.
+    Queue(const Segment& segment, std::string_view name, const QueueOptions& options = {})
+        : Queue(segment, name, options, detail::OpenMode::open_or_create) {}
+    /// AlreadyExists when the name is taken.
+    static Queue create(const Segment& segment, std::string_view name,
+                        const QueueOptions& options = {}) {
+        return Queue(segment, name, options, detail::OpenMode::create);
+    }
+    /// NotFound when missing; KindMismatch when it holds another element type.
+    static Queue open(const Segment& segment, std::string_view name, const WaitOptions& wait = {}) {
+        return Queue(segment, name, QueueOptions{.wait = wait}, detail::OpenMode::open);
+    }
+
+    /// Blocks while full. Closed, MessageTooLarge. @concurrent any thread / any process.
+    void put(const T& item) { put_by(item, detail::Deadline::never()); }
+    /// Full when still full after `timeout`.
+    template <class Rep, class Period>
+    void put_for(const T& item, std::chrono::duration<Rep, Period> timeout) {
+        put_by(item, detail::Deadline::after(timeout));
+    }
+    template <class C, class D>
+    void put_until(const T& item, std::chrono::time_point<C, D> deadline) {
+        put_by(item, detail::Deadline::at(deadline));
+    }
+    /// Full at once when full.
+    void put_nowait(const T& item) { put_by(item, detail::Deadline::immediate()); }
+    /// False when full or closed; never blocks. MessageTooLarge still throws: the item can
+    /// never fit.
+    bool try_put(const T& item) { return m_core.try_put(encoded(item)) == detail::QueueStatus::ok; }
+
+    /// Blocks while empty. Closed once closed and drained. DecodeError when the message does
+    /// not decode as T (the message is consumed).
+    T get() { return get_by(detail::Deadline::never()); }
+    /// Empty when still empty after `timeout`.
+    template <class Rep, class Period>
+    T get_for(std::chrono::duration<Rep, Period> timeout) {
+        return get_by(detail::Deadline::after(timeout));
+    }
+    template <class C, class D>
+    T get_until(std::chrono::time_point<C, D> deadline) {
+        return get_by(detail::Deadline::at(deadline));
+    }
+    /// Empty at once when empty.
+    T get_nowait() { return get_by(detail::Deadline::immediate()); }
+    /// nullopt when empty, or closed and drained; never blocks.
+    std::optional<T> try_get() {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        if (m_core.try_get(buffer) != detail::QueueStatus::ok)
+            return std::nullopt;
+        return decode<T>(buffer.bytes());
+    }
+
+    /// Items in the queue. @concurrent result may be stale.
+    std::size_t qsize() const { return m_core.qsize(); }
+    /// @concurrent result may be stale.
+    bool empty() const { return m_core.empty(); }
+    /// maxsize reached, or no ring space for even a one-slot message. @concurrent may be stale.
+    bool full() const { return m_core.full(); }
+    /// For every process: puts raise Closed, gets drain then raise Closed.
+    void close() { m_core.close(); }
+    bool closed() const { return m_core.closed(); }
+    std::size_t maxsize() const { return m_core.maxsize(); }
+    std::size_t max_message_size() const { return m_core.max_message_size(); }
+
+    const WaitOptions& wait_options() const { return m_core.wait_options(); }
+    /// How this handle waits (spin / hybrid / block); other handles keep theirs.
+    void set_wait_options(const WaitOptions& wait) { m_core.set_wait_options(wait); }
+    /// Repairs claims of dead processes now (blocked calls also do it by themselves); returns
+    /// the messages lost with dead consumers.
+    std::size_t recover_dead() { return m_core.recover_dead(); }
+    const Segment& segment() const { return m_core.object().segment(); }
+
+protected:
+    Queue(const Segment& segment, std::string_view name, const QueueOptions& options,
+          detail::OpenMode mode, ObjectKind kind = ObjectKind::queue)
+        : m_core(segment, name, options, mode, kind, codec_tag<T>()) {}
+
+    detail::QueueCore m_core;
+
+private:
+    static std::span<const std::byte> encoded(const T& item) {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        buffer.clear();
+        encode(item, buffer);
+        return buffer.bytes();
+    }
+    void put_by(const T& item, detail::Deadline deadline) {
+        if (!m_core.put(encoded(item), deadline))
+            throw Full("queue is full");
+    }
+    T get_by(detail::Deadline deadline) {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        if (!m_core.get(buffer, deadline))
+            throw Empty("queue is empty");
+        return decode<T>(buffer.bytes());
+    }
+};
+
+/// Python's SimpleQueue: put, get, empty and close of an unbounded Queue.
+template <class T>
+class SimpleQueue {
+public:
+    SimpleQueue() = default;
+    SimpleQueue(const Segment& segment, std::string_view name, const QueueOptions& options = {})
+        : m_queue(segment, name, options) {}
+
+    void put(const T& item) { m_queue.put(item); }
+    T get() { return m_queue.get(); }
+    bool empty() const { return m_queue.empty(); }
+    void close() { m_queue.close(); }
+    bool closed() const { return m_queue.closed(); }
+
+private:
+    Queue<T> m_queue;
+};
+
+} // namespace shmbus

@@ -1,0 +1,242 @@
+// Queue against models, under rapidcheck:
+//   * one process: random put/get/nowait/try/close sequences against a std::deque that also
+//     models the ring's 64-byte slots, so "full" is predicted exactly;
+//   * several forked processes: random producers/consumers/messages; the multiset delivered
+//     equals the multiset sent, each producer's order is kept, nothing is duplicated.
+#include "detail/mpmc_ring.hpp"
+#include "support/harness.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+#include <shmbus/errors.hpp>
+#include <shmbus/queue.hpp>
+#include <string>
+#include <sys/mman.h>
+#include <vector>
+
+using namespace shmbus;
+using shmbus::test::Child;
+using shmbus::test::ScopedSegment;
+
+namespace {
+
+constexpr std::size_t kCapacityBytes = 4096; // 64 slots
+constexpr std::size_t kSlots = kCapacityBytes / 64;
+
+enum class OpKind { put_nowait, try_put, get_nowait, try_get, close, check_sizes };
+
+struct Op {
+    OpKind kind;
+    std::size_t length; // of the string to put
+};
+
+// The queue as a deque of strings plus what the ring does with them.
+struct Model {
+    std::deque<std::string> items;
+    std::size_t maxsize = 0;
+    bool closed = false;
+
+    static std::size_t slots(const std::string& s) {
+        return detail::MpmcRing::slots_for(s.size() + 8); // cereal's u64 length prefix
+    }
+    std::size_t slots_used() const {
+        std::size_t used = 0;
+        for (const auto& s : items)
+            used += slots(s);
+        return used;
+    }
+    bool fits(const std::string& s) const {
+        return (maxsize == 0 || items.size() < maxsize) && slots_used() + slots(s) <= kSlots;
+    }
+};
+
+std::string text_of(std::size_t length, std::size_t serial) {
+    std::string s(length, 'a');
+    for (std::size_t i = 0; i < length; ++i)
+        s[i] = static_cast<char>('a' + (serial * 7 + i) % 26);
+    return s;
+}
+
+void apply(const Op& op, Queue<std::string>& q, Model& model, std::size_t serial) {
+    const std::string value = text_of(op.length, serial);
+    switch (op.kind) {
+    case OpKind::put_nowait:
+        if (model.closed) {
+            RC_ASSERT_THROWS_AS(q.put_nowait(value), Closed);
+        } else if (model.fits(value)) {
+            q.put_nowait(value);
+            model.items.push_back(value);
+        } else {
+            RC_ASSERT_THROWS_AS(q.put_nowait(value), Full);
+        }
+        break;
+    case OpKind::try_put: {
+        const bool expected = !model.closed && model.fits(value);
+        RC_ASSERT(q.try_put(value) == expected);
+        if (expected)
+            model.items.push_back(value);
+        break;
+    }
+    case OpKind::get_nowait:
+        if (!model.items.empty()) {
+            RC_ASSERT(q.get_nowait() == model.items.front());
+            model.items.pop_front();
+        } else if (model.closed) {
+            RC_ASSERT_THROWS_AS(q.get_nowait(), Closed);
+        } else {
+            RC_ASSERT_THROWS_AS(q.get_nowait(), Empty);
+        }
+        break;
+    case OpKind::try_get: {
+        const auto got = q.try_get();
+        RC_ASSERT(got.has_value() == !model.items.empty());
+        if (got) {
+            RC_ASSERT(*got == model.items.front());
+            model.items.pop_front();
+        }
+        break;
+    }
+    case OpKind::close:
+        q.close();
+        model.closed = true;
+        break;
+    case OpKind::check_sizes:
+        RC_ASSERT(q.qsize() == model.items.size());
+        RC_ASSERT(q.empty() == model.items.empty());
+        if (model.maxsize != 0)
+            RC_ASSERT(q.full() == (model.items.size() >= model.maxsize));
+        else
+            RC_ASSERT(q.full() == (model.slots_used() >= kSlots));
+        break;
+    }
+}
+
+rc::Gen<Op> gen_op() {
+    return rc::gen::construct<Op>(rc::gen::weightedElement<OpKind>({{6, OpKind::put_nowait},
+                                                                    {3, OpKind::try_put},
+                                                                    {5, OpKind::get_nowait},
+                                                                    {3, OpKind::try_get},
+                                                                    {1, OpKind::close},
+                                                                    {2, OpKind::check_sizes}}),
+                                  rc::gen::weightedOneOf<std::size_t>(
+                                      {{4, rc::gen::inRange<std::size_t>(0, 57)},   // one slot
+                                       {2, rc::gen::inRange<std::size_t>(57, 400)}, // a few slots
+                                       {1, rc::gen::inRange<std::size_t>(400, 1500)}}
+                                      // a quarter of the ring
+                                      ));
+}
+
+} // namespace
+
+RC_GTEST_PROP(QueueModel, random_operations_match_a_deque, ()) {
+    ScopedSegment segment;
+    Model model;
+    model.maxsize = *rc::gen::element<std::size_t>(0, 1, 3, 8);
+    Queue<std::string> q(*segment, "",
+                         QueueOptions{.maxsize = model.maxsize,
+                                      .max_message_size = 2048,
+                                      .capacity_bytes = kCapacityBytes});
+    const auto ops = *rc::gen::container<std::vector<Op>>(gen_op());
+    for (std::size_t i = 0; i < ops.size(); ++i)
+        apply(ops[i], q, model, i);
+    // Drain: whatever the model holds comes out in order, then the queue is empty (or closed).
+    while (!model.items.empty()) {
+        RC_ASSERT(q.get_nowait() == model.items.front());
+        model.items.pop_front();
+    }
+    RC_ASSERT(!q.try_get().has_value());
+}
+
+namespace {
+
+// Consumers write what they got into MAP_SHARED memory: per consumer, a list of
+// (producer, index) pairs in the order received.
+struct Received {
+    std::atomic<std::uint32_t> count;
+    std::uint32_t bad;
+    std::uint32_t* entry(std::uint32_t n) {
+        return reinterpret_cast<std::uint32_t*>(this + 1) + 2 * n;
+    }
+};
+
+} // namespace
+
+RC_GTEST_PROP(QueueAcrossProcesses, delivered_multiset_equals_sent_and_producer_order_holds, ()) {
+    const int producers = *rc::gen::inRange(1, 4);
+    const int consumers = *rc::gen::inRange(1, 4);
+    std::vector<std::vector<std::string>> sent(static_cast<std::size_t>(producers));
+    std::size_t total = 0;
+    for (auto& messages : sent) {
+        const auto lengths = *rc::gen::container<std::vector<std::size_t>>(
+            rc::gen::weightedOneOf<std::size_t>({{5, rc::gen::inRange<std::size_t>(0, 60)},
+                                                 {1, rc::gen::inRange<std::size_t>(60, 3000)}}));
+        for (std::size_t i = 0; i < lengths.size(); ++i)
+            messages.push_back(text_of(lengths[i], total + i));
+        total += messages.size();
+    }
+    const std::size_t slab = sizeof(Received) + total * 2 * sizeof(std::uint32_t);
+    char* shared = static_cast<char*>(
+        mmap(nullptr, slab * consumers, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    const bool mapped = static_cast<void*>(shared) != MAP_FAILED;
+    RC_ASSERT(mapped);
+    const auto received = [&](int c) { return reinterpret_cast<Received*>(shared + slab * c); };
+
+    ScopedSegment segment;
+    // A small ring, so that producers wait for consumers and frames wrap.
+    Queue<std::pair<std::uint32_t, std::string>> q(
+        *segment, "", QueueOptions{.max_message_size = 4096, .capacity_bytes = 8192});
+    std::vector<Child> children;
+    for (int c = 0; c < consumers; ++c)
+        children.emplace_back([&, c] {
+            Received& mine = *received(c);
+            try {
+                for (;;) {
+                    const auto [tag, text] = q.get();
+                    const std::uint32_t p = tag >> 24;
+                    const std::uint32_t i = tag & 0xffffff;
+                    if (p >= sent.size() || i >= sent[p].size() || sent[p][i] != text)
+                        ++mine.bad;
+                    const std::uint32_t n = mine.count.load();
+                    mine.entry(n)[0] = p;
+                    mine.entry(n)[1] = i;
+                    mine.count.store(n + 1);
+                }
+            } catch (const Closed&) {
+            }
+        });
+    std::vector<Child> writers;
+    for (int p = 0; p < producers; ++p)
+        writers.emplace_back([&, p] {
+            for (std::size_t i = 0; i < sent[p].size(); ++i)
+                q.put({(std::uint32_t(p) << 24) | std::uint32_t(i), sent[p][i]});
+        });
+    for (Child& writer : writers)
+        RC_ASSERT(writer.wait() == 0);
+    q.close();
+    for (Child& child : children)
+        RC_ASSERT(child.wait() == 0);
+
+    std::vector<std::vector<int>> seen(sent.size());
+    for (std::size_t p = 0; p < sent.size(); ++p)
+        seen[p].assign(sent[p].size(), 0);
+    for (int c = 0; c < consumers; ++c) {
+        Received& mine = *received(c);
+        RC_ASSERT(mine.bad == 0u);
+        std::vector<long> last(sent.size(), -1);
+        for (std::uint32_t n = 0; n < mine.count.load(); ++n) {
+            const auto p = mine.entry(n)[0];
+            const auto i = mine.entry(n)[1];
+            RC_ASSERT(long(i) > last[p]); // per-producer order, as seen by each consumer
+            last[p] = i;
+            ++seen[p][i];
+        }
+    }
+    munmap(shared, slab * consumers);
+    for (const auto& per_producer : seen)
+        for (int times : per_producer)
+            RC_ASSERT(times == 1); // exactly once
+}

@@ -1,0 +1,175 @@
+// Pipe and Connection within one process (threads where something must block).
+#include "support/harness.hpp"
+
+#include <chrono>
+#include <gtest/gtest.h>
+#include <map>
+#include <shmbus/errors.hpp>
+#include <shmbus/pipe.hpp>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+using namespace shmbus;
+using namespace std::chrono_literals;
+using shmbus::test::ScopedSegment;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+PipeOptions small_pipe() {
+    return PipeOptions{.capacity_bytes = 256, .max_message_size = 1 << 20};
+}
+
+std::vector<std::byte> bytes_of(std::string_view text) {
+    const auto span = std::as_bytes(std::span(text));
+    return {span.begin(), span.end()};
+}
+
+} // namespace
+
+TEST(Pipe, duplex_ends_send_typed_values_both_ways) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    a.send(std::string("ping"));
+    b.send(std::make_tuple(1, 2.5, std::string("x")));
+    EXPECT_EQ(b.recv<std::string>(), "ping");
+    EXPECT_EQ((a.recv<std::tuple<int, double, std::string>>()),
+              std::make_tuple(1, 2.5, std::string("x")));
+    a.send(42);
+    EXPECT_EQ(b.recv<int>(), 42);
+}
+
+TEST(Pipe, one_way_pipe_has_a_receive_end_and_a_send_end) {
+    ScopedSegment segment;
+    auto [reader, writer] = Pipe(*segment, false);
+    EXPECT_TRUE(reader.readable());
+    EXPECT_FALSE(reader.writable());
+    EXPECT_TRUE(writer.writable());
+    EXPECT_FALSE(writer.readable());
+    writer.send(std::string("one way"));
+    EXPECT_EQ(reader.recv<std::string>(), "one way");
+    EXPECT_THROW(reader.send(1), UsageError);
+    EXPECT_THROW(writer.recv<int>(), UsageError);
+}
+
+TEST(Pipe, send_bytes_with_offset_and_size_and_recv_bytes_into_with_offset) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    const auto data = bytes_of("0123456789");
+    a.send_bytes(data, 2, 5);
+    a.send_bytes(data);
+    EXPECT_THROW(a.send_bytes(data, 8, 5), UsageError);
+    EXPECT_EQ(b.recv_bytes(), bytes_of("23456"));
+    std::vector<std::byte> buffer(16);
+    EXPECT_EQ(b.recv_bytes_into(buffer, 3), 10u);
+    EXPECT_EQ(std::vector<std::byte>(buffer.begin() + 3, buffer.begin() + 13), data);
+}
+
+TEST(Pipe, too_long_for_the_caller_leaves_the_message_in_the_pipe) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    a.send_bytes("twelve bytes");
+    EXPECT_THROW(b.recv_bytes(5), MessageTooLarge);
+    std::vector<std::byte> small(4);
+    EXPECT_THROW(b.recv_bytes_into(small), MessageTooLarge);
+    EXPECT_EQ(b.recv_bytes(12), bytes_of("twelve bytes"));
+}
+
+TEST(Pipe, messages_larger_than_the_ring_stream_through_in_chunks) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, small_pipe());
+    std::vector<int> big(100000);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<int>(i * 7);
+    std::thread writer([&, &a = a] {
+        a.send(big);
+        a.send(std::string("after"));
+    });
+    EXPECT_EQ(b.recv<std::vector<int>>(), big);
+    EXPECT_EQ(b.recv<std::string>(), "after");
+    writer.join();
+}
+
+TEST(Pipe, oversize_send_is_refused_and_the_pipe_stays_usable) {
+    ScopedSegment segment;
+    auto [a, b] =
+        Pipe(*segment, true, PipeOptions{.capacity_bytes = 1024, .max_message_size = 100});
+    EXPECT_THROW(a.send_bytes(std::vector<std::byte>(101)), MessageTooLarge);
+    a.send_bytes(std::vector<std::byte>(100));
+    EXPECT_EQ(b.recv_bytes().size(), 100u);
+}
+
+TEST(Pipe, recv_after_the_peer_closed_drains_then_raises_end_of_stream) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    a.send(1);
+    a.send(2);
+    a.close();
+    EXPECT_TRUE(a.closed());
+    EXPECT_FALSE(b.closed());
+    EXPECT_TRUE(b.poll());
+    EXPECT_EQ(b.recv<int>(), 1);
+    EXPECT_EQ(b.recv<int>(), 2);
+    EXPECT_TRUE(b.poll()); // end of stream: recv would not block
+    EXPECT_THROW(b.recv<int>(), EndOfStream);
+    EXPECT_THROW(b.send(3), Closed); // the peer is gone: broken pipe
+}
+
+TEST(Pipe, operations_on_a_closed_connection_are_closed) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    b.send(1);
+    a.close();
+    EXPECT_THROW(a.send(1), Closed);
+    EXPECT_THROW(a.recv<int>(), Closed);
+    EXPECT_THROW(a.poll(), Closed);
+}
+
+TEST(Pipe, close_wakes_a_blocked_reader_with_end_of_stream) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    b.set_wait_options({WaitPolicy::block, {}});
+    std::thread closer([&, &a = a] {
+        std::this_thread::sleep_for(50ms);
+        a.close();
+    });
+    EXPECT_THROW(b.recv<int>(), EndOfStream);
+    closer.join();
+}
+
+TEST(Pipe, poll_waits_at_least_its_timeout_and_sees_a_message) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    EXPECT_FALSE(b.poll());
+    const auto start = Clock::now();
+    EXPECT_FALSE(b.poll(100ms));
+    EXPECT_GE(Clock::now() - start, 100ms);
+    a.send_bytes("x");
+    EXPECT_TRUE(b.poll(0ms));
+    EXPECT_TRUE(b.poll(1s));
+}
+
+TEST(Pipe, a_writer_blocked_on_a_full_pipe_resumes_when_the_reader_drains) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, small_pipe());
+    for (WaitPolicy policy : {WaitPolicy::spin, WaitPolicy::hybrid, WaitPolicy::block}) {
+        a.set_wait_options({policy, std::chrono::microseconds(20)});
+        b.set_wait_options({policy, std::chrono::microseconds(20)});
+        std::thread writer([&, &a = a] {
+            for (int i = 0; i < 3000; ++i)
+                a.send(i);
+        });
+        for (int i = 0; i < 3000; ++i)
+            ASSERT_EQ(b.recv<int>(), i);
+        writer.join();
+    }
+}
+
+TEST(Pipe, anonymous_pipe_in_the_default_segment) {
+    auto [a, b] = Pipe();
+    a.send(std::map<int, std::string>{{1, "one"}});
+    EXPECT_EQ((b.recv<std::map<int, std::string>>().at(1)), "one");
+}

@@ -1,0 +1,332 @@
+// The rings on their own: MpmcRing (Queue's transport) and SpscRing (Pipe's), in memory of a
+// scoped segment. Threads here; processes in tests/multiprocess.
+#include "detail/mpmc_ring.hpp"
+#include "detail/spsc_ring.hpp"
+#include "support/harness.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <gtest/gtest.h>
+#include <map>
+#include <numeric>
+#include <shmbus/detail/object.hpp>
+#include <shmbus/errors.hpp>
+#include <thread>
+#include <vector>
+
+using namespace shmbus;
+using namespace shmbus::detail;
+using shmbus::test::ScopedSegment;
+
+namespace {
+
+std::vector<std::byte> message_of(std::size_t size, unsigned seed) {
+    std::vector<std::byte> bytes(size);
+    for (std::size_t i = 0; i < size; ++i)
+        bytes[i] = static_cast<std::byte>((seed * 131 + i * 7) & 0xff);
+    return bytes;
+}
+
+bool holds(const ByteBuffer& buffer, const std::vector<std::byte>& expected) {
+    return buffer.size() == expected.size() &&
+           std::equal(expected.begin(), expected.end(), buffer.data());
+}
+
+struct MpmcFixture {
+    explicit MpmcFixture(std::uint64_t slots)
+        : memory(attach_object(
+              *segment, "",
+              ObjectSpec{ObjectKind::queue, MpmcRing::bytes_for(slots), kCacheLine, 0},
+              OpenMode::create, [slots](void* at) { MpmcRing::init(at, slots); })),
+          ring(&memory.state<char>(), MpmcRing::bytes_for(slots)) {}
+
+    MpmcRingHeader& header() { return memory.state<MpmcRingHeader>(); }
+    RingLease& lease_of_this_thread() {
+        auto* leases = reinterpret_cast<RingLease*>(&memory.state<char>() + header().leases_offset);
+        for (std::uint32_t i = 0; i < kRingLeases; ++i)
+            if (leases[i].owner.load() == this_thread_owner())
+                return leases[i];
+        throw std::runtime_error("no lease");
+    }
+
+    ScopedSegment segment{std::size_t{16} << 20};
+    ObjectRef memory;
+    MpmcRing ring;
+};
+
+} // namespace
+
+TEST(MpmcRing, slots_for_counts_64_byte_slots) {
+    EXPECT_EQ(MpmcRing::slots_for(0), 1u);
+    EXPECT_EQ(MpmcRing::slots_for(64), 1u);
+    EXPECT_EQ(MpmcRing::slots_for(65), 2u);
+    EXPECT_EQ(MpmcRing::slots_for(64 * 1024), 1024u);
+    EXPECT_EQ(MpmcRing::max_frame_for(16), 1024u);
+}
+
+TEST(MpmcRing, frames_of_every_size_come_back_in_order_across_many_wraps) {
+    MpmcFixture f(128); // the sizes below take 98 slots: each round wraps
+    ByteBuffer out;
+    const std::vector<std::size_t> sizes = {0, 1, 63, 64, 65, 127, 128, 500, 1000, 4096};
+    unsigned seed = 0;
+    for (int round = 0; round < 200; ++round) {
+        std::vector<std::vector<std::byte>> sent;
+        for (std::size_t size : sizes) {
+            sent.push_back(message_of(size, seed++));
+            ASSERT_EQ(f.ring.try_put(sent.back()), RingStatus::ok) << size;
+        }
+        for (const auto& expected : sent) {
+            ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+            ASSERT_TRUE(holds(out, expected));
+        }
+    }
+    EXPECT_EQ(f.ring.try_get(out), RingStatus::empty);
+    EXPECT_EQ(f.ring.size_guess(), 0u);
+}
+
+TEST(MpmcRing, full_is_exact_and_one_get_makes_room) {
+    MpmcFixture f(16);
+    const auto one_slot = message_of(64, 1);
+    for (int i = 0; i < 16; ++i)
+        ASSERT_EQ(f.ring.try_put(one_slot), RingStatus::ok);
+    EXPECT_EQ(f.ring.try_put(one_slot), RingStatus::full);
+    EXPECT_EQ(f.ring.slots_used_guess(), 16u);
+    ByteBuffer out;
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_EQ(f.ring.try_put(message_of(65, 2)), RingStatus::full); // needs two slots
+    EXPECT_EQ(f.ring.try_put(one_slot), RingStatus::ok);
+}
+
+TEST(MpmcRing, a_frame_as_large_as_the_ring_fits_when_empty_and_larger_is_too_large) {
+    MpmcFixture f(16);
+    const auto whole = message_of(MpmcRing::max_frame_for(16), 3);
+    ASSERT_EQ(f.ring.try_put(whole), RingStatus::ok);
+    EXPECT_EQ(f.ring.try_put(message_of(1, 4)), RingStatus::full);
+    EXPECT_THROW(f.ring.try_put(message_of(MpmcRing::max_frame_for(16) + 1, 5)), MessageTooLarge);
+    ByteBuffer out;
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, whole));
+    EXPECT_EQ(f.ring.try_put(message_of(10, 6)), RingStatus::ok);
+}
+
+TEST(MpmcRing, close_refuses_puts_and_drains_gets) {
+    MpmcFixture f(16);
+    ASSERT_EQ(f.ring.try_put(message_of(10, 1)), RingStatus::ok);
+    f.ring.close();
+    EXPECT_TRUE(f.ring.closed());
+    EXPECT_EQ(f.ring.try_put(message_of(10, 2)), RingStatus::closed);
+    ByteBuffer out;
+    EXPECT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, message_of(10, 1)));
+    EXPECT_EQ(f.ring.try_get(out), RingStatus::closed);
+}
+
+TEST(MpmcRing, threads_deliver_every_frame_once_in_producer_order) {
+    MpmcFixture f(256);
+    constexpr int kProducers = 3;
+    constexpr int kConsumers = 3;
+    constexpr std::uint32_t kPerProducer = 20000;
+    std::atomic<int> producers_left{kProducers};
+    std::vector<std::vector<std::uint64_t>> seen(kConsumers);
+    std::vector<std::thread> threads;
+    for (int p = 0; p < kProducers; ++p)
+        threads.emplace_back([&, p] {
+            for (std::uint32_t i = 0; i < kPerProducer; ++i) {
+                std::vector<std::byte> m = message_of(8 + i % 200, i);
+                const std::uint64_t tag = (std::uint64_t(p) << 32) | i;
+                std::memcpy(m.data(), &tag, 8);
+                while (f.ring.try_put(m) != RingStatus::ok)
+                    std::this_thread::yield();
+            }
+            producers_left.fetch_sub(1);
+        });
+    for (int c = 0; c < kConsumers; ++c)
+        threads.emplace_back([&, c] {
+            ByteBuffer out;
+            for (;;) {
+                const RingStatus status = f.ring.try_get(out);
+                if (status == RingStatus::ok) {
+                    std::uint64_t tag;
+                    std::memcpy(&tag, out.data(), 8);
+                    const auto i = static_cast<std::uint32_t>(tag);
+                    ASSERT_TRUE(holds(out, [&] {
+                        auto m = message_of(8 + i % 200, i);
+                        std::memcpy(m.data(), &tag, 8);
+                        return m;
+                    }()));
+                    seen[c].push_back(tag);
+                } else if (producers_left.load() == 0 && f.ring.slots_used_guess() == 0) {
+                    return;
+                } else {
+                    std::this_thread::yield();
+                }
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    std::vector<std::uint64_t> all;
+    for (const auto& s : seen) {
+        std::map<std::uint32_t, std::uint32_t> last; // per producer: increasing
+        for (std::uint64_t tag : s) {
+            const auto p = static_cast<std::uint32_t>(tag >> 32);
+            const auto i = static_cast<std::uint32_t>(tag);
+            if (last.count(p)) {
+                EXPECT_GT(i, last[p]);
+            }
+            last[p] = i;
+        }
+        all.insert(all.end(), s.begin(), s.end());
+    }
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), std::size_t{kProducers} * kPerProducer);
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()); // no duplicates
+}
+
+// A producer that died between its claim and its publish: consumers stop at the claim until
+// recover_dead turns it into padding.
+TEST(MpmcRing, recover_dead_pads_a_dead_producers_claim) {
+    MpmcFixture f(64);
+    ASSERT_EQ(f.ring.try_put(message_of(5, 1)), RingStatus::ok);
+    shmbus::test::Child child([&] {
+        ByteBuffer scratch;
+        (void)f.ring.try_put(message_of(1, 0)); // registers this thread's lease
+        ASSERT_EQ(f.ring.try_get(scratch), RingStatus::ok);
+        ASSERT_EQ(f.ring.try_get(scratch), RingStatus::ok);
+        RingLease& lease = f.lease_of_this_thread();
+        const std::uint64_t tail = f.header().tail.load();
+        lease.put_slots.store(3);
+        lease.put_pos.store(tail);
+        f.header().tail.store(tail + 3); // claimed three slots, then "died"
+    });
+    ASSERT_EQ(child.wait(), 0);
+    ASSERT_EQ(f.ring.try_put(message_of(7, 2)), RingStatus::ok);
+    ByteBuffer out;
+    EXPECT_EQ(f.ring.try_get(out), RingStatus::empty); // stuck behind the dead claim
+    const RecoveryReport report = f.ring.recover_dead();
+    EXPECT_EQ(report.claims_padded, 1u);
+    EXPECT_EQ(report.messages_lost, 0u);
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, message_of(7, 2)));
+    EXPECT_EQ(f.ring.recover_dead().claims_padded, 0u); // idempotent
+}
+
+// A consumer that died between its claim and its release: producers stop a lap later until
+// recover_dead releases the slots; the message it held is lost.
+TEST(MpmcRing, recover_dead_releases_a_dead_consumers_claim) {
+    MpmcFixture f(16);
+    ASSERT_EQ(f.ring.try_put(message_of(100, 1)), RingStatus::ok); // two slots
+    shmbus::test::Child child([&] {
+        ByteBuffer scratch;
+        (void)f.ring.try_get(scratch); // takes the message, registers a lease
+        ASSERT_EQ(f.ring.try_put(message_of(100, 1)), RingStatus::ok);
+        RingLease& lease = f.lease_of_this_thread();
+        const std::uint64_t head = f.header().head.load();
+        lease.get_pos.store(head);
+        f.header().head.store(head + 2); // claimed the frame, then "died"
+    });
+    ASSERT_EQ(child.wait(), 0);
+    for (int i = 0; i < 14; ++i)
+        ASSERT_EQ(f.ring.try_put(message_of(64, 3)), RingStatus::ok);
+    EXPECT_EQ(f.ring.try_put(message_of(64, 4)), RingStatus::full);
+    ByteBuffer out;
+    for (int i = 0; i < 14; ++i)
+        ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_EQ(f.ring.try_put(message_of(128, 4)), RingStatus::full); // the dead claim's slots
+    const RecoveryReport report = f.ring.recover_dead();
+    EXPECT_EQ(report.messages_lost, 1u);
+    EXPECT_EQ(f.ring.try_put(message_of(128, 4)), RingStatus::ok);
+}
+
+TEST(MpmcRing, attach_rejects_memory_that_is_not_a_ring) {
+    ScopedSegment segment;
+    auto ref = attach_object(*segment, "", ObjectSpec{ObjectKind::queue, 4096, kCacheLine, 0},
+                             OpenMode::create, [](void* at) { std::memset(at, 0, 4096); });
+    EXPECT_THROW(MpmcRing(&ref.state<char>(), 4096), CorruptSegment);
+    MpmcRing::init(&ref.state<char>(), 2);
+    EXPECT_THROW(MpmcRing(&ref.state<char>(), 1024), CorruptSegment); // too small for it
+    ref.state<MpmcRingHeader>().slot_count = 3;
+    EXPECT_THROW(MpmcRing(&ref.state<char>(), 4096), CorruptSegment);
+}
+
+// ---- SpscRing -----------------------------------------------------------------------------
+
+namespace {
+
+struct SpscFixture {
+    explicit SpscFixture(std::uint64_t capacity)
+        : memory(attach_object(
+              *segment, "",
+              ObjectSpec{ObjectKind::pipe, SpscRing::bytes_for(capacity), kCacheLine, 0},
+              OpenMode::create, [capacity](void* at) { SpscRing::init(at, capacity); })),
+          ring(&memory.state<char>(), SpscRing::bytes_for(capacity)) {}
+    ScopedSegment segment;
+    ObjectRef memory;
+    SpscRing ring;
+};
+
+} // namespace
+
+TEST(SpscRing, fills_to_capacity_exactly_and_streams_across_the_wrap) {
+    SpscFixture f(64);
+    const auto data = message_of(100, 9);
+    EXPECT_EQ(f.ring.write_some(data), 64u);
+    EXPECT_EQ(f.ring.write_some(data), 0u);
+    std::vector<std::byte> out(40);
+    EXPECT_EQ(f.ring.read_some(out), 40u);
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin()));
+    EXPECT_EQ(f.ring.write_some(std::span(data).subspan(64)), 36u); // wraps
+    std::vector<std::byte> rest(100);
+    EXPECT_EQ(f.ring.read_some(rest), 60u);
+    EXPECT_TRUE(std::equal(rest.begin(), rest.begin() + 60, data.begin() + 40));
+    EXPECT_EQ(f.ring.readable(), 0u);
+}
+
+TEST(SpscRing, peek_does_not_consume_and_gathered_writes_publish_together) {
+    SpscFixture f(64);
+    const auto a = message_of(4, 1);
+    const auto b = message_of(10, 2);
+    EXPECT_EQ(f.ring.write_some(a, b), 14u);
+    std::vector<std::byte> head(4);
+    EXPECT_EQ(f.ring.peek(head), 4u);
+    EXPECT_EQ(f.ring.peek(head), 4u);
+    EXPECT_TRUE(std::equal(head.begin(), head.end(), a.begin()));
+    std::vector<std::byte> all(14);
+    EXPECT_EQ(f.ring.read_some(all), 14u);
+    EXPECT_TRUE(std::equal(all.begin() + 4, all.end(), b.begin()));
+}
+
+TEST(SpscRing, a_thread_pair_streams_megabytes_intact) {
+    SpscFixture f(4096);
+    constexpr std::size_t kTotal = std::size_t{8} << 20;
+    std::thread writer([&] {
+        std::size_t sent = 0;
+        std::vector<std::byte> chunk(1500);
+        while (sent < kTotal) {
+            const std::size_t n = std::min(chunk.size(), kTotal - sent);
+            for (std::size_t i = 0; i < n; ++i)
+                chunk[i] = static_cast<std::byte>((sent + i) % 251);
+            std::size_t done = 0;
+            while (done < n)
+                done += f.ring.write_some(std::span(chunk).subspan(done, n - done));
+            sent += n;
+        }
+    });
+    std::size_t received = 0;
+    std::size_t errors = 0;
+    std::vector<std::byte> chunk(999);
+    while (received < kTotal) {
+        const std::size_t n = f.ring.read_some(chunk);
+        for (std::size_t i = 0; i < n; ++i)
+            errors += chunk[i] != static_cast<std::byte>((received + i) % 251);
+        received += n;
+    }
+    writer.join();
+    EXPECT_EQ(errors, 0u);
+}
+
+TEST(SpscRing, attach_rejects_a_bad_capacity) {
+    SpscFixture f(64);
+    EXPECT_THROW(SpscRing(&f.memory.state<char>(), SpscRing::bytes_for(32)), CorruptSegment);
+    f.memory.state<SpscRingHeader>().capacity = 48;
+    EXPECT_THROW(SpscRing(&f.memory.state<char>(), SpscRing::bytes_for(64)), CorruptSegment);
+}
