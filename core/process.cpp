@@ -1,5 +1,6 @@
 #include "shmbus/process.hpp"
 
+#include "detail/exception_type.hpp"
 #include "detail/liveness.hpp"
 #include "detail/mapping.hpp"
 #include "shmbus/errors.hpp"
@@ -12,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cxxabi.h>
 #include <iostream>
 #include <mutex>
 #include <poll.h>
@@ -226,21 +226,11 @@ void flush_stdio() noexcept {
     std::fflush(nullptr);
 }
 
-std::string type_name(const std::type_info* type) {
-    if (type == nullptr)
-        return "unknown exception";
-    int status = 0;
-    char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-    std::string name = (status == 0 && demangled != nullptr) ? demangled : type->name();
-    std::free(demangled);
-    return name;
-}
-
 // Called inside a catch handler: prints the current exception like Python prints a child's
 // traceback header, "Process <name>:" then "<type>: <what>".
 void report_uncaught_exception(const std::string& process_name) noexcept {
     try {
-        std::string message = type_name(abi::__cxa_current_exception_type());
+        std::string message = detail::current_exception_type();
         try {
             throw;
         } catch (const std::exception& e) {

@@ -1,0 +1,316 @@
+// Pool: Python's multiprocessing.Pool over shared memory. N forked workers run task functions
+// on arguments sent through the codec (codec.hpp) and send back results the same way.
+//
+//   int square(int x) { return x * x; }
+//   shmbus::Pool pool(4);
+//   std::vector<int> squares = pool.map(square, std::vector{1, 2, 3, 4, 5}); // 1 4 9 16 25
+//   auto result = pool.apply_async(square, 7);                                // AsyncResult<int>
+//   int fortynine = result.get(std::chrono::seconds(1));
+//   pool.close();
+//   pool.join();
+//
+// Task functions are function pointers or lambdas without captures: workers are forks of this
+// process and call the function by its address. Anything else fails to compile with a
+// static_assert that says so. Arguments and results must be Encodable (codec.hpp).
+//
+// Work goes out in chunks (one message carries the arguments of many calls) to one task queue
+// per worker, two chunks per worker at a time (up to 64 while they total under 64 KiB); the
+// rest waits in this process for the first worker that frees up. A thread of this process (the
+// result handler) receives results, runs callbacks and error callbacks, and replaces workers that
+// end: after maxtasksperchild tasks, or killed. A worker killed while it runs a chunk fails that
+// chunk with WorkerLost (within ~10 ms); the chunks queued behind it go to its successor; the pool
+// goes on.
+//
+// Errors: an exception thrown by a task reaches the caller as RemoteError, whose what() is
+// "<type>: <what()>" of the original; map raises the error of the first failed chunk in input
+// order. Submitting after close() or terminate() raises Closed; join() before either is a
+// UsageError; terminate() kills the workers and fails what is still pending with Closed.
+// The destructor terminates a pool that was not joined (Python's context manager does the
+// same): it never waits for tasks.
+//
+// Like a daemon Process, the workers die with the thread that created the pool (and a
+// replacement with the result handler): create a pool in a thread that outlives it.
+// `shmbus inspect <pool.segment_name()>` shows the workers and task counters.
+#pragma once
+
+#include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/pool_core.hpp"
+#include "shmbus/detail/pool_results.hpp"
+#include "shmbus/detail/pool_task.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/process.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace shmbus {
+
+class Pool;
+
+/// The future result of apply_async / map_async (Python's AsyncResult).
+template <class R>
+class AsyncResult {
+public:
+    /// Waits for the result; rethrows the task's error (RemoteError, WorkerLost, Closed, ...).
+    R get() { return m_state->get_by(detail::Deadline::never()); }
+    /// Timeout when the result is not ready after `timeout`.
+    template <class Rep, class Period>
+    R get(std::chrono::duration<Rep, Period> timeout) {
+        return m_state->get_by(detail::Deadline::after(timeout));
+    }
+    void wait() { m_state->wait_by(detail::Deadline::never()); }
+    /// True when the result is ready.
+    template <class Rep, class Period>
+    bool wait(std::chrono::duration<Rep, Period> timeout) {
+        return m_state->wait_by(detail::Deadline::after(timeout));
+    }
+    bool ready() const { return m_state->ready(); }
+    /// True when the task returned; UsageError before ready (Python's ValueError).
+    bool successful() const { return m_state->successful(); }
+
+private:
+    friend class Pool;
+    explicit AsyncResult(std::shared_ptr<detail::ResultState<R>> state)
+        : m_state(std::move(state)) {}
+    R take() { return m_state->take(); }
+
+    std::shared_ptr<detail::ResultState<R>> m_state;
+};
+
+/// The results of imap / imap_unordered as they arrive (Python's IMapIterator): a range for
+/// range-for, or next() with a timeout.
+template <class R>
+class ImapResult {
+public:
+    /// The next result, nullopt after the last. A failed chunk throws its error in its place
+    /// (once; the following next() goes on after it).
+    std::optional<R> next() { return m_sink->next(detail::Deadline::never()); }
+    /// Timeout when no result is ready within `timeout`.
+    template <class Rep, class Period>
+    std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
+        return m_sink->next(detail::Deadline::after(timeout));
+    }
+
+    class iterator {
+    public:
+        using value_type = R;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        R& operator*() const { return *m_owner->m_current; }
+        iterator& operator++() {
+            m_owner->m_current = m_owner->next();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool operator==(std::default_sentinel_t) const { return !m_owner->m_current; }
+
+    private:
+        friend class ImapResult;
+        explicit iterator(ImapResult* owner) : m_owner(owner) {}
+        ImapResult* m_owner = nullptr;
+    };
+    /// Single pass: begin() fetches the first result.
+    iterator begin() {
+        m_current = next();
+        return iterator(this);
+    }
+    std::default_sentinel_t end() const { return {}; }
+
+private:
+    friend class Pool;
+    explicit ImapResult(std::shared_ptr<detail::ImapSink<R>> sink) : m_sink(std::move(sink)) {}
+
+    std::shared_ptr<detail::ImapSink<R>> m_sink;
+    mutable std::optional<R> m_current;
+};
+
+class Pool {
+public:
+    /// cpu_count() workers.
+    Pool() : Pool(PoolOptions{}) {}
+    explicit Pool(unsigned processes) : Pool(options_for(processes)) {}
+    explicit Pool(const PoolOptions& options) : m_core(options) {}
+
+    /// fn(x) for every x of `inputs`, in input order. chunksize 0 picks Python's default
+    /// (about four chunks per worker). Rethrows the first failed chunk's error.
+    template <class F, class Range>
+    auto map(F fn, const Range& inputs, std::size_t chunksize = 0) {
+        return map_async(fn, inputs, chunksize).take();
+    }
+    /// callback(results) or error_callback(error) runs on the result-handling thread.
+    template <class F, class Range, class Callback = std::nullptr_t,
+              class ErrorCallback = std::nullptr_t>
+    auto map_async(F fn, const Range& inputs, std::size_t chunksize = 0,
+                   Callback callback = nullptr, ErrorCallback error_callback = nullptr) {
+        return submit_map<false>(detail::as_task_function(fn), inputs, chunksize,
+                                 std::move(callback), std::move(error_callback));
+    }
+    /// fn(a, b, ...) for every tuple (or pair) of `inputs`.
+    template <class F, class Range>
+    auto starmap(F fn, const Range& inputs, std::size_t chunksize = 0) {
+        return starmap_async(fn, inputs, chunksize).take();
+    }
+    template <class F, class Range, class Callback = std::nullptr_t,
+              class ErrorCallback = std::nullptr_t>
+    auto starmap_async(F fn, const Range& inputs, std::size_t chunksize = 0,
+                       Callback callback = nullptr, ErrorCallback error_callback = nullptr) {
+        return submit_map<true>(detail::as_task_function(fn), inputs, chunksize,
+                                std::move(callback), std::move(error_callback));
+    }
+
+    /// Results in input order, each as soon as it and those before it are in.
+    template <class F, class Range>
+    auto imap(F fn, const Range& inputs, std::size_t chunksize = 1) {
+        return submit_imap(detail::as_task_function(fn), inputs, chunksize, true);
+    }
+    /// Results in the order they arrive.
+    template <class F, class Range>
+    auto imap_unordered(F fn, const Range& inputs, std::size_t chunksize = 1) {
+        return submit_imap(detail::as_task_function(fn), inputs, chunksize, false);
+    }
+
+    /// fn(args...) in a worker; waits for it.
+    template <class F, class... Args>
+    auto apply(F fn, Args&&... args) {
+        return apply_async(fn, std::forward<Args>(args)...).take();
+    }
+    template <class F, class... Args>
+    auto apply_async(F fn, Args&&... args) {
+        return apply_async_with(nullptr, nullptr, fn, std::forward<Args>(args)...);
+    }
+    /// apply_async with Python's callback and error_callback (either may be nullptr):
+    /// callback(result) (callback() for a void function) or error_callback(const
+    /// std::exception&) runs on the result-handling thread before the result is ready.
+    template <class Callback, class ErrorCallback, class F, class... Args>
+    auto apply_async_with(Callback callback, ErrorCallback error_callback, F fn, Args&&... args) {
+        auto task = detail::as_task_function(fn);
+        using Fn = decltype(task);
+        using R = detail::TaskResult<Fn>;
+        static_assert(sizeof...(Args) == detail::TaskSignature<Fn>::arity,
+                      "shmbus::Pool::apply: give as many arguments as the task function takes");
+        auto state = std::make_shared<detail::ResultState<R>>(
+            callback_of<R>(std::move(callback)), error_callback_of(std::move(error_callback)));
+        std::vector<detail::EncodedChunk> chunks(1);
+        detail::EncodedChunk& chunk = chunks.front();
+        chunk.message.resize_for_overwrite(sizeof(detail::TaskHeader));
+        {
+            using Item = detail::TaskItem<Fn, true>;
+            const Item item(std::forward<Args>(args)...);
+            detail::ChunkWriter<Item> writer(chunk.message);
+            writer.add(item);
+        }
+        if (chunk.message.size() - sizeof(detail::TaskHeader) > m_core.max_message_size())
+            throw MessageTooLarge("a pool task's arguments take " +
+                                  std::to_string(chunk.message.size()) +
+                                  " bytes encoded, above the pool's max_message_size of " +
+                                  std::to_string(m_core.max_message_size()));
+        chunk.count = 1;
+        const detail::TaskHeader header = detail::task_header<Fn, true>(task, 1);
+        std::memcpy(chunk.message.data(), &header, sizeof header);
+        m_core.submit(std::make_shared<detail::ApplySink<R>>(state), std::move(chunks));
+        return AsyncResult<R>(std::move(state));
+    }
+
+    /// No new work; the workers end once the pending work is done and join() is called.
+    void close() { m_core.close(); }
+    /// Kills the workers now; pending results fail with Closed.
+    void terminate() { m_core.terminate(); }
+    /// Waits for the pending work and the workers' exit. UsageError before close()/terminate()
+    /// and from a callback.
+    void join() { m_core.join(); }
+
+    unsigned processes() const { return m_core.processes(); }
+    /// The current workers' pids, one per slot (a replaced worker's successor in its slot).
+    std::vector<pid_t> worker_pids() const { return m_core.worker_pids(); }
+    /// The segment holding the pool's queues and its "pool" state block.
+    const std::string& segment_name() const { return m_core.segment_name(); }
+
+private:
+    static PoolOptions options_for(unsigned processes) {
+        PoolOptions options;
+        options.processes = processes;
+        return options;
+    }
+    template <class R, class Callback>
+    static auto callback_of(Callback callback) {
+        typename detail::ResultState<R>::Callback stored;
+        if constexpr (std::is_null_pointer_v<Callback>)
+            return stored;
+        else if constexpr (std::is_void_v<R>)
+            stored = [callback = std::move(callback)](const detail::Unit&) { callback(); };
+        else
+            stored = std::move(callback);
+        return stored;
+    }
+    template <class ErrorCallback>
+    static auto error_callback_of(ErrorCallback callback) {
+        std::function<void(const std::exception&)> stored;
+        if constexpr (!std::is_null_pointer_v<ErrorCallback>)
+            stored = std::move(callback);
+        return stored;
+    }
+
+    /// Python's default: the inputs split into about four chunks per worker.
+    std::size_t default_chunksize(std::size_t items) const {
+        const std::size_t parts = std::size_t{processes()} * 4;
+        return std::max<std::size_t>(1, (items + parts - 1) / parts);
+    }
+
+    template <bool Star, class Fn>
+    static void check_map_function() {
+        static_assert(!std::is_void_v<detail::TaskResult<Fn>>,
+                      "shmbus::Pool::map: the task function returns void; use apply_async for "
+                      "tasks without a result");
+        static_assert(Star || detail::TaskSignature<Fn>::arity == 1,
+                      "shmbus::Pool::map/imap: the task function must take exactly one argument; "
+                      "use starmap for several");
+    }
+
+    template <bool Star, class Fn, class Range, class Callback, class ErrorCallback>
+    auto submit_map(Fn fn, const Range& inputs, std::size_t chunksize, Callback callback,
+                    ErrorCallback error_callback) {
+        check_map_function<Star, Fn>();
+        using R = detail::TaskResult<Fn>;
+        auto state = std::make_shared<detail::ResultState<std::vector<R>>>(
+            callback_of<std::vector<R>>(std::move(callback)),
+            error_callback_of(std::move(error_callback)));
+        const auto items = static_cast<std::size_t>(std::ranges::distance(inputs));
+        detail::EncodedJob job = detail::encode_job<Fn, Star>(
+            fn, inputs, chunksize == 0 ? default_chunksize(items) : chunksize,
+            m_core.max_message_size(), [this] { return m_core.take_buffer(); });
+        auto sink = std::make_shared<detail::MapSink<R>>(state, items, std::move(job.offsets));
+        const bool empty = job.chunks.empty();
+        m_core.submit(std::move(sink), std::move(job.chunks));
+        if (empty)
+            state->set_value({});
+        return AsyncResult<std::vector<R>>(std::move(state));
+    }
+
+    template <class Fn, class Range>
+    auto submit_imap(Fn fn, const Range& inputs, std::size_t chunksize, bool ordered) {
+        check_map_function<false, Fn>();
+        using R = detail::TaskResult<Fn>;
+        if (chunksize == 0)
+            throw UsageError("Pool::imap: chunksize must be at least 1");
+        detail::EncodedJob job =
+            detail::encode_job<Fn, false>(fn, inputs, chunksize, m_core.max_message_size(),
+                                          [this] { return m_core.take_buffer(); });
+        auto sink = std::make_shared<detail::ImapSink<R>>(job.chunks.size(), ordered);
+        m_core.submit(sink, std::move(job.chunks));
+        return ImapResult<R>(std::move(sink));
+    }
+
+    detail::PoolCore m_core;
+};
+
+} // namespace shmbus
