@@ -1,0 +1,159 @@
+// List<V>: a Manager list (Python's multiprocessing.Manager().list()) living in shared memory:
+// no server process, every call works on the shared state under the List's robust lock.
+//
+//   shmbus::List<std::string> l;                  // anonymous, default segment
+//   l.append("a");
+//   std::string last = l.pop();                   // IndexError when empty
+//   l.update(0, [](std::string& s) { s += "!"; }); // atomic read-modify-write
+//
+// Indices are Python's: negative ones count from the end; out of range is IndexError (insert
+// clamps, as Python's does). Values travel through the codec (codec.hpp). Capacity is fixed at
+// creation (ContainerOptions): an entry that does not fit raises Full and changes nothing. A
+// process killed inside a call leaves the List as before or after that call. append, pop(),
+// at, set and update are O(1); insert and pop(i) shift the entries after i (O(n), as in Python).
+#pragma once
+
+#include "shmbus/codec.hpp"
+#include "shmbus/detail/manager_core.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/segment.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmbus {
+
+template <class V>
+class List {
+public:
+    using value_type = V;
+
+    /// An anonymous List in the default segment, inherited by forked children.
+    List() : List(ListOptions{}) {}
+    explicit List(const ListOptions& options)
+        : List(Segment::default_segment(), "", options, detail::OpenMode::create) {}
+    /// Opens the List `name` in `segment`, creating it with `options` when it is missing.
+    List(const Segment& segment, std::string_view name, const ListOptions& options = {})
+        : List(segment, name, options, detail::OpenMode::open_or_create) {}
+    /// AlreadyExists when the name is taken.
+    static List create(const Segment& segment, std::string_view name,
+                       const ListOptions& options = {}) {
+        return List(segment, name, options, detail::OpenMode::create);
+    }
+    /// NotFound when missing; KindMismatch when it is not a List of V.
+    static List open(const Segment& segment, std::string_view name) {
+        return List(segment, name, {}, detail::OpenMode::open);
+    }
+
+    /// Python's l.append(value). Full when it does not fit.
+    void append(const V& value) {
+        const auto bytes = detail::encoded(value);
+        detail::Transaction txn(m_core);
+        txn.append(bytes);
+    }
+    /// Python's l.insert(index, value): before `index`, clamped to [0, size()].
+    void insert(std::ptrdiff_t index, const V& value) {
+        const auto bytes = detail::encoded(value);
+        detail::Transaction txn(m_core);
+        const auto size = static_cast<std::ptrdiff_t>(txn.size());
+        const std::ptrdiff_t at =
+            index < 0 ? std::max<std::ptrdiff_t>(size + index, 0) : std::min(index, size);
+        txn.insert(static_cast<std::size_t>(at), bytes);
+    }
+    /// Python's l[index]: IndexError outside [-size(), size()).
+    V at(std::ptrdiff_t index) const {
+        detail::Transaction txn(m_core);
+        return decode<V>(txn.slot(position(txn, index))->value);
+    }
+    /// Python's l[index] = value.
+    void set(std::ptrdiff_t index, const V& value) {
+        const auto bytes = detail::encoded(value);
+        detail::Transaction txn(m_core);
+        txn.replace(position(txn, index), bytes);
+    }
+    /// Python's l.pop(index): removes and returns the entry; IndexError when out of range
+    /// (or empty).
+    V pop(std::ptrdiff_t index = -1) {
+        detail::Transaction txn(m_core);
+        const std::size_t at = position(txn, index);
+        V value = decode<V>(txn.slot(at)->value);
+        txn.erase(at);
+        return value;
+    }
+    /// Python's del l[index].
+    void erase(std::ptrdiff_t index) {
+        detail::Transaction txn(m_core);
+        txn.erase(position(txn, index));
+    }
+    /// The first index whose value encodes like `value` (equal values of the codec's types
+    /// encode alike), or nullopt.
+    std::optional<std::size_t> find(const V& value) const {
+        const std::vector<std::byte> wanted = to_bytes(value);
+        detail::Transaction txn(m_core);
+        for (std::size_t i = 0; i < txn.size(); ++i)
+            if (std::ranges::equal(txn.slot(i)->value, wanted))
+                return i;
+        return std::nullopt;
+    }
+    /// Python's l.index(value): UsageError (Python's ValueError) when it is not in the list.
+    std::size_t index(const V& value) const {
+        if (const auto found = find(value))
+            return *found;
+        throw UsageError("value is not in the list");
+    }
+    bool contains(const V& value) const { return find(value).has_value(); }
+
+    /// Atomic read-modify-write of the entry at `index` (see Dict::update). IndexError.
+    template <class F>
+    V update(std::ptrdiff_t index, F fn) {
+        detail::Transaction txn(m_core);
+        const std::size_t at = position(txn, index);
+        V value = decode<V>(txn.slot(at)->value);
+        detail::apply_update(value, fn);
+        txn.replace(at, detail::encoded(value));
+        return value;
+    }
+
+    std::size_t size() const {
+        detail::Transaction txn(m_core);
+        return txn.size();
+    }
+    bool empty() const { return size() == 0; }
+    /// One consistent snapshot of every entry.
+    std::vector<V> to_vector() const {
+        detail::Transaction txn(m_core);
+        std::vector<V> result;
+        result.reserve(txn.size());
+        for (std::size_t i = 0; i < txn.size(); ++i)
+            result.push_back(decode<V>(txn.slot(i)->value));
+        return result;
+    }
+    void clear() {
+        detail::Transaction txn(m_core);
+        txn.clear();
+    }
+
+    const Segment& segment() const { return m_core.object().segment(); }
+
+private:
+    List(const Segment& segment, std::string_view name, const ListOptions& options,
+         detail::OpenMode mode)
+        : m_core(segment, name, options, mode, ObjectKind::list, codec_tag<V>()) {}
+
+    static std::size_t position(const detail::Transaction& txn, std::ptrdiff_t index) {
+        const auto size = static_cast<std::ptrdiff_t>(txn.size());
+        const std::ptrdiff_t at = index < 0 ? size + index : index;
+        if (at < 0 || at >= size)
+            throw IndexError("list index " + std::to_string(index) + " out of range (size " +
+                             std::to_string(size) + ")");
+        return static_cast<std::size_t>(at);
+    }
+
+    detail::ContainerCore m_core;
+};
+
+} // namespace shmbus

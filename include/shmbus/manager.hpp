@@ -1,0 +1,50 @@
+// Manager: Python's multiprocessing.Manager() without the server process. Its Dict and List
+// live in shared memory; every process that holds (or inherits, or opens by name) one works
+// on the shared state itself, under the object's robust lock.
+//
+//   shmbus::Manager m;                             // the default segment: forked children
+//   auto d = m.dict<int>();                        //   inherit d and l
+//   auto l = m.list<std::string>();
+//
+//   shmbus::Manager named(shmbus::Segment::open_or_create("app")); // unrelated programs:
+//   auto orders = named.dict<Order>("orders");     //   the same name, the same Dict
+//
+// Unlike Python there is nothing to start or shut down, and values are typed: Dict<V> and
+// List<V> carry V through the codec (codec.hpp). dict.hpp and list.hpp describe the
+// containers, their capacity (ContainerOptions) and what happens when a process dies in a call.
+#pragma once
+
+#include "shmbus/dict.hpp"
+#include "shmbus/list.hpp"
+#include "shmbus/segment.hpp"
+
+#include <string_view>
+#include <utility>
+
+namespace shmbus {
+
+class Manager {
+public:
+    /// Makes its containers in Segment::default_segment().
+    Manager() : m_segment(Segment::default_segment()) {}
+    explicit Manager(Segment segment) : m_segment(std::move(segment)) {}
+
+    /// The Dict `name`, created with `options` when missing; an empty name makes a new
+    /// anonymous one (reachable through the returned handle and its copies only).
+    template <class V>
+    Dict<V> dict(std::string_view name = "", const DictOptions& options = {}) const {
+        return Dict<V>(m_segment, name, options);
+    }
+    /// The List `name`, as dict().
+    template <class V>
+    List<V> list(std::string_view name = "", const ListOptions& options = {}) const {
+        return List<V>(m_segment, name, options);
+    }
+
+    const Segment& segment() const { return m_segment; }
+
+private:
+    Segment m_segment;
+};
+
+} // namespace shmbus

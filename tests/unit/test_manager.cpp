@@ -1,0 +1,288 @@
+// Dict and List in one process: Python's semantics and errors, capacity limits that lose
+// nothing, compaction, and forged shared state that must raise CorruptSegment.
+#include "detail/manager_store.hpp"
+#include "support/harness.hpp"
+
+#include <cstring>
+#include <gtest/gtest.h>
+#include <map>
+#include <shmbus/manager.hpp>
+#include <string>
+#include <vector>
+
+using namespace shmbus;
+using shmbus::test::ScopedSegment;
+
+namespace {
+
+constexpr ContainerOptions kSmall{.capacity_bytes = 1024, .max_entries = 16};
+
+detail::ContainerState& container_state(Segment& segment, std::string_view name, ObjectKind kind,
+                                        std::uint64_t tag) {
+    const auto ref = detail::attach_object(segment, name, {kind, 0, 64, tag},
+                                           detail::OpenMode::open, [](void*) {});
+    return ref.state<detail::ContainerState>();
+}
+
+// The first record of the active heap half of a container made with kSmall.
+std::byte* first_record(Segment& segment, std::string_view name, ObjectKind kind,
+                        std::uint64_t tag) {
+    detail::ContainerState& state = container_state(segment, name, kind, tag);
+    const detail::Geometry g =
+        detail::Geometry::of(state.heap_bytes, state.max_entries, state.hash_slots);
+    const detail::Root& root = state.roots[state.root_index.load()];
+    return reinterpret_cast<std::byte*>(&state) + g.heap_offset + root.heap * g.heap_bytes;
+}
+
+} // namespace
+
+TEST(Dict, set_get_contains_erase_and_size_follow_python) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d");
+    EXPECT_TRUE(d.empty());
+    d.set("a", 1);
+    d.set("b", 2);
+    d.set("a", 3);
+    EXPECT_EQ(d.get("a"), 3);
+    EXPECT_EQ(d.get("b"), 2);
+    EXPECT_EQ(d.size(), 2U);
+    EXPECT_TRUE(d.contains("b"));
+    EXPECT_FALSE(d.contains("c"));
+    EXPECT_EQ(d.get("c", 7), 7);
+    EXPECT_EQ(d.try_get("c"), std::nullopt);
+    d.erase("a");
+    EXPECT_FALSE(d.contains("a"));
+    EXPECT_EQ(d.size(), 1U);
+    EXPECT_THROW(d.get("a"), KeyError);
+    EXPECT_THROW(d.erase("a"), KeyError);
+    EXPECT_THROW(d.pop("a"), KeyError);
+    EXPECT_EQ(d.pop("a", -1), -1);
+    EXPECT_EQ(d.pop("b"), 2);
+    EXPECT_TRUE(d.empty());
+}
+
+TEST(Dict, keys_values_and_items_keep_insertion_order) {
+    ScopedSegment segment;
+    Dict<std::string> d(*segment, "d");
+    d.set("z", "last letter");
+    d.set("a", "first letter");
+    d.set("m", "middle");
+    d.erase("a");
+    d.set("a", "again");
+    d.set("z", "replaced in place");
+    EXPECT_EQ(d.keys(), (std::vector<std::string>{"z", "m", "a"}));
+    EXPECT_EQ(d.values(), (std::vector<std::string>{"replaced in place", "middle", "again"}));
+    const auto items = d.items();
+    ASSERT_EQ(items.size(), 3U);
+    EXPECT_EQ(items[2], (std::pair<std::string, std::string>{"a", "again"}));
+}
+
+TEST(Dict, update_forms_and_setdefault) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d");
+    EXPECT_THROW(d.update("n", [](int& n) { n += 1; }), KeyError);
+    EXPECT_EQ(d.update("n", 100, [](int& n) { n -= 10; }), 90);
+    EXPECT_EQ(d.update("n", [](int n) { return n * 2; }), 180);
+    EXPECT_EQ(d.setdefault("n", 5), 180);
+    EXPECT_EQ(d.setdefault("m", 5), 5);
+    EXPECT_THROW(d.update("n", [](int&) { throw std::runtime_error("no"); }), std::runtime_error);
+    EXPECT_EQ(d.get("n"), 180);
+}
+
+TEST(Dict, using_the_dict_inside_its_own_update_is_a_usage_error) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d");
+    d.set("n", 1);
+    EXPECT_THROW(d.update("n", [&](int& n) { n = d.get("n"); }), UsageError);
+    EXPECT_EQ(d.get("n"), 1);
+}
+
+TEST(Dict, full_capacity_raises_full_and_loses_nothing) {
+    ScopedSegment segment;
+    Dict<std::string> d(*segment, "d", kSmall);
+    std::map<std::string, std::string> model;
+    int i = 0;
+    try {
+        for (;; ++i) {
+            const std::string key = "key" + std::to_string(i);
+            d.set(key, std::string(40, 'x'));
+            model[key] = std::string(40, 'x');
+        }
+    } catch (const Full&) {
+    }
+    EXPECT_GT(i, 3);
+    EXPECT_THROW(d.set("big", std::string(2000, 'y')), Full);
+    EXPECT_EQ(d.size(), model.size());
+    for (const auto& [key, value] : model)
+        EXPECT_EQ(d.get(key), value);
+    d.erase("key0");
+    d.set("fits-now", "y");
+    EXPECT_EQ(d.get("fits-now"), "y");
+}
+
+TEST(Dict, too_many_entries_raise_full) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d", kSmall);
+    for (int i = 0; i < 16; ++i)
+        d.set(std::to_string(i), i);
+    EXPECT_THROW(d.set("17th", 0), Full);
+    d.set("3", 33); // replacing needs no new entry
+    EXPECT_EQ(d.get("3"), 33);
+    EXPECT_EQ(d.size(), 16U);
+}
+
+TEST(Dict, overwriting_far_beyond_capacity_compacts_and_keeps_every_entry) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d", kSmall);
+    for (int round = 0; round < 500; ++round) {
+        d.set("k" + std::to_string(round % 10), round);
+        if (round % 7 == 0)
+            d.erase("k" + std::to_string(round % 10));
+    }
+    for (int k = 0; k < 10; ++k) {
+        const std::string key = "k" + std::to_string(k);
+        const int last = 490 + k;
+        if (last % 7 == 0)
+            EXPECT_FALSE(d.contains(key)) << key;
+        else
+            EXPECT_EQ(d.get(key), last) << key;
+    }
+}
+
+TEST(Dict, opened_by_name_shares_state_and_checks_the_value_type) {
+    ScopedSegment segment;
+    Manager manager(*segment);
+    auto first = manager.dict<double>("prices");
+    first.set("x", 1.5);
+    EXPECT_EQ(Dict<double>::open(*segment, "prices").get("x"), 1.5);
+    EXPECT_THROW(Dict<int>::open(*segment, "prices"), KindMismatch);
+    EXPECT_THROW(List<double>::open(*segment, "prices"), KindMismatch);
+    EXPECT_THROW(Dict<double>::open(*segment, "missing"), NotFound);
+    EXPECT_THROW(Dict<double>::create(*segment, "prices"), AlreadyExists);
+    EXPECT_THROW(Dict<int>(*segment, "bad", {.capacity_bytes = 0}), UsageError);
+}
+
+TEST(List, append_at_set_pop_insert_erase_follow_python) {
+    ScopedSegment segment;
+    List<std::string> l(*segment, "l");
+    l.append("a");
+    l.append("b");
+    l.append("c");
+    EXPECT_EQ(l.at(0), "a");
+    EXPECT_EQ(l.at(-1), "c");
+    EXPECT_THROW(l.at(3), IndexError);
+    EXPECT_THROW(l.at(-4), IndexError);
+    l.set(-2, "B");
+    l.insert(0, "start");
+    l.insert(100, "end");
+    l.insert(-1, "before end");
+    EXPECT_EQ(l.to_vector(),
+              (std::vector<std::string>{"start", "a", "B", "c", "before end", "end"}));
+    EXPECT_EQ(l.pop(), "end");
+    EXPECT_EQ(l.pop(0), "start");
+    l.erase(1);
+    EXPECT_EQ(l.to_vector(), (std::vector<std::string>{"a", "c", "before end"}));
+    EXPECT_EQ(l.index("c"), 1U);
+    EXPECT_THROW(l.index("zzz"), UsageError);
+    EXPECT_TRUE(l.contains("a"));
+    EXPECT_EQ(l.update(0, [](std::string& s) { s += "!"; }), "a!");
+    l.clear();
+    EXPECT_TRUE(l.empty());
+    EXPECT_THROW(l.pop(), IndexError);
+    EXPECT_THROW(l.set(0, "x"), IndexError);
+}
+
+TEST(List, index_error_is_an_out_of_range) {
+    ScopedSegment segment;
+    List<int> l(*segment, "l");
+    EXPECT_THROW(l.at(0), OutOfRange);
+}
+
+TEST(List, full_capacity_raises_full_and_loses_nothing) {
+    ScopedSegment segment;
+    List<std::vector<int>> l(*segment, "l", kSmall);
+    std::vector<std::vector<int>> model;
+    try {
+        for (int i = 0; i < 1000; ++i) {
+            l.append(std::vector<int>(10, i));
+            model.push_back(std::vector<int>(10, i));
+        }
+    } catch (const Full&) {
+    }
+    EXPECT_LT(model.size(), 1000U);
+    EXPECT_THROW(l.insert(0, std::vector<int>(10, -1)), Full);
+    EXPECT_THROW(l.set(0, std::vector<int>(400, -1)), Full);
+    EXPECT_EQ(l.to_vector(), model);
+}
+
+TEST(List, setting_far_beyond_capacity_compacts_in_place) {
+    ScopedSegment segment;
+    List<int> l(*segment, "l", kSmall);
+    for (int i = 0; i < 8; ++i)
+        l.append(i);
+    for (int round = 0; round < 1000; ++round)
+        l.set(round % 8, round);
+    EXPECT_EQ(l.to_vector(), (std::vector<int>{992, 993, 994, 995, 996, 997, 998, 999}));
+}
+
+TEST(Manager, default_segment_containers_are_anonymous_and_distinct) {
+    Manager manager;
+    auto a = manager.dict<int>();
+    auto b = manager.dict<int>();
+    a.set("k", 1);
+    EXPECT_FALSE(b.contains("k"));
+    auto l = manager.list<int>();
+    l.append(5);
+    EXPECT_EQ(l.at(0), 5);
+}
+
+TEST(ManagerCorruption, record_length_past_the_heap_is_corrupt_segment) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d", kSmall);
+    d.set("key", 1);
+    detail::RecordHeader forged{3, 1U << 30};
+    std::memcpy(first_record(*segment, "d", ObjectKind::dict, codec_tag<int>()), &forged,
+                sizeof forged);
+    EXPECT_THROW(d.get("key"), CorruptSegment);
+    EXPECT_THROW(d.keys(), CorruptSegment);
+}
+
+TEST(ManagerCorruption, entry_offset_outside_the_records_is_corrupt_segment) {
+    ScopedSegment segment;
+    List<int> l(*segment, "l", kSmall);
+    l.append(1);
+    detail::ContainerState& state =
+        container_state(*segment, "l", ObjectKind::list, codec_tag<int>());
+    const detail::Geometry g =
+        detail::Geometry::of(state.heap_bytes, state.max_entries, state.hash_slots);
+    auto* entries =
+        reinterpret_cast<detail::Entry*>(reinterpret_cast<std::byte*>(&state) + g.entries_offset);
+    const detail::Root& root = state.roots[state.root_index.load()];
+    entries[root.array * g.max_entries].ref = 1'000'000;
+    EXPECT_THROW(l.at(0), CorruptSegment);
+}
+
+TEST(ManagerCorruption, root_beyond_the_geometry_is_corrupt_segment) {
+    ScopedSegment segment;
+    List<int> l(*segment, "l", kSmall);
+    l.append(1);
+    detail::ContainerState& state =
+        container_state(*segment, "l", ObjectKind::list, codec_tag<int>());
+    state.roots[state.root_index.load()].count = 1'000'000;
+    EXPECT_THROW(l.to_vector(), CorruptSegment);
+    EXPECT_THROW(l.at(0), CorruptSegment);
+    state.root_index.store(7);
+    EXPECT_THROW(l.append(2), CorruptSegment);
+}
+
+TEST(ManagerCorruption, forged_geometry_is_rejected_at_open) {
+    ScopedSegment segment;
+    Dict<int> d(*segment, "d", kSmall);
+    detail::ContainerState& state =
+        container_state(*segment, "d", ObjectKind::dict, codec_tag<int>());
+    state.heap_bytes *= 2;
+    EXPECT_THROW(Dict<int>::open(*segment, "d"), CorruptSegment);
+    state.heap_bytes /= 2;
+    state.magic = 0;
+    EXPECT_THROW(Dict<int>::open(*segment, "d"), CorruptSegment);
+}
