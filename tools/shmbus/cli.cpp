@@ -2,6 +2,8 @@
 // here and nowhere else.
 #include "cli.hpp"
 
+#include "bench.hpp"
+#include "decode_messaging.hpp"
 #include "shmbus/errors.hpp"
 
 #include <CLI/CLI.hpp>
@@ -9,6 +11,7 @@
 #include <ostream>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace shmbus::cli {
 namespace {
@@ -33,6 +36,7 @@ constexpr const char* kFooter =
     "  shmbus watch myapp --count 1 --json  one JSON snapshot\n"
     "  shmbus gc --dry-run                show which stale segments gc would remove\n"
     "  shmbus rm myapp                    remove a segment by name\n"
+    "  shmbus bench --quick               shmbus against pipes, sockets and message queues\n"
     "\nJSON documents carry \"schema\" (shmbus.ls, shmbus.inspect, shmbus.watch) and \"version\".";
 
 int fail(std::ostream& err, const std::exception& e, int code) {
@@ -59,10 +63,15 @@ struct Options {
 int run_watch(const Options& options, std::ostream& out) {
     // Clearing the screen only makes sense on a terminal; a pipe gets one table per refresh.
     const bool clear = &out == &std::cout && ::isatty(STDOUT_FILENO) && !options.json;
+    SegmentReport previous;
+    auto previous_time = std::chrono::steady_clock::now();
     for (std::uint64_t refresh = 1; options.count == 0 || refresh <= options.count; ++refresh) {
         if (refresh > 1)
             std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
-        const SegmentReport report = inspect_segment(options.name);
+        SegmentReport report = inspect_segment(options.name);
+        const auto now = std::chrono::steady_clock::now();
+        if (refresh > 1)
+            add_rates(report, previous, std::chrono::duration<double>(now - previous_time).count());
         if (options.json) {
             out << watch_json(report, refresh, now_ms()).dump() << "\n";
         } else {
@@ -73,6 +82,8 @@ int run_watch(const Options& options, std::ostream& out) {
             out << format_watch(report, refresh, now_ms());
         }
         out.flush();
+        previous = std::move(report);
+        previous_time = now;
     }
     return kExitOk;
 }
@@ -126,6 +137,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     gc->add_option("--prefix", options.prefix, "Only consider segments whose name starts with it");
     gc->footer("\nExample: shmbus gc --dry-run --prefix myapp");
 
+    BenchCommand bench(app);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -145,6 +158,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         } else if (*rm) {
             remove_segment(options.name, options.force);
             out << "removed " << options.name << "\n";
+        } else if (bench.selected()) {
+            return bench.run(out, err);
         } else if (*gc) {
             const std::vector<std::string> removed =
                 collect_garbage(options.dry_run, options.prefix);

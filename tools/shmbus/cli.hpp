@@ -63,7 +63,8 @@ struct ObjectReport {
     bool decoded = false;
     /// One human line: "held by 1234 (owner dead)", "value=3 bound=5", "set", ...
     std::string summary;
-    /// Kind-specific fields (see README.md, "The shmbus CLI" for the schema); an empty object when !decoded.
+    /// Kind-specific fields (see README.md, "The shmbus CLI" for the schema); an empty object when
+    /// !decoded.
     nlohmann::json state = nlohmann::json::object();
 };
 

@@ -1,8 +1,10 @@
 // Gathering: reads segments through Segment::observe and decodes their headers and object
 // states only through core/detail/layout.hpp and core/detail/sync_state.hpp.
 #include "cli.hpp"
+#include "decode_messaging.hpp"
 #include "detail/layout.hpp"
 #include "detail/liveness.hpp"
+#include "detail/manager_store.hpp"
 #include "detail/mapping.hpp"
 #include "detail/sync_state.hpp"
 #include "shmbus/detail/object.hpp"
@@ -248,6 +250,30 @@ void decode_array(ObjectReport& report, const std::uint64_t* header, std::uint64
     report.summary = std::to_string(header[0]) + " x " + type_name(tag);
 }
 
+template <class T>
+T peek_plain(const T& field) {
+    // relaxed is enough: a display snapshot of a field its writers change under the mutex.
+    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+
+// A Dict or List: entries and heap use of its committed root (core/detail/manager_store.hpp).
+bool decode_container(ObjectReport& report, const detail::ContainerState& state) {
+    if (state.magic != detail::kContainerMagic || state.version != detail::kContainerVersion)
+        return false;
+    const detail::Root& root = state.roots[peek(state.root_index) & 1U];
+    const std::uint64_t entries = peek_plain(state.live);
+    const std::uint64_t used = peek_plain(root.used);
+    report.state = {{"entries", entries},
+                    {"max_entries", state.max_entries},
+                    {"heap_used", used},
+                    {"heap_bytes", state.heap_bytes},
+                    {"garbage", peek_plain(state.garbage)}};
+    report.summary = std::to_string(entries) + " entries (max " +
+                     std::to_string(state.max_entries) + "), heap " + std::to_string(used) + "/" +
+                     std::to_string(state.heap_bytes) + " bytes";
+    return true;
+}
+
 template <class State>
 bool fits(const ObjectReport& report) {
     return report.size >= sizeof(State);
@@ -288,13 +314,33 @@ void decode(ObjectReport& report, const Segment& segment, std::uint64_t type_tag
         if (report.size >= 2 * sizeof(std::uint64_t))
             return decode_array(report, &ref.state<std::uint64_t>(), type_tag);
         break;
+    case ObjectKind::queue:
+    case ObjectKind::joinable_queue:
+        if (decode_queue(report, &ref.state<char>()))
+            return;
+        break;
+    case ObjectKind::dict:
+    case ObjectKind::list:
+        if (fits<detail::ContainerState>(report) &&
+            decode_container(report, ref.state<detail::ContainerState>()))
+            return;
+        break;
+    case ObjectKind::pipe:
+        if (decode_pipe(report, &ref.state<char>()))
+            return;
+        break;
+    case ObjectKind::pool:
+        if (decode_pool(report, &ref.state<char>()))
+            return;
+        break;
     default:
         report.decoded = false;
         report.summary = std::to_string(report.size) + " bytes (not decoded by this version)";
         return;
     }
     report.decoded = false;
-    report.summary = "state too small for its kind (" + std::to_string(report.size) + " bytes)";
+    report.summary = "state does not match its kind (" + std::to_string(report.size) +
+                     " bytes, or another layout version)";
 }
 
 } // namespace

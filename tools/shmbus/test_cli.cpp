@@ -5,6 +5,7 @@
 #include "detail/layout.hpp"
 #include "support/harness.hpp"
 
+#include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <csignal>
@@ -14,7 +15,12 @@
 #include <shmbus/barrier.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/event.hpp>
+#include <shmbus/joinable_queue.hpp>
 #include <shmbus/lock.hpp>
+#include <shmbus/manager.hpp>
+#include <shmbus/pipe.hpp>
+#include <shmbus/pool.hpp>
+#include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
 #include <shmbus/value.hpp>
 #include <sstream>
@@ -198,6 +204,140 @@ TEST_F(CliPrimitives, WatchPrintsOneJsonDocumentPerRefresh) {
     const Outcome text = shmbus_run({"watch", segment.name(), "--count", "1"});
     ASSERT_EQ(text.code, cli::kExitOk) << text.err;
     EXPECT_NE(text.out.find("int32 42"), std::string::npos) << text.out;
+}
+
+TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
+    ScopedSegment segment;
+    const QueueOptions small{.max_message_size = 1024};
+    Queue<int> queue(*segment, "jobs", QueueOptions{.maxsize = 8, .max_message_size = 1024});
+    JoinableQueue<int> tasks(*segment, "tasks", small);
+    for (int i = 0; i < 5; ++i)
+        queue.put(i);
+    queue.get();
+    tasks.put(1);
+    Queue<int> idle(*segment, "idle", small);
+    Child getter([&] {
+        if (idle.get_for(std::chrono::seconds(30)) != 7)
+            throw std::runtime_error("wrong item");
+    });
+    ASSERT_TRUE(test::eventually([&] {
+        const cli::SegmentReport report = cli::inspect_segment(segment.name());
+        return find_object(report, "idle").state.value("getters_parked", 0) == 1;
+    }));
+
+    const cli::SegmentReport report = cli::inspect_segment(segment.name());
+    const cli::ObjectReport& jobs = find_object(report, "jobs");
+    ASSERT_TRUE(jobs.decoded) << jobs.summary;
+    EXPECT_EQ(jobs.state["depth"], 4);
+    EXPECT_EQ(jobs.state["messages_in"], 5);
+    EXPECT_EQ(jobs.state["messages_out"], 1);
+    EXPECT_EQ(jobs.state["maxsize"], 8);
+    EXPECT_EQ(jobs.state["closed"], false);
+    EXPECT_EQ(jobs.state["messages_lost"], 0);
+    EXPECT_TRUE(jobs.state["unfinished_tasks"].is_null());
+    EXPECT_EQ(find_object(report, "tasks").state["unfinished_tasks"], 1);
+    const cli::ObjectReport& waiting = find_object(report, "idle");
+    EXPECT_GE(waiting.state["parks"], 1);
+    EXPECT_NE(waiting.summary.find("1 reader parked"), std::string::npos) << waiting.summary;
+
+    idle.put(7);
+    EXPECT_EQ(getter.wait(), 0);
+    EXPECT_GE(find_object(cli::inspect_segment(segment.name()), "idle").state["wakes"], 1);
+}
+
+TEST(Cli, InspectShowsPipeChannelsAndClosedEnds) {
+    ScopedSegment segment;
+    auto [left, right] = Pipe(*segment);
+    left.send(std::string("hello"));
+    left.send(std::string("world"));
+    right.recv<std::string>();
+    right.close();
+
+    const cli::SegmentReport report = cli::inspect_segment(segment.name());
+    const auto pipe =
+        std::find_if(report.objects.begin(), report.objects.end(),
+                     [](const auto& object) { return object.kind == ObjectKind::pipe; });
+    ASSERT_NE(pipe, report.objects.end());
+    const cli::ObjectReport& link = *pipe;
+    ASSERT_TRUE(link.decoded) << link.summary;
+    EXPECT_EQ(link.state["duplex"], true);
+    EXPECT_EQ(link.state["messages_in"], 2);
+    EXPECT_EQ(link.state["messages_out"], 1);
+    EXPECT_EQ(link.state["channels"].size(), 2U);
+    EXPECT_EQ(link.state["ends"][1]["closed"], true);
+    EXPECT_NE(link.summary.find("end 1 closed"), std::string::npos) << link.summary;
+}
+
+TEST(Cli, InspectShowsDictAndListEntries) {
+    ScopedSegment segment;
+    Manager manager(*segment);
+    auto scores = manager.dict<int>("scores", {.capacity_bytes = 4096});
+    auto log = manager.list<std::string>("log", {.capacity_bytes = 4096});
+    scores.set("a", 1);
+    scores.set("b", 2);
+    scores.erase("a");
+    log.append("x");
+
+    const cli::SegmentReport report = cli::inspect_segment(segment.name());
+    const cli::ObjectReport& dict = find_object(report, "scores");
+    ASSERT_TRUE(dict.decoded) << dict.summary;
+    EXPECT_EQ(dict.state["entries"], 1);
+    EXPECT_GT(dict.state["heap_used"].get<std::uint64_t>(), 0U);
+    EXPECT_EQ(find_object(report, "log").state["entries"], 1);
+}
+
+int square(int x) {
+    return x * x;
+}
+
+TEST(Cli, InspectShowsPoolWorkersAndTasks) {
+    Pool pool(2);
+    const std::vector<int> squares = pool.map(square, std::vector<int>{1, 2, 3, 4});
+    ASSERT_EQ(squares.back(), 16);
+
+    const cli::SegmentReport report = cli::inspect_segment(pool.segment_name());
+    const cli::ObjectReport& state = find_object(report, "pool");
+    ASSERT_TRUE(state.decoded) << state.summary;
+    EXPECT_EQ(state.state["workers"].size(), 2U);
+    for (const json& worker : state.state["workers"])
+        EXPECT_EQ(worker["alive"], true);
+    EXPECT_EQ(state.state["tasks_pending"], 0);
+    EXPECT_EQ(state.state["tasks_submitted"], state.state["tasks_done"]);
+    EXPECT_GE(state.state["tasks_done"].get<std::uint64_t>(), 1U);
+    EXPECT_EQ(state.state["closed"], false);
+}
+
+TEST(Cli, WatchReportsMessageRatesBetweenRefreshes) {
+    ScopedSegment segment;
+    Queue<int> queue(*segment, "flow", QueueOptions{.max_message_size = 1024});
+    Event stop(*segment, "stop");
+    Child producer([&] {
+        for (int i = 0; !stop.is_set() && i < 50'000'000; ++i) {
+            queue.try_put(i);
+            queue.try_get();
+        }
+    });
+    const Outcome result =
+        shmbus_run({"watch", segment.name(), "--count", "2", "--interval", "0.2", "--json"});
+    stop.set();
+    EXPECT_EQ(producer.wait(), 0);
+    ASSERT_EQ(result.code, cli::kExitOk) << result.err;
+    std::istringstream lines(result.out);
+    std::string first;
+    std::string second;
+    std::getline(lines, first);
+    std::getline(lines, second);
+    const auto flow_of = [](const json& document) {
+        for (const json& object : document["objects"])
+            if (object["name"] == "flow")
+                return object["state"];
+        return json();
+    };
+    EXPECT_FALSE(flow_of(json::parse(first)).contains("in_per_s"));
+    const json later = flow_of(json::parse(second));
+    ASSERT_TRUE(later.contains("in_per_s")) << second;
+    EXPECT_GT(later["in_per_s"].get<double>(), 0.0);
+    EXPECT_GT(later["out_per_s"].get<double>(), 0.0);
 }
 
 TEST(Cli, LockHeldByAKilledChildShowsOwnerDead) {

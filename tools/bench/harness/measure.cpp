@@ -1,0 +1,200 @@
+#include "measure.hpp"
+
+#include "processes.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <sched.h>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace shmbus::bench {
+namespace {
+
+constexpr std::size_t kStampBytes = sizeof(std::uint64_t);
+
+void stamp(std::vector<std::byte>& message, std::uint64_t seq) {
+    std::memcpy(message.data(), &seq, std::min(kStampBytes, message.size()));
+}
+
+void check_stamp(const std::vector<std::byte>& message, std::uint64_t seq) {
+    std::uint64_t got = 0;
+    std::memcpy(&got, message.data(), std::min(kStampBytes, message.size()));
+    if (message.size() < kStampBytes)
+        seq &= (std::uint64_t{1} << (8 * message.size())) - 1;
+    if (got != seq)
+        throw std::runtime_error("message " + std::to_string(seq) + " arrived as " +
+                                 std::to_string(got) + ": lost or reordered");
+}
+
+void finish(Peer& peer) {
+    if (!peer.join())
+        throw std::runtime_error("the peer process failed (see its message above)");
+}
+
+/// Words the two processes share besides the channel, each on its own cache line.
+struct alignas(64) Word {
+    std::atomic<std::uint64_t> value{0};
+};
+struct Control {
+    Word limit; ///< latency: round trips the peer echoes before it exits
+    Word ready; ///< throughput: the peer runs
+    Word go;    ///< throughput: start sending
+    Word stop;  ///< throughput: stop sending (the budget has passed)
+    Word sent;  ///< throughput: messages whose send returned
+    Word done;  ///< throughput: the peer sends no more
+};
+
+class SharedControl {
+public:
+    SharedControl() : m_memory(sizeof(Control)), m_control(new (m_memory.data()) Control) {}
+    Control* operator->() const { return m_control; }
+    Control& get() const { return *m_control; }
+
+private:
+    SharedMemory m_memory;
+    Control* m_control;
+};
+
+void wait_for(const Word& word) {
+    // SYNC acquire: pairs with the other process's release store of this word.
+    while (word.value.load(std::memory_order_acquire) == 0)
+        sched_yield();
+}
+
+void echo(Channel& channel, std::size_t size, const Control& control) {
+    channel.enter(Side::child);
+    std::vector<std::byte> message(size);
+    // SYNC acquire: pairs with the parent's release store of limit before its last send.
+    for (std::uint64_t i = 0; i < control.limit.value.load(std::memory_order_acquire); ++i) {
+        channel.recv(Side::child, message);
+        channel.send(Side::child, message);
+    }
+}
+
+void produce(Channel& channel, const ThroughputPlan& plan, Control& control) {
+    channel.enter(Side::child);
+    std::vector<std::byte> message(plan.size, std::byte{0x5a});
+    // SYNC release: pairs with the parent's wait_for(ready).
+    control.ready.value.store(1, std::memory_order_release);
+    wait_for(control.go);
+    std::uint64_t i = 0;
+    // SYNC relaxed: stop is only a hint; what counts is sent, published below.
+    for (; i < plan.messages && control.stop.value.load(std::memory_order_relaxed) == 0; ++i) {
+        stamp(message, i);
+        channel.send(Side::child, message);
+        // SYNC release: pairs with the parent's acquire: message i is in the channel.
+        control.sent.value.store(i + 1, std::memory_order_release);
+    }
+    // SYNC release: pairs with the parent's acquire of done; sent is final.
+    control.done.value.store(1, std::memory_order_release);
+}
+
+/// After stop: receives what the peer sent before it saw stop. A message counted in sent is in
+/// the channel, so recv never blocks; a peer blocked on a full channel has sent > received.
+void drain(Channel& channel, const Control& control, std::vector<std::byte>& message,
+           std::uint64_t& received) {
+    for (;;) {
+        // SYNC acquire: pairs with the peer's release of done; sent is final after it.
+        const bool done = control.done.value.load(std::memory_order_acquire) != 0;
+        // SYNC acquire: pairs with the peer's release of sent: those messages are in the channel.
+        const std::uint64_t sent = control.sent.value.load(std::memory_order_acquire);
+        if (received < sent) {
+            channel.recv(Side::parent, message);
+            check_stamp(message, received++);
+        } else if (done) {
+            return;
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+} // namespace
+
+std::uint64_t now_ns() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+LatencySummary measure_latency(Channel& channel, const LatencyPlan& plan) {
+    SharedControl control;
+    std::uint64_t total = plan.warmup + plan.round_trips;
+    control->limit.value.store(total, std::memory_order_relaxed); // before the fork
+    CpuPin cpu(0, plan.pin);
+    Peer peer([&] { echo(channel, plan.size, control.get()); }, plan.pin);
+    channel.enter(Side::parent);
+    std::vector<std::byte> message(plan.size, std::byte{0x5a});
+    Histogram histogram;
+    const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(plan.budget.count());
+    for (std::uint64_t i = 0; i < total; ++i) {
+        if (i + 1 < total && histogram.count() >= kMinimumSamples && now_ns() > deadline) {
+            total = i + 1;
+            // SYNC release: pairs with the peer's acquire after it echoes round trip i.
+            control->limit.value.store(total, std::memory_order_release);
+        }
+        stamp(message, i);
+        const std::uint64_t start = now_ns();
+        channel.send(Side::parent, message);
+        channel.recv(Side::parent, message);
+        const std::uint64_t elapsed = now_ns() - start;
+        check_stamp(message, i);
+        if (i >= plan.warmup)
+            histogram.record(elapsed);
+    }
+    finish(peer);
+    return summarize(histogram);
+}
+
+Throughput measure_throughput(Channel& channel, const ThroughputPlan& plan) {
+    SharedControl control;
+    CpuPin cpu(0, plan.pin);
+    Peer peer([&] { produce(channel, plan, control.get()); }, plan.pin);
+    channel.enter(Side::parent);
+    std::vector<std::byte> message(plan.size);
+    // The clock starts once the peer runs: a fork takes longer than some whole runs.
+    wait_for(control->ready);
+    const std::uint64_t start = now_ns();
+    const std::uint64_t deadline = start + static_cast<std::uint64_t>(plan.budget.count());
+    // SYNC release: the start signal; pairs with the peer's wait_for(go).
+    control->go.value.store(1, std::memory_order_release);
+    std::uint64_t received = 0;
+    while (received < plan.messages) {
+        if (received >= kMinimumSamples && received % 64 == 0 && now_ns() > deadline) {
+            // SYNC relaxed: a hint; the peer's sent and done carry the ordering.
+            control->stop.value.store(1, std::memory_order_relaxed);
+            drain(channel, control.get(), message, received);
+            break;
+        }
+        channel.recv(Side::parent, message);
+        check_stamp(message, received++);
+    }
+    const std::uint64_t end = now_ns();
+    finish(peer);
+    return {received, static_cast<double>(end - start) / 1e9};
+}
+
+Throughput measure_memcpy(std::size_t block, std::size_t span, std::chrono::nanoseconds budget) {
+    span = std::max(span, block);
+    std::vector<std::byte> from(span, std::byte{1});
+    std::vector<std::byte> to(span, std::byte{2});
+    const std::uint64_t start = now_ns();
+    const auto limit = static_cast<std::uint64_t>(budget.count());
+    std::uint64_t copies = 0;
+    std::uint64_t elapsed = 0;
+    do {
+        for (std::size_t at = 0; at + block <= span; at += block, ++copies) {
+            std::memcpy(to.data() + at, from.data() + at, block);
+            // Keeps the compiler from merging or dropping copies whose result nobody reads.
+            asm volatile("" : : "r"(to.data()) : "memory");
+        }
+        elapsed = now_ns() - start;
+    } while (elapsed < limit);
+    return {copies, static_cast<double>(elapsed) / 1e9};
+}
+
+} // namespace shmbus::bench

@@ -1,0 +1,114 @@
+#include "processes.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace shmbus::bench {
+namespace {
+
+cpu_set_t current_affinity() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        throw std::system_error(errno, std::generic_category(), "sched_getaffinity");
+    return set;
+}
+
+/// The index-th CPU of the affinity mask (wrapping around).
+std::optional<int> nth_allowed_cpu(const cpu_set_t& set, int index) {
+    const int allowed = CPU_COUNT(&set);
+    if (allowed == 0)
+        return std::nullopt;
+    int seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set) && seen++ == index % allowed)
+            return cpu;
+    return std::nullopt;
+}
+
+/// The affinity the process had at its first pin: a forked peer inherits its parent's pin, so
+/// both choose their CPU from this set, not from the current one.
+const cpu_set_t& run_affinity() {
+    static const cpu_set_t set = current_affinity();
+    return set;
+}
+
+} // namespace
+
+int usable_cpus() {
+    return CPU_COUNT(&run_affinity());
+}
+
+CpuPin::CpuPin(int cpu_index, bool enabled) {
+    if (!enabled || usable_cpus() < 2)
+        return;
+    const cpu_set_t saved = current_affinity();
+    const std::optional<int> cpu = nth_allowed_cpu(run_affinity(), cpu_index);
+    if (!cpu)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(*cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0)
+        m_saved = saved;
+}
+
+CpuPin::~CpuPin() {
+    if (m_saved)
+        sched_setaffinity(0, sizeof *m_saved, &*m_saved);
+}
+
+Peer::Peer(const std::function<void()>& body, bool pin) {
+    std::fflush(nullptr); // the child must not flush the parent's buffered output again
+    m_pid = fork();
+    if (m_pid < 0)
+        throw std::system_error(errno, std::generic_category(), "fork");
+    if (m_pid != 0)
+        return;
+    int code = 0;
+    try {
+        CpuPin cpu(1, pin);
+        body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench peer: %s\n", e.what());
+        code = 1;
+    }
+    _exit(code);
+}
+
+Peer::~Peer() {
+    if (m_reaped)
+        return;
+    kill(m_pid, SIGKILL);
+    waitpid(m_pid, nullptr, 0);
+}
+
+bool Peer::join() {
+    int status = 0;
+    while (waitpid(m_pid, &status, 0) < 0)
+        if (errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "waitpid");
+    m_reaped = true;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+SharedMemory::SharedMemory(std::size_t bytes)
+    : m_data(mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)),
+      m_size(bytes) {
+    if (m_data == MAP_FAILED)
+        throw std::system_error(errno, std::generic_category(),
+                                "mmap of " + std::to_string(bytes) + " bytes");
+}
+
+SharedMemory::~SharedMemory() {
+    munmap(m_data, m_size);
+}
+
+} // namespace shmbus::bench

@@ -1,0 +1,66 @@
+// Processes for cross-process measurements: a forked peer that is always reaped, CPU pinning
+// that is undone afterwards, and anonymous MAP_SHARED memory that fork() shares.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <sched.h>
+#include <sys/types.h>
+
+namespace shmbus::bench {
+
+/// CPUs this process may run on when the run starts.
+int usable_cpus();
+
+/// Pins the calling thread to one CPU for its lifetime and restores the previous affinity
+/// afterwards (so that processes started later, Python's workers say, are not confined).
+class CpuPin {
+public:
+    /// Does nothing when fewer than two CPUs are usable or `enabled` is false.
+    CpuPin(int cpu_index, bool enabled);
+    ~CpuPin();
+    CpuPin(const CpuPin&) = delete;
+    CpuPin& operator=(const CpuPin&) = delete;
+    bool pinned() const { return m_saved.has_value(); }
+
+private:
+    std::optional<cpu_set_t> m_saved;
+};
+
+/// A forked process running `body` pinned to the second CPU (the caller should hold the
+/// first). It exits 0 when body returns, 1 when it throws (what() on stderr). The destructor
+/// kills and reaps a child nobody waited for.
+class Peer {
+public:
+    Peer(const std::function<void()>& body, bool pin);
+    ~Peer();
+    Peer(const Peer&) = delete;
+    Peer& operator=(const Peer&) = delete;
+
+    /// Waits for the exit; true when it exited 0.
+    bool join();
+    pid_t pid() const { return m_pid; }
+
+private:
+    pid_t m_pid;
+    bool m_reaped = false;
+};
+
+/// Anonymous shared memory, zero-filled, unmapped by the destructor; shared with forked
+/// children.
+class SharedMemory {
+public:
+    explicit SharedMemory(std::size_t bytes);
+    ~SharedMemory();
+    SharedMemory(const SharedMemory&) = delete;
+    SharedMemory& operator=(const SharedMemory&) = delete;
+    void* data() const { return m_data; }
+    std::size_t size() const { return m_size; }
+
+private:
+    void* m_data;
+    std::size_t m_size;
+};
+
+} // namespace shmbus::bench

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Python's multiprocessing.Queue and Pipe measured the way `shmbus bench` measures shmbus.
+
+Round-trip latency (ping-pong between two processes, p50/p90/p99/p99.9/max) and one-way
+throughput (msg/s, MB/s) for bytes messages of each size, the two processes pinned to two CPUs
+when there are two. `shmbus bench --python` runs this script and adds its rows to its tables,
+so the ratios to the floor and to pipe(2) come from one run.
+
+    python3 tools/bench/python_mp.py [--quick] [--json] [--sizes 8,64,1024,65536]
+"""
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import struct
+import time
+
+MECHANISMS = [("python.mp_queue", "Python mp.Queue"), ("python.mp_pipe", "Python mp.Pipe")]
+LARGE = 64 * 1024
+# As in shmbus bench: a measurement stops early once its budget has passed (after MINIMUM
+# samples), so a loaded machine gives fewer samples rather than a run without end.
+MINIMUM = 100
+END = b""  # tells the peer to stop; every measured message has at least one byte
+
+
+class QueueChannel:
+    """Two multiprocessing.Queue objects, one per direction."""
+
+    def __init__(self, ctx):
+        self.to_child, self.to_parent = ctx.Queue(), ctx.Queue()
+
+    def send(self, side, data):
+        (self.to_child if side == "parent" else self.to_parent).put(data)
+
+    def recv(self, side):
+        return (self.to_parent if side == "parent" else self.to_child).get()
+
+
+class PipeChannel:
+    """One duplex multiprocessing.Pipe, raw bytes (send_bytes/recv_bytes: no pickling)."""
+
+    def __init__(self, ctx):
+        self.parent_end, self.child_end = ctx.Pipe(duplex=True)
+
+    def send(self, side, data):
+        (self.parent_end if side == "parent" else self.child_end).send_bytes(data)
+
+    def recv(self, side):
+        return (self.parent_end if side == "parent" else self.child_end).recv_bytes()
+
+
+def pin(cpu_index, enabled):
+    """Pins this process to the cpu_index-th allowed CPU; returns the old set to restore."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not enabled or len(allowed) < 2:
+        return None
+    os.sched_setaffinity(0, {allowed[cpu_index % len(allowed)]})
+    return set(allowed)
+
+
+def stamp(payload, seq):
+    head = struct.pack("<Q", seq)[: min(8, len(payload))]
+    return head + payload[len(head):]
+
+
+def echo(channel, cpus):
+    if cpus:
+        os.sched_setaffinity(0, {sorted(cpus)[1]})
+    while (message := channel.recv("child")) != END:
+        channel.send("child", message)
+
+
+def produce(channel, size, count, ready, go, stop, cpus):
+    if cpus:
+        os.sched_setaffinity(0, {sorted(cpus)[1]})
+    payload = bytes(size)
+    ready.set()
+    go.wait()
+    for i in range(count):
+        if stop.is_set():
+            break
+        channel.send("child", stamp(payload, i))
+    channel.send("child", END)
+
+
+def percentile(ordered, q):
+    """Nearest rank, as shmbus bench's histogram: the smallest sample with rank >= q."""
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency(ctx, make, size, trips, warmup, budget, pin_cpus):
+    channel = make(ctx)
+    cpus = pin(0, pin_cpus)
+    child = ctx.Process(target=echo, args=(channel, cpus))
+    child.start()
+    payload = bytes(size)
+    samples = []
+    deadline = time.monotonic() + budget
+    try:
+        for i in range(trips + warmup):
+            if len(samples) >= MINIMUM and time.monotonic() > deadline:
+                break
+            message = stamp(payload, i)
+            start = time.perf_counter_ns()
+            channel.send("parent", message)
+            back = channel.recv("parent")
+            elapsed = time.perf_counter_ns() - start
+            if back != message:
+                raise RuntimeError(f"round trip {i} came back altered")
+            if i >= warmup:
+                samples.append(elapsed)
+    finally:
+        channel.send("parent", END)
+        child.join()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    samples.sort()
+    return {
+        "count": len(samples),
+        "p50_ns": percentile(samples, 0.50),
+        "p90_ns": percentile(samples, 0.90),
+        "p99_ns": percentile(samples, 0.99),
+        "p999_ns": percentile(samples, 0.999),
+        "max_ns": samples[-1],
+    }
+
+
+def throughput(ctx, make, size, count, budget, pin_cpus):
+    channel = make(ctx)
+    ready, go, stop = ctx.Event(), ctx.Event(), ctx.Event()
+    cpus = pin(0, pin_cpus)
+    child = ctx.Process(target=produce, args=(channel, size, count, ready, go, stop, cpus))
+    child.start()
+    received = 0
+    try:
+        ready.wait()
+        start = time.perf_counter_ns()
+        deadline = time.monotonic() + budget
+        go.set()
+        while (message := channel.recv("parent")) != END:
+            if message[:8] != struct.pack("<Q", received)[: min(8, size)]:
+                raise RuntimeError(f"message {received} lost or reordered")
+            received += 1
+            if received >= MINIMUM and received % 64 == 0 and time.monotonic() > deadline:
+                stop.set()
+        seconds = (time.perf_counter_ns() - start) / 1e9
+    finally:
+        child.join()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return {"messages": received, "seconds": seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer round trips and messages")
+    parser.add_argument("--json", action="store_true", help="print JSON for shmbus bench")
+    parser.add_argument("--sizes", default="8,64,1024,65536", help="message sizes in bytes")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to two CPUs")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if min(sizes) < 1:
+        parser.error("sizes must be at least 1 byte")
+    ctx = mp.get_context("fork")
+    makers = {"python.mp_queue": QueueChannel, "python.mp_pipe": PipeChannel}
+    rows = []
+    for key, _ in MECHANISMS:
+        for size in sizes:
+            large = size >= LARGE
+            if args.quick:
+                trips, warmup, count, budget = (100, 10, 300, 0.3) if large else (500, 50, 2000, 0.3)
+            else:
+                trips, warmup, count, budget = (2000, 200, 10000, 2) if large else (10000, 1000, 100000, 2)
+            row = {"mechanism": key, "metric": "latency", "size": size}
+            row.update(latency(ctx, makers[key], size, trips, warmup, budget, not args.no_pin))
+            rows.append(row)
+            row = {"mechanism": key, "metric": "throughput", "size": size}
+            row.update(throughput(ctx, makers[key], size, count, budget, not args.no_pin))
+            rows.append(row)
+    doc = {
+        "schema": "shmbus.bench.python",
+        "version": 1,
+        "python": f"Python {platform.python_version()}",
+        "mechanisms": [{"key": k, "label": label} for k, label in MECHANISMS],
+        "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return
+    labels = dict(MECHANISMS)
+    for row in rows:
+        what = f"{labels[row['mechanism']]:16} {row['size']:6} B"
+        if row["metric"] == "latency":
+            print(f"{what}  round trip p50 {row['p50_ns'] / 1e3:8.1f} us  "
+                  f"p99 {row['p99_ns'] / 1e3:8.1f} us")
+        else:
+            rate = row["messages"] / row["seconds"]
+            print(f"{what}  one way {rate / 1e3:9.1f} k msg/s  {rate * row['size'] / 1e6:8.1f} MB/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+// `shmbus bench`: the side-by-side performance run (tools/bench/harness) as a CLI subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace shmbus::cli {
+
+class BenchCommand {
+public:
+    /// Registers `bench` and its options on `app`.
+    explicit BenchCommand(CLI::App& app);
+    bool selected() const { return static_cast<bool>(*m_command); }
+    /// Runs the benchmark; 0 when every measurement ran, 1 when one failed or a file could not
+    /// be written. Never throws.
+    int run(std::ostream& out, std::ostream& err) const;
+
+private:
+    CLI::App* m_command;
+    bool m_quick = false;
+    bool m_json = false;
+    bool m_python = false;
+    bool m_no_pin = false;
+    bool m_raise_mq_limit = false;
+    std::string m_plot;
+    std::string m_json_file;
+    std::string m_only;
+    std::string m_python_script;
+    std::vector<std::size_t> m_sizes = {8, 64, 1024, 65536};
+};
+
+} // namespace shmbus::cli

@@ -1,0 +1,253 @@
+#include "decode_messaging.hpp"
+
+#include "detail/liveness.hpp"
+#include "detail/mpmc_ring.hpp"
+#include "detail/pipe_state.hpp"
+#include "detail/pool_state.hpp"
+#include "detail/queue_state.hpp"
+#include "detail/spsc_ring.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+
+namespace shmbus::cli {
+namespace {
+
+using nlohmann::json;
+
+template <class T>
+T peek(const std::atomic<T>& field) {
+    // relaxed is enough: a display snapshot, each field read once.
+    return field.load(std::memory_order_relaxed);
+}
+
+// The nested structure at `offset` inside a state of `size` bytes, or null when it would not
+// fit (a corrupt or hostile directory entry must never send the reader past the object).
+template <class Nested>
+const Nested* nested_at(const void* state, std::uint64_t size, std::uint64_t offset,
+                        std::uint64_t bytes) {
+    if (offset > size || bytes > size - offset || bytes < sizeof(Nested) ||
+        offset % alignof(Nested) != 0)
+        return nullptr;
+    return reinterpret_cast<const Nested*>(static_cast<const char*>(state) + offset);
+}
+
+std::string plural(std::uint64_t count, const char* noun) {
+    return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
+std::string parked_summary(std::uint32_t readers, std::uint32_t writers) {
+    std::string text;
+    if (readers != 0)
+        text += ", " + plural(readers, "reader") + " parked";
+    if (writers != 0)
+        text += ", " + plural(writers, "writer") + " parked";
+    return text;
+}
+
+json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHeader& ring) {
+    const std::uint64_t put = peek(ring.put_count);
+    const std::uint64_t got = peek(ring.get_count);
+    const std::uint64_t tail = peek(ring.tail);
+    const std::uint64_t head = peek(ring.head);
+    return {
+        {"maxsize", queue.maxsize},
+        {"max_message_size", queue.max_message_size},
+        {"capacity_slots", ring.slot_count},
+        {"slot_bytes", detail::kSlotBytes},
+        {"depth", put >= got ? put - got : 0},
+        {"slots_used", tail >= head ? tail - head : 0},
+        {"head", head},
+        {"tail", tail},
+        {"messages_in", put},
+        {"messages_out", got},
+        {"closed", peek(ring.closed) != 0},
+        {"getters_parked", peek(queue.items.waiters)},
+        {"putters_parked", peek(queue.space.waiters)},
+        {"parks", peek(queue.items.parks) + peek(queue.space.parks) + peek(queue.done.parks)},
+        {"wakes", peek(queue.items.wakes) + peek(queue.space.wakes) + peek(queue.done.wakes)},
+        {"messages_lost", peek(ring.lost_count)},
+        {"claims_padded", peek(ring.padded_count)},
+        {"unfinished_tasks", queue.joinable != 0 ? json(peek(queue.unfinished)) : json(nullptr)}};
+}
+
+std::string queue_summary(const json& state) {
+    std::string text = "depth " + state["depth"].dump() + " (" + state["slots_used"].dump() + "/" +
+                       state["capacity_slots"].dump() + " slots), in " +
+                       state["messages_in"].dump() + " out " + state["messages_out"].dump();
+    if (!state["unfinished_tasks"].is_null())
+        text += ", unfinished " + state["unfinished_tasks"].dump();
+    text += parked_summary(state["getters_parked"].get<std::uint32_t>(),
+                           state["putters_parked"].get<std::uint32_t>());
+    if (state["messages_lost"].get<std::uint64_t>() != 0)
+        text += ", LOST " + state["messages_lost"].dump();
+    if (state["closed"].get<bool>())
+        text += ", closed";
+    return text;
+}
+
+json channel_json(int to_end, const detail::PipeChannelState& channel,
+                  const detail::SpscRingHeader& ring) {
+    const std::uint64_t written = peek(ring.write_pos);
+    const std::uint64_t read = peek(ring.read_pos);
+    return {{"to_end", to_end},
+            {"capacity", ring.capacity},
+            {"buffered", written >= read ? written - read : 0},
+            {"bytes_in", written},
+            {"messages_in", peek(ring.messages_written)},
+            {"messages_out", peek(ring.messages_read)},
+            {"readers_parked", peek(channel.data.waiters)},
+            {"writers_parked", peek(channel.space.waiters)},
+            {"parks", peek(channel.data.parks) + peek(channel.space.parks)},
+            {"wakes", peek(channel.data.wakes) + peek(channel.space.wakes)}};
+}
+
+std::uint64_t sum_of(const json& channels, const char* field) {
+    std::uint64_t total = 0;
+    for (const json& channel : channels)
+        total += channel[field].get<std::uint64_t>();
+    return total;
+}
+
+std::string pipe_summary(const json& state) {
+    const json& ends = state["ends"];
+    std::string text = std::string(state["duplex"].get<bool>() ? "duplex" : "one-way") + ", in " +
+                       state["messages_in"].dump() + " out " + state["messages_out"].dump() +
+                       ", buffered " + std::to_string(sum_of(state["channels"], "buffered")) + " B";
+    std::uint32_t readers = 0;
+    std::uint32_t writers = 0;
+    for (const json& channel : state["channels"]) {
+        readers += channel["readers_parked"].get<std::uint32_t>();
+        writers += channel["writers_parked"].get<std::uint32_t>();
+    }
+    text += parked_summary(readers, writers);
+    for (std::size_t end = 0; end < ends.size(); ++end)
+        if (ends[end]["closed"].get<bool>())
+            text += ", end " + std::to_string(end) + " closed";
+    return text;
+}
+
+std::string per_second(double rate) {
+    char text[32];
+    if (rate >= 1e6)
+        std::snprintf(text, sizeof text, "%.2fM/s", rate / 1e6);
+    else if (rate >= 1e3)
+        std::snprintf(text, sizeof text, "%.1fk/s", rate / 1e3);
+    else
+        std::snprintf(text, sizeof text, "%.0f/s", rate);
+    return text;
+}
+
+bool worker_alive(std::int32_t pid) {
+    const std::optional<std::uint64_t> start =
+        pid > 0 ? detail::process_start_time(pid) : std::nullopt;
+    return start && detail::process_alive(pid, *start);
+}
+
+} // namespace
+
+bool decode_queue(ObjectReport& report, const void* at) {
+    if (report.size < sizeof(detail::QueueState))
+        return false;
+    const auto& queue = *static_cast<const detail::QueueState*>(at);
+    if (queue.magic != detail::kQueueMagic || queue.version != detail::kQueueVersion)
+        return false;
+    const auto* ring =
+        nested_at<detail::MpmcRingHeader>(at, report.size, queue.ring_offset, queue.ring_bytes);
+    if (ring == nullptr || ring->magic != detail::kRingMagic)
+        return false;
+    report.state = queue_state_json(queue, *ring);
+    report.summary = queue_summary(report.state);
+    return true;
+}
+
+bool decode_pipe(ObjectReport& report, const void* at) {
+    if (report.size < sizeof(detail::PipeState))
+        return false;
+    const auto& pipe = *static_cast<const detail::PipeState*>(at);
+    if (pipe.magic != detail::kPipeMagic || pipe.version != detail::kPipeVersion)
+        return false;
+    json channels = json::array();
+    for (int to_end = 0; to_end < (pipe.duplex != 0 ? 2 : 1); ++to_end) {
+        const detail::PipeChannelState& channel = pipe.channels[to_end];
+        const auto* ring = nested_at<detail::SpscRingHeader>(at, report.size, channel.ring_offset,
+                                                             channel.ring_bytes);
+        if (ring == nullptr || ring->magic != detail::kSpscMagic)
+            return false;
+        channels.push_back(channel_json(to_end, channel, *ring));
+    }
+    json ends = json::array();
+    for (const detail::PipeEndState& end : pipe.ends)
+        ends.push_back({{"closed", peek(end.closed) != 0}});
+    report.state = {{"duplex", pipe.duplex != 0},
+                    {"capacity", pipe.capacity},
+                    {"max_message_size", pipe.max_message_size},
+                    {"messages_in", sum_of(channels, "messages_in")},
+                    {"messages_out", sum_of(channels, "messages_out")},
+                    {"ends", ends},
+                    {"channels", channels}};
+    report.summary = pipe_summary(report.state);
+    return true;
+}
+
+bool decode_pool(ObjectReport& report, const void* at) {
+    if (report.size < sizeof(detail::PoolState))
+        return false;
+    const auto& pool = *static_cast<const detail::PoolState*>(at);
+    if (pool.magic != detail::kPoolMagic || pool.version != detail::kPoolVersion ||
+        detail::PoolState::bytes_for(pool.slot_count) > report.size)
+        return false;
+    json workers = json::array();
+    for (std::uint32_t i = 0; i < pool.slot_count; ++i) {
+        const detail::PoolWorkerSlot& slot = pool.slot(i);
+        const std::int32_t pid = peek(slot.pid);
+        workers.push_back({{"slot", i},
+                           {"pid", pid},
+                           {"alive", worker_alive(pid)},
+                           {"busy", peek(slot.busy) != 0},
+                           {"chunk", peek(slot.chunk_id)},
+                           {"tasks_done", peek(slot.tasks_done)},
+                           {"replaced", peek(slot.replaced)}});
+    }
+    const std::uint64_t submitted = peek(pool.tasks_submitted);
+    const std::uint64_t done = peek(pool.tasks_done);
+    report.state = {{"workers", workers},
+                    {"tasks_submitted", submitted},
+                    {"tasks_done", done},
+                    {"tasks_pending", submitted > done ? submitted - done : 0},
+                    {"tasks_failed", peek(pool.tasks_failed)},
+                    {"workers_lost", peek(pool.workers_lost)},
+                    {"closed", peek(pool.closed) != 0}};
+    report.summary = std::to_string(pool.slot_count) + " workers, " +
+                     std::to_string(submitted > done ? submitted - done : 0) + " tasks pending, " +
+                     std::to_string(done) + " done" + (peek(pool.closed) != 0 ? ", closed" : "");
+    return true;
+}
+
+void add_rates(SegmentReport& now, const SegmentReport& before, double seconds) {
+    if (seconds <= 0)
+        return;
+    std::map<std::uint64_t, const ObjectReport*> earlier;
+    for (const ObjectReport& object : before.objects)
+        earlier[object.offset] = &object;
+    for (ObjectReport& object : now.objects) {
+        const auto found = earlier.find(object.offset);
+        if (!object.state.contains("messages_in") || found == earlier.end() ||
+            !found->second->state.contains("messages_in"))
+            continue;
+        const json& then = found->second->state;
+        const auto rate = [&](const char* field) {
+            const auto a = then[field].get<std::uint64_t>();
+            const auto b = object.state[field].get<std::uint64_t>();
+            return b >= a ? static_cast<double>(b - a) / seconds : 0.0;
+        };
+        const double in = rate("messages_in");
+        const double out = rate("messages_out");
+        object.state["in_per_s"] = in;
+        object.state["out_per_s"] = out;
+        object.summary = per_second(in) + " in, " + per_second(out) + " out | " + object.summary;
+    }
+}
+
+} // namespace shmbus::cli
