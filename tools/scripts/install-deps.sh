@@ -2,7 +2,7 @@
 # Installs every Debian 12 package that building and testing shmbus needs. Run as root (or
 # with sudo available). Skips apt when everything is already installed.
 set -euo pipefail
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libboost1.81-dev libgtest-dev
+packages=(cmake ninja-build g++ clang clang-format libclang-rt-14-dev libboost1.81-dev libgtest-dev
           libgmock-dev librapidcheck-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
           libcereal-dev python3)
 missing=()
