@@ -9,8 +9,9 @@
 // Indices are Python's: negative ones count from the end; out of range is IndexError (insert
 // clamps, as Python's does). Values travel through the codec (codec.hpp). Capacity is fixed at
 // creation (ContainerOptions): an entry that does not fit raises Full and changes nothing. A
-// process killed inside a call leaves the List as before or after that call. append, pop(),
-// at, set and update are O(1); insert and pop(i) shift the entries after i (O(n), as in Python).
+// process killed inside a call leaves the List as before or after that call (extend: see there).
+// append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove shift the
+// entries after i (O(n), as in Python).
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -21,6 +22,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +57,22 @@ public:
         const auto bytes = detail::encoded(value);
         detail::Transaction txn(m_core);
         txn.append(bytes);
+    }
+    /// Python's l.extend(values): appends them in order under one hold of the lock, so no
+    /// other process sees a part of them. Full when they do not all fit, and the list is left
+    /// as it was. (A process killed during extend leaves the entries appended so far.)
+    template <std::ranges::input_range R>
+    void extend(R&& values) {
+        detail::Transaction txn(m_core);
+        const std::size_t before = txn.size();
+        try {
+            for (const auto& value : values)
+                txn.append(detail::encoded(static_cast<const V&>(value)));
+        } catch (...) {
+            while (txn.size() > before)
+                txn.erase(txn.size() - 1);
+            throw;
+        }
     }
     /// Python's l.insert(index, value): before `index`, clamped to [0, size()].
     void insert(std::ptrdiff_t index, const V& value) {
@@ -89,15 +108,31 @@ public:
         detail::Transaction txn(m_core);
         txn.erase(position(txn, index));
     }
+    /// Python's l.remove(value): erases the first entry equal to `value` (see find);
+    /// UsageError (Python's ValueError) when there is none.
+    void remove(const V& value) {
+        const std::vector<std::byte> wanted = to_bytes(value);
+        detail::Transaction txn(m_core);
+        const auto found = first_match(txn, wanted);
+        if (!found)
+            throw UsageError("list.remove(x): x not in list");
+        txn.erase(*found);
+    }
+    /// Python's l.count(value): how many entries equal `value` (see find).
+    std::size_t count(const V& value) const {
+        const std::vector<std::byte> wanted = to_bytes(value);
+        detail::Transaction txn(m_core);
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < txn.size(); ++i)
+            n += std::ranges::equal(txn.slot(i)->value, wanted) ? 1 : 0;
+        return n;
+    }
     /// The first index whose value encodes like `value` (equal values of the codec's types
     /// encode alike), or nullopt.
     std::optional<std::size_t> find(const V& value) const {
         const std::vector<std::byte> wanted = to_bytes(value);
         detail::Transaction txn(m_core);
-        for (std::size_t i = 0; i < txn.size(); ++i)
-            if (std::ranges::equal(txn.slot(i)->value, wanted))
-                return i;
-        return std::nullopt;
+        return first_match(txn, wanted);
     }
     /// Python's l.index(value): UsageError (Python's ValueError) when it is not in the list.
     std::size_t index(const V& value) const {
@@ -143,6 +178,14 @@ private:
     List(const Segment& segment, std::string_view name, const ListOptions& options,
          detail::OpenMode mode)
         : m_core(segment, name, options, mode, ObjectKind::list, codec_tag<V>()) {}
+
+    static std::optional<std::size_t> first_match(const detail::Transaction& txn,
+                                                  std::span<const std::byte> wanted) {
+        for (std::size_t i = 0; i < txn.size(); ++i)
+            if (std::ranges::equal(txn.slot(i)->value, wanted))
+                return i;
+        return std::nullopt;
+    }
 
     static std::size_t position(const detail::Transaction& txn, std::ptrdiff_t index) {
         const auto size = static_cast<std::ptrdiff_t>(txn.size());

@@ -77,6 +77,31 @@ TEST(ManagerMultiprocess, contended_updates_count_exactly_through_compactions) {
     EXPECT_EQ(l.at(0), 8 * kRounds);
 }
 
+// Each extend is one hold of the lock: a batch never interleaves with another process's.
+TEST(ManagerMultiprocess, concurrent_extends_land_as_whole_batches) {
+    ScopedSegment segment;
+    List<std::int64_t> l(*segment, "batches", {.capacity_bytes = 65536, .max_entries = 2048});
+    constexpr int kProcesses = 4;
+    constexpr int kBatches = 50;
+    constexpr int kBatchSize = 5;
+    const auto codes = run_children(kProcesses, [&](int p) {
+        for (int b = 0; b < kBatches; ++b) {
+            std::vector<std::int64_t> batch;
+            for (int i = 0; i < kBatchSize; ++i)
+                batch.push_back((p * kBatches + b) * kBatchSize + i);
+            l.extend(batch);
+        }
+    });
+    EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
+    const auto all = l.to_vector();
+    ASSERT_EQ(all.size(), std::size_t{kProcesses * kBatches * kBatchSize});
+    for (std::size_t at = 0; at < all.size(); at += kBatchSize) {
+        EXPECT_EQ(all[at] % kBatchSize, 0) << "a batch starts mid-way at " << at;
+        for (std::size_t i = 1; i < kBatchSize; ++i)
+            EXPECT_EQ(all[at + i], all[at] + static_cast<std::int64_t>(i)) << "at " << at + i;
+    }
+}
+
 TEST(ManagerMultiprocess, an_unrelated_opener_reaches_the_containers_by_name) {
     const std::string name = shmbus::test::unique_name("mgr");
     shmbus::test::UnlinkOnExit unlink(name);

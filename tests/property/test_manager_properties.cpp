@@ -103,20 +103,26 @@ void apply(const DictStep& step, Dict<std::string>& dict, DictModel& model) {
     }
 }
 
-enum class ListOp { append, insert, set, pop, erase, at };
+enum class ListOp { append, extend, insert, set, pop, erase, remove, count, at };
 
 struct ListStep {
     ListOp op;
     int index;
+    // Few distinct values, so that remove and count find duplicates and misses.
     std::int64_t value;
+    std::vector<std::int64_t> values;
 };
 
 Gen<ListStep> list_step() {
     return gen::build<ListStep>(
-        gen::set(&ListStep::op, gen::element(ListOp::append, ListOp::append, ListOp::insert,
-                                             ListOp::set, ListOp::pop, ListOp::erase, ListOp::at)),
+        gen::set(&ListStep::op,
+                 gen::element(ListOp::append, ListOp::append, ListOp::extend, ListOp::insert,
+                              ListOp::set, ListOp::pop, ListOp::erase, ListOp::remove,
+                              ListOp::count, ListOp::at)),
         gen::set(&ListStep::index, gen::inRange(-12, 12)),
-        gen::set(&ListStep::value, gen::arbitrary<std::int64_t>()));
+        gen::set(&ListStep::value, gen::inRange<std::int64_t>(0, 6)),
+        gen::set(&ListStep::values,
+                 gen::container<std::vector<std::int64_t>>(gen::inRange<std::int64_t>(0, 6))));
 }
 
 // Python's index rules on the model: nullopt when out of range.
@@ -138,6 +144,26 @@ void apply(const ListStep& step, List<std::int64_t>& list, std::vector<std::int6
             model.push_back(step.value);
         } catch (const Full&) {
         }
+        break;
+    case ListOp::extend:
+        try {
+            list.extend(step.values);
+            model.insert(model.end(), step.values.begin(), step.values.end());
+        } catch (const Full&) {
+        }
+        break;
+    case ListOp::remove:
+        if (const auto found = std::find(model.begin(), model.end(), step.value);
+            found != model.end()) {
+            list.remove(step.value);
+            model.erase(found);
+        } else {
+            RC_ASSERT_THROWS_AS(list.remove(step.value), UsageError);
+        }
+        break;
+    case ListOp::count:
+        RC_ASSERT(list.count(step.value) ==
+                  static_cast<std::size_t>(std::count(model.begin(), model.end(), step.value)));
         break;
     case ListOp::insert:
         try {

@@ -192,6 +192,30 @@ TEST(List, append_at_set_pop_insert_erase_follow_python) {
     EXPECT_THROW(l.set(0, "x"), IndexError);
 }
 
+TEST(List, extend_remove_and_count_follow_python) {
+    ScopedSegment segment;
+    List<std::string> l(*segment, "l");
+    l.extend(std::vector<std::string>{"a", "b", "a"});
+    l.extend(std::vector<const char*>{"c"});
+    EXPECT_EQ(l.count("a"), 2U);
+    EXPECT_EQ(l.count("zzz"), 0U);
+    l.remove("a");
+    EXPECT_EQ(l.to_vector(), (std::vector<std::string>{"b", "a", "c"}));
+    EXPECT_THROW(l.remove("zzz"), UsageError);
+    EXPECT_EQ(l.size(), 3U);
+}
+
+TEST(List, extend_that_does_not_fit_changes_nothing) {
+    ScopedSegment segment;
+    List<std::vector<int>> l(*segment, "l", kSmall);
+    l.extend(std::vector<std::vector<int>>(3, std::vector<int>(10, 1)));
+    const auto before = l.to_vector();
+    EXPECT_THROW(l.extend(std::vector<std::vector<int>>(1000, std::vector<int>(10, 2))), Full);
+    EXPECT_EQ(l.to_vector(), before);
+    l.append(std::vector<int>(10, 3));
+    EXPECT_EQ(l.size(), 4U);
+}
+
 TEST(List, index_error_is_an_out_of_range) {
     ScopedSegment segment;
     List<int> l(*segment, "l");
