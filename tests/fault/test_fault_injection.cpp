@@ -10,6 +10,7 @@
 #include "detail/mpmc_ring.hpp"
 #include "detail/owner.hpp"
 #include "detail/queue_state.hpp"
+#include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
 #include <atomic>
@@ -36,9 +37,13 @@
 
 using namespace shmbus;
 using namespace std::chrono_literals;
+using shmbus::test::checked_message;
 using shmbus::test::Child;
 using shmbus::test::eventually;
+using shmbus::test::intact;
+using shmbus::test::mix;
 using shmbus::test::ScopedSegment;
+using shmbus::test::seed_from_env;
 
 namespace {
 
@@ -53,51 +58,15 @@ int rounds() {
 }
 
 std::uint64_t seed_for(const char* scenario) {
-    static const std::uint64_t base = [] {
-        const char* env = std::getenv("SHMBUS_FAULT_SEED");
-        const std::uint64_t seed =
-            env != nullptr ? std::strtoull(env, nullptr, 0) : std::random_device{}();
-        std::cout << "fault injection seed: SHMBUS_FAULT_SEED=" << seed << "\n";
-        return seed;
-    }();
+    static const std::uint64_t base = seed_from_env("SHMBUS_FAULT_SEED");
     return base ^ std::hash<std::string>{}(scenario);
 }
 
-std::uint64_t mix(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-// [u32 producer][u32 seq][u64 checksum of the payload][payload]; the size and the payload
-// follow from (producer, seq), so the receiver checks every byte.
+// Size and payload follow from (producer, seq): mostly small, one in four up to max_size.
 std::string make_message(std::uint32_t producer, std::uint32_t seq, std::size_t max_size) {
     const std::uint64_t r = mix((std::uint64_t{producer} << 32) | seq);
     const std::size_t size = r % 4 != 0 ? 16 + r % 49 : 16 + (r >> 8) % (max_size - 16);
-    std::string message(size, '\0');
-    std::uint64_t sum = 0;
-    for (std::size_t i = 16; i < size; ++i) {
-        message[i] = static_cast<char>(mix(r + i / 8) >> (8 * (i % 8)));
-        sum = sum * 131 + static_cast<unsigned char>(message[i]);
-    }
-    std::memcpy(message.data(), &producer, 4);
-    std::memcpy(message.data() + 4, &seq, 4);
-    std::memcpy(message.data() + 8, &sum, 8);
-    return message;
-}
-
-bool intact(const std::string& message, std::uint32_t& producer, std::uint32_t& seq) {
-    if (message.size() < 16)
-        return false;
-    std::memcpy(&producer, message.data(), 4);
-    std::memcpy(&seq, message.data() + 4, 4);
-    std::uint64_t expected = 0;
-    std::memcpy(&expected, message.data() + 8, 8);
-    std::uint64_t sum = 0;
-    for (std::size_t i = 16; i < message.size(); ++i)
-        sum = sum * 131 + static_cast<unsigned char>(message[i]);
-    return sum == expected;
+    return checked_message(producer, seq, size, r);
 }
 
 // What every process of a round saw, in MAP_SHARED memory that survives any of them.

@@ -2,6 +2,7 @@
 // random-size messages, close across processes, and consumers killed with SIGKILL mid-stream.
 #include "detail/mpmc_ring.hpp"
 #include "detail/queue_state.hpp"
+#include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
 #include <atomic>
@@ -20,7 +21,10 @@
 
 using namespace shmbus;
 using namespace std::chrono_literals;
+using shmbus::test::checked_message;
 using shmbus::test::Child;
+using shmbus::test::intact;
+using shmbus::test::mix;
 using shmbus::test::run_children;
 using shmbus::test::ScopedSegment;
 
@@ -38,17 +42,10 @@ constexpr bool kSanitized = false;
 constexpr bool kSanitized = false;
 #endif
 
-std::uint64_t mix(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-// [u32 producer][u32 seq][u64 checksum of the rest][payload]: size and bytes follow from
-// (producer, seq mod 64), so a consumer can check every byte and a producer copies one of 64
-// templates (producers outrun consumers: the queue stays full, consumers are rarely parked).
-// min_size > 0 makes every message at least that large.
+// A checked_message whose size and bytes follow from (producer, seq mod 64), so a consumer can
+// check every byte and a producer copies one of 64 templates (producers outrun consumers: the
+// queue stays full, consumers are rarely parked). min_size > 0 makes every message at least
+// that large.
 std::string make_message(std::uint32_t producer, std::uint32_t seq, std::size_t max_size,
                          std::size_t min_size = 0) {
     thread_local std::vector<std::string> templates;
@@ -60,34 +57,13 @@ std::string make_message(std::uint32_t producer, std::uint32_t seq, std::size_t 
             std::size_t size = r % 100 < 70 ? 16 + r % 49 : 16 + (r >> 8) % (max_size - 16);
             if (min_size != 0)
                 size = min_size + r % (max_size - min_size);
-            std::string message(size, '\0');
-            std::uint64_t sum = 0;
-            for (std::size_t i = 16; i < size; ++i) {
-                message[i] = static_cast<char>(mix(r + i / 8) >> (8 * (i % 8)));
-                sum = sum * 131 + static_cast<unsigned char>(message[i]);
-            }
-            std::memcpy(message.data(), &producer, 4);
-            std::memcpy(message.data() + 8, &sum, 8);
-            templates.push_back(std::move(message));
+            templates.push_back(checked_message(producer, 0, size, r));
         }
         made_for = {producer, max_size};
     }
     std::string message = templates[seq % 64];
     std::memcpy(message.data() + 4, &seq, 4);
     return message;
-}
-
-bool intact(const std::string& message, std::uint32_t& producer, std::uint32_t& seq) {
-    if (message.size() < 16)
-        return false;
-    std::memcpy(&producer, message.data(), 4);
-    std::memcpy(&seq, message.data() + 4, 4);
-    std::uint64_t sum = 0;
-    std::uint64_t expected = 0;
-    for (std::size_t i = 16; i < message.size(); ++i)
-        sum = sum * 131 + static_cast<unsigned char>(message[i]);
-    std::memcpy(&expected, message.data() + 8, 8);
-    return sum == expected;
 }
 
 // What consumers saw, in MAP_SHARED memory: per consumer, one byte per (producer, seq).

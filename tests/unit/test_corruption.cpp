@@ -7,6 +7,7 @@
 // Seed: SHMBUS_CORRUPTION_SEED (default random, printed for replay).
 #include "detail/layout.hpp"
 #include "detail/mapping.hpp"
+#include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
 #include <chrono>
@@ -25,6 +26,7 @@ using namespace shmbus;
 using namespace std::chrono_literals;
 using shmbus::test::Child;
 using shmbus::test::ScopedSegment;
+using shmbus::test::seed_from_env;
 
 namespace {
 
@@ -33,13 +35,7 @@ constexpr int kClean = 10;   // exit code: every operation succeeded or raised a
 constexpr int kCorrupt = 11; // ... and at least one raised CorruptSegment
 
 std::mt19937_64 make_rng(const char* test) {
-    static const std::uint64_t base = [] {
-        const char* env = std::getenv("SHMBUS_CORRUPTION_SEED");
-        const std::uint64_t seed =
-            env != nullptr ? std::strtoull(env, nullptr, 0) : std::random_device{}();
-        std::cout << "corruption seed: SHMBUS_CORRUPTION_SEED=" << seed << "\n";
-        return seed;
-    }();
+    static const std::uint64_t base = seed_from_env("SHMBUS_CORRUPTION_SEED");
     return std::mt19937_64(base ^ std::hash<std::string>{}(test));
 }
 
