@@ -117,6 +117,9 @@ bool PipeCore::peer_gone() const {
 // lives, and reports its death in `peer_died`.
 template <class Try>
 bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
+    // The fast path must not read the clock (the slice below does): try once first.
+    if (try_once())
+        return true;
     PipeState& state = state_of(m_state);
     PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
     ParkingSpot& spot = for_space ? channel.space : channel.data;

@@ -174,6 +174,9 @@ QueueStatus QueueCore::try_get(ByteBuffer& out) {
 
 template <class Try>
 bool QueueCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
+    // The fast path must not read the clock (the slice below does): try once first.
+    if (try_once())
+        return true;
     QueueState& state = state_of(m_state);
     ParkingSpot& spot = for_space ? state.space : state.items;
     for (;;) {
