@@ -264,8 +264,10 @@ struct ShmbusQueueCore {
         : name("ring-bench-" + std::to_string(getpid())),
           segment(shmbus::Segment::create(name, capacity + (std::size_t{4} << 20))),
           core(segment, "bench", shmbus::QueueOptions{0, std::size_t{64} << 10, capacity, {}},
-               shmbus::detail::OpenMode::create, shmbus::ObjectKind::queue, 0) {}
-    ~ShmbusQueueCore() { shmbus::Segment::unlink(name); }
+               shmbus::detail::OpenMode::create, shmbus::ObjectKind::queue, 0) {
+        // The mapping outlives the name: unlinked at once, a killed run leaves nothing behind.
+        shmbus::Segment::unlink(name);
+    }
     bool try_put(const std::vector<std::byte>& m) {
         return core.try_put(m) == shmbus::detail::QueueStatus::ok;
     }
