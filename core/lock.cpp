@@ -105,7 +105,10 @@ AcquireResult Lock::acquire_by(detail::Deadline deadline) {
                                                  m_options, probe, kOwnerProbePeriod);
         return {acquired, acquired && took_over};
     }
-    // park_until never probes under the spin policy, so spin in probe-period slices.
+    // park_until never probes under the spin policy, so spin in probe-period slices; the first
+    // try comes before the slice's clock read, off the uncontended path.
+    if (try_once())
+        return {true, false};
     for (;;) {
         const auto slice = deadline.earlier(detail::Deadline::after(kOwnerProbePeriod));
         if (detail::park_until(state.word, state.waiters, try_once, slice, m_options))
