@@ -329,11 +329,27 @@ std::vector<AttachedProcess> Segment::processes() const {
     return result;
 }
 
-bool Segment::stale() const {
+Liveness Segment::liveness() const {
     for (const AttachedProcess& process : processes())
         if (process.alive)
-            return false;
-    return true;
+            return Liveness::live;
+    return Liveness::stale;
+}
+
+bool Segment::stale() const {
+    return liveness() == Liveness::stale;
+}
+
+std::string_view to_string(Liveness liveness) {
+    switch (liveness) {
+    case Liveness::live:
+        return "live";
+    case Liveness::stale:
+        return "stale";
+    case Liveness::unknown:
+        break;
+    }
+    return "unknown";
 }
 
 } // namespace shmbus

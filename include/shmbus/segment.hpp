@@ -47,6 +47,14 @@ struct ObjectInfo {
     std::int32_t creator_pid;
 };
 
+/// Whether anyone still uses a segment. `unknown` when it cannot be decided (the caller may not
+/// read the segment, or it is not a valid shmbus segment): such a segment is never replaced or
+/// removed by the library or by `shmbus gc`.
+enum class Liveness { live, stale, unknown };
+
+/// "live", "stale" or "unknown".
+std::string_view to_string(Liveness liveness);
+
 struct AttachedProcess {
     std::int32_t pid;
     std::uint64_t start_time;
@@ -96,7 +104,9 @@ public:
     std::vector<ObjectInfo> objects() const;
     /// The attached-process table, each entry checked for liveness now.
     std::vector<AttachedProcess> processes() const;
-    /// True when no attached process is alive.
+    /// live while any attached process runs, in this or any other PID namespace.
+    Liveness liveness() const;
+    /// True when liveness() is stale: no attached process is alive.
     bool stale() const;
 
     detail::Mapping& mapping() const { return *m_mapping; }
