@@ -1,5 +1,6 @@
 #include "detail/liveness.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@ namespace shmbus::detail {
 namespace {
 
 ProcessIdentity g_self;
+std::atomic<ForeignPidNamespaceProbe> g_foreign_probe{nullptr};
 
 void refresh_self() {
     g_self.pid = static_cast<std::int32_t>(::getpid());
@@ -59,9 +61,24 @@ std::optional<std::uint64_t> process_start_time(std::int32_t pid) {
     return start;
 }
 
-bool process_alive(std::int32_t pid, std::uint64_t start_time) {
+bool process_alive_here(std::int32_t pid, std::uint64_t start_time) {
     const auto actual = process_start_time(pid);
     return actual && (start_time == 0 || *actual == start_time);
+}
+
+bool process_alive(std::int32_t pid, std::uint64_t start_time) {
+    return process_alive_here(pid, start_time) || foreign_pid_namespace_attached();
+}
+
+void set_foreign_pid_namespace_probe(ForeignPidNamespaceProbe probe) {
+    // release/acquire: the probe is a plain function; nothing else is published with it.
+    g_foreign_probe.store(probe, std::memory_order_release);
+}
+
+bool foreign_pid_namespace_attached() {
+    // SYNC acquire: pairs with the release in set_foreign_pid_namespace_probe.
+    const ForeignPidNamespaceProbe probe = g_foreign_probe.load(std::memory_order_acquire);
+    return probe != nullptr && probe();
 }
 
 } // namespace shmbus::detail

@@ -42,6 +42,12 @@ private:
                            instance().m_mutex.unlock();
                            instance().for_each([](Mapping& m) { m.reattach_after_fork(); });
                        });
+        set_foreign_pid_namespace_probe([] {
+            bool found = false;
+            instance().for_each(
+                [&](const Mapping& m) { found = found || m.foreign_pid_namespace_attached(); });
+            return found;
+        });
     }
     std::mutex m_mutex;
     std::vector<Mapping*> m_mappings;
@@ -49,12 +55,11 @@ private:
 
 } // namespace
 
-Mapping::Mapping(std::string name, boost::interprocess::mapped_region region, bool created,
-                 bool attach)
-    : m_name(std::move(name)), m_region(std::move(region)),
-      m_creator_pid(created ? self_identity().pid : 0), m_attached(false) {
-    if (attach)
-        attach_this_process();
+Mapping::Mapping(std::string name, boost::interprocess::mapped_region region, FileHandle file,
+                 bool created)
+    : m_name(std::move(name)), m_region(std::move(region)), m_file(std::move(file)),
+      m_probe(m_file.reopen()), m_creator_pid(created ? self_identity().pid : 0),
+      m_attached(false) {
     MappingRegistry::instance().add(this);
 }
 
@@ -67,51 +72,70 @@ bool Mapping::created_by_this_process() const {
     return m_creator_pid == self_identity().pid;
 }
 
-void Mapping::reattach_after_fork() {
-    if (m_attached)
+void Mapping::reattach_after_fork() noexcept {
+    if (!m_attached)
+        return;
+    // The inherited descriptor shares the parent's locks: the child needs its own, and must
+    // not keep the parent's slot looking alive after the parent dies.
+    try {
+        m_file = m_file.reopen();
+        m_present_pid = 0;
+        m_slot.reset();
         attach_this_process();
+    } catch (const std::exception&) {
+        // Out of descriptors: the child keeps sharing the parent's description, so the
+        // segment still counts as live while either runs; it is only not listed.
+    }
 }
 
-void Mapping::attach_this_process() {
-    m_attached = true;
+bool Mapping::attach_this_process() {
     const ProcessIdentity& self = self_identity();
-    if (m_slot != nullptr && m_slot_pid == self.pid)
-        return;
-    m_slot = nullptr;
+    if (m_present_pid == self.pid)
+        return true;
+    if (!lock_presence(m_file.get()))
+        return false;
+    m_attached = true;
+    m_present_pid = self.pid;
     ProcessSlot* table = process_table(header());
-    // Two passes: a free slot first, then one whose process is dead (reclaimed).
-    for (int pass = 0; pass < 2 && m_slot == nullptr; ++pass) {
-        for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
-            ProcessSlot& slot = table[i];
-            // relaxed is enough: the CAS below decides, this load only picks candidates.
-            std::int32_t seen = slot.pid.load(std::memory_order_relaxed);
-            if (pass == 0 ? seen != 0
-                          : seen == 0 || process_alive(
-                                             seen, slot.start_time.load(std::memory_order_relaxed)))
-                continue;
-            // acq_rel: claims the slot; pairs with the release in detach_this_process.
-            if (slot.pid.compare_exchange_strong(seen, self.pid, std::memory_order_acq_rel)) {
-                // relaxed is enough: readers tolerate a start time of 0 (pid-only check).
-                slot.start_time.store(self.start_time, std::memory_order_relaxed);
-                m_slot = &slot;
-                break;
-            }
-        }
+    for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
+        if (!lock_slot(m_file.get(), i))
+            continue;
+        // relaxed is enough: the slot's file lock, not these fields, says who holds it; readers
+        // take them as a description of a holder they found alive by its lock.
+        table[i].pid.store(self.pid, std::memory_order_relaxed);
+        table[i].start_time.store(self.start_time, std::memory_order_relaxed);
+        table[i].pid_namespace.store(this_pid_namespace(), std::memory_order_relaxed);
+        m_slot = i;
+        break;
     }
-    // A full table of live processes leaves this one unregistered: it still works, only stale
-    // detection cannot see it.
-    m_slot_pid = self.pid;
+    // A table full of live processes leaves this one without a slot: it is still present (the
+    // segment stays live), only not listed.
+    return true;
 }
 
 void Mapping::detach_this_process() {
-    if (m_slot == nullptr || m_slot_pid != self_identity().pid)
+    if (m_present_pid != self_identity().pid)
         return;
-    std::int32_t mine = m_slot_pid;
-    // relaxed is enough: nothing is published with the slot being freed.
-    m_slot->start_time.store(0, std::memory_order_relaxed);
-    // SYNC release: pairs with the acq_rel claim in attach_this_process.
-    m_slot->pid.compare_exchange_strong(mine, 0, std::memory_order_release);
-    m_slot = nullptr;
+    if (m_slot) {
+        // relaxed is enough: the unlock below, not this store, frees the slot.
+        process_table(header())[*m_slot].pid.store(0, std::memory_order_relaxed);
+        unlock_slot(m_file.get(), *m_slot);
+        m_slot.reset();
+    }
+    unlock_presence(m_file.get());
+    m_present_pid = 0;
+}
+
+bool Mapping::foreign_pid_namespace_attached() const {
+    const std::uint64_t mine = this_pid_namespace();
+    const ProcessSlot* table = process_table(header());
+    for (std::uint32_t i = 0; i < kMaxProcesses; ++i) {
+        // relaxed is enough: a hint confirmed by the slot's lock below.
+        const std::uint64_t ns = table[i].pid_namespace.load(std::memory_order_relaxed);
+        if (ns != 0 && ns != mine && slot_alive(i))
+            return true;
+    }
+    return false;
 }
 
 void detach_all_mappings() {

@@ -136,6 +136,7 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
                        "' (and no size given to create one)");
     DirEntry& entry = create_entry(header, name, spec, segment_name);
     try {
+        segment.mapping().reserve(entry.offset, entry.size);
         init(segment.mapping().base() + entry.offset);
     } catch (...) {
         // relaxed is enough: still under the directory mutex; no reader saw the entry ready.

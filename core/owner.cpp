@@ -52,7 +52,9 @@ bool owner_alive(OwnerId owner) {
     if (owner == kNoOwner)
         return false;
     const auto start = process_start_time(owner_tid(owner));
-    return start && (*start & kOwnerTimeMask) == (owner & kOwnerTimeMask);
+    // An owner not found here may be a thread of another PID namespace: never call it dead.
+    return (start && (*start & kOwnerTimeMask) == (owner & kOwnerTimeMask)) ||
+           foreign_pid_namespace_attached();
 }
 
 } // namespace shmbus::detail

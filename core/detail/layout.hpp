@@ -2,7 +2,8 @@
 // fuzzers decode a segment only through them and through validate_header().
 //
 //   offset 0                 SegmentHeader        (4 KiB)
-//   kProcessTableOffset      ProcessSlot[128]     attached processes (pid + start time)
+//   kProcessTableOffset      ProcessSlot[128]     attached processes (pid, start time, PID
+//                                                 namespace), each slot held by a file lock
 //   kDirectoryOffset         DirEntry[4096]       named objects: name, kind, offset, size
 //   kHeapOffset              object states        64-byte aligned, bump-allocated
 //
@@ -23,16 +24,21 @@ namespace shmbus::detail {
 
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kSegmentMagic = 0x3130'5355'424d'4853ULL; // "SHMBUS01"
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// 2: liveness by file locks (detail/presence.hpp); slots record the PID namespace.
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kReadyMark = 0x5944'4552U; // "REDY"
 inline constexpr std::uint32_t kMaxProcesses = 128;
 inline constexpr std::uint32_t kMaxObjects = 4096;
 inline constexpr std::size_t kObjectNameMax = 63;
 
+/// Who holds slot i is decided by the slot's file lock, not by these fields: they say, for
+/// display and for dead-owner checks, which process that is, in its own PID namespace.
 struct ProcessSlot {
-    std::atomic<std::int32_t> pid; ///< 0: free
+    std::atomic<std::int32_t> pid; ///< 0: never used or detached cleanly
     std::uint32_t reserved;
     std::atomic<std::uint64_t> start_time;
+    std::atomic<std::uint64_t> pid_namespace; ///< inode of the holder's /proc/self/ns/pid
+    std::uint64_t reserved2;
 };
 
 enum class EntryState : std::uint32_t { free = 0, creating = 1, ready = 2 };
@@ -82,7 +88,7 @@ static_assert(sizeof(SegmentHeader) <= kHeaderSize);
 static_assert(offsetof(SegmentHeader, magic) == 0);
 static_assert(offsetof(SegmentHeader, ready) == 72);
 static_assert(offsetof(SegmentHeader, directory_lock) == 128);
-static_assert(sizeof(ProcessSlot) == 16);
+static_assert(sizeof(ProcessSlot) == 32, "ProcessSlot is part of the layout");
 static_assert(sizeof(DirEntry) == 128);
 static_assert(kDirectoryOffset % kCacheLine == 0 && kHeapOffset % kCacheLine == 0);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);

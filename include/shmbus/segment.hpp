@@ -56,9 +56,10 @@ enum class Liveness { live, stale, unknown };
 std::string_view to_string(Liveness liveness);
 
 struct AttachedProcess {
-    std::int32_t pid;
+    std::int32_t pid; ///< in its own PID namespace
     std::uint64_t start_time;
-    bool alive;
+    bool alive;                        ///< told by the kernel (a file lock), in any namespace
+    bool in_this_pid_namespace = true; ///< false: `pid` is another namespace's number
 };
 
 /// A handle to a mapped segment. Copies share one mapping, which lives as long as any handle
@@ -68,9 +69,12 @@ public:
     static constexpr std::size_t kDefaultSize = std::size_t{64} << 20;
     static constexpr unsigned kDefaultMode = 0600;
     static constexpr std::size_t kMaxNameLength = 200;
+    static constexpr std::size_t kMaxSize = std::size_t{1} << 44; ///< 16 TiB
 
     /// Creates a new segment; AlreadyExists when the name is taken. `size` is rounded up to a
-    /// page and must leave room for the header (OutOfSpace otherwise).
+    /// page and must leave room for the header (OutOfSpace otherwise). The file is sparse:
+    /// /dev/shm memory is reserved for the tables now and for each object when it is made
+    /// (OutOfSpace then, never a SIGBUS later).
     static Segment create(std::string_view name, std::size_t size = kDefaultSize,
                           unsigned mode = kDefaultMode);
     /// Opens an existing segment, waiting up to `ready_timeout` for its creator to finish
@@ -83,17 +87,28 @@ public:
     static Segment observe(std::string_view name,
                            std::chrono::milliseconds ready_timeout = std::chrono::seconds(1));
     /// Opens the segment, or creates it when it is missing or stale (every process that was
-    /// attached to it is dead): a segment left by a crash never blocks a restart.
+    /// attached to it is dead, in any PID namespace): a segment left by a crash never blocks a
+    /// restart. A file of another layout under the name is CorruptSegment, never replaced.
     static Segment open_or_create(std::string_view name, std::size_t size = kDefaultSize,
                                   unsigned mode = kDefaultMode);
     /// Removes the name; mappings already made stay valid. False when there was no such name.
     static bool unlink(std::string_view name);
+    /// Removes the name only when nobody uses the segment (liveness stale), atomically with
+    /// respect to processes opening it. False when it is in use or not a segment of this
+    /// layout (unknown); NotFound, PermissionDenied as for open().
+    static bool unlink_if_stale(std::string_view name);
+    /// The liveness of a segment by name, without mapping it: unknown when it cannot be opened
+    /// or is not a segment of this layout.
+    static Liveness liveness_of(std::string_view name);
     /// Throws InvalidName unless `name` matches [A-Za-z0-9._-]{1,200}.
     static void validate_name(std::string_view name);
 
     /// The segment that anonymous objects (`shmbus::Lock lock;`) live in: created lazily, once
     /// per process tree, inherited by forked children, removed when its creator exits.
-    /// Its size is SHMBUS_DEFAULT_SEGMENT_SIZE bytes when that is set, else 256 MiB (sparse).
+    /// Its size is SHMBUS_DEFAULT_SEGMENT_SIZE bytes when that is set, else 256 MiB of address
+    /// space: like every segment it is sparse, and takes memory in /dev/shm only for its
+    /// tables (~530 KiB) and for each object when it is made. The first default segment of a
+    /// process tree removes those of dead trees.
     static Segment default_segment();
 
     const std::string& name() const;
