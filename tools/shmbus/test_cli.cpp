@@ -555,17 +555,21 @@ TEST(CliHostileFiles, SymlinkAndHugeSparseFilesAreReportedWithoutHidingRealSegme
     const std::string link_name = prefix + "link";
     const std::string huge_name = prefix + "huge";
     const std::string huge_matching_name = prefix + "huge-matching";
+    const std::string fifo_name = prefix + "fifo";
     UnlinkOnExit unlink_live(live_name);
     UnlinkOnExit unlink_stale(stale_name);
     PlantedFile link(link_name);
     PlantedFile huge(huge_name);
     PlantedFile huge_matching(huge_matching_name);
+    PlantedFile fifo(fifo_name);
     constexpr std::uint64_t k200TiB = std::uint64_t{200} << 40;
     const Segment live = Segment::create(live_name, std::size_t{4} << 20);
     make_stale_segment(stale_name);
     ASSERT_EQ(::symlink(shm_path(live_name).c_str(), link.path().c_str()), 0);
     plant_sized_segment(huge_name, k200TiB);
     plant_sized_segment(huge_matching_name, k200TiB, k200TiB);
+    // Opening a FIFO for reading would block until a writer came: it must never be opened.
+    ASSERT_EQ(::mkfifo(fifo.path().c_str(), 0600), 0);
 
     const Outcome text = shmbus_run({"ls"});
     ASSERT_EQ(text.code, cli::kExitOk) << text.err;
@@ -596,6 +600,7 @@ TEST(CliHostileFiles, SymlinkAndHugeSparseFilesAreReportedWithoutHidingRealSegme
     // A header that claims the whole 200 TiB passes the size check; whatever mapping it then
     // does (refused on a 47-bit address space), the file is listed.
     EXPECT_NE(find_segment(ls, huge_matching_name), nullptr);
+    EXPECT_EQ(find_segment(ls, fifo_name), nullptr);
 
     const Outcome dry_everything = shmbus_run({"gc", "--dry-run"});
     if (::geteuid() == 0) { // root may remove every stale segment on the host
@@ -693,9 +698,13 @@ TEST_F(CliOtherUser, SeesPrivateSegmentsAsUnreadableAndIsToldPermissionDenied) {
     const std::string prefix = test::unique_name("shmbus-clitest-other") + ".";
     const std::string private_name = prefix + "private";
     const std::string shared_name = prefix + "shared";
+    const std::string read_only_name = prefix + "read-only";
     UnlinkOnExit unlink_private(private_name);
     UnlinkOnExit unlink_shared(shared_name);
+    UnlinkOnExit unlink_read_only(read_only_name);
     { const Segment segment = Segment::create(private_name, std::size_t{4} << 20, 0600); }
+    // Readable by others, but observing needs write access too.
+    { const Segment segment = Segment::create(read_only_name, std::size_t{4} << 20, 0644); }
     // Readable and writable by all, but /dev/shm's sticky bit lets only root remove it.
     make_stale_segment(shared_name, 0666);
 
@@ -712,6 +721,9 @@ TEST_F(CliOtherUser, SeesPrivateSegmentsAsUnreadableAndIsToldPermissionDenied) {
     EXPECT_EQ((*row)["mode"], "0600");
     ASSERT_NE(find_segment(ls, shared_name), nullptr);
     EXPECT_EQ((*find_segment(ls, shared_name))["status"], "stale");
+    ASSERT_NE(find_segment(ls, read_only_name), nullptr);
+    EXPECT_EQ((*find_segment(ls, read_only_name))["status"], "unreadable");
+    EXPECT_EQ((*find_segment(ls, read_only_name))["problem"], "permission denied");
     const Outcome text = shmbus_run_as(*nobody, {"ls"});
     EXPECT_TRUE(contains(text.out, "unreadable: permission denied")) << text.out;
 
@@ -719,6 +731,9 @@ TEST_F(CliOtherUser, SeesPrivateSegmentsAsUnreadableAndIsToldPermissionDenied) {
     EXPECT_EQ(rm.code, cli::kExitFailure);
     EXPECT_TRUE(contains(rm.err, "permission denied (owner root, mode 0600)")) << rm.err;
     EXPECT_FALSE(contains(rm.err, "magic")) << rm.err;
+    const Outcome inspect = shmbus_run_as(*nobody, {"inspect", private_name});
+    EXPECT_EQ(inspect.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(inspect.err, "permission denied")) << inspect.err;
     const Outcome forced = shmbus_run_as(*nobody, {"rm", "--force", private_name});
     EXPECT_EQ(forced.code, cli::kExitFailure);
     EXPECT_TRUE(contains(forced.err, "permission denied")) << forced.err;
