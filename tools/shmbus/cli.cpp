@@ -25,8 +25,10 @@ constexpr const char* kDescription =
 
 constexpr const char* kFooter =
     "\nEXIT STATUS\n"
-    "  0  success (ls and gc always, inspect of a STALE segment too)\n"
-    "  1  segment not found, corrupt or foreign file, permission denied\n"
+    "  0  success (ls always, inspect of a STALE segment too, gc when it removed every stale\n"
+    "     segment it found)\n"
+    "  1  segment not found, corrupt or foreign file, permission denied, segment in use (rm),\n"
+    "     a stale segment gc could not remove\n"
     "  2  usage error (unknown command or option, bad argument, invalid segment name)\n"
     "\nEXAMPLES\n"
     "  shmbus ls                          list segments, STALE marks crashed ones\n"
@@ -35,7 +37,7 @@ constexpr const char* kFooter =
     "  shmbus watch myapp --interval 0.5  refresh the object table twice a second\n"
     "  shmbus watch myapp --count 1 --json  one JSON snapshot\n"
     "  shmbus gc --dry-run                show which stale segments gc would remove\n"
-    "  shmbus rm myapp                    remove a segment by name\n"
+    "  shmbus rm myapp                    remove a segment no live process uses\n"
     "  shmbus bench --quick               shmbus against pipes, sockets and message queues\n"
     "\nJSON documents carry \"schema\" (shmbus.ls, shmbus.inspect, shmbus.watch) and \"version\".";
 
@@ -88,6 +90,25 @@ int run_watch(const Options& options, std::ostream& out) {
     return kExitOk;
 }
 
+std::string kept_reason(const SegmentSummary& summary) {
+    const std::string status(to_string(summary.status));
+    return summary.problem.empty() ? status : status + ": " + summary.problem;
+}
+
+int report_garbage(const GarbageReport& report, bool dry_run, std::ostream& out,
+                   std::ostream& err) {
+    for (const std::string& name : report.removed)
+        out << (dry_run ? "would remove " : "removed ") << name << "\n";
+    for (const SegmentSummary& summary : report.kept)
+        out << "kept " << summary.name << ": liveness unknown (" << kept_reason(summary) << ")\n";
+    if (report.removed.empty() && report.failed.empty())
+        out << "no stale segments\n";
+    for (const GarbageFailure& failure : report.failed)
+        err << "shmbus: " << (dry_run ? "may not remove " : "could not remove ") << failure.name
+            << ": " << failure.reason << "\n";
+    return report.failed.empty() ? kExitOk : kExitFailure;
+}
+
 } // namespace
 
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -98,7 +119,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     CLI::App* ls = app.add_subcommand(
         "ls", "List every shmbus segment on this host: size, mode, owner, creator pid, attached "
-              "pids (dead ones marked) and status (ok, STALE, corrupt, unreadable)");
+              "pids (dead ones marked) and status (ok, STALE, unknown, corrupt, unreadable). "
+              "Symlinks are listed as corrupt and never followed; segments you may not read "
+              "as unreadable, with their owner and size");
     ls->add_flag("--json", options.json, "Print one JSON document (schema shmbus.ls)");
     ls->footer("\nExit status is 0 even when segments are stale or corrupt.");
 
@@ -124,18 +147,26 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                     "Print one JSON document per refresh, one per line (schema shmbus.watch)");
     watch->footer("\nExample: shmbus watch myapp --interval 0.2 --count 50 --json > states.jsonl");
 
-    CLI::App* rm = app.add_subcommand("rm", "Remove a segment's name (mappings already made stay "
-                                            "valid until their processes unmap them)");
+    CLI::App* rm = app.add_subcommand(
+        "rm", "Remove a stale segment's name (mappings already made stay valid until their "
+              "processes unmap them)");
     rm->add_option("NAME", options.name, "Segment name")->required();
-    rm->add_flag("--force", options.force, "Remove the file even when it is not a shmbus segment");
-    rm->footer("\nExits 1 when there is no such segment or the file is not a shmbus segment.");
+    rm->add_flag("--force", options.force,
+                 "Remove the name even when live processes use the segment, its liveness is "
+                 "unknown (corrupt, symlink) or it is not a shmbus segment");
+    rm->footer("\nExits 1 when there is no such segment, permission is denied, or (without "
+               "--force) live processes\nuse it (they are named) or it is not a stale shmbus "
+               "segment.");
 
     CLI::App* gc = app.add_subcommand(
         "gc", "Remove every stale segment: those whose attached processes are all dead (left "
-              "behind by crashed or killed programs). Live and corrupt segments are kept");
-    gc->add_flag("--dry-run", options.dry_run, "Only list the segments gc would remove");
+              "behind by crashed or killed programs). Live segments are kept, and so are those "
+              "whose liveness is unknown (corrupt, unreadable, symlinks), each named with why");
+    gc->add_flag("--dry-run", options.dry_run,
+                 "Only list the segments gc would remove, and those it may not");
     gc->add_option("--prefix", options.prefix, "Only consider segments whose name starts with it");
-    gc->footer("\nExample: shmbus gc --dry-run --prefix myapp");
+    gc->footer("\nExits 1 when a stale segment could not be removed (each is named on stderr).\n"
+               "Example: shmbus gc --dry-run --prefix myapp");
 
     BenchCommand bench(app);
 
@@ -161,12 +192,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         } else if (bench.selected()) {
             return bench.run(out, err);
         } else if (*gc) {
-            const std::vector<std::string> removed =
-                collect_garbage(options.dry_run, options.prefix);
-            for (const std::string& name : removed)
-                out << (options.dry_run ? "would remove " : "removed ") << name << "\n";
-            if (removed.empty())
-                out << "no stale segments\n";
+            return report_garbage(collect_garbage(options.dry_run, options.prefix), options.dry_run,
+                                  out, err);
         }
         return kExitOk;
     } catch (const InvalidName& e) {

@@ -22,7 +22,9 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kShmDirectory = "/dev/shm";
 
-enum class SegmentStatus { ok, stale, corrupt, unreadable };
+/// ok: live; stale: every attached process dead; unknown: a valid segment whose liveness
+/// cannot be decided; corrupt and unreadable segments' liveness is unknown too.
+enum class SegmentStatus { ok, stale, unknown, corrupt, unreadable };
 std::string_view to_string(SegmentStatus status);
 
 struct ProcessRow {
@@ -40,9 +42,11 @@ struct SegmentSummary {
     std::uint32_t uid = 0;
     std::string owner;
     SegmentStatus status = SegmentStatus::ok;
-    /// Why the segment is corrupt or unreadable; empty otherwise.
+    /// Segment::liveness(); unknown when the segment could not be read. gc removes only stale.
+    Liveness liveness = Liveness::unknown;
+    /// Why the segment is corrupt, unreadable or of unknown liveness; empty otherwise.
     std::string problem;
-    // The fields below are meaningful only when status is ok or stale.
+    // The fields below are meaningful only when the segment could be read (ok, stale, unknown).
     std::uint32_t layout_version = 0;
     std::int32_t creator_pid = 0;
     bool creator_alive = false;
@@ -73,12 +77,12 @@ struct SegmentReport {
     std::vector<ObjectReport> objects;
 };
 
-/// True when the file starts with the shmbus segment magic (foreign files are never ours).
-bool has_segment_magic(const std::filesystem::path& file);
-
-/// Every shmbus segment in `directory`, sorted by name. Foreign files are skipped; ours that
-/// fail validation are listed as corrupt, ours we may not open as unreadable.
-std::vector<SegmentSummary> list_segments(const std::filesystem::path& directory = kShmDirectory);
+/// Every shmbus segment in `directory` whose name starts with `prefix`, sorted by name.
+/// Foreign files are skipped; ours that fail validation, and symlinks, are listed as corrupt;
+/// files we may not read whose size could be a segment's as unreadable. No file can make the
+/// listing fail, and the time spent waiting for unready segments is bounded for the whole call.
+std::vector<SegmentSummary> list_segments(const std::filesystem::path& directory = kShmDirectory,
+                                          std::string_view prefix = "");
 
 /// The header, attached processes and decoded object directory of segment `name`. Throws
 /// NotFound, CorruptSegment (foreign or damaged file), PermissionDenied, InvalidName.
@@ -88,13 +92,30 @@ SegmentReport inspect_segment(std::string_view name,
 /// Snapshots of every object in `segment`.
 std::vector<ObjectReport> object_reports(const Segment& segment);
 
-/// Stale segments (every attached process dead) whose names start with `prefix`, removed
-/// unless `dry_run`. Returns the names removed (or that would be).
-std::vector<std::string> collect_garbage(bool dry_run, std::string_view prefix = "",
-                                         const std::filesystem::path& directory = kShmDirectory);
+struct GarbageFailure {
+    std::string name;
+    std::string reason;
+};
 
-/// Removes segment `name`. NotFound when missing; CorruptSegment when the file is not a shmbus
-/// segment and !force (so a typo never deletes another program's shared memory).
+struct GarbageReport {
+    /// Stale segments removed (with dry_run: that this process may remove).
+    std::vector<std::string> removed;
+    /// Stale segments this process could not (with dry_run: may not) remove.
+    std::vector<GarbageFailure> failed;
+    /// Segments whose liveness is unknown (corrupt, unreadable, undecidable): never removed.
+    std::vector<SegmentSummary> kept;
+};
+
+/// Segments whose liveness is stale (every attached process dead) and whose names start with
+/// `prefix`, removed unless `dry_run`, each re-checked just before its unlink.
+GarbageReport collect_garbage(bool dry_run, std::string_view prefix = "",
+                              const std::filesystem::path& directory = kShmDirectory);
+
+/// Removes segment `name`. NotFound when missing; InvalidName. Unless `force`: CorruptSegment
+/// when the file is not a shmbus segment (so a typo never deletes another program's shared
+/// memory), a symlink, or a segment whose liveness is unknown; PermissionDenied when it may not
+/// be read; UsageError naming the live pids when processes are attached. PermissionDenied when
+/// the unlink itself is refused.
 void remove_segment(std::string_view name, bool force,
                     const std::filesystem::path& directory = kShmDirectory);
 

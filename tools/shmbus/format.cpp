@@ -12,6 +12,11 @@ namespace {
 
 using nlohmann::json;
 
+// Whether the header facts were read: the segment was mapped, whatever its liveness.
+bool readable(const SegmentSummary& summary) {
+    return summary.status != SegmentStatus::corrupt && summary.status != SegmentStatus::unreadable;
+}
+
 std::string octal_mode(unsigned mode) {
     char text[8];
     std::snprintf(text, sizeof text, "%04o", mode);
@@ -92,10 +97,10 @@ json to_json(const SegmentSummary& summary) {
                    {"uid", summary.uid},
                    {"owner", summary.owner},
                    {"status", std::string(to_string(summary.status))},
-                   {"stale", summary.status == SegmentStatus::stale},
+                   {"liveness", std::string(to_string(summary.liveness))},
+                   {"stale", summary.liveness == Liveness::stale},
                    {"problem", summary.problem.empty() ? json(nullptr) : json(summary.problem)}};
-    const bool valid =
-        summary.status == SegmentStatus::ok || summary.status == SegmentStatus::stale;
+    const bool valid = readable(summary);
     json processes = json::array();
     for (const ProcessRow& process : summary.processes)
         processes.push_back(
@@ -152,11 +157,9 @@ std::string format_ls(const std::vector<SegmentSummary>& segments) {
     std::vector<std::vector<std::string>> rows{
         {"NAME", "SIZE", "MODE", "OWNER", "CREATOR", "OBJECTS", "PROCESSES", "STATUS"}};
     for (const SegmentSummary& s : segments) {
-        const bool valid = s.status == SegmentStatus::ok || s.status == SegmentStatus::stale;
+        const bool valid = readable(s);
         std::string status =
-            s.status == SegmentStatus::ok ? "ok" : std::string(to_string(s.status));
-        if (s.status == SegmentStatus::stale)
-            status = "STALE";
+            s.status == SegmentStatus::stale ? "STALE" : std::string(to_string(s.status));
         if (!s.problem.empty())
             status += ": " + s.problem;
         rows.push_back(
@@ -182,6 +185,8 @@ std::string format_inspect(const SegmentReport& report) {
          << "  processes   " << process_list(s.processes) << "\n";
     if (s.status == SegmentStatus::stale)
         text << "  STALE: no attached process is alive; `shmbus gc` removes it\n";
+    if (s.status == SegmentStatus::unknown)
+        text << "  liveness    unknown (" << s.problem << "); `shmbus gc` keeps it\n";
     text << "objects (" << report.objects.size() << ")\n" << objects_table(report.objects);
     return text.str();
 }

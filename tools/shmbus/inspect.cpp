@@ -1,5 +1,6 @@
-// Gathering: reads segments through Segment::observe and decodes their headers and object
-// states only through core/detail/layout.hpp and core/detail/sync_state.hpp.
+// Gathering for `inspect` and `watch`: reads a segment through observe_file (segment_file.hpp),
+// which maps it only after probing it, and decodes its header and object states only through
+// core/detail/layout.hpp and core/detail/sync_state.hpp.
 #include "cli.hpp"
 #include "decode_messaging.hpp"
 #include "detail/layout.hpp"
@@ -7,18 +8,12 @@
 #include "detail/manager_store.hpp"
 #include "detail/mapping.hpp"
 #include "detail/sync_state.hpp"
+#include "segment_file.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/errors.hpp"
 
-#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <type_traits>
 
 namespace shmbus::cli {
 namespace {
@@ -36,62 +31,19 @@ T peek(const std::atomic<T>& field) {
     return field.load(std::memory_order_relaxed);
 }
 
-std::string user_name(std::uint32_t uid) {
-    if (const passwd* entry = ::getpwuid(uid))
-        return entry->pw_name;
-    return std::to_string(uid);
-}
-
-// Size, mode and owner as the operating system reports them; false when the file is gone.
-bool fill_file_facts(SegmentSummary& summary) {
-    struct stat info {};
-    if (::stat(summary.path.c_str(), &info) != 0)
-        return false;
-    summary.size = static_cast<std::uint64_t>(info.st_size);
-    summary.mode = info.st_mode & 07777;
-    summary.uid = info.st_uid;
-    summary.owner = user_name(info.st_uid);
-    return true;
-}
-
-void fill_segment_facts(SegmentSummary& summary, const Segment& segment) {
-    const detail::SegmentHeader& header = segment.mapping().header();
-    summary.layout_version = header.layout_version;
-    summary.creator_pid = header.creator_pid;
-    summary.creator_alive = detail::process_alive(header.creator_pid, header.creator_start_time);
-    summary.heap_used = header.total_size - detail::kHeapOffset - segment.bytes_free();
-    summary.bytes_free = segment.bytes_free();
-    summary.object_count = segment.objects().size();
-    bool any_alive = false;
-    for (const AttachedProcess& process : segment.processes()) {
-        summary.processes.push_back({process.pid, process.start_time, process.alive});
-        any_alive = any_alive || process.alive;
+// The exception `inspect` raises for a file that is not a segment it can show.
+[[noreturn]] void throw_unusable(const ObservedFile& file) {
+    const std::string where = "segment '" + file.summary.name + "': ";
+    switch (file.kind) {
+    case FileKind::gone:
+        throw NotFound(where + "no such segment");
+    case FileKind::foreign:
+        throw CorruptSegment(where + "not a shmbus segment (bad magic or not a regular file)");
+    case FileKind::unreadable:
+        throw PermissionDenied(where + file.summary.problem + " (" + ownership(file.summary) + ")");
+    default:
+        throw CorruptSegment(where + file.summary.problem);
     }
-    summary.status = any_alive ? SegmentStatus::ok : SegmentStatus::stale;
-}
-
-// The library's messages start with "segment 'NAME': "; a listing already shows the name.
-std::string without_name(std::string message, const std::string& name) {
-    const std::string prefix = "segment '" + name + "': ";
-    return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
-}
-
-SegmentSummary summarise(const std::string& name, const fs::path& directory) {
-    SegmentSummary summary;
-    summary.name = name;
-    summary.path = (directory / name).string();
-    if (!fill_file_facts(summary))
-        throw NotFound("segment '" + name + "': no such segment");
-    try {
-        fill_segment_facts(summary, Segment::observe(name, kReadyTimeout));
-    } catch (const CorruptSegment& e) {
-        summary.status = SegmentStatus::corrupt;
-        summary.problem = without_name(e.what(), name);
-    } catch (const PermissionDenied& e) {
-        summary.status = SegmentStatus::unreadable;
-        summary.problem = without_name(e.what(), name);
-    }
-    return summary;
 }
 
 // ---- object states --------------------------------------------------------------------------
@@ -351,38 +303,14 @@ std::string_view to_string(SegmentStatus status) {
         return "ok";
     case SegmentStatus::stale:
         return "stale";
+    case SegmentStatus::unknown:
+        break;
     case SegmentStatus::corrupt:
         return "corrupt";
     case SegmentStatus::unreadable:
         return "unreadable";
     }
     return "unknown";
-}
-
-bool has_segment_magic(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::uint64_t magic = 0;
-    return in.read(reinterpret_cast<char*>(&magic), sizeof magic) && magic == detail::kSegmentMagic;
-}
-
-std::vector<SegmentSummary> list_segments(const fs::path& directory) {
-    std::vector<SegmentSummary> result;
-    std::error_code error;
-    for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
-        const std::string name = entry.path().filename().string();
-        std::error_code ignored;
-        if (!entry.is_regular_file(ignored) || !has_segment_magic(entry.path()))
-            continue;
-        try {
-            Segment::validate_name(name);
-            result.push_back(summarise(name, directory));
-        } catch (const NotFound&) {    // removed while we looked: not worth listing
-        } catch (const InvalidName&) { // shmbus never creates such a name
-        }
-    }
-    std::sort(result.begin(), result.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
-    return result;
 }
 
 std::vector<ObjectReport> object_reports(const Segment& segment) {
@@ -409,49 +337,15 @@ std::vector<ObjectReport> object_reports(const Segment& segment) {
 }
 
 SegmentReport inspect_segment(std::string_view name, const fs::path& directory) {
-    const Segment segment = Segment::observe(name, kReadyTimeout);
-    SegmentReport report;
-    report.segment.name = std::string(name);
-    report.segment.path = (directory / std::string(name)).string();
-    fill_file_facts(report.segment);
-    fill_segment_facts(report.segment, segment);
-    report.objects = object_reports(segment);
-    return report;
-}
-
-std::vector<std::string> collect_garbage(bool dry_run, std::string_view prefix,
-                                         const fs::path& directory) {
-    std::vector<std::string> removed;
-    for (const SegmentSummary& summary : list_segments(directory)) {
-        if (summary.status != SegmentStatus::stale || !summary.name.starts_with(prefix))
-            continue;
-        if (!dry_run) {
-            // Check again just before unlinking: a process may have attached since ls ran.
-            try {
-                if (!Segment::observe(summary.name, kReadyTimeout).stale() ||
-                    !Segment::unlink(summary.name))
-                    continue;
-            } catch (const Error&) { // gone, replaced by a corrupt file, or not ours to remove
-                continue;
-            }
-        }
-        removed.push_back(summary.name);
-    }
-    return removed;
-}
-
-void remove_segment(std::string_view name, bool force, const fs::path& directory) {
     Segment::validate_name(name);
-    const fs::path path = directory / std::string(name);
-    std::error_code error;
-    if (!fs::exists(path, error))
-        throw NotFound("segment '" + std::string(name) + "': no such segment");
-    if (!force && !has_segment_magic(path))
-        throw CorruptSegment(
-            "segment '" + std::string(name) +
-            "': not a shmbus segment (bad magic); use --force to remove it anyway");
-    if (!Segment::unlink(name))
-        throw NotFound("segment '" + std::string(name) + "': no such segment");
+    ReadyBudget budget(kReadyTimeout, kReadyTimeout);
+    ObservedFile file = observe_file(name, directory, budget);
+    if (file.kind != FileKind::segment)
+        throw_unusable(file);
+    SegmentReport report;
+    report.segment = std::move(file.summary);
+    report.objects = object_reports(*file.segment);
+    return report;
 }
 
 } // namespace shmbus::cli

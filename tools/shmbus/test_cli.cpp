@@ -1,6 +1,8 @@
 // The shmbus CLI against real segments: primitives held by this process and by forked children,
-// a creator killed with SIGKILL (stale), foreign and damaged files, usage errors. Commands run
-// in-process through cli::run, so output and exit codes are checked without spawning.
+// a creator killed with SIGKILL (stale), foreign and damaged files, files planted by a hostile
+// local user (symlinks, huge sparse files, many tiny or never-ready headers), another user's
+// view (a child turned into `nobody`), usage errors. Commands run in-process through cli::run,
+// so output and exit codes are checked without spawning.
 #include "cli.hpp"
 #include "detail/layout.hpp"
 #include "support/harness.hpp"
@@ -8,9 +10,17 @@
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <functional>
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <optional>
+#include <pwd.h>
 #include <random>
 #include <shmbus/barrier.hpp>
 #include <shmbus/errors.hpp>
@@ -24,6 +34,7 @@
 #include <shmbus/semaphore.hpp>
 #include <shmbus/value.hpp>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace shmbus {
@@ -101,6 +112,97 @@ std::vector<unsigned char> random_bytes(std::size_t count) {
     for (unsigned char& byte : bytes)
         byte = static_cast<unsigned char>(engine());
     return bytes;
+}
+
+std::string shm_path(const std::string& name) {
+    return std::string(cli::kShmDirectory) + "/" + name;
+}
+
+// A file planted in /dev/shm by hand (a symlink, a sparse file, a tiny file), removed however
+// the test ends. Made before the file is, so a failed plant is cleaned up too.
+class PlantedFile {
+public:
+    explicit PlantedFile(const std::string& name) : m_path(shm_path(name)) {}
+    ~PlantedFile() { ::unlink(m_path.c_str()); }
+    PlantedFile(const PlantedFile&) = delete;
+    PlantedFile& operator=(const PlantedFile&) = delete;
+    const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path;
+};
+
+bool exists_unfollowed(const std::string& name) {
+    struct stat info {};
+    return ::lstat(shm_path(name).c_str(), &info) == 0;
+}
+
+void write_at(const std::string& path, const void* bytes, std::size_t count, off_t offset) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw std::runtime_error("cannot open " + path);
+    const bool written = ::pwrite(fd, bytes, count, offset) == static_cast<ssize_t>(count);
+    ::close(fd);
+    if (!written)
+        throw std::runtime_error("cannot write " + path);
+}
+
+// A real, valid segment header (made by the library) on a file then grown to `file_size`;
+// `header_size`, when given, replaces the size the header records.
+void plant_sized_segment(const std::string& name, std::uint64_t file_size,
+                         std::optional<std::uint64_t> header_size = std::nullopt) {
+    { const Segment segment = Segment::create(name, std::size_t{4} << 20); }
+    if (::truncate(shm_path(name).c_str(), static_cast<off_t>(file_size)) != 0)
+        throw std::runtime_error("cannot resize " + name);
+    if (header_size)
+        write_at(shm_path(name), &*header_size, sizeof *header_size,
+                 offsetof(detail::SegmentHeader, total_size));
+}
+
+// A segment whose creator was SIGKILLed while attached: stale.
+void make_stale_segment(const std::string& name, unsigned mode = Segment::kDefaultMode) {
+    Child creator =
+        ready_child([&] { new Segment(Segment::create(name, std::size_t{4} << 20, mode)); });
+    creator.kill(SIGKILL);
+    creator.wait();
+}
+
+// Runs the CLI in a forked child that has become user `nobody`; the outcome comes back as JSON
+// through a pipe. Only for root (see the GTEST_SKIP in the tests).
+Outcome shmbus_run_as(const passwd& user, const std::vector<std::string>& args) {
+    int fds[2];
+    if (::pipe(fds) != 0)
+        throw std::runtime_error("pipe failed");
+    const uid_t uid = user.pw_uid;
+    const gid_t gid = user.pw_gid;
+    Child child([&] {
+        ::close(fds[0]);
+        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)
+            throw std::runtime_error("cannot change user");
+        const Outcome outcome = shmbus_run(args);
+        const std::string message =
+            json{{"code", outcome.code}, {"out", outcome.out}, {"err", outcome.err}}.dump();
+        for (std::size_t sent = 0; sent < message.size();) {
+            const ssize_t n = ::write(fds[1], message.data() + sent, message.size() - sent);
+            if (n <= 0)
+                throw std::runtime_error("cannot report the outcome");
+            sent += static_cast<std::size_t>(n);
+        }
+    });
+    ::close(fds[1]);
+    std::string received;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;)
+        received.append(buffer, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    if (child.wait() != 0)
+        throw std::runtime_error("the child running as " + std::string(user.pw_name) + " failed");
+    const json outcome = json::parse(received);
+    return {outcome.at("code").get<int>(), outcome.at("out"), outcome.at("err")};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
 }
 
 class CliPrimitives : public ::testing::Test {
@@ -182,6 +284,7 @@ TEST_F(CliPrimitives, LsListsTheSegmentAsLive) {
     const json* listed = find_segment(ls, segment.name());
     ASSERT_NE(listed, nullptr);
     EXPECT_EQ((*listed)["status"], "ok");
+    EXPECT_EQ((*listed)["liveness"], "live");
     EXPECT_EQ((*listed)["mode"], "0600");
     EXPECT_EQ((*listed)["creator_pid"], ::getpid());
     EXPECT_GE((*listed)["object_count"], 6);
@@ -426,8 +529,13 @@ TEST(Cli, DamagedSegmentIsListedAsCorrupt) {
     const Outcome inspect = shmbus_run({"inspect", name});
     EXPECT_EQ(inspect.code, cli::kExitFailure);
     EXPECT_NE(inspect.err.find(name), std::string::npos) << inspect.err;
+    EXPECT_EQ((*listed)["liveness"], "unknown");
     // gc leaves corrupt segments alone: only stale ones are known to be abandoned.
-    EXPECT_EQ(shmbus_run({"gc", "--prefix", name}).out, "no stale segments\n");
+    const Outcome gc = shmbus_run({"gc", "--prefix", name});
+    EXPECT_EQ(gc.code, cli::kExitOk);
+    EXPECT_EQ(gc.out, "kept " + name + ": liveness unknown (corrupt: " +
+                          (*listed)["problem"].get<std::string>() + ")\nno stale segments\n");
+    EXPECT_TRUE(exists_unfollowed(name));
 }
 
 TEST(Cli, RmRemovesAndReportsMissing) {
@@ -438,6 +546,228 @@ TEST(Cli, RmRemovesAndReportsMissing) {
     const Outcome again = shmbus_run({"rm", name});
     EXPECT_EQ(again.code, cli::kExitFailure);
     EXPECT_NE(again.err.find("no such segment"), std::string::npos);
+}
+
+TEST(CliHostileFiles, SymlinkAndHugeSparseFilesAreReportedWithoutHidingRealSegments) {
+    const std::string prefix = test::unique_name("shmbus-clitest-hostile") + ".";
+    const std::string live_name = prefix + "live";
+    const std::string stale_name = prefix + "stale";
+    const std::string link_name = prefix + "link";
+    const std::string huge_name = prefix + "huge";
+    const std::string huge_matching_name = prefix + "huge-matching";
+    const std::string fifo_name = prefix + "fifo";
+    UnlinkOnExit unlink_live(live_name);
+    UnlinkOnExit unlink_stale(stale_name);
+    PlantedFile link(link_name);
+    PlantedFile huge(huge_name);
+    PlantedFile huge_matching(huge_matching_name);
+    PlantedFile fifo(fifo_name);
+    constexpr std::uint64_t k200TiB = std::uint64_t{200} << 40;
+    const Segment live = Segment::create(live_name, std::size_t{4} << 20);
+    make_stale_segment(stale_name);
+    ASSERT_EQ(::symlink(shm_path(live_name).c_str(), link.path().c_str()), 0);
+    plant_sized_segment(huge_name, k200TiB);
+    plant_sized_segment(huge_matching_name, k200TiB, k200TiB);
+    // Opening a FIFO for reading would block until a writer came: it must never be opened.
+    ASSERT_EQ(::mkfifo(fifo.path().c_str(), 0600), 0);
+
+    const Outcome text = shmbus_run({"ls"});
+    ASSERT_EQ(text.code, cli::kExitOk) << text.err;
+    for (const std::string& name : {live_name, stale_name, link_name, huge_name})
+        EXPECT_TRUE(contains(text.out, name)) << name << "\n" << text.out;
+    EXPECT_TRUE(contains(text.out, "corrupt: symlink")) << text.out;
+
+    const Outcome listed = shmbus_run({"ls", "--json"});
+    ASSERT_EQ(listed.code, cli::kExitOk) << listed.err;
+    const json ls = json::parse(listed.out);
+    ASSERT_NE(find_segment(ls, live_name), nullptr);
+    EXPECT_EQ((*find_segment(ls, live_name))["status"], "ok");
+    EXPECT_EQ((*find_segment(ls, live_name))["liveness"], "live");
+    ASSERT_NE(find_segment(ls, stale_name), nullptr);
+    EXPECT_EQ((*find_segment(ls, stale_name))["liveness"], "stale");
+    const json* symlink_row = find_segment(ls, link_name);
+    ASSERT_NE(symlink_row, nullptr);
+    EXPECT_EQ((*symlink_row)["status"], "corrupt");
+    EXPECT_EQ((*symlink_row)["problem"], "symlink");
+    EXPECT_EQ((*symlink_row)["liveness"], "unknown");
+    const json* huge_row = find_segment(ls, huge_name);
+    ASSERT_NE(huge_row, nullptr);
+    EXPECT_EQ((*huge_row)["status"], "corrupt");
+    EXPECT_EQ((*huge_row)["size"], k200TiB);
+    EXPECT_EQ((*huge_row)["problem"], "size " + std::to_string(k200TiB) +
+                                          " does not match header (" +
+                                          std::to_string(std::size_t{4} << 20) + ")");
+    // A header that claims the whole 200 TiB passes the size check; whatever mapping it then
+    // does (refused on a 47-bit address space), the file is listed.
+    EXPECT_NE(find_segment(ls, huge_matching_name), nullptr);
+    EXPECT_EQ(find_segment(ls, fifo_name), nullptr);
+
+    const Outcome dry_everything = shmbus_run({"gc", "--dry-run"});
+    if (::geteuid() == 0) { // root may remove every stale segment on the host
+        EXPECT_EQ(dry_everything.code, cli::kExitOk) << dry_everything.err;
+    }
+    EXPECT_TRUE(contains(dry_everything.out, "would remove " + stale_name + "\n"))
+        << dry_everything.out;
+    EXPECT_TRUE(contains(dry_everything.out, "kept " + link_name + ": liveness unknown"))
+        << dry_everything.out;
+
+    const Outcome dry = shmbus_run({"gc", "--dry-run", "--prefix", prefix});
+    EXPECT_EQ(dry.code, cli::kExitOk) << dry.err;
+    EXPECT_TRUE(contains(dry.out, "would remove " + stale_name + "\n")) << dry.out;
+    EXPECT_TRUE(contains(dry.out, "kept " + huge_name + ": liveness unknown (corrupt: size"))
+        << dry.out;
+    EXPECT_TRUE(exists_unfollowed(stale_name));
+
+    const Outcome gc = shmbus_run({"gc", "--prefix", prefix});
+    EXPECT_EQ(gc.code, cli::kExitOk) << gc.err;
+    EXPECT_TRUE(contains(gc.out, "removed " + stale_name + "\n")) << gc.out;
+    EXPECT_FALSE(contains(gc.out, "removed " + link_name)) << gc.out;
+    EXPECT_FALSE(exists_unfollowed(stale_name));
+    for (const std::string& name : {live_name, link_name, huge_name})
+        EXPECT_TRUE(exists_unfollowed(name)) << name;
+
+    // rm never follows the link: without --force it refuses, with it only the link goes.
+    const Outcome rm_link = shmbus_run({"rm", link_name});
+    EXPECT_EQ(rm_link.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(rm_link.err, "symlink")) << rm_link.err;
+    EXPECT_EQ(shmbus_run({"rm", "--force", link_name}).code, cli::kExitOk);
+    EXPECT_FALSE(exists_unfollowed(link_name));
+    EXPECT_NO_THROW(Segment::observe(live_name));
+    EXPECT_EQ(shmbus_run({"inspect", huge_name}).code, cli::kExitFailure);
+}
+
+// The listing's time with `count` planted files made by `plant`, each checked to be listed
+// as corrupt with `problem`.
+void expect_quick_listing(int count, const std::function<void(const std::string&)>& plant,
+                          const std::string& problem) {
+    const std::string prefix = test::unique_name("shmbus-clitest-many") + ".";
+    std::deque<PlantedFile> planted;
+    for (int i = 0; i < count; ++i) {
+        planted.emplace_back(prefix + std::to_string(i));
+        plant(prefix + std::to_string(i));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome listed = shmbus_run({"ls", "--json"});
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(listed.code, cli::kExitOk) << listed.err;
+    // Far above the goal (a fraction of a second) and far below the old 200 ms per file.
+    EXPECT_LT(elapsed, std::chrono::seconds(5));
+    const json ls = json::parse(listed.out);
+    for (int i = 0; i < count; ++i) {
+        const json* row = find_segment(ls, prefix + std::to_string(i));
+        ASSERT_NE(row, nullptr) << i;
+        EXPECT_EQ((*row)["status"], "corrupt");
+        EXPECT_TRUE(contains((*row)["problem"].get<std::string>(), problem)) << (*row)["problem"];
+    }
+}
+
+TEST(CliHostileFiles, FiftyTinyFilesWithTheMagicAreListedWithoutWaiting) {
+    expect_quick_listing(
+        50,
+        [](const std::string& name) {
+            write_at(shm_path(name), &detail::kSegmentMagic, sizeof detail::kSegmentMagic, 0);
+        },
+        "size 8 is too small for a shmbus header");
+}
+
+TEST(CliHostileFiles, FiftyNeverReadyHeadersShareOneWaitBudget) {
+    expect_quick_listing(
+        50,
+        [](const std::string& name) {
+            plant_sized_segment(name, std::size_t{4} << 20);
+            const std::uint32_t not_ready = 0;
+            write_at(shm_path(name), &not_ready, sizeof not_ready,
+                     offsetof(detail::SegmentHeader, ready));
+        },
+        "not initialised");
+}
+
+class CliOtherUser : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0)
+            GTEST_SKIP() << "needs root: the test runs the CLI as user nobody in a forked child";
+        nobody = ::getpwnam("nobody");
+        if (nobody == nullptr)
+            GTEST_SKIP() << "no user named nobody on this host";
+    }
+    const passwd* nobody = nullptr;
+};
+
+TEST_F(CliOtherUser, SeesPrivateSegmentsAsUnreadableAndIsToldPermissionDenied) {
+    const std::string prefix = test::unique_name("shmbus-clitest-other") + ".";
+    const std::string private_name = prefix + "private";
+    const std::string shared_name = prefix + "shared";
+    const std::string read_only_name = prefix + "read-only";
+    UnlinkOnExit unlink_private(private_name);
+    UnlinkOnExit unlink_shared(shared_name);
+    UnlinkOnExit unlink_read_only(read_only_name);
+    { const Segment segment = Segment::create(private_name, std::size_t{4} << 20, 0600); }
+    // Readable by others, but observing needs write access too.
+    { const Segment segment = Segment::create(read_only_name, std::size_t{4} << 20, 0644); }
+    // Readable and writable by all, but /dev/shm's sticky bit lets only root remove it.
+    make_stale_segment(shared_name, 0666);
+
+    const Outcome listed = shmbus_run_as(*nobody, {"ls", "--json"});
+    ASSERT_EQ(listed.code, cli::kExitOk) << listed.err;
+    const json ls = json::parse(listed.out);
+    const json* row = find_segment(ls, private_name);
+    ASSERT_NE(row, nullptr) << listed.out;
+    EXPECT_EQ((*row)["status"], "unreadable");
+    EXPECT_EQ((*row)["liveness"], "unknown");
+    EXPECT_EQ((*row)["uid"], 0);
+    EXPECT_EQ((*row)["owner"], "root");
+    EXPECT_EQ((*row)["size"], std::size_t{4} << 20);
+    EXPECT_EQ((*row)["mode"], "0600");
+    ASSERT_NE(find_segment(ls, shared_name), nullptr);
+    EXPECT_EQ((*find_segment(ls, shared_name))["status"], "stale");
+    ASSERT_NE(find_segment(ls, read_only_name), nullptr);
+    EXPECT_EQ((*find_segment(ls, read_only_name))["status"], "unreadable");
+    EXPECT_EQ((*find_segment(ls, read_only_name))["problem"], "permission denied");
+    const Outcome text = shmbus_run_as(*nobody, {"ls"});
+    EXPECT_TRUE(contains(text.out, "unreadable: permission denied")) << text.out;
+
+    const Outcome rm = shmbus_run_as(*nobody, {"rm", private_name});
+    EXPECT_EQ(rm.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(rm.err, "permission denied (owner root, mode 0600)")) << rm.err;
+    EXPECT_FALSE(contains(rm.err, "magic")) << rm.err;
+    const Outcome inspect = shmbus_run_as(*nobody, {"inspect", private_name});
+    EXPECT_EQ(inspect.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(inspect.err, "permission denied")) << inspect.err;
+    const Outcome forced = shmbus_run_as(*nobody, {"rm", "--force", private_name});
+    EXPECT_EQ(forced.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(forced.err, "permission denied")) << forced.err;
+
+    const Outcome dry = shmbus_run_as(*nobody, {"gc", "--dry-run", "--prefix", prefix});
+    EXPECT_EQ(dry.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(dry.err, "may not remove " + shared_name + ": permission denied"))
+        << dry.err;
+    EXPECT_TRUE(contains(dry.out, "kept " + private_name + ": liveness unknown (unreadable"))
+        << dry.out;
+    const Outcome gc = shmbus_run_as(*nobody, {"gc", "--prefix", prefix});
+    EXPECT_EQ(gc.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(gc.err, "could not remove " + shared_name + ": permission denied"))
+        << gc.err;
+    EXPECT_FALSE(contains(gc.out, "no stale segments")) << gc.out;
+    EXPECT_TRUE(exists_unfollowed(shared_name));
+    EXPECT_TRUE(exists_unfollowed(private_name));
+}
+
+TEST(Cli, RmRefusesASegmentWithALiveProcessUnlessForced) {
+    const std::string name = test::unique_name("shmbus-clitest-busy");
+    UnlinkOnExit unlink(name);
+    { const Segment segment = Segment::create(name, std::size_t{4} << 20); }
+    Child user = ready_child([&] { new Segment(Segment::open(name)); });
+
+    const Outcome refused = shmbus_run({"rm", name});
+    EXPECT_EQ(refused.code, cli::kExitFailure);
+    EXPECT_TRUE(contains(refused.err, std::to_string(user.pid()))) << refused.err;
+    EXPECT_TRUE(contains(refused.err, "--force")) << refused.err;
+    EXPECT_NO_THROW(Segment::observe(name));
+
+    const Outcome forced = shmbus_run({"rm", "--force", name});
+    EXPECT_EQ(forced.code, cli::kExitOk) << forced.err;
+    EXPECT_THROW(Segment::observe(name), NotFound);
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
