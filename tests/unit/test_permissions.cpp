@@ -94,4 +94,26 @@ TEST_F(Permissions, a_0666_segment_is_shared_with_other_users) {
               0);
 }
 
+TEST_F(Permissions, open_or_create_on_another_users_stale_segment_is_permission_denied) {
+    const std::string name = shmbus::test::unique_name();
+    shmbus::test::UnlinkOnExit cleanup(name);
+    // Made by a process that then ends: stale, and owned by root in sticky /dev/shm.
+    Child creator([&] { (void)Segment::create(name, std::size_t{4} << 20, 0666); });
+    ASSERT_EQ(creator.wait(), 0);
+    ASSERT_EQ(chmod(("/dev/shm/" + name).c_str(), 0666), 0);
+    ASSERT_EQ(Segment::liveness_of(name), Liveness::stale);
+    EXPECT_EQ(as_nobody([&] {
+                  try {
+                      (void)Segment::open_or_create(name, std::size_t{4} << 20);
+                  } catch (const PermissionDenied& e) {
+                      if (std::string(e.what()).find("may not remove") == std::string::npos)
+                          throw std::runtime_error(std::string("unclear message: ") + e.what());
+                      return;
+                  }
+                  throw std::runtime_error("no PermissionDenied");
+              }),
+              0);
+    EXPECT_EQ(Segment::liveness_of(name), Liveness::stale) << "still there, untouched";
+}
+
 } // namespace

@@ -60,7 +60,8 @@ void remove_stale(GarbageReport& report, const std::string& name, const fs::path
     if (file.summary.liveness != Liveness::stale)
         return;
     try {
-        if (Segment::unlink(name))
+        // Atomic with respect to attaching processes: false when one attached meanwhile.
+        if (Segment::unlink_if_stale(name))
             report.removed.push_back(name);
     } catch (const PermissionDenied&) {
         report.failed.push_back({name, denied(file.summary)});
@@ -138,7 +139,9 @@ void remove_segment(std::string_view name, bool force, const fs::path& directory
     if (!force)
         refuse_unless_stale(file, where, directory);
     try {
-        if (!Segment::unlink(name))
+        if (!force && !Segment::unlink_if_stale(name))
+            throw Error(where + "a process attached to it meanwhile; not removed");
+        if (force && !Segment::unlink(name))
             throw NotFound(where + "no such segment");
     } catch (const PermissionDenied&) {
         throw PermissionDenied(where + denied(file.summary));
