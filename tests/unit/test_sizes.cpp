@@ -172,13 +172,14 @@ TEST(Sizes, a_huge_maxsize_with_a_small_ring_is_bounded_by_the_ring) {
     EXPECT_EQ(queue.get(), 5);
 }
 
-TEST(Sizes, containers_of_a_capacity_that_does_not_fit) {
+TEST(Sizes, containers_too_large_are_out_of_space_and_impossible_counts_usage_errors) {
     ScopedSegment segment;
-    for (std::size_t capacity : {kMax, k2p63 + 1, k2p62, (std::size_t{1} << 40) + 1}) {
+    for (std::size_t capacity :
+         {kMax, k2p63 + 1, k2p62, (std::size_t{1} << 40) + 1, std::size_t{1} << 40}) {
         SCOPED_TRACE(capacity);
-        expect_rejected<UsageError>(
+        expect_rejected<OutOfSpace>(
             segment, [&] { Dict<int>(*segment, "d", DictOptions{.capacity_bytes = capacity}); });
-        expect_rejected<UsageError>(
+        expect_rejected<OutOfSpace>(
             segment, [&] { List<int>(*segment, "l", ListOptions{.capacity_bytes = capacity}); });
     }
     for (std::size_t entries : {kMax, k2p63 + 1, k2p62, std::size_t{1} << 31}) {
@@ -190,10 +191,7 @@ TEST(Sizes, containers_of_a_capacity_that_does_not_fit) {
     }
     expect_rejected<UsageError>(
         segment, [&] { Dict<int>(*segment, "d", DictOptions{.capacity_bytes = 0}); });
-    // Representable, but more than the segment holds.
-    expect_rejected<OutOfSpace>(segment, [&] {
-        Dict<int>(*segment, "d", DictOptions{.capacity_bytes = std::size_t{1} << 40});
-    });
+    // A valid entry count, but more than the segment holds.
     expect_rejected<OutOfSpace>(segment, [&] {
         List<int>(*segment, "l", ListOptions{.max_entries = (std::size_t{1} << 31) - 2});
     });
