@@ -54,8 +54,14 @@ std::uint64_t key_hash(std::string_view key) {
 }
 
 Geometry Geometry::for_options(const ContainerOptions& options, bool hashed) {
-    if (options.capacity_bytes == 0 || options.capacity_bytes > kMaxHeapBytes)
-        throw UsageError("capacity_bytes must lie in [1, " + std::to_string(kMaxHeapBytes) + "]");
+    if (options.capacity_bytes == 0)
+        throw UsageError("capacity_bytes must be at least 1");
+    // The bound keeps the geometry's arithmetic far from wrapping; like any capacity the
+    // segment cannot hold, more is OutOfSpace.
+    if (options.capacity_bytes > kMaxHeapBytes)
+        throw OutOfSpace("capacity_bytes " + std::to_string(options.capacity_bytes) +
+                         " is more than the " + std::to_string(kMaxHeapBytes) +
+                         " a Dict or List may hold");
     if (options.max_entries > kMaxEntries)
         throw UsageError("max_entries must be at most " + std::to_string(kMaxEntries));
     const std::uint64_t heap_bytes = round_up(options.capacity_bytes, kCacheLine);

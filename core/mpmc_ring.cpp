@@ -1,5 +1,6 @@
 #include "detail/mpmc_ring.hpp"
 
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
@@ -42,7 +43,9 @@ void remember_lease(const void* ring, std::uint32_t index) {
 } // namespace
 
 std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
-    return data_offset(slot_count) + slot_count * kSlotBytes;
+    const std::uint64_t slot_bytes = sizeof(RingControl) + kSlotBytes;
+    return add_size(kControlOffset, mul_size(slot_count, slot_bytes, "an MPMC ring"),
+                    "an MPMC ring");
 }
 
 void MpmcRing::init(void* at, std::uint64_t slot_count) {

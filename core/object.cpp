@@ -2,10 +2,13 @@
 
 #include "detail/layout.hpp"
 #include "detail/mapping.hpp"
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <optional>
 
 namespace shmbus::detail {
 namespace {
@@ -23,10 +26,6 @@ void validate_object_name(std::string_view name) {
               c == '.' || c == '_' || c == '-'))
             throw InvalidName("object name '" + std::string(name) +
                               "' may only hold letters, digits, '.', '_' and '-'");
-}
-
-std::uint64_t round_up(std::uint64_t value, std::uint64_t to) {
-    return (value + to - 1) / to * to;
 }
 
 // A creator that died between claiming an entry and marking it ready leaves it `creating`.
@@ -73,8 +72,25 @@ DirEntry* find_ready(SegmentHeader& header, std::string_view name, const std::st
     return nullptr;
 }
 
-DirEntry& create_entry(SegmentHeader& header, std::string_view name, const ObjectSpec& spec,
-                       const std::string& segment) {
+// Where a new object of `spec` would start: past the heap's fill level, aligned. The fill level
+// is read from shared memory, so it is checked against our own mapping before use.
+std::uint64_t next_offset(const SegmentHeader& header, std::uint64_t mapped, const ObjectSpec& spec,
+                          const std::string& segment) {
+    if (header.heap_used > mapped - kHeapOffset)
+        throw CorruptSegment("segment '" + segment + "': heap fill level " +
+                             std::to_string(header.heap_used) + " lies beyond its " +
+                             std::to_string(mapped) + " mapped bytes");
+    if (spec.align == 0 || !std::has_single_bit(spec.align))
+        throw UsageError("object alignment " + std::to_string(spec.align) +
+                         " is not a power of two");
+    const std::uint64_t align = std::max<std::uint64_t>(spec.align, kCacheLine);
+    return round_up_size(kHeapOffset + header.heap_used, align, "an object's start");
+}
+
+// The bound is our own mapping, not the header's recorded size: a forged total_size must not
+// let an object's initialisation write past the end of what this process mapped.
+DirEntry& create_entry(SegmentHeader& header, std::uint64_t mapped, std::string_view name,
+                       const ObjectSpec& spec, const std::string& segment) {
     DirEntry* entries = directory(header);
     DirEntry* entry = std::find_if(entries, entries + kMaxObjects, [](const DirEntry& e) {
         // relaxed is enough: entries change state only under the directory mutex we hold.
@@ -83,13 +99,13 @@ DirEntry& create_entry(SegmentHeader& header, std::string_view name, const Objec
     if (entry == entries + kMaxObjects)
         throw OutOfSpace("segment '" + segment + "': its directory holds " +
                          std::to_string(kMaxObjects) + " objects already");
-    const std::uint64_t align = std::max<std::uint64_t>(spec.align, kCacheLine);
-    const std::uint64_t offset = round_up(kHeapOffset + header.heap_used, align);
-    if (offset > header.total_size || spec.size > header.total_size - offset)
-        throw OutOfSpace(
-            "segment '" + segment + "': no room for a " + std::string(to_string(spec.kind)) +
-            " of " + std::to_string(spec.size) + " bytes (" +
-            std::to_string(header.total_size - kHeapOffset - header.heap_used) + " bytes free)");
+    const std::uint64_t offset = next_offset(header, mapped, spec, segment);
+    const std::optional<std::uint64_t> end = checked_add(offset, spec.size);
+    if (!end || *end > mapped)
+        throw OutOfSpace("segment '" + segment + "': no room for a " +
+                         std::string(to_string(spec.kind)) + " of " + std::to_string(spec.size) +
+                         " bytes (" + std::to_string(mapped - kHeapOffset - header.heap_used) +
+                         " bytes free)");
     std::memset(entry->name, 0, sizeof entry->name);
     if (name.empty()) {
         const std::string anonymous =
@@ -105,8 +121,21 @@ DirEntry& create_entry(SegmentHeader& header, std::string_view name, const Objec
     entry->creator_pid = getpid();
     // relaxed is enough: `creating` entries are read only under the directory lock.
     entry->state.store(EntryState::creating, std::memory_order_relaxed);
-    header.heap_used = offset + spec.size - kHeapOffset;
+    header.heap_used = *end - kHeapOffset;
     return *entry;
+}
+
+// Undoes create_entry after the object's initialisation failed, so the directory and the heap
+// are as they were: the entry is free again, the anonymous counter and the heap fill level are
+// back, and the bytes the failed initialisation wrote are zero again (new objects rely on a
+// zero-filled heap). We still hold the directory lock, so the entry is the last allocation.
+void undo_entry(SegmentHeader& header, DirEntry& entry, char* base, std::uint64_t heap_used,
+                std::uint64_t anonymous_count) {
+    std::memset(base + entry.offset, 0, entry.size);
+    header.heap_used = heap_used;
+    header.anonymous_count = anonymous_count;
+    // relaxed is enough: still under the directory mutex; no reader saw the entry ready.
+    entry.state.store(EntryState::free, std::memory_order_relaxed);
 }
 
 } // namespace
@@ -134,13 +163,14 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
     if (spec.size == 0)
         throw NotFound("no object '" + std::string(name) + "' in segment '" + segment_name +
                        "' (and no size given to create one)");
-    DirEntry& entry = create_entry(header, name, spec, segment_name);
+    const std::uint64_t heap_used = header.heap_used;
+    const std::uint64_t anonymous_count = header.anonymous_count;
+    DirEntry& entry = create_entry(header, segment.mapping().size(), name, spec, segment_name);
     try {
         segment.mapping().reserve(entry.offset, entry.size);
         init(segment.mapping().base() + entry.offset);
     } catch (...) {
-        // relaxed is enough: still under the directory mutex; no reader saw the entry ready.
-        entry.state.store(EntryState::free, std::memory_order_relaxed);
+        undo_entry(header, entry, segment.mapping().base(), heap_used, anonymous_count);
         throw;
     }
     // SYNC release: publishes the initialised state; pairs with the acquire in find_ready.

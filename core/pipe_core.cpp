@@ -5,9 +5,10 @@
 #include "detail/park.hpp"
 #include "detail/pipe_state.hpp"
 #include "detail/spsc_ring.hpp"
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
-#include <bit>
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -24,6 +25,10 @@ PipeState& state_of(void* state) {
     return *static_cast<PipeState*>(state);
 }
 
+int channel_count(bool duplex) {
+    return duplex ? 2 : 1;
+}
+
 void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max_message) {
     auto* state = new (at) PipeState{};
     state->magic = kPipeMagic;
@@ -37,12 +42,25 @@ void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max
         end.receiver.store(this_process_owner(), std::memory_order_relaxed);
     }
     std::uint64_t offset = sizeof(PipeState);
-    for (int c = 0; c < (duplex ? 2 : 1); ++c) {
+    for (int c = 0; c < channel_count(duplex); ++c) {
         state->channels[c].ring_offset = offset;
         state->channels[c].ring_bytes = SpscRing::bytes_for(capacity);
         SpscRing::init(static_cast<char*>(at) + offset, capacity);
         offset += SpscRing::bytes_for(capacity);
     }
+}
+
+// The ring capacity per direction: capacity_bytes rounded up to a power of two of at least a
+// cache line. OutOfSpace when that power of two is past 2^63.
+std::uint64_t ring_capacity(const PipeOptions& options) {
+    return bit_ceil_size(std::max<std::uint64_t>(options.capacity_bytes, kCacheLine),
+                         "a Pipe ring of capacity_bytes " + std::to_string(options.capacity_bytes));
+}
+
+std::uint64_t state_bytes(bool duplex, std::uint64_t capacity) {
+    const std::uint64_t rings =
+        mul_size(channel_count(duplex), SpscRing::bytes_for(capacity), "a Pipe's rings");
+    return add_size(sizeof(PipeState), rings, "a Pipe");
 }
 
 std::shared_ptr<SpscRing> channel_ring(const ObjectRef& object, const PipeChannelState& channel) {
@@ -71,9 +89,8 @@ std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool dupl
                                                const PipeOptions& options) {
     if (options.max_message_size == 0 || options.max_message_size > UINT32_MAX)
         throw UsageError("max_message_size must lie in [1, 2^32 - 1]");
-    const std::uint64_t capacity =
-        std::bit_ceil(std::max<std::uint64_t>(options.capacity_bytes, kCacheLine));
-    const std::size_t size = sizeof(PipeState) + (duplex ? 2 : 1) * SpscRing::bytes_for(capacity);
+    const std::uint64_t capacity = ring_capacity(options);
+    const std::uint64_t size = state_bytes(duplex, capacity);
     ObjectRef object = attach_object(
         segment, "", ObjectSpec{ObjectKind::pipe, size, kCacheLine, 0}, OpenMode::create,
         [&](void* at) { init_state(at, duplex, capacity, options.max_message_size); });

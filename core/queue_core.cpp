@@ -4,9 +4,12 @@
 #include "detail/notify.hpp"
 #include "detail/park.hpp"
 #include "detail/queue_state.hpp"
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <new>
 #include <string>
 
@@ -22,15 +25,30 @@ QueueState& state_of(void* state) {
     return *static_cast<QueueState*>(state);
 }
 
-std::uint64_t ring_slots(const QueueOptions& options) {
+void check_options(const QueueOptions& options) {
     if (options.max_message_size == 0 || options.max_message_size > kMaxFrameSize)
         throw UsageError("max_message_size must lie in [1, " + std::to_string(kMaxFrameSize) + "]");
-    // By default maxsize one-slot items fit, as a Python user of Queue(maxsize) expects.
-    const std::size_t bytes = options.capacity_bytes != 0 ? options.capacity_bytes
-                                                          : std::max(2 * options.max_message_size,
-                                                                     options.maxsize * kSlotBytes);
-    const std::uint64_t slots =
-        std::bit_ceil(std::max<std::uint64_t>((bytes + kCacheLine - 1) / kCacheLine, 2));
+    // free_items counts maxsize down as a signed word.
+    if (options.maxsize > static_cast<std::uint64_t>(INT64_MAX))
+        throw UsageError("maxsize must be at most 2^63 - 1");
+}
+
+// The ring bytes asked for: capacity_bytes, or by default room for two largest messages or for
+// maxsize one-slot items, whichever is more (a Python user of Queue(maxsize) expects those to
+// fit).
+std::uint64_t wanted_bytes(const QueueOptions& options) {
+    if (options.capacity_bytes != 0)
+        return options.capacity_bytes;
+    return std::max(2 * std::uint64_t{options.max_message_size},
+                    mul_size(options.maxsize, kSlotBytes, "a Queue of maxsize items"));
+}
+
+std::uint64_t ring_slots(const QueueOptions& options) {
+    check_options(options);
+    const std::uint64_t bytes = wanted_bytes(options);
+    const std::uint64_t slots = bit_ceil_size(
+        std::max<std::uint64_t>(bytes / kSlotBytes + (bytes % kSlotBytes != 0 ? 1 : 0), 2),
+        "a Queue ring of " + std::to_string(bytes) + " bytes");
     if (options.capacity_bytes == 0)
         return std::max(slots, std::bit_ceil(MpmcRing::slots_for(options.max_message_size)));
     if (MpmcRing::slots_for(options.max_message_size) > slots)
@@ -66,7 +84,7 @@ ObjectRef attach_queue(const Segment& segment, std::string_view name, const Queu
             [&] { return attach_queue(segment, name, options, OpenMode::create, kind, type_tag); });
     }
     const std::uint64_t slots = ring_slots(options);
-    const std::size_t size = sizeof(QueueState) + MpmcRing::bytes_for(slots);
+    const std::uint64_t size = add_size(sizeof(QueueState), MpmcRing::bytes_for(slots), "a Queue");
     const bool joinable = kind == ObjectKind::joinable_queue;
     return attach_object(segment, name, ObjectSpec{kind, size, kCacheLine, type_tag},
                          OpenMode::create,

@@ -142,6 +142,7 @@ public:
     }
     /// The largest frame a ring of `slot_count` slots holds.
     static std::size_t max_frame_for(std::uint64_t slot_count) { return slot_count * kSlotBytes; }
+    /// OutOfSpace when that does not fit in 64 bits.
     static std::size_t bytes_for(std::uint64_t slot_count);
     /// Builds an empty ring at `at` (64-byte aligned, bytes_for(slot_count) bytes).
     /// @pre slot_count is a power of two.

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "detail/layout.hpp"
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
@@ -57,8 +58,9 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 /// A view of an SPSC byte ring. @concurrent single writer and single reader.
 class SpscRing {
 public:
+    /// OutOfSpace when the sum does not fit in 64 bits.
     static std::size_t bytes_for(std::uint64_t capacity) {
-        return sizeof(SpscRingHeader) + capacity;
+        return add_size(sizeof(SpscRingHeader), capacity, "an SPSC ring");
     }
     /// @pre capacity is a power of two; `at` is 64-byte aligned with bytes_for(capacity) bytes.
     static void init(void* at, std::uint64_t capacity) {

@@ -4,6 +4,7 @@
 // element (lock-free where std::atomic_ref<T> is, under the lock otherwise).
 #pragma once
 
+#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/detail/typed_object.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/lock.hpp"
@@ -38,7 +39,8 @@ public:
         std::copy(values.begin(), values.end(), begin());
     }
     /// Opens the Array `name`, creating it zero-initialised when missing; an existing Array
-    /// of another length is KindMismatch.
+    /// of another length is KindMismatch. OutOfSpace when `length` elements do not fit in the
+    /// segment (the segment and its directory are then unchanged).
     Array(const Segment& segment, std::string_view name, std::size_t length)
         : Array(segment, name, length, detail::OpenMode::open_or_create) {}
     static Array create(const Segment& segment, std::string_view name, std::size_t length) {
@@ -95,11 +97,11 @@ private:
         (sizeof(Header) + alignof(T) - 1) / alignof(T) * alignof(T);
 
     Array(const Segment& segment, std::string_view name, std::size_t length, detail::OpenMode mode)
-        : m_object(detail::attach_typed(
-              segment, name, ObjectKind::array,
-              mode == detail::OpenMode::open ? 0 : kDataOffset + length * sizeof(T),
-              std::max(alignof(Header), alignof(T)), detail::type_tag_of<T>(), mode,
-              [&](void* state) { initialise(state, length); })),
+        : m_object(detail::attach_typed(segment, name, ObjectKind::array,
+                                        mode == detail::OpenMode::open ? 0 : bytes_for(length),
+                                        std::max(alignof(Header), alignof(T)),
+                                        detail::type_tag_of<T>(), mode,
+                                        [&](void* state) { initialise(state, length); })),
           m_lock(detail::companion_lock(segment, name)) {
         const auto& header = m_object.state<Header>();
         // Read from shared memory: checked against the directory's size before use.
@@ -111,6 +113,13 @@ private:
         m_length = static_cast<std::size_t>(header.length);
         m_data =
             reinterpret_cast<T*>(reinterpret_cast<char*>(&m_object.state<Header>()) + kDataOffset);
+    }
+
+    // OutOfSpace when `length` elements cannot be counted in bytes: a wrapped size would make
+    // a small object that the value-initialisation below then overruns.
+    static std::size_t bytes_for(std::size_t length) {
+        return detail::add_size(kDataOffset, detail::mul_size(length, sizeof(T), "an Array"),
+                                "an Array");
     }
 
     static void initialise(void* state, std::size_t length) {

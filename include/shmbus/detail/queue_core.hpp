@@ -16,9 +16,12 @@
 
 namespace shmbus {
 
-/// How a queue is created. Opening an existing queue ignores everything but `wait`.
+/// How a queue is created. Opening an existing queue ignores everything but `wait`. Creating a
+/// queue whose ring does not fit in the segment is OutOfSpace; nonsense options are UsageError.
+/// Either way nothing is left in the segment.
 struct QueueOptions {
-    /// Most items the queue holds; 0: bounded only by capacity_bytes (Python's maxsize <= 0).
+    /// Most items the queue holds, at most 2^63 - 1; 0: bounded only by capacity_bytes (Python's
+    /// maxsize <= 0).
     std::size_t maxsize = 0;
     /// Largest encoded message; put of a bigger one is MessageTooLarge.
     std::size_t max_message_size = std::size_t{1} << 20;
