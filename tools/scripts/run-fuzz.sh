@@ -4,7 +4,7 @@
 # into the repository; a crash, a sanitizer report or a hang (-timeout) leaves its reproducer
 # in the build directory and fails the run.
 #   FUZZ_SECONDS=60                          time per target
-#   FUZZ_TARGETS="ring codec segment inspect"
+#   FUZZ_TARGETS="ring codec segment sizes inspect"
 #   BUILD_DIR=build-fuzz
 # Replay one input: build-fuzz/fuzz/fuzz_<target> <file>
 set -euo pipefail
@@ -13,7 +13,7 @@ root=$PWD
 tools/scripts/install-deps.sh
 build=${BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-ring codec segment inspect}
+targets=${FUZZ_TARGETS:-ring codec segment sizes inspect}
 CXX=${CXX:-clang++} cmake -S . -B "$build" -G Ninja -DSHMBUS_WERROR=ON -DSHMBUS_BUILD_FUZZERS=ON \
   -DSHMBUS_SANITIZE=address -DSHMBUS_BUILD_TESTS=OFF
 # shellcheck disable=SC2046
