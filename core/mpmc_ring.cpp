@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 
 namespace shmbus::detail {
 namespace {
@@ -26,17 +28,52 @@ std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
 
-// Which lease this thread holds in each ring it used lately; checked against the lease's owner
-// before use, so an entry for a ring that was unmapped, or from before a fork, is just a miss.
+using Clock = std::chrono::steady_clock;
+
+// How long a thread waits for a lease before OutOfSpace: the recovery lock's holder or the
+// borrowers of every shared lease would have to be stopped (SIGSTOP) that long.
+constexpr auto kLeaseWait = std::chrono::seconds(10);
+// How often a borrower looks for an owned lease again (one may have been freed since).
+constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
+// A thread waiting for another's sweep of dead leases, or for a shared lease, polls this often
+// once yielding has not helped.
+constexpr auto kLeasePoll = std::chrono::microseconds(100);
+constexpr unsigned kYieldRounds = 16;
+constexpr unsigned kSweepEvery = 50;
+constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
+
+// Which lease this thread owns in each ring it used lately (or kBorrowing: it borrows shared
+// leases there until next_own_try); checked against the lease's owner before use, so an entry
+// for a ring that was unmapped, or from before a fork, is just a miss.
 struct LeaseCacheEntry {
     const void* ring = nullptr;
     std::uint32_t index = 0;
+    std::uint32_t own_tries = 0;
+    Clock::time_point next_own_try{};
 };
 thread_local std::array<LeaseCacheEntry, 8> t_lease_cache;
 thread_local unsigned t_lease_victim = 0;
 
-void remember_lease(const void* ring, std::uint32_t index) {
-    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index};
+void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
+    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index, 0, next_own_try};
+}
+
+// A borrower looks for a free owned lease every kOwnRetryPeriod, and every kSweepEvery-th time
+// also frees the leases of dead owners (which reads /proc for each owner).
+bool time_to_look_again(LeaseCacheEntry& entry) {
+    const auto now = Clock::now();
+    if (now < entry.next_own_try)
+        return false;
+    entry.next_own_try = now + kOwnRetryPeriod;
+    ++entry.own_tries;
+    return true;
+}
+
+void wait_a_little(unsigned round) {
+    if (round < kYieldRounds)
+        std::this_thread::yield();
+    else
+        std::this_thread::sleep_for(kLeasePoll);
 }
 
 } // namespace
@@ -86,58 +123,140 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
 
 // ---- leases -------------------------------------------------------------------------------
 
-RingLease& MpmcRing::my_lease() {
+MpmcRing::LeaseUse::~LeaseUse() {
+    if (!m_borrowed)
+        return;
+    // A claim left in flight (an exception mid-way) keeps the lease: recovery undoes the claim
+    // once this thread is dead and then frees the lease. relaxed is enough (both): our own stores.
+    if (m_lease.put_pos.load(std::memory_order_relaxed) != kNoPosition ||
+        m_lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
+        return;
+    // SYNC release: pairs with the acq_rel CAS in claim_free_lease: the next borrower's
+    // position stores come after ours.
+    m_lease.owner.store(kNoOwner, std::memory_order_release);
+}
+
+MpmcRing::LeaseUse MpmcRing::my_lease() {
     const OwnerId me = this_thread_owner();
-    for (const LeaseCacheEntry& entry : t_lease_cache)
+    for (LeaseCacheEntry& entry : t_lease_cache) {
+        if (entry.ring != m_header)
+            continue;
+        if (entry.index == kBorrowing) {
+            if (!time_to_look_again(entry))
+                return {*borrow_lease(me), true};
+            if (entry.own_tries % kSweepEvery == 0)
+                free_dead_leases(me);
+            RingLease* lease = claim_free_lease(me, 0, kOwnedLeases);
+            if (lease == nullptr)
+                return {*borrow_lease(me), true};
+            entry.index = static_cast<std::uint32_t>(lease - m_leases);
+            return {*lease, false};
+        }
         // relaxed is enough: only this thread writes its own identity into a lease.
-        if (entry.ring == m_header &&
-            m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
-            return m_leases[entry.index];
+        if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
+            return {m_leases[entry.index], false};
+    }
     return take_lease(me);
 }
 
-RingLease& MpmcRing::take_lease(OwnerId me) {
+MpmcRing::LeaseUse MpmcRing::take_lease(OwnerId me) {
+    if (RingLease* lease = own_lease(me))
+        return {*lease, false};
+    remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
+    return {*borrow_lease(me), true};
+}
+
+RingLease* MpmcRing::claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count) {
+    for (std::uint32_t j = 0; j < count; ++j) {
+        RingLease& lease = m_leases[first + j];
+        OwnerId expected = kNoOwner;
+        // relaxed is enough: a hint; the CAS below decides.
+        if (lease.owner.load(std::memory_order_relaxed) == kNoOwner &&
+            // SYNC acq_rel: the winner alone holds the lease; acquire pairs with the release
+            // that freed it (its positions are clear). relaxed on failure, we move on.
+            lease.owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+            return &lease;
+    }
+    return nullptr;
+}
+
+RingLease* MpmcRing::own_lease(OwnerId me) {
     // A thread that uses more rings than its cache holds still owns its lease here: reuse it,
     // or every cache miss would take one more lease until none is left.
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+    for (std::uint32_t i = 0; i < kOwnedLeases; ++i) {
         // relaxed is enough: only this thread writes its own identity into a lease.
         if (m_leases[i].owner.load(std::memory_order_relaxed) == me) {
             remember_lease(m_header, i);
-            return m_leases[i];
+            return &m_leases[i];
         }
     }
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        OwnerId expected = kNoOwner;
-        // SYNC acq_rel: the winner alone owns the lease; relaxed on failure, we move on.
-        if (m_leases[i].owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel,
-                                                      std::memory_order_relaxed)) {
-            remember_lease(m_header, i);
-            return m_leases[i];
-        }
-    }
-    // Every lease is taken: hand back those of dead threads. Under the recovery lock, so that
-    // no recoverer is reading a lease while it changes hands.
-    recover_dead();
-    if (lock_recovery(me)) {
-        for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-            RingLease& lease = m_leases[i];
-            // relaxed is enough: we hold the recovery lock, which orders lease hand-overs.
-            const OwnerId owner = lease.owner.load(std::memory_order_relaxed);
-            if (lease.put_pos.load(std::memory_order_acquire) != kNoPosition ||
-                lease.get_pos.load(std::memory_order_acquire) != kNoPosition || owner_alive(owner))
-                continue;
-            // SYNC release: hands the lease over; pairs with the acquire in lease loads.
-            lease.owner.store(me, std::memory_order_release);
-            // SYNC release: pairs with the acquire in lock_recovery.
-            m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
-            remember_lease(m_header, i);
+    const auto give_up = Clock::now() + kLeaseWait;
+    bool swept = false;
+    for (unsigned round = 0;; ++round) {
+        if (RingLease* lease = claim_free_lease(me, 0, kOwnedLeases)) {
+            remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
             return lease;
         }
-        // SYNC release: pairs with the acquire in lock_recovery.
-        m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
+        if (swept || Clock::now() >= give_up)
+            return nullptr; // every owned lease belongs to a live thread: borrow
+        // One thread sweeps at a time; the others wait for it and take what it freed.
+        swept = free_dead_leases(me);
+        if (!swept)
+            wait_a_little(round);
     }
-    throw OutOfSpace("ring: more than " + std::to_string(kRingLeases) +
-                     " live threads use this queue");
+}
+
+RingLease* MpmcRing::borrow_lease(OwnerId me) {
+    const auto start = static_cast<std::uint32_t>(owner_tid(me)) % kSharedLeases;
+    const auto give_up = Clock::now() + kLeaseWait;
+    for (unsigned round = 0;; ++round) {
+        if (RingLease* lease = claim_free_lease(me, kOwnedLeases + start, kSharedLeases - start))
+            return lease;
+        if (RingLease* lease = claim_free_lease(me, kOwnedLeases, start))
+            return lease;
+        // A borrower holds its lease for one put or get; one that holds it longer may be dead.
+        if (round % (kSweepEvery * kYieldRounds) == kSweepEvery * kYieldRounds - 1)
+            free_dead_leases(me);
+        if (Clock::now() >= give_up)
+            throw OutOfSpace("ring: no shared lease came free in " +
+                             std::to_string(kLeaseWait.count()) +
+                             " s: " + std::to_string(kOwnedLeases) +
+                             " live threads own a lease and " + std::to_string(kSharedLeases) +
+                             " others held the shared ones all along (stopped processes?)");
+        wait_a_little(round);
+    }
+}
+
+// Free: no claim, or one that no longer blocks the ring (made before a CAS that never came,
+// or completed but for clearing the record).
+bool MpmcRing::lease_idle(const RingLease& lease) const {
+    // SYNC acquire (both): pair with the release stores of positions.
+    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
+    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
+    return (got == kNoPosition || !get_stuck(got)) && (put == kNoPosition || !put_stuck(put));
+}
+
+// Under the recovery lock, so that no recoverer reads a lease while it changes hands. Leases
+// of dead threads change only here: no live thread writes them and a CAS takes only free ones.
+bool MpmcRing::free_dead_leases(OwnerId me) {
+    if (!lock_recovery(me))
+        return false;
+    recover_dead_locked(me);
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        RingLease& lease = m_leases[i];
+        // SYNC acquire: pairs with the CAS or release store that last changed hands.
+        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
+        if (owner == kNoOwner || owner == me || !lease_idle(lease) || owner_alive(owner))
+            continue;
+        // SYNC release (all three): pair with the acquire in claim_free_lease: the next
+        // holder starts from clear positions.
+        lease.get_pos.store(kNoPosition, std::memory_order_release);
+        lease.put_pos.store(kNoPosition, std::memory_order_release);
+        lease.owner.store(kNoOwner, std::memory_order_release);
+    }
+    unlock_recovery();
+    return true;
 }
 
 // ---- put ----------------------------------------------------------------------------------
@@ -222,7 +341,8 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> frame) {
     // relaxed is enough: a fast refusal only; the seq_cst re-check after the claim decides.
     if (m_header->closed.load(std::memory_order_relaxed) != 0)
         return RingStatus::closed;
-    RingLease& lease = my_lease();
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
     std::uint64_t pos = 0;
     if (!claim(lease, slots, pos))
         return RingStatus::full;
@@ -285,7 +405,8 @@ RingStatus MpmcRing::empty_or_closed(std::uint64_t pos) const {
 }
 
 RingStatus MpmcRing::try_get(ByteBuffer& out) {
-    RingLease& lease = my_lease();
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
     // relaxed is enough: the CAS below validates the snapshot.
     std::uint64_t pos = m_header->head.load(std::memory_order_relaxed);
     for (;;) {
@@ -476,11 +597,22 @@ void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
     }
 }
 
+void MpmcRing::unlock_recovery() {
+    // SYNC release: pairs with the acquire in lock_recovery: our repairs are visible to the next.
+    m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
+}
+
 RecoveryReport MpmcRing::recover_dead() {
-    RecoveryReport report;
     const OwnerId me = this_thread_owner();
     if (!lock_recovery(me))
-        return report;
+        return {};
+    const RecoveryReport report = recover_dead_locked(me);
+    unlock_recovery();
+    return report;
+}
+
+RecoveryReport MpmcRing::recover_dead_locked(OwnerId me) {
+    RecoveryReport report;
     for (std::uint32_t i = 0; i < kRingLeases; ++i) {
         RingLease& lease = m_leases[i];
         // SYNC acquire: pairs with the lease hand-over in take_lease.
@@ -500,8 +632,6 @@ RecoveryReport MpmcRing::recover_dead() {
         m_header->lost_count.fetch_add(report.messages_lost, std::memory_order_relaxed);
         m_header->padded_count.fetch_add(report.claims_padded, std::memory_order_relaxed);
     }
-    // SYNC release: pairs with the acquire in lock_recovery: our repairs are visible to the next.
-    m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
     return report;
 }
 
