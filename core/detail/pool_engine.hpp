@@ -45,8 +45,9 @@ struct WorkerContext {
 /// maxtasksperchild; in a worker process.
 void run_worker(const WorkerContext& context, std::uint32_t index);
 
-/// A segment this pool created, unlinked when the pool goes: `requested_name`, or
-/// "shmbus-pool-<pid>-<n>" when that is empty.
+/// The segment a pool lives in, unlinked when the pool goes. Named `requested_name`, or
+/// "shmbus.pool.<pid>.<n>" when that is empty. A name whose holder is dead is taken over;
+/// see create_pool_segment in pool_segment.cpp for the rest.
 class OwnedSegment {
 public:
     OwnedSegment(const std::string& requested_name, std::size_t size);
@@ -58,6 +59,8 @@ public:
     const std::string& name() const { return m_name; }
 
 private:
+    explicit OwnedSegment(std::pair<std::string, Segment> created);
+
     std::string m_name;
     Segment m_segment;
 };

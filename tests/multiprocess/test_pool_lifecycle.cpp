@@ -1,0 +1,163 @@
+// Pool at the edges of its life: the segment a pool starts in when its name is taken (by a
+// dead pool, a stale segment, a live pool, or another user's file).
+#include "support/harness.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <new>
+#include <numeric>
+#include <shmbus/errors.hpp>
+#include <shmbus/pool.hpp>
+#include <shmbus/segment.hpp>
+#include <string>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace shmbus;
+using namespace std::chrono_literals;
+using shmbus::test::Child;
+using shmbus::test::eventually;
+using shmbus::test::unique_name;
+using shmbus::test::UnlinkOnExit;
+
+namespace {
+
+int square(int x) {
+    return x * x;
+}
+
+std::vector<int> iota(int n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+}
+
+bool stale(const std::string& name) {
+    try {
+        return Segment::observe(name).liveness() == Liveness::stale;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+// A flag in memory shared with forked children.
+class SharedFlag {
+public:
+    SharedFlag()
+        : m_memory(mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {
+        if (m_memory == MAP_FAILED)
+            throw std::runtime_error("mmap failed");
+        new (m_memory) std::atomic<int>{0};
+    }
+    ~SharedFlag() { munmap(m_memory, sizeof(std::atomic<int>)); }
+    SharedFlag(const SharedFlag&) = delete;
+    SharedFlag& operator=(const SharedFlag&) = delete;
+    void set() { static_cast<std::atomic<int>*>(m_memory)->store(1); }
+    bool is_set() const { return static_cast<std::atomic<int>*>(m_memory)->load() == 1; }
+
+private:
+    void* m_memory;
+};
+
+} // namespace
+
+TEST(PoolLifecycle, a_named_pool_whose_owner_was_killed_starts_again) {
+    const std::string name = unique_name("shmbus-test-pool");
+    const UnlinkOnExit cleanup(name);
+    SharedFlag started;
+    Child owner([&] {
+        PoolOptions options;
+        options.processes = 2;
+        options.segment_name = name;
+        Pool pool(options);
+        if (pool.map(square, iota(10))[9] != 81)
+            std::_Exit(5);
+        started.set();
+        for (;;)
+            ::pause();
+    });
+    ASSERT_TRUE(eventually([&] { return started.is_set(); }, 30s));
+    PoolOptions options;
+    options.processes = 2;
+    options.segment_name = name;
+    EXPECT_THROW(Pool{options}, AlreadyExists); // its owner is alive
+    owner.kill(SIGKILL);
+    EXPECT_EQ(owner.wait(), -SIGKILL);
+    // Its workers die with it (a daemon's parent-death signal); then the segment is stale.
+    ASSERT_TRUE(eventually([&] { return stale(name); }, 30s));
+    Pool pool(options);
+    EXPECT_EQ(pool.segment_name(), name);
+    EXPECT_EQ(pool.map(square, iota(10))[9], 81);
+}
+
+TEST(PoolLifecycle, a_stale_named_pool_segment_is_replaced) {
+    const std::string name = unique_name("shmbus-test-pool");
+    const UnlinkOnExit cleanup(name);
+    Child creator([&] { (void)Segment::create(name, std::size_t{1} << 20); }); // never unlinked
+    ASSERT_EQ(creator.wait(), 0);
+    ASSERT_TRUE(stale(name));
+    PoolOptions options;
+    options.processes = 2;
+    options.segment_name = name;
+    Pool pool(options);
+    EXPECT_EQ(pool.segment_name(), name);
+    EXPECT_EQ(pool.map(square, iota(10))[9], 81);
+    EXPECT_GT(Segment::observe(name).size(), std::size_t{1} << 20); // the pool's, not the old
+}
+
+TEST(PoolLifecycle, a_named_pool_held_by_a_foreign_file_names_the_file_and_its_owner) {
+    const std::string name = unique_name("shmbus-test-pool");
+    const UnlinkOnExit cleanup(name);
+    const std::string path = "/dev/shm/" + name;
+    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600); // empty: not shmbus
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    PoolOptions options;
+    options.processes = 1;
+    options.segment_name = name;
+    try {
+        Pool pool(options);
+        FAIL() << "a pool started over a foreign file";
+    } catch (const PermissionDenied& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(path), std::string::npos) << what;
+        EXPECT_NE(what.find("uid " + std::to_string(::geteuid())), std::string::npos) << what;
+    }
+}
+
+// Another user plants empty files under the next default pool names: they are skipped.
+TEST(PoolLifecycle, planted_files_of_another_user_do_not_block_a_default_pool) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root to plant a file owned by another user (nobody, uid 65534) "
+                        "under the next pool name";
+    PoolOptions options;
+    options.processes = 1;
+    std::string first;
+    {
+        Pool probe(options); // learns the pid.counter pattern of this process's pool names
+        first = probe.segment_name();
+    }
+    const std::string prefix = first.substr(0, first.rfind('.') + 1);
+    const int next = std::stoi(first.substr(first.rfind('.') + 1)) + 1;
+    std::vector<std::unique_ptr<UnlinkOnExit>> planted;
+    for (int n = next; n < next + 3; ++n) {
+        const std::string name = prefix + std::to_string(n);
+        planted.push_back(std::make_unique<UnlinkOnExit>(name));
+        const std::string path = "/dev/shm/" + name;
+        const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+        ASSERT_GE(fd, 0) << path;
+        ASSERT_EQ(::fchown(fd, 65534, 65534), 0);
+        ::close(fd);
+    }
+    Pool pool(options);
+    EXPECT_EQ(pool.segment_name(), prefix + std::to_string(next + 3));
+    EXPECT_EQ(pool.map(square, iota(10))[9], 81);
+}
