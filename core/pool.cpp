@@ -38,27 +38,44 @@ constexpr std::size_t kQueuedBytes = std::size_t{64} << 10;
 // Task message buffers kept for reuse: fresh memory costs a page fault per page, which on a
 // virtual machine costs more than writing the page.
 constexpr std::size_t kSpareBuffers = 16;
-// Room in a queue message beyond max_message_size, for headers and a remote error's text.
-constexpr std::size_t kMessageSlack = std::size_t{64} << 10;
+// Room in a result message beyond max_message_size, for headers and a remote error's text;
+// in a task message, for its header.
+constexpr std::size_t kResultSlack = std::size_t{64} << 10;
+constexpr std::size_t kTaskSlack = std::size_t{4} << 10;
 
 std::exception_ptr remote_error(std::span<const std::byte> payload) {
     const auto [type, what] = decode<std::pair<std::string, std::string>>(payload);
     return std::make_exception_ptr(RemoteError(what.empty() ? type : type + ": " + what));
 }
 
-QueueOptions queue_options(std::size_t max_message_size) {
+// One worker's queue holds a largest chunk, or kQueuedBytes of small ones: the dispatcher
+// queues no more, and a chunk that does not fit waits in this process for the next result.
+// With a queue per worker, this is what a Pool of many workers costs in shared memory.
+QueueOptions task_queue_options(std::size_t max_message_size) {
     QueueOptions options;
-    options.max_message_size = max_message_size + kMessageSlack;
+    options.max_message_size = max_message_size + kTaskSlack;
+    options.capacity_bytes = std::bit_ceil(std::max(options.max_message_size, kQueuedBytes));
+    return options;
+}
+
+// Every worker's results: room for two, so that one is read while the next is written.
+QueueOptions result_queue_options(std::size_t max_message_size) {
+    QueueOptions options;
+    options.max_message_size = max_message_size + kResultSlack;
     options.capacity_bytes = std::bit_ceil(2 * options.max_message_size);
     return options;
+}
+
+std::size_t queue_bytes(const QueueOptions& options) {
+    return MpmcRing::bytes_for(options.capacity_bytes / kCacheLine) + 4096; // + its state
 }
 
 std::size_t segment_bytes(unsigned workers, std::size_t max_message_size) {
     if (max_message_size == 0 || max_message_size > (std::size_t{1} << 30))
         throw UsageError("Pool: max_message_size must lie in [1, 2^30]");
-    const QueueOptions options = queue_options(max_message_size);
-    const std::size_t queue = MpmcRing::bytes_for(options.capacity_bytes / kCacheLine) + 4096;
-    return kHeapOffset + (workers + 1) * queue + PoolState::bytes_for(workers) + (1 << 20);
+    return kHeapOffset + workers * queue_bytes(task_queue_options(max_message_size)) +
+           queue_bytes(result_queue_options(max_message_size)) + PoolState::bytes_for(workers) +
+           (1 << 20);
 }
 
 } // namespace
@@ -82,13 +99,14 @@ PoolEngine::PoolEngine(const PoolOptions& options)
 WorkerContext* PoolEngine::make_context(const PoolOptions& options, unsigned workers) {
     auto context = std::make_unique<WorkerContext>();
     const Segment& segment = m_segment.segment();
-    const QueueOptions queue = queue_options(options.max_message_size);
+    const QueueOptions tasks = task_queue_options(options.max_message_size);
     for (unsigned slot = 0; slot < workers; ++slot)
         context->tasks.push_back(
-            std::make_unique<QueueCore>(segment, "pool.tasks." + std::to_string(slot), queue,
+            std::make_unique<QueueCore>(segment, "pool.tasks." + std::to_string(slot), tasks,
                                         OpenMode::create, ObjectKind::queue, 0));
-    context->results = std::make_unique<QueueCore>(segment, "pool.results", queue, OpenMode::create,
-                                                   ObjectKind::queue, 0);
+    context->results = std::make_unique<QueueCore>(segment, "pool.results",
+                                                   result_queue_options(options.max_message_size),
+                                                   OpenMode::create, ObjectKind::queue, 0);
     const ObjectRef state = attach_object(
         segment, "pool",
         ObjectSpec{ObjectKind::pool, PoolState::bytes_for(workers), alignof(PoolState), 0},

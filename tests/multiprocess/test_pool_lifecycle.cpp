@@ -1,10 +1,11 @@
-// Pool at the edges of its life: the segment a pool starts in when its name is taken (by a
-// dead pool, a stale segment, a live pool, or another user's file).
+// Pool at the edges of its life: many workers (Pool(200)), and the segment a pool starts in
+// when its name is taken (by a dead pool, a stale segment, a live pool, or another user's file).
 #include "support/harness.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -68,6 +69,27 @@ private:
 };
 
 } // namespace
+
+// Issue 11: the 72 workers past 128 died of OutOfSpace on the shared result queue. A task
+// queue holds one largest chunk (at least 64 KiB), so with 16 KiB messages 200 workers take
+// about 21 MiB of /dev/shm, a third of Docker's default.
+TEST(PoolLifecycle, two_hundred_workers_map_ten_thousand_tasks) {
+    PoolOptions options;
+    options.processes = 200;
+    options.max_message_size = 16 << 10;
+    Pool pool(options);
+    const std::vector<int> squares = pool.map(square, iota(10000));
+    ASSERT_EQ(squares.size(), 10000u);
+    for (int i = 0; i < 10000; ++i)
+        ASSERT_EQ(squares[static_cast<std::size_t>(i)], i * i) << i;
+    struct stat st {};
+    ASSERT_EQ(::stat(("/dev/shm/" + pool.segment_name()).c_str(), &st), 0);
+    const auto in_use = static_cast<std::size_t>(st.st_blocks) * 512; // allocated up front
+    std::printf("Pool(200) with 16 KiB messages: %zu KiB of /dev/shm\n", in_use >> 10);
+    EXPECT_LT(in_use, std::size_t{32} << 20) << "Docker's /dev/shm holds 64 MiB";
+    pool.close();
+    pool.join();
+}
 
 TEST(PoolLifecycle, a_named_pool_whose_owner_was_killed_starts_again) {
     const std::string name = unique_name("shmbus-test-pool");
