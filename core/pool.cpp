@@ -131,6 +131,13 @@ PoolEngine::~PoolEngine() {
             terminate();
     } catch (const std::exception& e) { // a destructor must not throw; the workers are gone
         std::fprintf(stderr, "shmbus Pool: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "shmbus Pool: terminate failed with a non-standard exception\n");
+    }
+    // Whatever failed above, a joinable std::thread left to its destructor would abort.
+    try {
+        stop_handler();
+    } catch (...) { // join itself failed: nothing more can be done here
     }
 }
 
@@ -278,7 +285,11 @@ void PoolEngine::stop_handler() {
     // release pairs with the acquire load in handler_loop().
     m_stop.store(true, std::memory_order_release);
     const ResultHeader wake{0, 0, ResultStatus::ok, 0, 0};
-    m_context->results->try_put(std::span(reinterpret_cast<const std::byte*>(&wake), sizeof wake));
+    try {
+        m_context->results->try_put(
+            std::span(reinterpret_cast<const std::byte*>(&wake), sizeof wake));
+    } catch (const std::exception&) { // only a wake-up: the handler looks at m_stop every poll
+    }
     m_handler.join();
 }
 

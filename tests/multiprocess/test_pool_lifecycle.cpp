@@ -1,5 +1,6 @@
-// Pool at the edges of its life: many workers (Pool(200)), and the segment a pool starts in
-// when its name is taken (by a dead pool, a stale segment, a live pool, or another user's file).
+// Pool at the edges of its life: many workers (Pool(200)), workers that keep dying, and the
+// segment a pool starts in when its name is taken (by a dead pool, a stale segment, a live
+// pool, or another user's file).
 #include "support/harness.hpp"
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <new>
 #include <numeric>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/pool.hpp>
 #include <shmbus/segment.hpp>
@@ -32,6 +34,15 @@ namespace {
 
 int square(int x) {
     return x * x;
+}
+
+void exit_at_once() {
+    std::_Exit(3);
+}
+
+int die(int) {
+    ::raise(SIGKILL);
+    return 0;
 }
 
 std::vector<int> iota(int n) {
@@ -89,6 +100,42 @@ TEST(PoolLifecycle, two_hundred_workers_map_ten_thousand_tasks) {
     EXPECT_LT(in_use, std::size_t{32} << 20) << "Docker's /dev/shm holds 64 MiB";
     pool.close();
     pool.join();
+}
+
+// Workers that end before their first task, or in every task, are replaced over and over;
+// destroying the pool meanwhile must neither abort nor hang. In a child, so that an abort
+// shows as SIGABRT and a hang as the watchdog's kill.
+TEST(PoolLifecycle, a_pool_whose_workers_keep_dying_is_destroyed_without_aborting) {
+    Child owner([] {
+        PoolOptions options;
+        options.processes = 4;
+        std::optional<AsyncResult<std::vector<int>>> never_ran;
+        std::optional<AsyncResult<std::vector<int>>> killed_its_worker;
+        {
+            PoolOptions exiting = options;
+            exiting.initializer = exit_at_once;
+            Pool pool(exiting);
+            never_ran = pool.map_async(square, iota(100));
+            std::this_thread::sleep_for(300ms); // several rounds of replacement
+        }
+        {
+            Pool pool(options);
+            killed_its_worker = pool.map_async(die, iota(100), 1);
+            std::this_thread::sleep_for(300ms);
+        }
+        try {
+            never_ran->get(30s);
+            std::_Exit(4); // no worker ever ran a task: a result is impossible
+        } catch (const Closed&) {
+        }
+        try {
+            killed_its_worker->get(30s);
+            std::_Exit(5);
+        } catch (const WorkerLost&) {
+        } catch (const Closed&) {
+        }
+    });
+    EXPECT_EQ(owner.wait(60s), 0);
 }
 
 TEST(PoolLifecycle, a_named_pool_whose_owner_was_killed_starts_again) {
