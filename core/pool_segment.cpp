@@ -101,6 +101,10 @@ std::optional<Segment> create_or_take_over(const std::string& name, std::size_t 
         try {
             return Segment::create(name, size);
         } catch (const AlreadyExists&) {
+        } catch (const OutOfSpace& e) { // segments are allocated whole when created
+            throw OutOfSpace("Pool: its segment needs " + std::to_string(size >> 20) +
+                             " MiB of /dev/shm (" + e.what() +
+                             "): use fewer processes or a smaller max_message_size");
         }
         const auto seen = stat_of(name);
         holder = seen ? holder_of(name, ready_timeout) : Holder::gone;
