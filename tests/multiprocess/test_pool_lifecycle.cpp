@@ -102,6 +102,22 @@ TEST(PoolLifecycle, two_hundred_workers_map_ten_thousand_tasks) {
     pool.join();
 }
 
+// Issue 11: worker churn. One task per worker: 400 workers in turn use the result queue, and
+// each one after the 128th needs the lease of a dead predecessor.
+TEST(PoolLifecycle, four_hundred_workers_in_turn_all_deliver) {
+    PoolOptions options;
+    options.processes = 4;
+    options.maxtasksperchild = 1;
+    options.max_message_size = 16 << 10;
+    Pool pool(options);
+    const std::vector<int> squares = pool.map(square, iota(400), 1);
+    ASSERT_EQ(squares.size(), 400u);
+    for (int i = 0; i < 400; ++i)
+        ASSERT_EQ(squares[static_cast<std::size_t>(i)], i * i) << i;
+    pool.close();
+    pool.join();
+}
+
 // Workers that end before their first task, or in every task, are replaced over and over;
 // destroying the pool meanwhile must neither abort nor hang. In a child, so that an abort
 // shows as SIGABRT and a hang as the watchdog's kill.
