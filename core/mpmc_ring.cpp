@@ -8,7 +8,6 @@
 #include <cstring>
 #include <new>
 #include <string>
-#include <thread>
 
 namespace shmbus::detail {
 namespace {
@@ -30,15 +29,8 @@ std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
 
 using Clock = std::chrono::steady_clock;
 
-// How long a thread waits for a lease before OutOfSpace: the recovery lock's holder or the
-// borrowers of every shared lease would have to be stopped (SIGSTOP) that long.
-constexpr auto kLeaseWait = std::chrono::seconds(10);
 // How often a borrower looks for an owned lease again (one may have been freed since).
 constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
-// A thread waiting for another's sweep of dead leases, or for a shared lease, polls this often
-// once yielding has not helped.
-constexpr auto kLeasePoll = std::chrono::microseconds(100);
-constexpr unsigned kYieldRounds = 16;
 constexpr unsigned kSweepEvery = 50;
 constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
 
@@ -67,13 +59,6 @@ bool time_to_look_again(LeaseCacheEntry& entry) {
     entry.next_own_try = now + kOwnRetryPeriod;
     ++entry.own_tries;
     return true;
-}
-
-void wait_a_little(unsigned round) {
-    if (round < kYieldRounds)
-        std::this_thread::yield();
-    else
-        std::this_thread::sleep_for(kLeasePoll);
 }
 
 } // namespace
@@ -121,7 +106,7 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
     m_mask = h.slot_count - 1;
 }
 
-// ---- leases -------------------------------------------------------------------------------
+// ---- leases (the slow path is in mpmc_ring_leases.cpp) ----------------------------------
 
 MpmcRing::LeaseUse::~LeaseUse() {
     if (!m_borrowed)
@@ -156,107 +141,12 @@ MpmcRing::LeaseUse MpmcRing::my_lease() {
         if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
             return {m_leases[entry.index], false};
     }
-    return take_lease(me);
-}
-
-MpmcRing::LeaseUse MpmcRing::take_lease(OwnerId me) {
-    if (RingLease* lease = own_lease(me))
+    if (RingLease* lease = own_lease(me)) {
+        remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
         return {*lease, false};
+    }
     remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
     return {*borrow_lease(me), true};
-}
-
-RingLease* MpmcRing::claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count) {
-    for (std::uint32_t j = 0; j < count; ++j) {
-        RingLease& lease = m_leases[first + j];
-        OwnerId expected = kNoOwner;
-        // relaxed is enough: a hint; the CAS below decides.
-        if (lease.owner.load(std::memory_order_relaxed) == kNoOwner &&
-            // SYNC acq_rel: the winner alone holds the lease; acquire pairs with the release
-            // that freed it (its positions are clear). relaxed on failure, we move on.
-            lease.owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel,
-                                                std::memory_order_relaxed))
-            return &lease;
-    }
-    return nullptr;
-}
-
-RingLease* MpmcRing::own_lease(OwnerId me) {
-    // A thread that uses more rings than its cache holds still owns its lease here: reuse it,
-    // or every cache miss would take one more lease until none is left.
-    for (std::uint32_t i = 0; i < kOwnedLeases; ++i) {
-        // relaxed is enough: only this thread writes its own identity into a lease.
-        if (m_leases[i].owner.load(std::memory_order_relaxed) == me) {
-            remember_lease(m_header, i);
-            return &m_leases[i];
-        }
-    }
-    const auto give_up = Clock::now() + kLeaseWait;
-    bool swept = false;
-    for (unsigned round = 0;; ++round) {
-        if (RingLease* lease = claim_free_lease(me, 0, kOwnedLeases)) {
-            remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
-            return lease;
-        }
-        if (swept || Clock::now() >= give_up)
-            return nullptr; // every owned lease belongs to a live thread: borrow
-        // One thread sweeps at a time; the others wait for it and take what it freed.
-        swept = free_dead_leases(me);
-        if (!swept)
-            wait_a_little(round);
-    }
-}
-
-RingLease* MpmcRing::borrow_lease(OwnerId me) {
-    const auto start = static_cast<std::uint32_t>(owner_tid(me)) % kSharedLeases;
-    const auto give_up = Clock::now() + kLeaseWait;
-    for (unsigned round = 0;; ++round) {
-        if (RingLease* lease = claim_free_lease(me, kOwnedLeases + start, kSharedLeases - start))
-            return lease;
-        if (RingLease* lease = claim_free_lease(me, kOwnedLeases, start))
-            return lease;
-        // A borrower holds its lease for one put or get; one that holds it longer may be dead.
-        if (round % (kSweepEvery * kYieldRounds) == kSweepEvery * kYieldRounds - 1)
-            free_dead_leases(me);
-        if (Clock::now() >= give_up)
-            throw OutOfSpace("ring: no shared lease came free in " +
-                             std::to_string(kLeaseWait.count()) +
-                             " s: " + std::to_string(kOwnedLeases) +
-                             " live threads own a lease and " + std::to_string(kSharedLeases) +
-                             " others held the shared ones all along (stopped processes?)");
-        wait_a_little(round);
-    }
-}
-
-// Free: no claim, or one that no longer blocks the ring (made before a CAS that never came,
-// or completed but for clearing the record).
-bool MpmcRing::lease_idle(const RingLease& lease) const {
-    // SYNC acquire (both): pair with the release stores of positions.
-    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
-    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
-    return (got == kNoPosition || !get_stuck(got)) && (put == kNoPosition || !put_stuck(put));
-}
-
-// Under the recovery lock, so that no recoverer reads a lease while it changes hands. Leases
-// of dead threads change only here: no live thread writes them and a CAS takes only free ones.
-bool MpmcRing::free_dead_leases(OwnerId me) {
-    if (!lock_recovery(me))
-        return false;
-    recover_dead_locked(me);
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        RingLease& lease = m_leases[i];
-        // SYNC acquire: pairs with the CAS or release store that last changed hands.
-        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
-        if (owner == kNoOwner || owner == me || !lease_idle(lease) || owner_alive(owner))
-            continue;
-        // SYNC release (all three): pair with the acquire in claim_free_lease: the next
-        // holder starts from clear positions.
-        lease.get_pos.store(kNoPosition, std::memory_order_release);
-        lease.put_pos.store(kNoPosition, std::memory_order_release);
-        lease.owner.store(kNoOwner, std::memory_order_release);
-    }
-    unlock_recovery();
-    return true;
 }
 
 // ---- put ----------------------------------------------------------------------------------
@@ -503,136 +393,6 @@ RecoveryReport MpmcRing::recovered_total() const {
     // relaxed is enough (both): the result may be stale by definition.
     return {m_header->lost_count.load(std::memory_order_relaxed),
             m_header->padded_count.load(std::memory_order_relaxed)};
-}
-
-// ---- recovery -----------------------------------------------------------------------------
-
-bool MpmcRing::lock_recovery(OwnerId me) {
-    OwnerId holder = kNoOwner;
-    // SYNC acquire: pairs with the release that unlocks; relaxed on failure, we inspect holder.
-    if (m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
-                                                         std::memory_order_relaxed))
-        return true;
-    if (holder == me || owner_alive(holder))
-        return false;
-    // A recoverer that died holding the lock: take it over (same orders as above).
-    return m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
-                                                            std::memory_order_relaxed);
-}
-
-// A position a dead producer claimed and never published: tail moved past it, its first slot
-// still reads "free for pos".
-bool MpmcRing::put_stuck(std::uint64_t pos) const {
-    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
-    return m_header->tail.load(std::memory_order_acquire) > pos &&
-           // SYNC acquire: pairs with the release in publish().
-           slot(pos).seq.load(std::memory_order_acquire) == pos;
-}
-
-// A frame a consumer claimed and never released: head moved past it, its first slot still
-// reads "published".
-bool MpmcRing::get_stuck(std::uint64_t pos) const {
-    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
-    return m_header->head.load(std::memory_order_acquire) > pos &&
-           // SYNC acquire: pairs with the release in release_slots.
-           slot(pos).seq.load(std::memory_order_acquire) == pos + 1;
-}
-
-bool MpmcRing::live_claim_at(std::uint64_t pos,
-                             std::atomic<std::uint64_t> RingLease::*field) const {
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        const RingLease& lease = m_leases[i];
-        // SYNC acquire: pairs with the release stores of positions: a claimer seen past pos
-        // has published or released it.
-        if ((lease.*field).load(std::memory_order_acquire) == pos &&
-            // SYNC acquire: pairs with the lease hand-over in take_lease.
-            owner_alive(lease.owner.load(std::memory_order_acquire)))
-            return true;
-    }
-    return false;
-}
-
-// Two dead producers may have recorded the same position, one of them having died before its
-// CAS; if their slot counts differ we cannot tell which claim is real and leave it alone.
-bool MpmcRing::dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const {
-    for (std::uint32_t i = 0; i < kRingLeases; ++i)
-        // SYNC acquire: pairs with the release of put_pos in claim (put_slots rides along).
-        if (m_leases[i].put_pos.load(std::memory_order_acquire) == pos &&
-            // relaxed is enough: ordered by the acquire of put_pos above.
-            m_leases[i].put_slots.load(std::memory_order_relaxed) != slots)
-            return false;
-    return slots != 0 && slots <= slot_count();
-}
-
-// Order matters (see get_stuck / live_claim_at): the index is acquired first, so the real
-// claimer's record is visible; no live lease shows the position; the slot is checked again last.
-void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
-    // SYNC acquire: pairs with the release of get_pos in try_get.
-    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
-    if (got != kNoPosition && get_stuck(got) && !live_claim_at(got, &RingLease::get_pos) &&
-        get_stuck(got)) {
-        // relaxed is enough: the acquire in get_stuck published the frame header.
-        const std::uint64_t meta = slot(got).meta.load(std::memory_order_relaxed);
-        const std::uint64_t slots = frame_slots(meta);
-        if (slots != 0) {
-            if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
-                ++report.messages_lost;
-            release_slots(got, slots);
-            // SYNC release: pairs with the acquires in recover_dead.
-            lease.get_pos.store(kNoPosition, std::memory_order_release);
-        }
-    }
-    // SYNC acquire: pairs with the release of put_pos in claim.
-    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
-    // relaxed is enough: ordered by the acquire of put_pos above.
-    const std::uint32_t slots = lease.put_slots.load(std::memory_order_relaxed);
-    if (put != kNoPosition && put_stuck(put) && !live_claim_at(put, &RingLease::put_pos) &&
-        dead_puts_agree(put, slots) && put_stuck(put)) {
-        // relaxed is enough: publish() releases it.
-        slot(put).meta.store(kPaddingFlag | slots, std::memory_order_relaxed);
-        publish(put);
-        ++report.claims_padded;
-        // SYNC release: pairs with the acquires in recover_dead.
-        lease.put_pos.store(kNoPosition, std::memory_order_release);
-    }
-}
-
-void MpmcRing::unlock_recovery() {
-    // SYNC release: pairs with the acquire in lock_recovery: our repairs are visible to the next.
-    m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
-}
-
-RecoveryReport MpmcRing::recover_dead() {
-    const OwnerId me = this_thread_owner();
-    if (!lock_recovery(me))
-        return {};
-    const RecoveryReport report = recover_dead_locked(me);
-    unlock_recovery();
-    return report;
-}
-
-RecoveryReport MpmcRing::recover_dead_locked(OwnerId me) {
-    RecoveryReport report;
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        RingLease& lease = m_leases[i];
-        // SYNC acquire: pairs with the lease hand-over in take_lease.
-        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
-        if (owner == kNoOwner || owner == me)
-            continue;
-        // SYNC acquire (both): pair with the release stores of positions.
-        const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
-        const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
-        const bool blocking =
-            (got != kNoPosition && get_stuck(got)) || (put != kNoPosition && put_stuck(put));
-        if (blocking && !owner_alive(owner))
-            recover_lease(lease, report);
-    }
-    if (report.messages_lost + report.claims_padded != 0) {
-        // relaxed is enough (both): running totals for display, ordered by nothing.
-        m_header->lost_count.fetch_add(report.messages_lost, std::memory_order_relaxed);
-        m_header->padded_count.fetch_add(report.claims_padded, std::memory_order_relaxed);
-    }
-    return report;
 }
 
 } // namespace shmbus::detail

@@ -1,6 +1,8 @@
 // A bounded MPMC ring of variable-size messages inside a segment: Vyukov's sequenced slots,
 // extended to messages that span several consecutive slots. Offsets only, so processes may map
-// it anywhere. Queue is built on it (core/queue_core.cpp).
+// it anywhere. Queue is built on it (core/queue_core.cpp). Put and get are in
+// core/mpmc_ring.cpp, the lease table in core/mpmc_ring_leases.cpp, recovery from dead threads
+// in core/mpmc_ring_recovery.cpp.
 //
 // MEASURED (`build/tools/bench/bench_ring_bench`, one run, 2-core AMD EPYC VM, load 1.8,
 // 2026-11-23; memcpy 64 KiB blocks: 80.9 GB/s in cache, 19.6 GB/s from DRAM):
@@ -59,7 +61,7 @@
 // blocks the ring and undoes it: a dead producer's claim becomes padding that consumers skip;
 // a dead consumer's claim is released (that message is lost: it was delivered to the dead).
 //
-// Leases (take_lease). A thread owns a lease from its first put or get on until it dies: the
+// Leases (my_lease). A thread owns a lease from its first put or get on until it dies: the
 // hot path then writes only its own lease, no locked instruction. A newcomer that finds no
 // free owned lease frees the leases of dead threads (under the recovery lock; a thread that
 // loses the lock waits for the winner and uses what it freed), and when every owned lease
@@ -202,7 +204,6 @@ private:
 
     RingControl& slot(std::uint64_t pos) const { return m_control[pos & m_mask]; }
     LeaseUse my_lease();
-    LeaseUse take_lease(OwnerId me);
     RingLease* claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count);
     RingLease* own_lease(OwnerId me);
     RingLease* borrow_lease(OwnerId me);
