@@ -52,9 +52,8 @@ RingLease* MpmcRing::own_lease(OwnerId me) {
     // or every cache miss would take one more lease until none is left.
     for (std::uint32_t i = 0; i < kOwnedLeases; ++i) {
         // relaxed is enough: only this thread writes its own identity into a lease.
-        if (m_leases[i].owner.load(std::memory_order_relaxed) == me) {
+        if (m_leases[i].owner.load(std::memory_order_relaxed) == me)
             return &m_leases[i];
-        }
     }
     const auto give_up = Clock::now() + kLeaseWait;
     bool swept = false;
