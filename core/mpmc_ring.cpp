@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <string>
@@ -27,17 +28,38 @@ std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
 
-// Which lease this thread holds in each ring it used lately; checked against the lease's owner
-// before use, so an entry for a ring that was unmapped, or from before a fork, is just a miss.
+using Clock = std::chrono::steady_clock;
+
+// How often a borrower looks for an owned lease again (one may have been freed since).
+constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
+constexpr unsigned kSweepEvery = 50;
+constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
+
+// Which lease this thread owns in each ring it used lately (or kBorrowing: it borrows shared
+// leases there until next_own_try); checked against the lease's owner before use, so an entry
+// for a ring that was unmapped, or from before a fork, is just a miss.
 struct LeaseCacheEntry {
     const void* ring = nullptr;
     std::uint32_t index = 0;
+    std::uint32_t own_tries = 0;
+    Clock::time_point next_own_try{};
 };
 thread_local std::array<LeaseCacheEntry, 8> t_lease_cache;
 thread_local unsigned t_lease_victim = 0;
 
-void remember_lease(const void* ring, std::uint32_t index) {
-    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index};
+void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
+    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index, 0, next_own_try};
+}
+
+// A borrower looks for a free owned lease every kOwnRetryPeriod, and every kSweepEvery-th time
+// also frees the leases of dead owners (which reads /proc for each owner).
+bool time_to_look_again(LeaseCacheEntry& entry) {
+    const auto now = Clock::now();
+    if (now < entry.next_own_try)
+        return false;
+    entry.next_own_try = now + kOwnRetryPeriod;
+    ++entry.own_tries;
+    return true;
 }
 
 } // namespace
@@ -87,60 +109,47 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
     m_mask = h.slot_count - 1;
 }
 
-// ---- leases -------------------------------------------------------------------------------
+// ---- leases (the slow path is in mpmc_ring_leases.cpp) ----------------------------------
 
-RingLease& MpmcRing::my_lease() {
-    const OwnerId me = this_thread_owner();
-    for (const LeaseCacheEntry& entry : t_lease_cache)
-        // relaxed is enough: only this thread writes its own identity into a lease.
-        if (entry.ring == m_header &&
-            m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
-            return m_leases[entry.index];
-    return take_lease(me);
+MpmcRing::LeaseUse::~LeaseUse() {
+    if (!m_borrowed)
+        return;
+    // A claim left in flight (an exception mid-way) keeps the lease: recovery undoes the claim
+    // once this thread is dead and then frees the lease. relaxed is enough (both): our own stores.
+    if (m_lease.put_pos.load(std::memory_order_relaxed) != kNoPosition ||
+        m_lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
+        return;
+    // SYNC release: pairs with the acq_rel CAS in claim_free_lease: the next borrower's
+    // position stores come after ours.
+    m_lease.owner.store(kNoOwner, std::memory_order_release);
 }
 
-RingLease& MpmcRing::take_lease(OwnerId me) {
-    // A thread that uses more rings than its cache holds still owns its lease here: reuse it,
-    // or every cache miss would take one more lease until none is left.
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+MpmcRing::LeaseUse MpmcRing::my_lease() {
+    const OwnerId me = this_thread_owner();
+    for (LeaseCacheEntry& entry : t_lease_cache) {
+        if (entry.ring != m_header)
+            continue;
+        if (entry.index == kBorrowing) {
+            if (!time_to_look_again(entry))
+                return {*borrow_lease(me), true};
+            if (entry.own_tries % kSweepEvery == 0)
+                free_dead_leases(me);
+            RingLease* lease = claim_free_lease(me, 0, kOwnedLeases);
+            if (lease == nullptr)
+                return {*borrow_lease(me), true};
+            entry.index = static_cast<std::uint32_t>(lease - m_leases);
+            return {*lease, false};
+        }
         // relaxed is enough: only this thread writes its own identity into a lease.
-        if (m_leases[i].owner.load(std::memory_order_relaxed) == me) {
-            remember_lease(m_header, i);
-            return m_leases[i];
-        }
+        if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
+            return {m_leases[entry.index], false};
     }
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        OwnerId expected = kNoOwner;
-        // SYNC acq_rel: the winner alone owns the lease; relaxed on failure, we move on.
-        if (m_leases[i].owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel,
-                                                      std::memory_order_relaxed)) {
-            remember_lease(m_header, i);
-            return m_leases[i];
-        }
+    if (RingLease* lease = own_lease(me)) {
+        remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
+        return {*lease, false};
     }
-    // Every lease is taken: hand back those of dead threads. Under the recovery lock, so that
-    // no recoverer is reading a lease while it changes hands.
-    recover_dead();
-    if (lock_recovery(me)) {
-        for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-            RingLease& lease = m_leases[i];
-            // relaxed is enough: we hold the recovery lock, which orders lease hand-overs.
-            const OwnerId owner = lease.owner.load(std::memory_order_relaxed);
-            if (lease.put_pos.load(std::memory_order_acquire) != kNoPosition ||
-                lease.get_pos.load(std::memory_order_acquire) != kNoPosition || owner_alive(owner))
-                continue;
-            // SYNC release: hands the lease over; pairs with the acquire in lease loads.
-            lease.owner.store(me, std::memory_order_release);
-            // SYNC release: pairs with the acquire in lock_recovery.
-            m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
-            remember_lease(m_header, i);
-            return lease;
-        }
-        // SYNC release: pairs with the acquire in lock_recovery.
-        m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
-    }
-    throw OutOfSpace("ring: more than " + std::to_string(kRingLeases) +
-                     " live threads use this queue");
+    remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
+    return {*borrow_lease(me), true};
 }
 
 // ---- put ----------------------------------------------------------------------------------
@@ -225,7 +234,8 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> frame) {
     // relaxed is enough: a fast refusal only; the seq_cst re-check after the claim decides.
     if (m_header->closed.load(std::memory_order_relaxed) != 0)
         return RingStatus::closed;
-    RingLease& lease = my_lease();
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
     std::uint64_t pos = 0;
     if (!claim(lease, slots, pos))
         return RingStatus::full;
@@ -288,7 +298,8 @@ RingStatus MpmcRing::empty_or_closed(std::uint64_t pos) const {
 }
 
 RingStatus MpmcRing::try_get(ByteBuffer& out) {
-    RingLease& lease = my_lease();
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
     // relaxed is enough: the CAS below validates the snapshot.
     std::uint64_t pos = m_header->head.load(std::memory_order_relaxed);
     for (;;) {
@@ -385,127 +396,6 @@ RecoveryReport MpmcRing::recovered_total() const {
     // relaxed is enough (both): the result may be stale by definition.
     return {m_header->lost_count.load(std::memory_order_relaxed),
             m_header->padded_count.load(std::memory_order_relaxed)};
-}
-
-// ---- recovery -----------------------------------------------------------------------------
-
-bool MpmcRing::lock_recovery(OwnerId me) {
-    OwnerId holder = kNoOwner;
-    // SYNC acquire: pairs with the release that unlocks; relaxed on failure, we inspect holder.
-    if (m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
-                                                         std::memory_order_relaxed))
-        return true;
-    if (holder == me || owner_alive(holder))
-        return false;
-    // A recoverer that died holding the lock: take it over (same orders as above).
-    return m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
-                                                            std::memory_order_relaxed);
-}
-
-// A position a dead producer claimed and never published: tail moved past it, its first slot
-// still reads "free for pos".
-bool MpmcRing::put_stuck(std::uint64_t pos) const {
-    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
-    return m_header->tail.load(std::memory_order_acquire) > pos &&
-           // SYNC acquire: pairs with the release in publish().
-           slot(pos).seq.load(std::memory_order_acquire) == pos;
-}
-
-// A frame a consumer claimed and never released: head moved past it, its first slot still
-// reads "published".
-bool MpmcRing::get_stuck(std::uint64_t pos) const {
-    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
-    return m_header->head.load(std::memory_order_acquire) > pos &&
-           // SYNC acquire: pairs with the release in release_slots.
-           slot(pos).seq.load(std::memory_order_acquire) == pos + 1;
-}
-
-bool MpmcRing::live_claim_at(std::uint64_t pos,
-                             std::atomic<std::uint64_t> RingLease::*field) const {
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        const RingLease& lease = m_leases[i];
-        // SYNC acquire: pairs with the release stores of positions: a claimer seen past pos
-        // has published or released it.
-        if ((lease.*field).load(std::memory_order_acquire) == pos &&
-            // SYNC acquire: pairs with the lease hand-over in take_lease.
-            owner_alive(lease.owner.load(std::memory_order_acquire)))
-            return true;
-    }
-    return false;
-}
-
-// Two dead producers may have recorded the same position, one of them having died before its
-// CAS; if their slot counts differ we cannot tell which claim is real and leave it alone.
-bool MpmcRing::dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const {
-    for (std::uint32_t i = 0; i < kRingLeases; ++i)
-        // SYNC acquire: pairs with the release of put_pos in claim (put_slots rides along).
-        if (m_leases[i].put_pos.load(std::memory_order_acquire) == pos &&
-            // relaxed is enough: ordered by the acquire of put_pos above.
-            m_leases[i].put_slots.load(std::memory_order_relaxed) != slots)
-            return false;
-    return slots != 0 && slots <= slot_count();
-}
-
-// Order matters (see get_stuck / live_claim_at): the index is acquired first, so the real
-// claimer's record is visible; no live lease shows the position; the slot is checked again last.
-void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
-    // SYNC acquire: pairs with the release of get_pos in try_get.
-    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
-    if (got != kNoPosition && get_stuck(got) && !live_claim_at(got, &RingLease::get_pos) &&
-        get_stuck(got)) {
-        // relaxed is enough: the acquire in get_stuck published the frame header.
-        const std::uint64_t meta = slot(got).meta.load(std::memory_order_relaxed);
-        const std::uint64_t slots = frame_slots(meta);
-        if (slots != 0) {
-            if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
-                ++report.messages_lost;
-            release_slots(got, slots);
-            // SYNC release: pairs with the acquires in recover_dead.
-            lease.get_pos.store(kNoPosition, std::memory_order_release);
-        }
-    }
-    // SYNC acquire: pairs with the release of put_pos in claim.
-    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
-    // relaxed is enough: ordered by the acquire of put_pos above.
-    const std::uint32_t slots = lease.put_slots.load(std::memory_order_relaxed);
-    if (put != kNoPosition && put_stuck(put) && !live_claim_at(put, &RingLease::put_pos) &&
-        dead_puts_agree(put, slots) && put_stuck(put)) {
-        // relaxed is enough: publish() releases it.
-        slot(put).meta.store(kPaddingFlag | slots, std::memory_order_relaxed);
-        publish(put);
-        ++report.claims_padded;
-        // SYNC release: pairs with the acquires in recover_dead.
-        lease.put_pos.store(kNoPosition, std::memory_order_release);
-    }
-}
-
-RecoveryReport MpmcRing::recover_dead() {
-    RecoveryReport report;
-    const OwnerId me = this_thread_owner();
-    if (!lock_recovery(me))
-        return report;
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        RingLease& lease = m_leases[i];
-        // SYNC acquire: pairs with the lease hand-over in take_lease.
-        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
-        if (owner == kNoOwner || owner == me)
-            continue;
-        // SYNC acquire (both): pair with the release stores of positions.
-        const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
-        const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
-        const bool blocking =
-            (got != kNoPosition && get_stuck(got)) || (put != kNoPosition && put_stuck(put));
-        if (blocking && !owner_alive(owner))
-            recover_lease(lease, report);
-    }
-    if (report.messages_lost + report.claims_padded != 0) {
-        // relaxed is enough (both): running totals for display, ordered by nothing.
-        m_header->lost_count.fetch_add(report.messages_lost, std::memory_order_relaxed);
-        m_header->padded_count.fetch_add(report.claims_padded, std::memory_order_relaxed);
-    }
-    // SYNC release: pairs with the acquire in lock_recovery: our repairs are visible to the next.
-    m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
-    return report;
 }
 
 } // namespace shmbus::detail

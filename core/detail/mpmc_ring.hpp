@@ -1,6 +1,8 @@
 // A bounded MPMC ring of variable-size messages inside a segment: Vyukov's sequenced slots,
 // extended to messages that span several consecutive slots. Offsets only, so processes may map
-// it anywhere. Queue is built on it (core/queue_core.cpp).
+// it anywhere. Queue is built on it (core/queue_core.cpp). Put and get are in
+// core/mpmc_ring.cpp, the lease table in core/mpmc_ring_leases.cpp, recovery from dead threads
+// in core/mpmc_ring_recovery.cpp.
 //
 // MEASURED (`build/tools/bench/bench_ring_bench`, one run, 2-core AMD EPYC VM, load 1.8,
 // 2026-11-23; memcpy 64 KiB blocks: 80.9 GB/s in cache, 19.6 GB/s from DRAM):
@@ -25,7 +27,9 @@
 //   MpmcRingHeader  immutable geometry, closed flag, recovery lock   (line 0)
 //                   tail + put_count     producers only              (line 2, line 1 padding)
 //                   head + get_count     consumers only              (line 4, line 3 padding)
-//   RingLease[128]  one per thread that used the ring: its claim in flight
+//   RingLease[160]  a thread's claim in flight: 128 owned (one per thread that used the
+//                   ring, kept until it dies), then 32 shared (borrowed for one put or get by
+//                   a thread that found every owned lease held by a live thread)
 //   RingControl[N]  16 bytes per slot: [seq u64][meta u64]; N a power of two
 //   data[N * 64]    the payload: slot i's 64 bytes; a frame's bytes are contiguous (modulo
 //                   the wrap), so a large message is one or two memcpy calls
@@ -56,6 +60,14 @@
 // recover_dead(), run by a waiter that stays blocked, finds leases of dead threads whose claim
 // blocks the ring and undoes it: a dead producer's claim becomes padding that consumers skip;
 // a dead consumer's claim is released (that message is lost: it was delivered to the dead).
+//
+// Leases (my_lease). A thread owns a lease from its first put or get on until it dies: the
+// hot path then writes only its own lease, no locked instruction. A newcomer that finds no
+// free owned lease frees the leases of dead threads (under the recovery lock; a thread that
+// loses the lock waits for the winner and uses what it freed), and when every owned lease
+// belongs to a live thread it borrows a shared lease for each put or get (one CAS and one
+// store more per message). So any number of threads may use a ring; at most kSharedLeases of
+// the borrowers are inside a put or get at once, the others wait for a lease (bounded).
 #pragma once
 
 #include "detail/layout.hpp"
@@ -70,8 +82,10 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kRingMagic = 0x3143'504d'474e'4952ULL; // "RINGMPC1"
-inline constexpr std::uint32_t kRingVersion = 1;
-inline constexpr std::uint32_t kRingLeases = 128;
+inline constexpr std::uint32_t kRingVersion = 2;
+inline constexpr std::uint32_t kOwnedLeases = 128;
+inline constexpr std::uint32_t kSharedLeases = 32;
+inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
 inline constexpr std::size_t kSlotBytes = kCacheLine;
 inline constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
 inline constexpr std::uint32_t kPaddingFlag = 0x8000'0000U;
@@ -175,9 +189,27 @@ public:
 private:
     enum class Room : std::uint8_t { free, full, stale };
 
+    /// The lease of one put or get: an owned one, or a shared one given back at the end.
+    class LeaseUse {
+    public:
+        LeaseUse(RingLease& lease, bool borrowed) : m_lease(lease), m_borrowed(borrowed) {}
+        ~LeaseUse();
+        LeaseUse(const LeaseUse&) = delete;
+        LeaseUse& operator=(const LeaseUse&) = delete;
+        RingLease& operator*() const { return m_lease; }
+
+    private:
+        RingLease& m_lease;
+        bool m_borrowed;
+    };
+
     RingControl& slot(std::uint64_t pos) const { return m_control[pos & m_mask]; }
-    RingLease& my_lease();
-    RingLease& take_lease(OwnerId me);
+    LeaseUse my_lease();
+    RingLease* claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count);
+    RingLease* own_lease(OwnerId me);
+    RingLease* borrow_lease(OwnerId me);
+    bool free_dead_leases(OwnerId me);
+    bool lease_idle(const RingLease& lease) const;
     Room room_at(std::uint64_t pos, std::uint64_t slots) const;
     bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos);
     void write_frame(std::uint64_t pos, std::span<const std::byte> frame);
@@ -194,7 +226,9 @@ private:
     bool live_claim_at(std::uint64_t pos, std::atomic<std::uint64_t> RingLease::*field) const;
     bool dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const;
     void recover_lease(RingLease& lease, RecoveryReport& report);
+    RecoveryReport recover_dead_locked(OwnerId me);
     bool lock_recovery(OwnerId me);
+    void unlock_recovery();
 
     MpmcRingHeader* m_header;
     RingLease* m_leases;

@@ -5,11 +5,13 @@
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <gtest/gtest.h>
+#include <new>
 #include <shmbus/detail/queue_core.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/joinable_queue.hpp>
@@ -371,4 +373,50 @@ TEST(QueueMultiprocess, a_put_blocked_by_a_dead_consumers_claim_recovers_it) {
     for (int i = 0; i < 16; ++i) // 16 one-slot frames: the last ones wrap onto the claim
         ASSERT_TRUE(core.put(message, detail::Deadline::after(10s))) << i;
     EXPECT_EQ(core.qsize(), 16u); // the dead consumer's message is gone with it
+}
+
+// Issue 11: once 128 processes had used a queue, newcomers arriving together got a false
+// OutOfSpace: only the one that won the recovery lock freed the dead processes' leases.
+TEST(QueueMultiprocess, three_hundred_twenty_short_lived_processes_in_waves_all_put_and_get) {
+    ScopedSegment segment;
+    Queue<int> q(*segment, "", QueueOptions{.max_message_size = 64, .capacity_bytes = 64 << 10});
+    constexpr int kWaves = 40;
+    constexpr int kWave = 8; // arriving together
+    int failed = 0;
+    for (int wave = 0; wave < kWaves; ++wave) {
+        const auto codes = run_children(kWave, [&](int i) {
+            q.put(wave * kWave + i); // the first use takes a lease
+            (void)q.get_for(10s);    // its own item or an earlier one: there is always one
+        });
+        failed += static_cast<int>(
+            std::count_if(codes.begin(), codes.end(), [](int code) { return code != 0; }));
+    }
+    EXPECT_EQ(failed, 0) << "processes that failed their first put or get (OutOfSpace)";
+    EXPECT_EQ(q.qsize(), 0u);
+}
+
+// More processes alive at once than the ring has owned leases: the last ones borrow shared
+// leases for each put and get.
+TEST(QueueMultiprocess, more_live_processes_than_owned_leases_all_put_and_get) {
+    ScopedSegment segment;
+    Queue<int> q(*segment, "", QueueOptions{.max_message_size = 64, .capacity_bytes = 64 << 10});
+    constexpr int kProcesses = detail::kOwnedLeases + 2 * detail::kSharedLeases;
+    void* shared = mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(shared, MAP_FAILED);
+    auto* arrived = new (shared) std::atomic<int>{0};
+    const auto codes = run_children(
+        kProcesses,
+        [&](int i) {
+            q.put(i);
+            arrived->fetch_add(1);
+            // Stay alive, holding the lease, until every process has put.
+            if (!test::eventually([&] { return arrived->load() == kProcesses; }, 60s))
+                throw std::runtime_error("not every process arrived");
+            (void)q.get_for(10s);
+        },
+        120s);
+    munmap(shared, sizeof(std::atomic<int>));
+    EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
+    EXPECT_EQ(q.qsize(), 0u);
 }

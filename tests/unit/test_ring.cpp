@@ -5,6 +5,7 @@
 #include "support/harness.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <map>
@@ -235,6 +236,69 @@ TEST(MpmcRing, recover_dead_releases_a_dead_consumers_claim) {
     const RecoveryReport report = f.ring.recover_dead();
     EXPECT_EQ(report.messages_lost, 1u);
     EXPECT_EQ(f.ring.try_put(message_of(128, 4)), RingStatus::ok);
+}
+
+// Threads that each put and get once, all alive until every one has: more of them than there
+// are owned leases, so the last ones borrow shared leases, which go back after each use.
+TEST(MpmcRing, more_live_threads_than_owned_leases_all_put_and_get) {
+    MpmcFixture f(1024);
+    constexpr int kThreads = kOwnedLeases + 2 * kSharedLeases;
+    std::atomic<int> done{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            ByteBuffer out;
+            try {
+                if (f.ring.try_put(message_of(8, static_cast<unsigned>(t))) != RingStatus::ok)
+                    failures.fetch_add(1);
+                // empty while the frame at head is still being written by another thread
+                if (!shmbus::test::eventually(
+                        [&] { return f.ring.try_get(out) == RingStatus::ok; }))
+                    failures.fetch_add(1);
+            } catch (const std::exception&) {
+                failures.fetch_add(1);
+            }
+            done.fetch_add(1);
+            while (done.load() < kThreads) // keep the lease's owner alive until all are done
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(f.ring.slots_used_guess(), 0u);
+    auto* leases = reinterpret_cast<RingLease*>(&f.memory.state<char>() + f.header().leases_offset);
+    for (std::uint32_t i = kOwnedLeases; i < kRingLeases; ++i)
+        EXPECT_EQ(leases[i].owner.load(), kNoOwner) << "shared lease " << i << " not given back";
+}
+
+// Rounds of threads that use the ring once and end: every round after the first finds the
+// owned leases held by dead threads, frees them and owns one again; none borrows or fails.
+TEST(MpmcRing, leases_of_dead_threads_are_freed_for_newcomers) {
+    MpmcFixture f(1024);
+    std::atomic<int> failures{0};
+    for (int round = 0; round < 3; ++round) {
+        std::vector<std::thread> threads;
+        for (std::uint32_t t = 0; t < kOwnedLeases; ++t)
+            threads.emplace_back([&] {
+                ByteBuffer out;
+                try {
+                    if (f.ring.try_put(message_of(8, 1)) != RingStatus::ok ||
+                        !shmbus::test::eventually(
+                            [&] { return f.ring.try_get(out) == RingStatus::ok; }))
+                        failures.fetch_add(1);
+                    auto* leases = reinterpret_cast<RingLease*>(&f.memory.state<char>() +
+                                                                f.header().leases_offset);
+                    if (&f.lease_of_this_thread() >= leases + kOwnedLeases)
+                        failures.fetch_add(1); // borrowed although dead threads held leases
+                } catch (const std::exception&) {
+                    failures.fetch_add(1);
+                }
+            });
+        for (auto& t : threads)
+            t.join();
+    }
+    EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(MpmcRing, attach_rejects_memory_that_is_not_a_ring) {

@@ -29,7 +29,10 @@ struct PoolOptions {
     /// arguments beyond it are MessageTooLarge, a chunk's results beyond it fail that chunk.
     std::size_t max_message_size = std::size_t{1} << 20;
     /// The segment holding the queues and the state block "pool" that `shmbus inspect` shows;
-    /// empty: "shmbus-pool-<pid>-<n>". Created by the pool and unlinked by its destructor.
+    /// empty: "shmbus.pool.<pid>.<n>". Created by the pool and unlinked by its destructor. A
+    /// segment of that name left by a dead pool (killed with SIGKILL) is replaced; one in use
+    /// by a live process is AlreadyExists, another user's file PermissionDenied (a default
+    /// name skips to the next number instead).
     std::string segment_name;
 };
 
