@@ -13,6 +13,7 @@
 namespace shmbus::detail {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kLeasesOffset = sizeof(MpmcRingHeader);
 constexpr std::uint64_t kControlOffset = kLeasesOffset + sizeof(RingLease) * kRingLeases;
 
@@ -27,8 +28,6 @@ std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
 std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
-
-using Clock = std::chrono::steady_clock;
 
 // How often a borrower looks for an owned lease again (one may have been freed since).
 constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);

@@ -124,13 +124,17 @@ bool holds_this_layout(int fd) {
 
 // Removes `name` when the file open on `fd` is still its file and nobody uses it: a remover
 // holds the presence byte exclusively (detail/presence.hpp), so no process can attach while
-// it checks and unlinks, and one that attached before makes the lock fail. An empty file is
-// the leftover of a create that died before sizing it (a creator in its first microseconds,
-// not yet present, fails its presence lock and creates again).
+// it checks and unlinks, and one that attached before makes the lock fail. An empty file of
+// this user is the leftover of a create that died before sizing it (a creator in its first
+// microseconds, not yet present, fails its presence lock and creates again); another user's
+// empty file was not made by this user's shmbus and is left alone.
 Removal remove_if_unused(int fd, std::string_view name) {
     if (!lock_for_removal(fd))
         return Removal::in_use;
-    if (file_size(fd) != 0 && !holds_this_layout(fd)) {
+    struct stat st {};
+    const bool ours_if_empty =
+        ::fstat(fd, &st) == 0 && (st.st_size != 0 || st.st_uid == ::geteuid());
+    if (!ours_if_empty || (st.st_size != 0 && !holds_this_layout(fd))) {
         unlock_presence(fd);
         return Removal::undecidable;
     }

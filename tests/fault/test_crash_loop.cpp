@@ -1,6 +1,6 @@
-// A crash loop: a process tree (a root with a Process child, objects in its default segment and
-// a named segment) is killed with SIGKILL, every process at once, and started again, 50 times
-// (SHMBUS_CRASH_LOOPS). Every restart must succeed, and /dev/shm must hold no more than one
+// A crash loop: a process tree (a root with a Process child, a Pool, objects in its default
+// segment and a named segment) is killed with SIGKILL, every process at once, and started again, 50
+// times (SHMBUS_CRASH_LOOPS). Every restart must succeed, and /dev/shm must hold no more than one
 // dead tree's segments at the end: each new tree removes what the dead ones left.
 #include "support/harness.hpp"
 
@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <set>
 #include <shmbus/lock.hpp>
+#include <shmbus/pool.hpp>
 #include <shmbus/process.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/segment.hpp>
@@ -94,6 +95,7 @@ void remove_leftovers(const std::vector<pid_t>& roots) {
             ::pause();
     });
     worker.start();
+    Pool pool(1);
     const char byte = 1;
     if (::write(ready_fd, &byte, 1) != 1)
         std::_Exit(1);

@@ -202,8 +202,10 @@ TEST(PoolLifecycle, a_named_pool_held_by_a_foreign_file_names_the_file_and_its_o
     const std::string name = unique_name("shmbus-test-pool");
     const UnlinkOnExit cleanup(name);
     const std::string path = "/dev/shm/" + name;
-    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600); // empty: not shmbus
+    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
     ASSERT_GE(fd, 0);
+    const std::string foreign(4096, 'x'); // another program's bytes: not a shmbus segment
+    ASSERT_EQ(::write(fd, foreign.data(), foreign.size()), static_cast<ssize_t>(foreign.size()));
     ::close(fd);
     PoolOptions options;
     options.processes = 1;
