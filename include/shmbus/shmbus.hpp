@@ -12,4 +12,5 @@
 #include "shmbus/segment.hpp"
 #include "shmbus/shared.hpp"
 #include "shmbus/sync.hpp"
+#include "shmbus/version.hpp"
 #include "shmbus/wait.hpp"
