@@ -8,6 +8,7 @@
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
 #include "shmbus/process.hpp"
 #include "shmbus/segment.hpp"
 
@@ -303,7 +304,7 @@ PoolEngine::~PoolEngine() {
         if (!m_joined)
             terminate();
     } catch (const std::exception& e) { // a destructor must not throw; the workers are gone
-        std::fprintf(stderr, "shmbus Pool: %s\n", e.what());
+        detail::log(LogLevel::error, "shmbus Pool: ", e.what());
     }
 }
 
@@ -386,7 +387,7 @@ void PoolEngine::handler_loop() {
             }
         } catch (const std::exception& e) {
             // Keep serving the other tasks; an error here (fork failing) is retried next round.
-            std::fprintf(stderr, "shmbus Pool: result handler: %s\n", e.what());
+            detail::log(LogLevel::warning, "shmbus Pool: result handler: ", e.what());
             std::this_thread::sleep_for(kPollPeriod);
         }
     }
