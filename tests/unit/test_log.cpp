@@ -1,11 +1,15 @@
-// The log hook: the library's own messages (here a child's uncaught exception) reach the handler
-// set with set_log_handler, in a forked child too; an empty handler restores stderr.
+// The log hook: the library's own messages (a child's uncaught exception, a Pool callback that
+// throws) reach the handler set with set_log_handler, in a forked child too; an empty handler
+// restores stderr.
 #include <gtest/gtest.h>
+#include <mutex>
 #include <shmbus/log.hpp>
+#include <shmbus/pool.hpp>
 #include <shmbus/process.hpp>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 using namespace shmbus;
 
@@ -47,6 +51,25 @@ TEST_F(Log, a_child_uncaught_exception_reaches_the_handler_set_before_the_fork) 
     EXPECT_EQ(process.exitcode(), 1);
     EXPECT_NE(logged.find("error|Process thrower:\n"), std::string::npos) << logged;
     EXPECT_NE(logged.find("routed"), std::string::npos) << logged;
+}
+
+TEST_F(Log, a_pool_callback_that_throws_is_logged_as_a_warning) {
+    std::mutex mutex;
+    std::vector<std::string> warnings;
+    set_log_handler([&](LogLevel level, std::string_view message) {
+        const std::lock_guard lock(mutex);
+        if (level == LogLevel::warning)
+            warnings.emplace_back(message);
+    });
+    Pool pool(1);
+    auto result = pool.apply_async_with([](int) { throw std::runtime_error("callback failed"); },
+                                        nullptr, [](int x) { return x * x; }, 3);
+    EXPECT_EQ(result.get(), 9);
+    pool.close();
+    pool.join();
+    const std::lock_guard lock(mutex);
+    ASSERT_EQ(warnings.size(), 1U);
+    EXPECT_EQ(warnings[0], "shmbus Pool: a callback raised: callback failed");
 }
 
 TEST_F(Log, the_default_and_an_emptied_handler_write_the_message_to_stderr) {

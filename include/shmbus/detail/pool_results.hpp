@@ -6,12 +6,12 @@
 #include "shmbus/detail/pool_core.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -34,9 +34,9 @@ void run_callback(const Fn& fn) noexcept {
     try {
         fn();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmbus Pool: a callback raised: %s\n", e.what());
+        log(LogLevel::warning, "shmbus Pool: a callback raised: ", e.what());
     } catch (...) {
-        std::fputs("shmbus Pool: a callback raised a non-standard exception\n", stderr);
+        log(LogLevel::warning, "shmbus Pool: a callback raised a non-standard exception");
     }
 }
 
