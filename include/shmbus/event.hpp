@@ -3,6 +3,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -14,7 +15,7 @@ namespace shmbus {
 /// set() wakes every waiter; a waiter woken by set() returns true even if clear() ran before
 /// it woke up (as in Python). A set() nobody waits for costs no syscall.
 /// @concurrent any thread, any process.
-class Event {
+class SHMBUS_EXPORT Event {
 public:
     /// An anonymous, clear Event in Segment::default_segment().
     Event();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "shmbus/dict.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/list.hpp"
 #include "shmbus/segment.hpp"
 
@@ -23,7 +24,7 @@
 
 namespace shmbus {
 
-class Manager {
+class SHMBUS_EXPORT Manager {
 public:
     /// Makes its containers in Segment::default_segment().
     Manager() : m_segment(Segment::default_segment()) {}

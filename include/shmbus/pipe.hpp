@@ -26,6 +26,7 @@
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/pipe_core.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 
 #include <chrono>
@@ -40,7 +41,7 @@
 namespace shmbus {
 
 /// One end of a pipe. Copies are handles to the same end.
-class Connection {
+class SHMBUS_EXPORT Connection {
 public:
     /// Sends one value; blocks while the pipe is full. Closed when this end or the other is
     /// closed (or the receiving process died), MessageTooLarge, UsageError on a receive-only

@@ -38,6 +38,7 @@
 #include "shmbus/detail/pool_results.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/process.hpp"
 
 #include <chrono>
@@ -134,7 +135,7 @@ private:
     mutable std::optional<R> m_current;
 };
 
-class Pool {
+class SHMBUS_EXPORT Pool {
 public:
     /// cpu_count() workers.
     Pool() : Pool(PoolOptions{}) {}

@@ -6,6 +6,7 @@
 
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +41,7 @@ struct Item {
 };
 
 /// A located Dict or List with its geometry validated once at attach.
-class ContainerCore {
+class SHMBUS_EXPORT ContainerCore {
 public:
     /// `kind` is dict or list; `type_tag` tells value types apart (KindMismatch).
     ContainerCore(const Segment& segment, std::string_view name, const ContainerOptions& options,
@@ -59,7 +60,7 @@ private:
 /// second Transaction on the same container from the holding thread is UsageError.
 /// When the previous holder died holding the lock, the constructor drops whatever that holder
 /// left half-done and validates the content (CorruptSegment when it does not hold together).
-class Transaction {
+class SHMBUS_EXPORT Transaction {
 public:
     explicit Transaction(const ContainerCore& core);
     ~Transaction();

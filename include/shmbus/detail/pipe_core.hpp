@@ -5,6 +5,7 @@
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
 #include <cstddef>
@@ -29,7 +30,7 @@ namespace detail {
 
 class SpscRing;
 
-class PipeCore {
+class SHMBUS_EXPORT PipeCore {
 public:
     /// Creates an anonymous pipe in `segment`; returns its two ends.
     static std::pair<PipeCore, PipeCore> create(const Segment& segment, bool duplex,

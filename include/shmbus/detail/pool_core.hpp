@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/export.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +38,7 @@ namespace detail {
 
 /// The receiving end of one submitted job. Called on the result-handling thread (or by
 /// terminate), one call per chunk.
-class ChunkSink {
+class SHMBUS_EXPORT ChunkSink {
 public:
     virtual ~ChunkSink() = default;
     /// The chunk's `count` encoded results. May throw (DecodeError): the chunk then fails.
@@ -54,7 +55,7 @@ struct EncodedChunk {
 
 class PoolEngine;
 
-class PoolCore {
+class SHMBUS_EXPORT PoolCore {
 public:
     explicit PoolCore(const PoolOptions& options);
     /// terminate() unless joined; never waits for tasks.

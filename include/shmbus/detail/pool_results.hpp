@@ -6,6 +6,7 @@
 #include "shmbus/detail/pool_core.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/log.hpp"
 
 #include <algorithm>
@@ -43,7 +44,7 @@ void run_callback(const Fn& fn) noexcept {
 /// A failed task as plain data. The result-handling thread makes the exception and reads it
 /// here; each caller then throws an exception object of its own, so no exception object is
 /// shared between threads (whose reference count the sanitizers cannot see).
-class TaskError {
+class SHMBUS_EXPORT TaskError {
 public:
     TaskError() = default;
     /// @pre error is not null.
