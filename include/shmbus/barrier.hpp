@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Barrier: Python's multiprocessing.Barrier, a rendezvous for a fixed number of parties.
 #pragma once
 

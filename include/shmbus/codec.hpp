@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How values travel through Queue and Pipe.
 //
 //   * Trivially copyable types (int, double, plain structs, std::array of them) go as their

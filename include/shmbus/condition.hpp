@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Condition: Python's multiprocessing.Condition, a condition variable shared across processes,
 // over its own RLock or over a Lock or RLock of the same segment.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one exception hierarchy of shmbus. Every error the library raises derives from
 // shmbus::Error, itself a std::runtime_error; the names follow Python's multiprocessing
 // where Python has one (Full, Empty, EOFError -> EndOfStream, BrokenBarrierError -> BrokenBarrier).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event: Python's multiprocessing.Event, a flag that processes wait on until another sets it.
 #pragma once
 

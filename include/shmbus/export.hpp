@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SHMBUS_EXPORT marks what libshmbus.so exports. The library is compiled with
 // -fvisibility=hidden, so only these classes and functions (the ones the headers' inline and
 // template code calls) are visible to programs; everything else stays internal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lock and RLock: Python's multiprocessing.Lock and RLock, usable across processes.
 //
 // Why Lock is an owner-pid futex word and not a robust pthread mutex:

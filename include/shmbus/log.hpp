@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the library's own messages go. shmbus never prints on its own account: the few things
 // it cannot report by an exception (a Pool that fails while being destroyed, a child process's
 // uncaught exception) are passed to a log handler, by default one that writes to stderr.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Manager: Python's multiprocessing.Manager() without the server process. Its Dict and List
 // live in shared memory; every process that holds (or inherits, or opens by name) one works
 // on the shared state itself, under the object's robust lock.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
 // SPSC byte rings (core/detail/spsc_ring.hpp).
 //

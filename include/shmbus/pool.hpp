@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool: Python's multiprocessing.Pool over shared memory. N forked workers run task functions
 // on arguments sent through the codec (codec.hpp) and send back results the same way.
 //

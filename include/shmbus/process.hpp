@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
 // run any callable (captures and arguments copied into the child) or subclass and override
 // run(). The child never runs the parent's atexit handlers and never flushes stdio data the

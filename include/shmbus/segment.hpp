@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A named POSIX shared-memory segment: a fixed, versioned header, a table of attached
 // processes and a directory of named objects, all addressed by offsets so that processes may
 // map it at different addresses. See docs/design/segment.md for the layout.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Semaphore and BoundedSemaphore: Python's multiprocessing.Semaphore and BoundedSemaphore, a
 // counting semaphore on a futex word shared by every process that maps the segment.
 // acquire() spins briefly, then parks; release() makes no syscall when nobody is parked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Everything shmbus offers: Python's multiprocessing for C++ over shared memory.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The version of this shmbus (semantic versioning; CMakeLists.txt checks that it matches the
 // project version) and the version of the shared-memory segment layout it reads and writes.
 // Processes built with different layout versions cannot open each other's segments.

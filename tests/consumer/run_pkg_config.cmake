@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installs shmbus into a scratch prefix and compiles the consumer program with nothing but
 # `pkg-config --cflags --libs shmbus`, then runs it against the installed shared library.
 file(REMOVE_RECURSE ${WORK_DIR})

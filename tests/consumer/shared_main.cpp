@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked against libshmbus.so only: a Queue filled by a forked child and emptied by the parent,
 // a Pool, and a shmbus exception thrown inside the library and caught here by its type, which
 // needs the exported type information.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The log hook: the library's own messages (a child's uncaught exception, a Pool callback that
 // throws) reach the handler set with set_log_handler, in a forked child too; an empty handler
 // restores stderr.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Debian packages from `cpack -G DEB`, one per install component:
 #   libshmbus-dev  headers, static and shared libraries, CMake and pkg-config files
 #   shmbus-tools   the shmbus CLI

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every Debian 12 package that building and testing shmbus needs. Run as root (or
 # with sudo available). Skips apt when everything is already installed.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian packages and checks them the way a user meets them: a Release build of the
 # library and the CLI (no tests, no benchmarks), `cpack -G DEB`, both .deb files installed with
 # apt-get (as root), then tests/consumer/project built against the installed package with a

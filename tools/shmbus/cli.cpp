@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Command-line parsing (CLI11) and dispatch; exceptions from shmbus/errors.hpp become exit codes
 // here and nowhere else.
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a view (Lock, Value, Queue, ...) finds its state in a segment.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Connection: one end of a pipe whose directions are SPSC byte rings
 // (core/detail/spsc_ring.hpp) carrying frames [u32 length][payload].
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped engine behind Pool: worker processes, one task queue per worker, one result
 // queue, and a result-handling thread in the parent that dispatches chunks, delivers results,
 // notices dead workers and replaces them. Pool (pool.hpp) encodes and decodes around it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parent's side of Pool jobs: chunk encoding, and the sinks that turn result chunks into
 // AsyncResult values and imap items. Sinks are fed by the pool's result-handling thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Queue<T>, SimpleQueue<T> and JoinableQueue<T>: it moves byte frames
 // through an MPMC ring in a segment and blocks on futex words. The typed views encode and
 // decode (codec.hpp) around it.
