@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Barrier: a robust mutex over the arrival count plus a generation futex word that parked
 // parties wait on. A party learns how its generation ended (released or broken) from the
 // record of the first break after its arrival.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Condition: a notify sequence futex word, over an RLock embedded in its state or over a Lock /
 // RLock found by offset in the same segment.
 #include "shmbus/condition.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The default segment: one per process tree, made on first use, inherited by forked children,
 // removed when its creator exits; and the sweep that removes dead trees' segments.
 #include "detail/liveness.hpp"

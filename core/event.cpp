@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event: a futex word holding the flag and a count of clear-to-set transitions.
 #include "shmbus/event.hpp"
 

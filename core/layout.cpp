@@ -1,9 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "detail/layout.hpp"
+
+#include "shmbus/version.hpp"
 
 #include <cctype>
 #include <cstring>
 
 namespace shmbus::detail {
+
+static_assert(kLayoutVersion == SHMBUS_LAYOUT_VERSION,
+              "include/shmbus/version.hpp must name the segment layout version");
 
 std::optional<std::string> validate_header(const SegmentHeader& header, std::uint64_t file_size) {
     if (header.magic != kSegmentMagic)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lock: an owner-pid futex word (rationale at the top of include/shmbus/lock.hpp).
 #include "shmbus/lock.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "detail/mpmc_ring.hpp"
 
 #include "shmbus/detail/checked_math.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MpmcRing's recovery from dead threads (see "Dead peers" at the top of detail/mpmc_ring.hpp):
 // a dead producer's claim becomes padding, a dead consumer's claim is released.
 #include "detail/mpmc_ring.hpp"

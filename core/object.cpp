@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/object.hpp"
 
 #include "detail/layout.hpp"

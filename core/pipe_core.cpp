@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/pipe_core.hpp"
 
 #include "detail/notify.hpp"

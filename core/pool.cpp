@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Pool engine in the parent: dispatch of chunks to the workers' queues and the result
 // handler thread (workers: pool_supervision.cpp, pool_worker.cpp; segment: pool_segment.cpp).
 #include "detail/layout.hpp"
@@ -8,12 +9,12 @@
 #include "shmbus/detail/object.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -130,9 +131,9 @@ PoolEngine::~PoolEngine() {
         if (!m_joined)
             terminate();
     } catch (const std::exception& e) { // a destructor must not throw; the workers are gone
-        std::fprintf(stderr, "shmbus Pool: %s\n", e.what());
+        detail::log(LogLevel::error, "shmbus Pool: ", e.what());
     } catch (...) {
-        std::fprintf(stderr, "shmbus Pool: terminate failed with a non-standard exception\n");
+        detail::log(LogLevel::error, "shmbus Pool: terminate failed with a non-standard exception");
     }
     // Whatever failed above, a joinable std::thread left to its destructor would abort.
     try {
@@ -205,7 +206,7 @@ void PoolEngine::handler_loop() {
             }
         } catch (const std::exception& e) {
             // Keep serving the other tasks; an error here (fork failing) is retried next round.
-            std::fprintf(stderr, "shmbus Pool: result handler: %s\n", e.what());
+            detail::log(LogLevel::error, "shmbus Pool: result handler: ", e.what());
             std::this_thread::sleep_for(kPollPeriod);
         }
     }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The segment a Pool lives in. Created with O_EXCL, so a name that is taken needs a look:
 // a segment that nobody uses (a pool killed with SIGKILL, a reused pid) is removed and the
 // name taken over; a live one, or a file that is not ours to use (another user's, a foreign
@@ -6,9 +7,9 @@
 #include "detail/pool_engine.hpp"
 #include "detail/presence.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
 
 #include <atomic>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <sys/stat.h>
@@ -120,7 +121,7 @@ OwnedSegment::~OwnedSegment() {
     try {
         Segment::unlink(m_name);
     } catch (const std::exception& e) { // a destructor must not throw; the name stays behind
-        std::fprintf(stderr, "shmbus Pool: %s\n", e.what());
+        detail::log(LogLevel::error, "shmbus Pool: ", e.what());
     }
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parent's care of the Pool's worker processes: forking them, noticing those that ended,
 // failing the chunk each was running and handing what it left unread to its successor.
 #include "detail/pool_engine.hpp"

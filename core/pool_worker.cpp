@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a Pool worker process runs: chunks from its task queue, results to the result queue.
 #include "detail/exception_type.hpp"
 #include "detail/pool_engine.hpp"

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shmbus/process.hpp"
 
 #include "detail/exception_type.hpp"
 #include "detail/liveness.hpp"
 #include "detail/mapping.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
 #include "shmbus/segment.hpp"
 
 #include <algorithm>
@@ -226,7 +228,7 @@ void flush_stdio() noexcept {
     std::fflush(nullptr);
 }
 
-// Called inside a catch handler: prints the current exception like Python prints a child's
+// Called inside a catch handler: logs the current exception like Python prints a child's
 // traceback header, "Process <name>:" then "<type>: <what>".
 void report_uncaught_exception(const std::string& process_name) noexcept {
     try {
@@ -239,11 +241,10 @@ void report_uncaught_exception(const std::string& process_name) noexcept {
         } catch (...) {
             message += " (not derived from std::exception)";
         }
-        std::fprintf(stderr, "Process %s:\n%s\n", process_name.c_str(), message.c_str());
+        detail::log(LogLevel::error, "Process " + process_name + ":\n" + message);
     } catch (...) {
-        std::fputs("Process: uncaught exception\n", stderr);
+        detail::log(LogLevel::error, "Process: uncaught exception");
     }
-    std::fflush(stderr);
 }
 
 } // namespace

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/queue_core.hpp"
 
 #include "detail/mpmc_ring.hpp"

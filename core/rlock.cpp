@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RLock: a robust process-shared pthread mutex plus the owner's identity and recursion count.
 #include "detail/liveness.hpp"
 #include "detail/park.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Semaphore and BoundedSemaphore: the futex counting semaphore of research/feasibility.md §5;
 // both kinds share one state whose immutable `bound` makes the difference.
 #include "shmbus/semaphore.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The codec (include/shmbus/codec.hpp): arbitrary bytes decoded as several types must give a
 // value or DecodeError, never a crash, an over-read or an unbounded allocation. A value that
 // decodes must encode back to the same bytes (cereal's binary format is canonical for these

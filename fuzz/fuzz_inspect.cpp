@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI's inspect path (tools/shmbus/inspect.cpp, format.cpp) on a patched segment image
 // (segment_image.hpp): inspect_segment decodes every object it knows, then the text and JSON
 // formatters run on the result. A clear error (shmbus::Error) is fine; a crash, a sanitizer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ring frame decoding: an MPMC ring (Queue's transport) and an SPSC byte ring (Pipe's) holding
 // a few frames are restored before each input and patched with it (format as in
 // segment_image.hpp: [u8 region][u16 offset][u8 length][bytes]...). Then every operation runs

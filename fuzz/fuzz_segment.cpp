@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Segment attach and validation: opens a patched segment image (segment_image.hpp) and every
 // object in its directory through the public API, with non-blocking operations only. Any
 // outcome but a shmbus::Error (CorruptSegment, KindMismatch, ...) or success is a bug: a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sizes from the input: each record creates one object whose length, capacity or count comes
 // from the fuzzer, in a segment holding one object of every kind (segment_image.hpp, restored
 // before each input), and feeds the same number to the rings' bytes_for. A create must either

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the segment and inspect fuzzers share: a real named segment holding one object of
 // every kind, whose bytes are restored before each input and then patched with it. Inputs
 // are lists of patches, so the fuzzer mutates a valid image (reaching the per-object

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The demangled type of the exception being handled, for messages that say what a child or a
 // task threw ("std::invalid_argument: ...") the way Python's traceback header does.
 #pragma once

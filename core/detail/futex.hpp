@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // futex(2) on 32-bit words in shared memory. Never FUTEX_PRIVATE_FLAG: the kernel keys shared
 // futexes by inode + offset, so waiters in processes that map the segment at other addresses
 // are woken. std::atomic::wait/notify cannot be used: libstdc++ skips the wake syscall when its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The segment layout. These structs ARE the specification: the library, the CLI and the
 // fuzzers decode a segment only through them and through validate_header().
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether a process is alive, told apart from a later process that reuses its pid by its start
 // time (/proc/<pid>/stat field 22, clock ticks since boot). One check, shared by the library's
 // stale-segment detection, dead-owner lock recovery and `shmbus gc`.

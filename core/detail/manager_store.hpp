@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shared layout of a Dict or List and the operations on it (all under its robust mutex).
 //
 // Layout of the object, allocated once at creation (nothing is allocated at run time):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A bounded MPMC ring of variable-size messages inside a segment: Vyukov's sequenced slots,
 // extended to messages that span several consecutive slots. Offsets only, so processes may map
 // it anywhere. Queue is built on it (core/queue_core.cpp). Put and get are in

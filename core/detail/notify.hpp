@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The waker's half of the park protocol for rings, whose "word" is not the data itself.
 // A put publishes a slot sequence; a parked getter sleeps on a separate futex word. Bumping
 // that word on every put would put one more contended cache line on the hot path, so the word

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Who holds a claim in shared memory, packed into one 64-bit word so that it is read and
 // written atomically (a torn pid/start-time pair could make a live owner look dead).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one wait loop behind every blocking primitive: try, spin (policy), then park on a futex
 // word with a registered-waiter count so that wakers skip the syscall when nobody sleeps.
 #pragma once

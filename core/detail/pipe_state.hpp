@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The state of a Pipe in a segment: this struct, then one SpscRing per direction.
 // channels[e] carries the bytes that end e receives, written by end 1 - e. A one-way pipe
 // (duplex = false) has only channels[0]: end 0 receives, end 1 sends.

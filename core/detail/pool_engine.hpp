@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Pool engine's private parts, shared by core/pool.cpp (the engine: dispatch, results,
 // worker replacement), core/pool_worker.cpp (what a worker process runs) and
 // core/pool_segment.cpp (the segment a pool lives in).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The state block of a Pool in its segment (the object "pool", kind pool): counters and one
 // slot per worker, for `shmbus inspect`. Only the parent's result handler and the workers
 // write it; nothing reads it to make a decision, so every access is relaxed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Who uses a segment, told by the kernel rather than by process ids: every process that uses a
 // segment holds open-file-description (OFD) locks on its file, and the kernel drops them when
 // the process dies, wherever it runs. PIDs are per namespace (a container sees other numbers,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The state of a Queue / JoinableQueue in a segment: this struct, then the MPMC ring at
 // ring_offset. Futex words sit on their own lines; each put and get reads the other side's
 // waiter count (a read-mostly line: written only by a process that parks).

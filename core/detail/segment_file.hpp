@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The file behind a segment: opening, checking and mapping it, creating it, and removing it
 // when nobody uses it (detail/presence.hpp tells who does). Segment's public functions and the
 // default segment are built from these.

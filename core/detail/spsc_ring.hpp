@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A single-producer single-consumer byte ring inside a segment: the transport of one Pipe
 // direction (core/pipe_core.cpp frames messages on it as [u32 length][payload] and streams
 // messages bigger than the ring through it in chunks). Offsets only; capacity set at runtime.

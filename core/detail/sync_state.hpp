@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared-memory state of the synchronisation primitives. These structs are the layout: the
 // library and tools (held / owner / value / set / waiting) decode them only through this header.
 // Every field another process may read while the object is in use is an atomic, so a racy read

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Array<T>: a fixed-length array of T in shared memory (Python's multiprocessing.Array).
 // operator[], at(), begin()/end() give plain references, as fast as local memory and
 // unsynchronised: hold get_lock() for compound updates. load(i)/store(i, v) are atomic per

@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // Barrier: Python's multiprocessing.Barrier, a rendezvous for a fixed number of parties.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -18,7 +20,7 @@ namespace shmbus {
 /// abort(), and reset() with parties waiting. A process that dies while it updates the
 /// barrier's state breaks it too; one that dies while waiting only makes the others wait.
 /// @concurrent any thread, any process.
-class Barrier {
+class SHMBUS_EXPORT Barrier {
 public:
     /// An anonymous Barrier in Segment::default_segment(). UsageError when parties is 0.
     explicit Barrier(unsigned parties);

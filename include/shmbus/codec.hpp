@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How values travel through Queue and Pipe.
 //
 //   * Trivially copyable types (int, double, plain structs, std::array of them) go as their
@@ -20,6 +21,7 @@
 
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/cereal.hpp>
@@ -50,7 +52,7 @@
 namespace shmbus::detail {
 
 /// cereal's binary format, written straight into a ByteBuffer.
-class CodecOutputArchive
+class SHMBUS_EXPORT CodecOutputArchive
     : public cereal::OutputArchive<CodecOutputArchive, cereal::AllowEmptyClassElision> {
 public:
     explicit CodecOutputArchive(ByteBuffer& out)
@@ -63,7 +65,7 @@ private:
 };
 
 /// cereal's binary format, read from a span with every read bounds-checked.
-class CodecInputArchive
+class SHMBUS_EXPORT CodecInputArchive
     : public cereal::InputArchive<CodecInputArchive, cereal::AllowEmptyClassElision> {
 public:
     explicit CodecInputArchive(std::span<const std::byte> in)

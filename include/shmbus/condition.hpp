@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // Condition: Python's multiprocessing.Condition, a condition variable shared across processes,
 // over its own RLock or over a Lock or RLock of the same segment.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/lock.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
@@ -26,7 +28,7 @@ concept ConditionLock = std::same_as<L, Lock> || std::same_as<L, RLock>;
 /// Loop on a predicate (the wait(pred) forms do). wait, notify and notify_all require the lock
 /// held by the caller (an RLock: this thread; a Lock: this process), else UsageError.
 /// @concurrent any thread, any process.
-class Condition {
+class SHMBUS_EXPORT Condition {
 public:
     /// An anonymous Condition with its own RLock, in Segment::default_segment().
     Condition();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dict<V>: a Manager dict (Python's multiprocessing.Manager().dict()) with string keys, living
 // in shared memory: no server process, every call works on the shared state under the Dict's
 // robust lock.

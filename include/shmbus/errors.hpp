@@ -1,20 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one exception hierarchy of shmbus. Every error the library raises derives from
 // shmbus::Error, itself a std::runtime_error; the names follow Python's multiprocessing
 // where Python has one (Full, Empty, EOFError -> EndOfStream, BrokenBarrierError -> BrokenBarrier).
 #pragma once
+
+#include "shmbus/export.hpp"
 
 #include <stdexcept>
 #include <string>
 
 namespace shmbus {
 
-class Error : public std::runtime_error {
+class SHMBUS_EXPORT Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
 #define SHMBUS_DEFINE_ERROR(Name, Base)                                                            \
-    class Name : public Base {                                                                     \
+    class SHMBUS_EXPORT Name : public Base {                                                       \
     public:                                                                                        \
         using Base::Base;                                                                          \
     }
@@ -69,7 +72,7 @@ SHMBUS_DEFINE_ERROR(SystemError, Error);
 
 /// Thrown by shmbus::exit() to end a Process's target with an exit code, like Python's
 /// sys.exit(). Deliberately not an Error, so that `catch (const shmbus::Error&)` lets it pass.
-class SystemExit {
+class SHMBUS_EXPORT SystemExit {
 public:
     explicit SystemExit(int code) : m_code(code) {}
     int code() const noexcept { return m_code; }

@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event: Python's multiprocessing.Event, a flag that processes wait on until another sets it.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -14,7 +16,7 @@ namespace shmbus {
 /// set() wakes every waiter; a waiter woken by set() returns true even if clear() ran before
 /// it woke up (as in Python). A set() nobody waits for costs no syscall.
 /// @concurrent any thread, any process.
-class Event {
+class SHMBUS_EXPORT Event {
 public:
     /// An anonymous, clear Event in Segment::default_segment().
     Event();

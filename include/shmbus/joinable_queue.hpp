@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JoinableQueue<T>: a Queue<T> that counts unfinished tasks, like Python's JoinableQueue.
 // Every put adds one; task_done() removes one; join() returns once the count is zero, in any
 // process. More task_done calls than items put is UsageError.

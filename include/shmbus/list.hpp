@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // List<V>: a Manager list (Python's multiprocessing.Manager().list()) living in shared memory:
 // no server process, every call works on the shared state under the List's robust lock.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lock and RLock: Python's multiprocessing.Lock and RLock, usable across processes.
 //
 // Why Lock is an owner-pid futex word and not a robust pthread mutex:
@@ -25,6 +26,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -41,7 +43,7 @@ class Condition;
 /// Satisfies Lockable (std::lock_guard, std::unique_lock, std::scoped_lock).
 /// @concurrent any thread, any process. Threads of the holder's process are not owners:
 /// a second acquire from the holder's process blocks like any other.
-class Lock {
+class SHMBUS_EXPORT Lock {
 public:
     /// How often a parked acquirer checks whether the holder still lives: the recovery latency
     /// after a holder's death. A probe reads /proc (~10 us), so it is not done more often.
@@ -98,7 +100,7 @@ private:
 /// Satisfies Lockable. WaitOptions: spin / hybrid retry a try-lock for the spin phase before
 /// blocking in the kernel; block goes to the kernel at once.
 /// @concurrent any thread, any process.
-class RLock {
+class SHMBUS_EXPORT RLock {
 public:
     RLock();
     RLock(const Segment& segment, std::string_view name);

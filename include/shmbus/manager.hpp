@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Manager: Python's multiprocessing.Manager() without the server process. Its Dict and List
 // live in shared memory; every process that holds (or inherits, or opens by name) one works
 // on the shared state itself, under the object's robust lock.
@@ -15,6 +16,7 @@
 #pragma once
 
 #include "shmbus/dict.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/list.hpp"
 #include "shmbus/segment.hpp"
 
@@ -23,7 +25,7 @@
 
 namespace shmbus {
 
-class Manager {
+class SHMBUS_EXPORT Manager {
 public:
     /// Makes its containers in Segment::default_segment().
     Manager() : m_segment(Segment::default_segment()) {}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
 // SPSC byte rings (core/detail/spsc_ring.hpp).
 //
@@ -26,6 +27,7 @@
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/pipe_core.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 
 #include <chrono>
@@ -40,7 +42,7 @@
 namespace shmbus {
 
 /// One end of a pipe. Copies are handles to the same end.
-class Connection {
+class SHMBUS_EXPORT Connection {
 public:
     /// Sends one value; blocks while the pipe is full. Closed when this end or the other is
     /// closed (or the receiving process died), MessageTooLarge, UsageError on a receive-only

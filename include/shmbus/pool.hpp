@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool: Python's multiprocessing.Pool over shared memory. N forked workers run task functions
 // on arguments sent through the codec (codec.hpp) and send back results the same way.
 //
@@ -38,6 +39,7 @@
 #include "shmbus/detail/pool_results.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/process.hpp"
 
 #include <chrono>
@@ -134,7 +136,7 @@ private:
     mutable std::optional<R> m_current;
 };
 
-class Pool {
+class SHMBUS_EXPORT Pool {
 public:
     /// cpu_count() workers.
     Pool() : Pool(PoolOptions{}) {}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
 // run any callable (captures and arguments copied into the child) or subclass and override
 // run(). The child never runs the parent's atexit handlers and never flushes stdio data the
@@ -10,6 +11,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/errors.hpp" // shmbus::exit, UsageError
+#include "shmbus/export.hpp"
 
 #include <chrono>
 #include <concepts>
@@ -30,7 +32,7 @@ namespace detail {
 class ProcessState;
 
 /// A type-erased target with its bound arguments; move-only callables are fine.
-class ProcessTarget {
+class SHMBUS_EXPORT ProcessTarget {
 public:
     virtual ~ProcessTarget() = default;
     virtual void call() = 0;
@@ -57,7 +59,7 @@ private:
 /// A child process. Not thread-safe as a whole (set_name/set_daemon/start belong to one
 /// thread), but join, is_alive, exitcode, terminate and kill may race each other and
 /// active_children() safely: the child is reaped exactly once.
-class Process {
+class SHMBUS_EXPORT Process {
 public:
     /// For subclasses that override run(); a plain Process() runs nothing and exits with 0.
     Process();
@@ -154,13 +156,13 @@ struct ProcessInfo {
 };
 
 /// This process: "MainProcess" in the root, the Process name inside a child.
-ProcessInfo current_process();
+SHMBUS_EXPORT ProcessInfo current_process();
 
 /// Like Python's active_children(): the pids of this process's started, still running
 /// children (those not yet joined). Reaps the children that have ended.
-std::vector<pid_t> active_children();
+SHMBUS_EXPORT std::vector<pid_t> active_children();
 
 /// The number of online CPUs (at least 1), like Python's cpu_count().
-unsigned cpu_count();
+SHMBUS_EXPORT unsigned cpu_count();
 
 } // namespace shmbus

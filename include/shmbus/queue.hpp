@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Queue<T> and SimpleQueue<T>: Python's multiprocessing.Queue / SimpleQueue over a lock-free
 // shared-memory ring (core/detail/mpmc_ring.hpp).
 //

@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // A named POSIX shared-memory segment: a fixed, versioned header, a table of attached
 // processes and a directory of named objects, all addressed by offsets so that processes may
 // map it at different addresses. See docs/design/segment.md for the layout.
 #pragma once
+
+#include "shmbus/export.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -37,7 +40,7 @@ enum class ObjectKind : std::uint32_t {
 };
 
 /// "lock", "bounded_semaphore", ...; "unknown" for a value outside the enumeration.
-std::string_view to_string(ObjectKind kind);
+SHMBUS_EXPORT std::string_view to_string(ObjectKind kind);
 
 struct ObjectInfo {
     std::string name;
@@ -53,7 +56,7 @@ struct ObjectInfo {
 enum class Liveness { live, stale, unknown };
 
 /// "live", "stale" or "unknown".
-std::string_view to_string(Liveness liveness);
+SHMBUS_EXPORT std::string_view to_string(Liveness liveness);
 
 struct AttachedProcess {
     std::int32_t pid; ///< in its own PID namespace
@@ -64,7 +67,7 @@ struct AttachedProcess {
 
 /// A handle to a mapped segment. Copies share one mapping, which lives as long as any handle
 /// or any object view made from it. Handles stay valid in children after fork().
-class Segment {
+class SHMBUS_EXPORT Segment {
 public:
     static constexpr std::size_t kDefaultSize = std::size_t{64} << 20;
     static constexpr unsigned kDefaultMode = 0600;

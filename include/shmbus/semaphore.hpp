@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Semaphore and BoundedSemaphore: Python's multiprocessing.Semaphore and BoundedSemaphore, a
 // counting semaphore on a futex word shared by every process that maps the segment.
 // acquire() spins briefly, then parks; release() makes no syscall when nobody is parked
@@ -6,6 +7,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -19,7 +21,7 @@ namespace shmbus {
 /// Satisfies Lockable (acquire / release one unit). Opening an existing semaphore ignores
 /// `value`, as opening one by name in Python has no value either.
 /// @concurrent any thread, any process.
-class Semaphore {
+class SHMBUS_EXPORT Semaphore {
 public:
     /// SEM_VALUE_MAX: the largest value; a larger initial value or a release above it is a
     /// UsageError.
@@ -72,7 +74,7 @@ private:
 
 /// A Semaphore whose release() above its initial value is a UsageError: the value never
 /// exceeds it. A distinct kind in the segment (opening one as the other is KindMismatch).
-class BoundedSemaphore : public Semaphore {
+class SHMBUS_EXPORT BoundedSemaphore : public Semaphore {
 public:
     explicit BoundedSemaphore(unsigned value = 1);
     BoundedSemaphore(const Segment& segment, std::string_view name, unsigned value = 1);

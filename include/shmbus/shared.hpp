@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared data: Value and Array (Python's multiprocessing.Value / Array).
 #pragma once
 

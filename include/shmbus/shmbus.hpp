@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Everything shmbus offers: Python's multiprocessing for C++ over shared memory.
 #pragma once
 
@@ -12,4 +13,5 @@
 #include "shmbus/segment.hpp"
 #include "shmbus/shared.hpp"
 #include "shmbus/sync.hpp"
+#include "shmbus/version.hpp"
 #include "shmbus/wait.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The synchronisation primitives of Python's multiprocessing: Lock, RLock, Semaphore,
 // BoundedSemaphore, Event, Condition and Barrier.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Value<T>: one T in shared memory (Python's multiprocessing.Value). Operations are lock-free
 // atomics when std::atomic_ref<T> is lock-free for T, and run under get_lock() otherwise.
 // get_lock() returns the RLock for compound updates (`with v.get_lock(): v.value += 1`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How blocking calls wait. Every wait exists in three forms: try_x() never blocks,
 // x_for(duration) / x_until(time_point) block with a limit, x() blocks without one.
 // A negative duration counts as zero and a deadline in the past means "try once".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // apply forwards its arguments to the task function: their number must match.
 // expect: give as many arguments as the task function takes
 #include <shmbus/pool.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // map passes one input per call: a two-argument function belongs to starmap.
 // expect: the task function must take exactly one argument; use starmap for several
 #include <shmbus/pool.hpp>

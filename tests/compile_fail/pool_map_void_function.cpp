@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // map collects results: a function returning nothing belongs to apply_async.
 // expect: the task function returns void; use apply_async for tasks without a result
 #include <shmbus/pool.hpp>

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // A crash loop: a process tree (a root with a Process child, a Pool, objects in its default
-// segment and a named segment) is killed with SIGKILL, every process at once, and started again, 50
-// times (SHMBUS_CRASH_LOOPS). Every restart must succeed, and /dev/shm must hold no more than one
-// dead tree's segments at the end: each new tree removes what the dead ones left.
+// segment and a named segment) is killed with SIGKILL, every process at once, and started
+// again, 50 times (SHMBUS_CRASH_LOOPS). Every restart must succeed, and /dev/shm must hold no
+// more than one dead tree's segments at the end: each new tree removes what the dead ones left.
 #include "support/harness.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fault injection: producers and consumers of a Queue, both ends of a Pipe, and holders and
 // waiters of a Lock / RLock run in forked children while the test SIGKILLs one of them at a
 // random moment: plain, after a SIGSTOP at a random point (often inside put/get, with a ring

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dict and List across real processes: children change what the parent sees, unrelated
 // openers reach them by name, exact counts under update(), and processes SIGKILLed while
 // holding the lock or in the middle of writes never deadlock or corrupt the others.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Segments shared with a container: a process in another PID namespace (like a default docker
 // container with a shared /dev/shm, or one run with --ipc=host) sees other pids, or none, for
 // the host's processes, and the host sees other pids for its. Liveness must hold both ways:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pipe between forked processes: round trips, end of stream after close or after the sender
 // dies, large messages streaming through a small ring, and a writer whose reader died.
 #include "support/harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool at the edges of its life: many workers (Pool(200)), workers that keep dying, and the
 // segment a pool starts in when its name is taken (by a dead pool, a stale segment, a live
 // pool, or another user's file).

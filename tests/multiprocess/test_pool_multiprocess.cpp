@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool across forked workers: map/starmap/imap/apply results, AsyncResult states, callbacks,
 // RemoteError, WorkerLost (a worker SIGKILLed mid-task, from inside and from outside),
 // close/terminate/join misuse, maxtasksperchild recycling, size limits, and a destructor that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Process across process boundaries: the message of an uncaught exception on the child's
 // stderr, daemon children dying with their parent, stdio buffers and atexit handlers that stay
 // the parent's, nested names, active_children, concurrent joins, segment cleanup.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Queue across forked processes: sharing, opening by name, the 4x4 stress with checksummed
 // random-size messages, close across processes, and consumers killed with SIGKILL mid-stream.
 #include "detail/mpmc_ring.hpp"

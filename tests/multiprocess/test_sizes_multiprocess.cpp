@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A create whose size cannot fit must not touch memory outside its own segment. The failed
 // creates run in a process that maps a second segment right next to the first (mmap places a
 // later mapping below an earlier one), so a size that wrapped and was then value-initialised

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The synchronisation primitives between real forked processes.
 #include "detail/sync_state.hpp"
 #include "support/harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dict against an insertion-ordered map and List against std::vector under random operation
 // sequences (small capacities, so compaction and Full happen), then the atomic forms spread
 // over several forked processes against the sum of what each one did.

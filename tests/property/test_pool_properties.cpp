@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool against std::transform, under rapidcheck: for random inputs, chunk sizes and pool sizes,
 // map and starmap equal the sequential transform, imap yields it in order, imap_unordered
 // yields a permutation of it, and a map with failing inputs raises the first failure in input

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Queue against models, under rapidcheck:
 //   * one process: random put/get/nowait/try/close sequences against a std::deque that also
 //     models the ring's 64-byte slots, so "full" is predicted exactly;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Value and Array against plain in-process models, with the operations spread over several
 // forked processes that take turns in an order rapidcheck chooses.
 #include "support/harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Creating objects of random, often absurd, sizes: each create either makes a usable object or
 // raises OutOfSpace / UsageError and leaves the segment as it was (directory, heap fill level,
 // and the contents of every object already there).

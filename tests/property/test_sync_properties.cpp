@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Semaphore, Event and Barrier against in-process models. The operations of a case are spread
 // over forked processes that take turns in an order rapidcheck chooses: a turn counter in the
 // segment passes the token, each process records its results, and the parent replays the model.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Messages a receiver can check byte for byte, and replayable random seeds, shared by the
 // stress, fault-injection and corruption tests.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test harness: uniquely named segments that are unlinked however a test ends, and forked
 // children that are always reaped (killed first when still running).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // codec.hpp: memcpy for trivially copyable types, cereal for the rest, DecodeError (never UB)
 // for bytes that are not a T.
 #include <array>

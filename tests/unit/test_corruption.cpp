@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Segments corrupted on purpose: random bytes written into the header, the directory, the
 // queue and pipe rings and every other object state. Then a forked child opens the segment
 // and uses every object, with timeouts on every blocking call. Each operation must succeed or

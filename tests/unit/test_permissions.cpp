@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A segment created 0600 by one user cannot be opened, observed or removed by another:
 // PermissionDenied, not a crash or a generic error. CI runs as root, so a forked child drops
 // to the unprivileged user nobody (65534) and tries; the test skips (saying why) only when

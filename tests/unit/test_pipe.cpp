@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pipe and Connection within one process (threads where something must block).
 #include "support/harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Process: exit codes, usage errors, join with a time limit, is_alive, names, subclassing and
 // argument copying. Every test forks real children and reaps them all.
 #include <chrono>

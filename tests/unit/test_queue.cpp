@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Queue<T>, SimpleQueue<T> and JoinableQueue<T> within one process (threads for blocking).
 #include "support/harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rings on their own: MpmcRing (Queue's transport) and SpscRing (Pipe's), in memory of a
 // scoped segment. Threads here; processes in tests/multiprocess.
 #include "detail/mpmc_ring.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The files behind segments, as other programs and users may leave them in /dev/shm: planted
 // symlinks and forged sizes, files of another layout, segments whose users died, and the
 // memory a segment takes. Liveness comes from file locks (core/detail/presence.hpp), so it is

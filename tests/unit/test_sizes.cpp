@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sizes, lengths and capacities that cannot fit: every constructor rejects them with
 // OutOfSpace (too large) or UsageError (nonsense) before it writes anything, and leaves the
 // segment's directory and heap as they were.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks a `shmbus bench --json` document: it parses, has the schema, every mechanism, and
 sane figures (percentiles in order, positive rates). No speed is asserted.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // manager_bench: what a Dict<int> get, set and update cost, alone and with a second process
 // updating the same Dict all the time, next to an uncontended shmbus::Lock acquire + release
 // measured in the same run (absolute figures vary with the VM's placement; the ratios are the

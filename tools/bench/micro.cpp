@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Single-process micro-benchmarks (Google Benchmark) of the pieces on shmbus's message path:
 // ring put/get without a peer, the semaphore's syscall-free fast path next to the futex wake it
 // avoids, Queue and Pipe without a peer, and the codec. Cross-process figures (round trips,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool throughput and latency, next to Python's multiprocessing.Pool (pool_python.py prints
 // the same rows): map of 10^6 trivial tasks, map of 10^3 tasks of ~1 ms of busy work, the
 // round trip of one apply(), and the per-task cost of 10^4 pipelined apply_async calls.

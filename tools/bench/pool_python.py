@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Python's multiprocessing.Pool on the rows of pool_bench.cpp: map of 10**6 trivial tasks,
 map of 10**3 tasks of ~1 ms busy work, the apply() round trip and pipelined apply_async.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Python's multiprocessing.Queue and Pipe measured the way `shmbus bench` measures shmbus.
 
 Round-trip latency (ping-pong between two processes, p50/p90/p99/p99.9/max) and one-way

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The side-by-side run that chose shmbus's rings: every candidate in one process tree, on one
 // machine state, with memcpy bandwidth as the yardstick (this VM moves between a fast and a
 // slow placement, so only figures from one run compare).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sync_latency: what Lock, RLock and Semaphore cost, next to a pipe(2) round trip and the raw
 // cache-line ping-pong measured in the same run (absolute figures vary with the VM's placement;
 // the ratios are the claim). The two processes, the floor and pipe(2) come from the shared

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SHMBUS_SANITIZE=address: ASan + UBSan; SHMBUS_SANITIZE=thread: TSan. Applied to every target
 # of this build (library, tests, tools) so that cross-process code paths are all instrumented.
 if(SHMBUS_SANITIZE STREQUAL "address")

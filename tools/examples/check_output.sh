@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # check_output.sh EXAMPLE EXPECT_FILE: runs EXAMPLE and requires every line of EXPECT_FILE
 # (an extended regular expression; blank lines and lines starting with '#' are skipped) to
 # match a line of its output, in order. Prints the output, and on failure the first miss.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A daemon process printing the time every 0.3 s dies with its parent. The parent here is an
 // intermediate Process (so that this program survives to check): in round 1 it sleeps ~1 s and
 // returns, and its Process destructor terminates the daemon, as Python does at exit; in round 2

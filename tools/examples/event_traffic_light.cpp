@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A traffic light process toggles an Event between red (clear) and green (set); car processes
 // that find it red stop and wait() for green, then pass.
 #include <chrono>

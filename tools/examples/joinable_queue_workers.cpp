@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon consumer processes take items from a JoinableQueue and mark each done; two producer
 // processes put items and then join the queue, which returns once every item put (by either
 // producer) was marked done. The parent then exits and its daemons go with it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Three processes visit a critical section guarded by one Lock: every "entering" line is
 // followed by the same process's "leaving" line, never by another process's lines.
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port of the seed's Manager dict: 10 processes each do d["num"] -= 10 on a shared dict that
 // starts at 100. Python's `d['num'] -= 10` is a get then a set, two round trips that other
 // processes may interleave with; Dict::update does the read-modify-write under the Dict's lock,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A named segment an operator can watch: two producer processes put orders on a JoinableQueue,
 // one consumer prices them and sends receipts back through a Pipe. Runs for the seconds given
 // (default 1), so that `shmbus inspect orders-demo` and `shmbus watch orders-demo` have a live

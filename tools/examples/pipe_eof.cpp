@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A child sends a few values through a one-way Pipe and closes its end; the parent receives
 // until EndOfStream (Python's EOFError).
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // apply blocks until its task is done, so a loop of apply runs one task at a time; apply_async
 // returns an AsyncResult at once, so a loop of apply_async keeps every worker busy, and get()
 // collects the results in submission order.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // apply_async with a callback: each result is written to a file by the callback, which runs in
 // this (the parent) process on the pool's result-handling thread, so the workers never touch
 // the file. After close() and join() every callback has run; the file is read back and checked.

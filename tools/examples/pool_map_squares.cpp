@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pool(4).map(square, [1..5]): Python's first Pool example. The results come back in input
 // order whatever worker computed them.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ten users cross a river in a boat service of three boats: Pool(3), one apply_async per
 // user, then close() and join(). Each boat (worker process) takes the next user as soon as it
 // is free; the parent collects which boat carried whom.

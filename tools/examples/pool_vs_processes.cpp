@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The same 100 small jobs run by Pool(5).map and by 100 separate Processes: a pool forks its
 // workers once, so it avoids 95 forks and 100 process exits. Prints both wall times; they
 // depend on the machine and its load, so nothing checks them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Process's name, pid, is_alive and exitcode before start, while it runs, and after
 // terminate() (exitcode -15: ended by SIGTERM).
 #include <chrono>

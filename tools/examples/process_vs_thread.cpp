@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The same job run once by a std::thread and once by a shmbus::Process: the thread shares the
 // main process's pid, the Process gets its own.
 #include <iostream>

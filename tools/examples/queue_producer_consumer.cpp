@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A producer process puts work items on a Queue and then a "no more work" marker; a consumer
 // process handles items until it sees the marker. One producer: items arrive in order.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two processes each compute a sum and put it on a Queue; the parent adds the two results
 // (Python: q = Queue(); Process(target=f, args=(q,)).start(); q.get() + q.get()).
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A writer process puts three values on a Queue; a reader process loops forever getting them.
 // The parent joins the writer, then terminates the endless reader (Python: pr.terminate()).
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The example on the README's first screen, kept compiling and checked by ctest.
 #include <iostream>
 #include <shmbus/shmbus.hpp>

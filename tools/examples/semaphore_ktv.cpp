@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KTV: twenty singers (processes) share a room with four microphones, a Semaphore(4). The room's
 // occupancy is counted in shared memory; it never exceeds four.
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port of the seed's shared counter: 4 processes each add 1 to a shared Value 1000 times.
 // A plain load-then-store loses updates when processes interleave; fetch_add and a compound
 // update under get_lock() both give exactly 4000.

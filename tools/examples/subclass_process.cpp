@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Process subclass: run() is what the child executes; other methods are ordinary member
 // functions, here called in the parent.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ten processes, each printing its pid and its parent's. Each child checks that its parent is
 // this process and reports a mismatch through its exit code; main checks every exit code.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two worker processes run side by side; the main process joins both before it goes on.
 #include <chrono>
 #include <iostream>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (clang, ASan+UBSan) and fuzzes each for a bounded time, starting
 # from its seed corpus in fuzz/corpus/<target>/. New inputs go to a scratch directory, never
 # into the repository; a crash, a sanitizer report or a hang (-timeout) leaves its reproducer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, configures, builds and runs the whole test suite with ctest.
 #   SHMBUS_SANITIZE=address|thread   build and test under ASan+UBSan or TSan (own build dir)
 #   CXX=clang++                      build with clang instead of g++

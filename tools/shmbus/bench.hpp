@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shmbus bench`: the side-by-side performance run (tools/bench/harness) as a CLI subcommand.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Command-line parsing (CLI11) and dispatch; exceptions from shmbus/errors.hpp become exit codes
 // here and nowhere else.
 #include "cli.hpp"
@@ -5,10 +6,12 @@
 #include "bench.hpp"
 #include "decode_messaging.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ostream>
+#include <string>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -115,6 +118,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     CLI::App app{kDescription, "shmbus"};
     app.footer(kFooter);
     app.require_subcommand(1, 1);
+    app.set_version_flag("--version", std::string("shmbus ") + SHMBUS_VERSION_STRING +
+                                          " (segment layout " +
+                                          std::to_string(SHMBUS_LAYOUT_VERSION) + ")");
     Options options;
 
     CLI::App* ls = app.add_subcommand(

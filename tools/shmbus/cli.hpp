@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shmbus command-line tool as a library: each command gathers a data struct (read through
 // Segment::observe, so the tool never joins a segment's attached-process table and never makes
 // a stale segment look alive), then formats it as text or as JSON. main.cpp only calls run().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoders for the message-carrying kinds (Queue, JoinableQueue, Pipe, Pool), split from
 // inspect.cpp because their states nest rings: each checks every offset against the directory's
 // size before it follows it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Formatting: the data structs of cli.hpp as plain-terminal text or as JSON (schema in
 // README.md, "The shmbus CLI"). Nothing here touches shared memory.
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gathering for `inspect` and `watch`: reads a segment through observe_file (segment_file.hpp),
 // which maps it only after probing it, and decodes its header and object states only through
 // core/detail/layout.hpp and core/detail/sync_state.hpp.

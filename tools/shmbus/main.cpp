@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shmbus`: inspect and clean up shmbus shared-memory segments. All logic lives in cli.cpp.
 #include "cli.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Probing files in /dev/shm without trusting them: see segment_file.hpp.
 #include "segment_file.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a file in /dev/shm is, found before anything maps it. Any local user can plant files
 // there (symlinks, sparse files of any size carrying our magic, headers that never become
 // ready), so the tool looks with lstat and an O_NOFOLLOW descriptor, reads only the header with

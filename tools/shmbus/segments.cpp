@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ls`, `gc` and `rm`. Every file goes through observe_file (segment_file.hpp), so a planted
 // symlink, a huge sparse file or a header that never becomes ready is reported, never followed,
 // mapped or waited on without bound. Liveness comes from Segment::liveness() alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shmbus CLI against real segments: primitives held by this process and by forked children,
 // a creator killed with SIGKILL (stale), foreign and damaged files, files planted by a hostile
 // local user (symlinks, huge sparse files, many tiny or never-ready headers), another user's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A growable byte buffer that, unlike std::vector<std::byte>, never zero-fills what it is
 // about to overwrite: messages are copied into it straight from shared memory.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Size arithmetic that cannot wrap. Every size, length, capacity or count that comes from a
 // caller or from shared memory goes through these before it sizes an allocation or a loop: a
 // product or sum that wrapped would size a small object and then write far past its end (into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One steady-clock deadline type behind every x_for / x_until / x form.
 #pragma once
 

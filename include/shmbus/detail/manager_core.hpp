@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Dict<V> and List<V>: byte records in a fixed-capacity heap owned by
 // the object, reached only through a Transaction, which holds the object's robust lock. The
 // typed views encode and decode values (codec.hpp) around it. core/detail/manager_store.hpp
@@ -6,6 +7,7 @@
 
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +44,7 @@ struct Item {
 };
 
 /// A located Dict or List with its geometry validated once at attach.
-class ContainerCore {
+class SHMBUS_EXPORT ContainerCore {
 public:
     /// `kind` is dict or list; `type_tag` tells value types apart (KindMismatch).
     ContainerCore(const Segment& segment, std::string_view name, const ContainerOptions& options,
@@ -61,7 +63,7 @@ private:
 /// second Transaction on the same container from the holding thread is UsageError.
 /// When the previous holder died holding the lock, the constructor drops whatever that holder
 /// left half-done and validates the content (CorruptSegment when it does not hold together).
-class Transaction {
+class SHMBUS_EXPORT Transaction {
 public:
     explicit Transaction(const ContainerCore& core);
     ~Transaction();

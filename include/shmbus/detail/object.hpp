@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a view (Lock, Value, Queue, ...) finds its state in a segment.
 #pragma once
 
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 
 #include <cstdint>
@@ -25,7 +27,7 @@ struct ObjectSpec {
 
 /// A located object: the address of its state in this process and the segment that keeps the
 /// mapping alive.
-class ObjectRef {
+class SHMBUS_EXPORT ObjectRef {
 public:
     ObjectRef(Segment segment, void* address, std::uint64_t offset, std::uint64_t size,
               bool created)
@@ -53,8 +55,9 @@ private:
 
 /// Finds or creates the object `name` (empty: a new anonymous object). `init` constructs the
 /// state in place exactly once, before any other process can see the object.
-ObjectRef attach_object(const Segment& segment, std::string_view name, const ObjectSpec& spec,
-                        OpenMode mode, const std::function<void(void*)>& init);
+SHMBUS_EXPORT ObjectRef attach_object(const Segment& segment, std::string_view name,
+                                      const ObjectSpec& spec, OpenMode mode,
+                                      const std::function<void(void*)>& init);
 
 /// Opens an existing object with open(), or makes it with create() when it is missing, and
 /// tries again while another process races us (NotFound, then AlreadyExists).
@@ -73,6 +76,6 @@ ObjectRef open_or_create_object(Open open, Create create) {
 }
 
 /// The object at `offset`, which must be a ready directory entry of kind `kind`.
-ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind);
+SHMBUS_EXPORT ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind);
 
 } // namespace shmbus::detail

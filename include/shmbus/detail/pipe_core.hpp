@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Connection: one end of a pipe whose directions are SPSC byte rings
 // (core/detail/spsc_ring.hpp) carrying frames [u32 length][payload].
 #pragma once
@@ -5,6 +6,7 @@
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
 #include <cstddef>
@@ -30,7 +32,7 @@ namespace detail {
 
 class SpscRing;
 
-class PipeCore {
+class SHMBUS_EXPORT PipeCore {
 public:
     /// Creates an anonymous pipe in `segment`; returns its two ends.
     static std::pair<PipeCore, PipeCore> create(const Segment& segment, bool duplex,

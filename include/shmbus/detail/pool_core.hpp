@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped engine behind Pool: worker processes, one task queue per worker, one result
 // queue, and a result-handling thread in the parent that dispatches chunks, delivers results,
 // notices dead workers and replaces them. Pool (pool.hpp) encodes and decodes around it.
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/export.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +42,7 @@ namespace detail {
 
 /// The receiving end of one submitted job. Called on the result-handling thread (or by
 /// terminate), one call per chunk.
-class ChunkSink {
+class SHMBUS_EXPORT ChunkSink {
 public:
     virtual ~ChunkSink() = default;
     /// The chunk's `count` encoded results. May throw (DecodeError): the chunk then fails.
@@ -57,7 +59,7 @@ struct EncodedChunk {
 
 class PoolEngine;
 
-class PoolCore {
+class SHMBUS_EXPORT PoolCore {
 public:
     explicit PoolCore(const PoolOptions& options);
     /// terminate() unless joined; never waits for tasks.

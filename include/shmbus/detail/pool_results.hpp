@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parent's side of Pool jobs: chunk encoding, and the sinks that turn result chunks into
 // AsyncResult values and imap items. Sinks are fed by the pool's result-handling thread.
 #pragma once
@@ -6,12 +7,13 @@
 #include "shmbus/detail/pool_core.hpp"
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/export.hpp"
+#include "shmbus/log.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -34,16 +36,16 @@ void run_callback(const Fn& fn) noexcept {
     try {
         fn();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmbus Pool: a callback raised: %s\n", e.what());
+        log(LogLevel::warning, "shmbus Pool: a callback raised: ", e.what());
     } catch (...) {
-        std::fputs("shmbus Pool: a callback raised a non-standard exception\n", stderr);
+        log(LogLevel::warning, "shmbus Pool: a callback raised a non-standard exception");
     }
 }
 
 /// A failed task as plain data. The result-handling thread makes the exception and reads it
 /// here; each caller then throws an exception object of its own, so no exception object is
 /// shared between threads (whose reference count the sanitizers cannot see).
-class TaskError {
+class SHMBUS_EXPORT TaskError {
 public:
     TaskError() = default;
     /// @pre error is not null.

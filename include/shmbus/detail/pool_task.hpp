@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What travels between a Pool and its workers: a task message is a header naming a chunk, an
 // invoker and the task function, followed by the encoded arguments of `count` calls; a result
 // message is a header naming the chunk, followed by `count` encoded results or one encoded

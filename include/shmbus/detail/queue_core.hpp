@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Queue<T>, SimpleQueue<T> and JoinableQueue<T>: it moves byte frames
 // through an MPMC ring in a segment and blocks on futex words. The typed views encode and
 // decode (codec.hpp) around it.
@@ -6,6 +7,7 @@
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
 #include <cstddef>
@@ -40,7 +42,7 @@ class MpmcRing;
 /// Outcome of a non-blocking step.
 enum class QueueStatus : std::uint8_t { ok, full, empty, closed };
 
-class QueueCore {
+class SHMBUS_EXPORT QueueCore {
 public:
     /// `kind` is queue or joinable_queue; `type_tag` tells element types apart (KindMismatch).
     QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,

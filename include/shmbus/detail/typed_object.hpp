@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What Value<T> and Array<T> share: a type tag for T and how a companion RLock is named.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An outside program: uses the installed headers and library only.
 #include <iostream>
 #include <shmbus/shmbus.hpp>

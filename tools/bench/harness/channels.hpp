@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every mechanism the bench compares is one small adapter: a two-way Channel between a parent
 // and a forked child, built before the fork. Adding a mechanism means writing one Channel and
 // one line in channel_mechanisms().

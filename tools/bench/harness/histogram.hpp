@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A log-linear latency histogram in the style of HdrHistogram: values below 64 ns are exact,
 // above that every power of two is split into 32 buckets, so a percentile is exact to within
 // 1/32 (3.1%) of its value at any scale, in a fixed 16 KiB with no allocation per sample.

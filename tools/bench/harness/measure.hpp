@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The measurements: round-trip latency and one-way throughput over any Channel between this
 // process and a forked peer (pinned to two CPUs when there are two), and memcpy bandwidth.
 #pragma once

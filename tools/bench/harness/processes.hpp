@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Processes for cross-process measurements: a forked peer that is always reaped, CPU pinning
 // that is undone afterwards, and anonymous MAP_SHARED memory that fork() shares.
 #pragma once

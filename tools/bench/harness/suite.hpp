@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole side-by-side run behind `shmbus bench`: every mechanism at every size, latency and
 // throughput, plus the memcpy ceiling and (optionally) Python's multiprocessing, gathered into
 // one Report that prints as tables, JSON or an SVG plot. Figures from one Report compare; the

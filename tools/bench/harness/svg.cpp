@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The latency plot: one panel per message size, one line per mechanism, its percentiles as
 // coloured dots on a shared logarithmic time axis. Plain SVG written by hand: a dependency
 // would be more code to keep than these lines.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bench harness's own correctness: the histogram against a sorted-sample model, and every
 // mechanism's adapter carrying stamped messages both ways across a real fork (the measurements
 // check each stamp and throw on a lost or reordered message). No speed is asserted.
