@@ -156,8 +156,7 @@ MpmcRing::LeaseUse MpmcRing::my_lease() {
 
 MpmcRing::Room MpmcRing::room_at(std::uint64_t pos, std::uint64_t slots) const {
     for (std::uint64_t j = 0; j < slots; ++j) {
-        // SYNC acquire: pairs with the release in release_slots: the consumer has finished
-        // reading the slot before we overwrite it.
+        // SYNC acquire: pairs with release_slots' release: the consumer is done with the slot.
         const std::int64_t diff =
             lap_diff(slot(pos + j).seq.load(std::memory_order_acquire), pos + j);
         if (diff < 0)

@@ -91,17 +91,8 @@ void create_and_use(const Segment& segment, int kind, std::uint64_t n) {
     }
 }
 
-using DirectoryRow = std::tuple<std::string, ObjectKind, std::uint64_t, std::uint64_t>;
-
-std::vector<DirectoryRow> directory_of(const Segment& segment) {
-    std::vector<DirectoryRow> rows;
-    for (const ObjectInfo& info : segment.objects())
-        rows.emplace_back(info.name, info.kind, info.offset, info.size);
-    return rows;
-}
-
 void check_create(const Segment& segment, int kind, std::uint64_t size) {
-    const auto before = directory_of(segment);
+    const auto before = segment.objects();
     const std::uint64_t heap_used = segment.mapping().header().heap_used;
     try {
         create_and_use(segment, kind, size);
@@ -109,7 +100,7 @@ void check_create(const Segment& segment, int kind, std::uint64_t size) {
     } catch (const OutOfSpace&) {
     } catch (const UsageError&) {
     }
-    if (directory_of(segment) != before || segment.mapping().header().heap_used != heap_used)
+    if (segment.objects() != before || segment.mapping().header().heap_used != heap_used)
         __builtin_trap();
 }
 

@@ -48,6 +48,8 @@ struct ObjectInfo {
     std::uint64_t offset;
     std::uint64_t size;
     std::int32_t creator_pid;
+
+    bool operator==(const ObjectInfo&) const = default;
 };
 
 /// Whether anyone still uses a segment. `unknown` when it cannot be decided (the caller may not

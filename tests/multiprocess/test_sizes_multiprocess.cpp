@@ -24,14 +24,6 @@ constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
 const QueueOptions kSmallQueue{.max_message_size = 256};
 const std::string kMessage = "the message that must survive a neighbour's failed create";
 
-std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>>
-directory_of(const Segment& segment) {
-    std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> rows;
-    for (const ObjectInfo& info : segment.objects())
-        rows.emplace_back(info.name, info.offset, info.size);
-    return rows;
-}
-
 template <class Create>
 void expect_out_of_space(Create create) {
     try {
@@ -54,7 +46,7 @@ TEST(SizesMultiprocess, huge_creates_fail_cleanly_and_leave_the_next_segments_me
     });
     ASSERT_EQ(put, std::vector<int>{0});
 
-    const auto before = directory_of(*small);
+    const auto before = small->objects();
     const auto create = run_children(1, [&](int) {
         for (std::size_t length : {kMax, kMax / 4 + 1, std::size_t{1} << 62, std::size_t{1} << 40})
             expect_out_of_space([&] { Array<int>(*small, "a", length); });
@@ -64,11 +56,11 @@ TEST(SizesMultiprocess, huge_creates_fail_cleanly_and_leave_the_next_segments_me
         for (std::size_t capacity : {kMax, (std::size_t{1} << 63) + 1})
             expect_out_of_space(
                 [&] { Queue<int>(*small, "q", QueueOptions{.capacity_bytes = capacity}); });
-        if (directory_of(*small) != before)
+        if (small->objects() != before)
             throw std::runtime_error("a failed create changed the directory");
     });
     EXPECT_EQ(create, std::vector<int>{0});
-    EXPECT_EQ(directory_of(*small), before);
+    EXPECT_EQ(small->objects(), before);
 
     const auto get = run_children(1, [&](int) {
         Segment reopened = Segment::open(neighbour_name);

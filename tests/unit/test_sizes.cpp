@@ -46,15 +46,6 @@ const std::vector<std::size_t> kHugeSizes = {kMax,
                                              std::size_t{1} << 32,
                                              (std::size_t{1} << 32) + 1};
 
-using DirectoryRow = std::tuple<std::string, ObjectKind, std::uint64_t, std::uint64_t>;
-
-std::vector<DirectoryRow> directory_of(const Segment& segment) {
-    std::vector<DirectoryRow> rows;
-    for (const ObjectInfo& info : segment.objects())
-        rows.emplace_back(info.name, info.kind, info.offset, info.size);
-    return rows;
-}
-
 // The offset a new 64-byte object gets: it shows whether a failed create leaked heap bytes.
 std::uint64_t next_object_offset(const Segment& segment) {
     const detail::ObjectRef probe = detail::attach_object(
@@ -66,10 +57,10 @@ std::uint64_t next_object_offset(const Segment& segment) {
 // heap fill level.
 template <class E, class Create>
 void expect_rejected(ScopedSegment& segment, Create create) {
-    const auto before = directory_of(*segment);
+    const auto before = segment->objects();
     const std::uint64_t heap_used = segment->mapping().header().heap_used;
     EXPECT_THROW(create(), E);
-    EXPECT_EQ(directory_of(*segment), before);
+    EXPECT_EQ(segment->objects(), before);
     EXPECT_EQ(segment->mapping().header().heap_used, heap_used);
 }
 
@@ -121,7 +112,7 @@ TEST(Sizes, pipe_of_a_capacity_that_does_not_fit_leaves_no_entry) {
     left.send(42);
     EXPECT_EQ(right.recv<int>(), 42);
     // The first pipe that was made is the first one numbered.
-    EXPECT_EQ(std::get<0>(directory_of(*segment).back()), "pipe#1");
+    EXPECT_EQ(segment->objects().back().name, "pipe#1");
 }
 
 TEST(Sizes, queues_of_a_capacity_that_does_not_fit_are_out_of_space) {
@@ -212,7 +203,7 @@ TEST(Sizes, sync_objects_reject_counts_they_cannot_hold) {
 TEST(Sizes, a_failed_initialisation_leaves_no_entry_and_no_heap_used) {
     ScopedSegment segment;
     Value<int> first(*segment, "first", 1);
-    const auto before = directory_of(*segment);
+    const auto before = segment->objects();
     const std::uint64_t heap_used = segment->mapping().header().heap_used;
     const std::uint64_t anonymous = segment->mapping().header().anonymous_count;
     std::uint64_t failed_at = 0;
@@ -224,7 +215,7 @@ TEST(Sizes, a_failed_initialisation_leaves_no_entry_and_no_heap_used) {
                          throw UsageError("init failed");
                      }),
                  UsageError);
-    EXPECT_EQ(directory_of(*segment), before);
+    EXPECT_EQ(segment->objects(), before);
     EXPECT_EQ(segment->mapping().header().heap_used, heap_used);
     EXPECT_EQ(segment->mapping().header().anonymous_count, anonymous);
     // The next object takes the same bytes, zeroed again as new objects expect.

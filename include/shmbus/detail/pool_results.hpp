@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The parent's side of Pool jobs: chunk encoding, and the sinks that turn result chunks into
-// AsyncResult values and imap items. Sinks are fed by the pool's result-handling thread.
+// The parent's side of Pool jobs: chunk encoding, and the sinks (fed by the result thread)
+// that turn result chunks into AsyncResult values and imap items.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -205,8 +205,7 @@ private:
     std::shared_ptr<ResultState<R>> m_state;
 };
 
-/// map / starmap: results land in input order; when every chunk is in, the result is the
-/// vector or, if any chunk failed, the error of the first failed chunk in input order.
+/// map / starmap: results in input order, or the error of the first failed chunk in input order.
 template <class R>
 class MapSink final : public ChunkSink {
 public:
@@ -254,8 +253,7 @@ private:
     std::exception_ptr m_error;
 };
 
-/// imap / imap_unordered: chunks are kept as they arrive and handed out in input order or in
-/// arrival order.
+/// imap / imap_unordered: chunks kept as they arrive, handed out in input or arrival order.
 template <class R>
 class ImapSink final : public ChunkSink {
 public:
@@ -277,8 +275,8 @@ public:
         store(index, std::move(outcome));
     }
 
-    /// The next result; nullopt after the last. A failed chunk throws its error once, in its
-    /// place; Timeout when nothing is ready by the deadline.
+    /// The next result (nullopt after the last; Timeout if none by the deadline); a failed
+    /// chunk throws its error in its place.
     std::optional<R> next(Deadline deadline) {
         std::unique_lock lock(m_mutex);
         while (m_position == m_current.size()) {
