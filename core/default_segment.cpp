@@ -39,6 +39,9 @@ DefaultSegment& default_slot() {
     static DefaultSegment* slot = [] {
         auto* made = new DefaultSegment; // never destroyed: read by the exit hook
         // A fork while another thread holds the mutex must not leave it locked in the child.
+        // Prepare handlers run in reverse order of registration: registered after the mapping
+        // registry's, ours takes this mutex before the registry's, as default_segment() does.
+        detail::register_mapping_fork_handlers();
         pthread_atfork([] { default_slot().mutex.lock(); }, [] { default_slot().mutex.unlock(); },
                        [] { default_slot().mutex.unlock(); });
         return made;

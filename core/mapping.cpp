@@ -139,6 +139,10 @@ bool Mapping::foreign_pid_namespace_attached() const {
     return false;
 }
 
+void register_mapping_fork_handlers() {
+    MappingRegistry::instance();
+}
+
 void detach_all_mappings() {
     MappingRegistry::instance().for_each([](Mapping& m) { m.detach_this_process(); });
 }

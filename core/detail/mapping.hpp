@@ -69,6 +69,11 @@ private:
 /// Detaches this process from every segment it maps; called by a Process child before _exit.
 void detach_all_mappings();
 
+/// Registers the mapping registry's fork handlers now. A mutex held while mappings are made
+/// (the default segment's) registers its own handlers after these, so that a fork takes it
+/// first, in the order the threads that make mappings take both.
+void register_mapping_fork_handlers();
+
 /// Removes the default segment when this process created it (the root of its process tree):
 /// run at exit, and by a Process child that made one before it _exits.
 void remove_default_segment_if_created_here() noexcept;
