@@ -93,7 +93,7 @@ int run_watch(const Options& options, std::ostream& out) {
                 out << "\x1b[H\x1b[2J";
             else if (refresh > 1)
                 out << "\n";
-            out << format_watch(report, refresh, now_ms());
+            out << format_watch(report, refresh, now_ms(), terminal_width());
         }
         out.flush();
         previous = std::move(report);

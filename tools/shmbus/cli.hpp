@@ -143,8 +143,9 @@ nlohmann::json gc_json(const GarbageReport& report, bool dry_run);
 std::string format_ls(const std::vector<SegmentSummary>& segments,
                       std::size_t width = kDefaultWidth);
 std::string format_inspect(const SegmentReport& report);
+/// The heading's process list is cut to `width` as in format_ls.
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
-                         std::int64_t unix_time_ms);
+                         std::int64_t unix_time_ms, std::size_t width = kDefaultWidth);
 
 /// --help: option names take kHelpColumn columns, descriptions the rest of kHelpWidth.
 inline constexpr std::size_t kHelpWidth = 80;

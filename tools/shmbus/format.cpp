@@ -261,14 +261,17 @@ std::string format_inspect(const SegmentReport& report) {
 }
 
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
-                         std::int64_t unix_time_ms) {
+                         std::int64_t unix_time_ms, std::size_t width) {
+    constexpr std::size_t kMinimumProcessWidth = 16;
     const SegmentSummary& s = report.segment;
-    std::ostringstream text;
-    text << "shmbus watch " << s.name << "  " << timestamp(unix_time_ms) << "  refresh " << refresh
-         << "  processes " << process_list(s.processes)
-         << (s.status == SegmentStatus::stale ? "  STALE" : "") << "\n"
-         << objects_table(report.objects);
-    return text.str();
+    const std::string heading = "shmbus watch " + s.name + "  " + timestamp(unix_time_ms) +
+                                "  refresh " + std::to_string(refresh) + "  processes ";
+    const std::string stale = s.status == SegmentStatus::stale ? "  STALE" : "";
+    const std::size_t used = heading.size() + stale.size();
+    const std::size_t budget =
+        std::max(kMinimumProcessWidth, width > used ? width - used : std::size_t{0});
+    return heading + fitted_process_list(s.processes, budget) + stale + "\n" +
+           objects_table(report.objects);
 }
 
 } // namespace shmbus::cli

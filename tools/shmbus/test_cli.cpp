@@ -890,6 +890,9 @@ TEST(CliHabits, LongProcessListsAreCutToTheWidthWithACount) {
     ASSERT_NE(listed, nullptr);
     EXPECT_EQ((*listed)["processes"].size(), segment->processes().size());
     EXPECT_GT((*listed)["processes"].size(), users.size());
+    const std::string watch = shmbus_run({"watch", segment.name(), "--count", "1"}).out;
+    EXPECT_LE(lines_of(watch).at(0).size(), 100U) << watch;
+    EXPECT_TRUE(contains(lines_of(watch).at(0), " more")) << watch;
     const std::string inspect = shmbus_run({"inspect", segment.name()}).out;
     for (const Child& user : users)
         EXPECT_TRUE(contains(inspect, std::to_string(user.pid()) + " ")) << user.pid();
