@@ -14,6 +14,9 @@ namespace {
 
 using nlohmann::json;
 
+// A process list cut to fit the width still gets this many columns ("1234 python3 +9 more").
+constexpr std::size_t kMinimumProcessWidth = 16;
+
 // Whether the header facts were read: the segment was mapped, whatever its liveness.
 bool readable(const SegmentSummary& summary) {
     return summary.status != SegmentStatus::corrupt && summary.status != SegmentStatus::unreadable;
@@ -212,7 +215,6 @@ std::string format_ls(const std::vector<SegmentSummary>& segments, std::size_t w
     if (segments.empty())
         return "no shmbus segments\n";
     constexpr std::size_t kProcessColumn = 6;
-    constexpr std::size_t kMinimumProcessWidth = 16;
     std::vector<std::vector<std::string>> rows{
         {"NAME", "SIZE", "MODE", "OWNER", "CREATOR", "OBJECTS", "PROCESSES", "STATUS"}};
     for (const SegmentSummary& s : segments) {
@@ -262,7 +264,6 @@ std::string format_inspect(const SegmentReport& report) {
 
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
                          std::int64_t unix_time_ms, std::size_t width) {
-    constexpr std::size_t kMinimumProcessWidth = 16;
     const SegmentSummary& s = report.segment;
     const std::string heading = "shmbus watch " + s.name + "  " + timestamp(unix_time_ms) +
                                 "  refresh " + std::to_string(refresh) + "  processes ";
