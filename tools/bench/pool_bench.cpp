@@ -6,6 +6,7 @@
 // baseline measured in the same run (a plain loop in this process).
 //
 //   bench_pool_bench [--workers N] [--repeat R]
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -75,13 +76,15 @@ std::vector<long long> range(long long n) {
 int main(int argc, char** argv) {
     unsigned workers = shmbus::cpu_count();
     int repeat = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string flag = argv[i];
-        if (flag == "--workers")
-            workers = static_cast<unsigned>(std::atoi(argv[i + 1]));
-        else if (flag == "--repeat")
-            repeat = std::atoi(argv[i + 1]);
-    }
+    CLI::App app{"pool_bench: Pool map, apply and apply_async throughput and latency, next to "
+                 "a plain loop in this process",
+                 "bench_pool_bench"};
+    app.add_option("--workers", workers, "Worker processes (default: the CPU count)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--repeat", repeat, "Timed runs per row")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     std::printf("shmbus Pool, %u workers, %d runs per row\n", workers, repeat);
     shmbus::Pool pool(workers);
     pool.map(square, range(1'000'000)); // warm-up: first touches of the rings and buffers

@@ -22,6 +22,7 @@
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/segment.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/lockfree/queue.hpp>
@@ -373,7 +374,15 @@ double memcpy_gbps(std::size_t span_bytes, std::chrono::milliseconds budget) {
 } // namespace
 
 int main(int argc, char** argv) {
-    const double scale = argc > 1 ? std::atof(argv[1]) : 1.0;
+    double scale = 1.0;
+    CLI::App app{"ring_bench: shmbus's MPMC and SPSC rings against Boost.Lockfree queues in "
+                 "shared memory, with memcpy bandwidth as the yardstick",
+                 "bench_ring_bench"};
+    app.add_option("scale", scale,
+                   "Multiplies the message counts (2*10^6 small, 2*10^4 large messages)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     const auto small_count = static_cast<std::uint64_t>(2'000'000 * scale);
     const auto large_count = static_cast<std::uint64_t>(20'000 * scale);
     constexpr std::size_t kSmall = 64;

@@ -10,6 +10,7 @@
 #include "measure.hpp"
 #include "processes.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <shmbus/lock.hpp>
@@ -94,7 +95,14 @@ double contended(int iterations, LockType& lock) {
 } // namespace
 
 int main(int argc, char** argv) {
-    const int trips = argc > 1 ? std::atoi(argv[1]) : 100000;
+    int trips = 100000;
+    CLI::App app{"sync_latency: what Lock, RLock and Semaphore cost, next to a pipe(2) round "
+                 "trip and the raw cache-line ping-pong",
+                 "bench_sync_latency"};
+    app.add_option("round_trips", trips, "Round trips per row")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     const auto round_trips = static_cast<std::uint64_t>(trips);
     const std::string name = "shmbus-bench-sync-" + std::to_string(getpid());
     auto segment = shmbus::Segment::create(name, 8 << 20);

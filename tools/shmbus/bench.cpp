@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bench.hpp"
 
+#include "cli.hpp"
 #include "suite.hpp"
 
 #include <fstream>
@@ -69,29 +70,32 @@ bool write_file(const std::string& path, const std::string& text, std::ostream& 
 
 BenchCommand::BenchCommand(CLI::App& app)
     : m_command(app.add_subcommand(
-          "bench", "Compare shmbus Queue and Pipe with pipe(2), Unix sockets, POSIX and Boost "
-                   "message queues and the raw shared-memory floor: latency and throughput")) {
+          "bench", wrap_help("Compare shmbus Queue and Pipe with pipe(2), Unix sockets, POSIX "
+                             "and Boost message queues and the raw shared-memory floor: "
+                             "latency and throughput"))) {
     m_command->footer(std::string(kDescription) + kFooter);
-    m_command->add_flag("--quick", m_quick,
-                        "Fewer round trips and messages: under 30 seconds, for smoke tests");
+    m_command->add_flag(
+        "--quick", m_quick,
+        wrap_help("Fewer round trips and messages: under 30 seconds, for smoke tests"));
     m_command->add_flag("--json", m_json, "Print one JSON document (schema shmbus.bench)");
     m_command
-        ->add_option("--plot", m_plot, "Also write an SVG plot of the latency percentiles to FILE")
+        ->add_option("--plot", m_plot,
+                     wrap_help("Also write an SVG plot of the latency percentiles to FILE"))
         ->type_name("FILE.svg");
     m_command
         ->add_option("--json-file", m_json_file,
-                     "Also write the JSON document to FILE (with the tables on stdout)")
+                     wrap_help("Also write the JSON document to FILE (with the tables on stdout)"))
         ->type_name("FILE");
     m_command->add_flag("--python", m_python,
-                        "Also run Python's multiprocessing Queue and Pipe through "
-                        "tools/bench/python_mp.py (needs python3)");
+                        wrap_help("Also run Python's multiprocessing Queue and Pipe through "
+                                  "tools/bench/python_mp.py (needs python3)"));
     m_python_script = SHMBUS_BENCH_PYTHON_SCRIPT;
     m_command->add_option("--python-script", m_python_script, "Where python_mp.py is")
         ->capture_default_str();
     m_command
         ->add_option("--only", m_only,
-                     "Only mechanisms whose key contains TEXT (queue, pipe., shmbus, mq, "
-                     "...); the floor and pipe(2) always run")
+                     wrap_help("Only mechanisms whose key contains TEXT (queue, pipe., shmbus, mq, "
+                               "...); the floor and pipe(2) always run"))
         ->type_name("TEXT");
     m_command->add_option("--sizes", m_sizes, "Message sizes in bytes, comma-separated")
         ->delimiter(',')
@@ -99,8 +103,8 @@ BenchCommand::BenchCommand(CLI::App& app)
         ->capture_default_str();
     m_command->add_flag("--no-pin", m_no_pin, "Let the scheduler place the two processes");
     m_command->add_flag("--raise-mq-limit", m_raise_mq_limit,
-                        "As root: raise /proc/sys/fs/mqueue/msgsize_max for the run so POSIX mq "
-                        "carries 64 KiB (restored afterwards)");
+                        wrap_help("As root: raise /proc/sys/fs/mqueue/msgsize_max for the run so "
+                                  "POSIX mq carries 64 KiB (restored afterwards)"));
 }
 
 int BenchCommand::run(std::ostream& out, std::ostream& err) const {

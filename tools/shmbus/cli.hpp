@@ -4,10 +4,12 @@
 // a stale segment look alive), then formats it as text or as JSON. main.cpp only calls run().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <shmbus/segment.hpp>
 #include <string>
 #include <string_view>
@@ -22,6 +24,8 @@ inline constexpr int kExitUsage = 2;
 /// Bumped only when a JSON field changes meaning or disappears; new fields may appear.
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kShmDirectory = "/dev/shm";
+/// Columns assumed when neither COLUMNS nor the terminal tells.
+inline constexpr std::size_t kDefaultWidth = 100;
 
 /// ok: live; stale: every attached process dead; unknown: a valid segment whose liveness
 /// cannot be decided; corrupt and unreadable segments' liveness is unknown too.
@@ -32,6 +36,8 @@ struct ProcessRow {
     std::int32_t pid = 0;
     std::uint64_t start_time = 0;
     bool alive = false;
+    /// /proc/PID/comm; empty when unreadable, dead or in another PID namespace.
+    std::string comm;
 };
 
 /// One line of `shmbus ls`, and the header part of `shmbus inspect`.
@@ -127,10 +133,35 @@ nlohmann::json inspect_json(const SegmentReport& report);
 nlohmann::json watch_json(const SegmentReport& report, std::uint64_t refresh,
                           std::int64_t unix_time_ms);
 
-std::string format_ls(const std::vector<SegmentSummary>& segments);
+/// `rm`'s document: the segment removed, or (with `failure`) why it was not.
+nlohmann::json rm_json(const std::string& name, std::optional<std::string> failure = {});
+/// `gc`'s document: removed (with dry_run: would remove), kept and failed segments.
+nlohmann::json gc_json(const GarbageReport& report, bool dry_run);
+
+/// Long process lists are cut to fit the table in `width` columns and end in "+N more" (at least
+/// one process is shown); the other columns, the status with its reason, are never cut.
+std::string format_ls(const std::vector<SegmentSummary>& segments,
+                      std::size_t width = kDefaultWidth);
 std::string format_inspect(const SegmentReport& report);
+/// The heading's process list is cut to `width` as in format_ls.
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
-                         std::int64_t unix_time_ms);
+                         std::int64_t unix_time_ms, std::size_t width = kDefaultWidth);
+
+/// --help: option names take kHelpColumn columns, descriptions the rest of kHelpWidth.
+inline constexpr std::size_t kHelpWidth = 80;
+inline constexpr std::size_t kHelpColumn = 26;
+
+/// `text` with spaces turned into line breaks so that no line exceeds `width` (a longer word
+/// keeps a line of its own): CLI11 indents each line of a description under the first.
+std::string wrap_help(std::string_view text, std::size_t width = kHelpWidth - kHelpColumn);
+
+/// The output's width: COLUMNS when set to a positive number, else the terminal's (TIOCGWINSZ)
+/// when stdout is one, else kDefaultWidth.
+std::size_t terminal_width();
+
+/// The segment name in a command-line argument: `/dev/shm/NAME` and `/NAME` (shm_open's
+/// spelling) name segment NAME; anything else is returned as given, for validation.
+std::string segment_name_argument(std::string_view argument);
 
 /// The whole command line: parses argv with CLI11, runs the command, writes to out/err and
 /// returns the exit code (kExitOk, kExitFailure, kExitUsage). Never throws.

@@ -3,6 +3,7 @@
 // README.md, "The shmbus CLI"). Nothing here touches shared memory.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iomanip>
@@ -12,6 +13,9 @@ namespace shmbus::cli {
 namespace {
 
 using nlohmann::json;
+
+// A process list cut to fit the width still gets this many columns ("1234 python3 +9 more").
+constexpr std::size_t kMinimumProcessWidth = 16;
 
 // Whether the header facts were read: the segment was mapped, whatever its liveness.
 bool readable(const SegmentSummary& summary) {
@@ -37,14 +41,36 @@ std::string human_size(std::uint64_t bytes) {
     return text.str();
 }
 
+// "1234 python3", "1234 ?" (name unknown), "1234(dead)".
+std::string process_entry(const ProcessRow& process) {
+    if (!process.alive)
+        return std::to_string(process.pid) + "(dead)";
+    return std::to_string(process.pid) + " " + (process.comm.empty() ? "?" : process.comm);
+}
+
 std::string process_list(const std::vector<ProcessRow>& processes) {
     if (processes.empty())
         return "-";
     std::string text;
-    for (const ProcessRow& process : processes) {
-        if (!text.empty())
-            text += ",";
-        text += std::to_string(process.pid) + (process.alive ? "" : "(dead)");
+    for (const ProcessRow& process : processes)
+        text += (text.empty() ? "" : ", ") + process_entry(process);
+    return text;
+}
+
+std::string more(std::size_t hidden) {
+    return hidden == 0 ? "" : " +" + std::to_string(hidden) + " more";
+}
+
+// As many processes as fit in `budget` characters (at least one), then "+N more".
+std::string fitted_process_list(const std::vector<ProcessRow>& processes, std::size_t budget) {
+    if (processes.empty())
+        return "-";
+    std::string text;
+    for (std::size_t shown = 0; shown < processes.size(); ++shown) {
+        std::string longer = (text.empty() ? "" : text + ", ") + process_entry(processes[shown]);
+        if (!text.empty() && longer.size() + more(processes.size() - shown - 1).size() > budget)
+            return text + more(processes.size() - shown);
+        text = std::move(longer);
     }
     return text;
 }
@@ -58,14 +84,20 @@ std::string timestamp(std::int64_t unix_time_ms) {
     return text.str();
 }
 
-// Columns as wide as their widest cell, left-aligned, two spaces apart.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
+// The width of each column: that of its widest cell.
+std::vector<std::size_t> column_widths(const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> widths;
     for (const auto& row : rows)
         for (std::size_t i = 0; i < row.size(); ++i) {
             widths.resize(std::max(widths.size(), row.size()));
             widths[i] = std::max(widths[i], row[i].size());
         }
+    return widths;
+}
+
+// Columns as wide as their widest cell, left-aligned, two spaces apart.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+    const std::vector<std::size_t> widths = column_widths(rows);
     std::string text;
     for (const auto& row : rows) {
         std::string line;
@@ -104,8 +136,10 @@ json to_json(const SegmentSummary& summary) {
     const bool valid = readable(summary);
     json processes = json::array();
     for (const ProcessRow& process : summary.processes)
-        processes.push_back(
-            {{"pid", process.pid}, {"start_time", process.start_time}, {"alive", process.alive}});
+        processes.push_back({{"pid", process.pid},
+                             {"start_time", process.start_time},
+                             {"alive", process.alive},
+                             {"comm", process.comm}});
     result["layout_version"] = valid ? json(summary.layout_version) : json(nullptr);
     result["creator_pid"] = valid ? json(summary.creator_pid) : json(nullptr);
     result["creator_alive"] = valid ? json(summary.creator_alive) : json(nullptr);
@@ -152,9 +186,35 @@ json watch_json(const SegmentReport& report, std::uint64_t refresh, std::int64_t
     return document;
 }
 
-std::string format_ls(const std::vector<SegmentSummary>& segments) {
+json rm_json(const std::string& name, std::optional<std::string> failure) {
+    json failed = json::array();
+    if (failure)
+        failed.push_back({{"name", name}, {"reason", *failure}});
+    return {{"schema", "shmbus.rm"},
+            {"version", kSchemaVersion},
+            {"removed", failure ? json::array() : json::array({name})},
+            {"failed", failed}};
+}
+
+json gc_json(const GarbageReport& report, bool dry_run) {
+    json kept = json::array();
+    for (const SegmentSummary& summary : report.kept)
+        kept.push_back(
+            {{"name", summary.name},
+             {"status", std::string(to_string(summary.status))},
+             {"reason", summary.problem.empty() ? json(nullptr) : json(summary.problem)}});
+    json failed = json::array();
+    for (const GarbageFailure& failure : report.failed)
+        failed.push_back({{"name", failure.name}, {"reason", failure.reason}});
+    return {{"schema", "shmbus.gc"}, {"version", kSchemaVersion},
+            {"dry_run", dry_run},    {"removed", report.removed},
+            {"kept", kept},          {"failed", failed}};
+}
+
+std::string format_ls(const std::vector<SegmentSummary>& segments, std::size_t width) {
     if (segments.empty())
         return "no shmbus segments\n";
+    constexpr std::size_t kProcessColumn = 6;
     std::vector<std::vector<std::string>> rows{
         {"NAME", "SIZE", "MODE", "OWNER", "CREATOR", "OBJECTS", "PROCESSES", "STATUS"}};
     for (const SegmentSummary& s : segments) {
@@ -163,12 +223,22 @@ std::string format_ls(const std::vector<SegmentSummary>& segments) {
             s.status == SegmentStatus::stale ? "STALE" : std::string(to_string(s.status));
         if (!s.problem.empty())
             status += ": " + s.problem;
+        // The process list is filled in below, once the other columns' widths are known.
         rows.push_back(
             {s.name, human_size(s.size), octal_mode(s.mode), s.owner,
              valid ? std::to_string(s.creator_pid) + (s.creator_alive ? "" : "(dead)") : "-",
-             valid ? std::to_string(s.object_count) : "-", valid ? process_list(s.processes) : "-",
-             status});
+             valid ? std::to_string(s.object_count) : "-", "-", status});
     }
+    std::vector<std::size_t> widths = column_widths(rows);
+    widths[kProcessColumn] = 0;
+    std::size_t others = 2 * (widths.size() - 1);
+    for (std::size_t column_width : widths)
+        others += column_width;
+    const std::size_t budget =
+        std::max(kMinimumProcessWidth, width > others ? width - others : std::size_t{0});
+    for (std::size_t i = 0; i < segments.size(); ++i)
+        if (readable(segments[i]))
+            rows[i + 1][kProcessColumn] = fitted_process_list(segments[i].processes, budget);
     return table(rows);
 }
 
@@ -193,14 +263,16 @@ std::string format_inspect(const SegmentReport& report) {
 }
 
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
-                         std::int64_t unix_time_ms) {
+                         std::int64_t unix_time_ms, std::size_t width) {
     const SegmentSummary& s = report.segment;
-    std::ostringstream text;
-    text << "shmbus watch " << s.name << "  " << timestamp(unix_time_ms) << "  refresh " << refresh
-         << "  processes " << process_list(s.processes)
-         << (s.status == SegmentStatus::stale ? "  STALE" : "") << "\n"
-         << objects_table(report.objects);
-    return text.str();
+    const std::string heading = "shmbus watch " + s.name + "  " + timestamp(unix_time_ms) +
+                                "  refresh " + std::to_string(refresh) + "  processes ";
+    const std::string stale = s.status == SegmentStatus::stale ? "  STALE" : "";
+    const std::size_t used = heading.size() + stale.size();
+    const std::size_t budget =
+        std::max(kMinimumProcessWidth, width > used ? width - used : std::size_t{0});
+    return heading + fitted_process_list(s.processes, budget) + stale + "\n" +
+           objects_table(report.objects);
 }
 
 } // namespace shmbus::cli

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <new>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -143,6 +144,17 @@ FileKind judge_open_error(SegmentSummary& summary, int error) {
     }
 }
 
+// The kernel's name of a live process; empty when it cannot be known: a dead process's pid may
+// name another process now, and another PID namespace's pid names a different one here.
+std::string process_name(const AttachedProcess& process) {
+    if (!process.alive || !process.in_this_pid_namespace)
+        return {};
+    std::ifstream comm("/proc/" + std::to_string(process.pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    return name;
+}
+
 void fill_segment_facts(SegmentSummary& summary, const Segment& segment) {
     const detail::SegmentHeader& header = segment.mapping().header();
     summary.layout_version = header.layout_version;
@@ -152,7 +164,8 @@ void fill_segment_facts(SegmentSummary& summary, const Segment& segment) {
     summary.bytes_free = segment.bytes_free();
     summary.object_count = segment.objects().size();
     for (const AttachedProcess& process : segment.processes())
-        summary.processes.push_back({process.pid, process.start_time, process.alive});
+        summary.processes.push_back(
+            {process.pid, process.start_time, process.alive, process_name(process)});
     summary.liveness = segment.liveness();
 }
 

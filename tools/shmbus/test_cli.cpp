@@ -14,9 +14,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <fstream>
 #include <functional>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -789,6 +791,226 @@ TEST(Cli, HelpDocumentsCommandsAndExamples) {
     const Outcome sub = shmbus_run({"watch", "--help"});
     EXPECT_EQ(sub.code, cli::kExitOk);
     EXPECT_NE(sub.out.find("--interval"), std::string::npos);
+}
+
+// Sets an environment variable for one scope and restores what was there.
+class ScopedEnvironment {
+public:
+    ScopedEnvironment(const char* name, const char* value) : m_name(name) {
+        if (const char* old = std::getenv(name))
+            m_old = old;
+        ::setenv(name, value, 1);
+    }
+    ~ScopedEnvironment() {
+        if (m_old)
+            ::setenv(m_name, m_old->c_str(), 1);
+        else
+            ::unsetenv(m_name);
+    }
+    ScopedEnvironment(const ScopedEnvironment&) = delete;
+    ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+private:
+    const char* m_name;
+    std::optional<std::string> m_old;
+};
+
+std::string own_comm() {
+    std::ifstream comm("/proc/self/comm");
+    std::string name;
+    std::getline(comm, name);
+    return name;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream stream(text);
+    for (std::string line; std::getline(stream, line);)
+        lines.push_back(line);
+    return lines;
+}
+
+TEST(CliHabits, SegmentNamesMayBeSpelledAsPaths) {
+    ScopedSegment segment;
+    for (const std::string& spelling :
+         {segment.name(), "/" + segment.name(), shm_path(segment.name())}) {
+        const Outcome inspect = shmbus_run({"inspect", spelling});
+        EXPECT_EQ(inspect.code, cli::kExitOk) << spelling << ": " << inspect.err;
+        EXPECT_TRUE(contains(inspect.out, "segment " + segment.name())) << inspect.out;
+        EXPECT_EQ(shmbus_run({"watch", spelling, "--count", "1"}).code, cli::kExitOk) << spelling;
+    }
+    for (const char* bad : {"/dev/shm/a/b", "/a/b", "dev/shm/x", "/dev/shm/", "/"})
+        EXPECT_EQ(shmbus_run({"inspect", bad}).code, cli::kExitUsage) << bad;
+
+    const std::string name = test::unique_name("shmbus-clitest-rmpath");
+    UnlinkOnExit unlink(name);
+    { const Segment created = Segment::create(name, std::size_t{4} << 20); }
+    EXPECT_EQ(shmbus_run({"rm", shm_path(name)}).code, cli::kExitOk);
+    EXPECT_THROW(Segment::observe(name), NotFound);
+}
+
+TEST(CliHabits, TerminalWidthComesFromColumns) {
+    {
+        ScopedEnvironment columns("COLUMNS", "123");
+        EXPECT_EQ(cli::terminal_width(), 123U);
+    }
+    ScopedEnvironment columns("COLUMNS", "not-a-number");
+    // The tests' stdout may or may not be a terminal; either way the width is positive.
+    EXPECT_GT(cli::terminal_width(), 0U);
+}
+
+TEST(CliHabits, LongProcessListsAreCutToTheWidthWithACount) {
+    ScopedSegment segment;
+    std::deque<Child> users;
+    for (int i = 0; i < 40; ++i)
+        users.push_back(ready_child([&] { new Segment(Segment::open(segment.name())); }));
+
+    // Alone in the table, its line fits in 100 columns exactly as `ls` lays it out (the host's
+    // other segments, with their own names and reasons, would set other column widths).
+    const std::string alone =
+        cli::format_ls(cli::list_segments(cli::kShmDirectory, segment.name()), 100);
+    for (const std::string& line : lines_of(alone))
+        EXPECT_LE(line.size(), 100U) << line;
+    EXPECT_TRUE(contains(alone, " more  ok\n")) << alone;
+
+    ScopedEnvironment columns("COLUMNS", "100");
+    const Outcome ls = shmbus_run({"ls"});
+    ASSERT_EQ(ls.code, cli::kExitOk) << ls.err;
+    bool found = false;
+    for (const std::string& line : lines_of(ls.out))
+        if (line.starts_with(segment.name() + " ")) {
+            found = true;
+            // Padded when a concurrent test's segment has a wider PROCESSES cell.
+            EXPECT_TRUE(contains(line, " more ") && line.ends_with(" ok")) << line;
+        }
+    EXPECT_TRUE(found) << ls.out;
+
+    // The full list stays in --json and in inspect.
+    const json ls_json = json::parse(shmbus_run({"ls", "--json"}).out);
+    const json* listed = find_segment(ls_json, segment.name());
+    ASSERT_NE(listed, nullptr);
+    EXPECT_EQ((*listed)["processes"].size(), segment->processes().size());
+    EXPECT_GT((*listed)["processes"].size(), users.size());
+    const std::string watch = shmbus_run({"watch", segment.name(), "--count", "1"}).out;
+    EXPECT_LE(lines_of(watch).at(0).size(), 100U) << watch;
+    EXPECT_TRUE(contains(lines_of(watch).at(0), " more")) << watch;
+    const std::string inspect = shmbus_run({"inspect", segment.name()}).out;
+    for (const Child& user : users)
+        EXPECT_TRUE(contains(inspect, std::to_string(user.pid()) + " ")) << user.pid();
+}
+
+TEST(CliHabits, ProcessListsFitTheWidthTheyAreGiven) {
+    cli::SegmentSummary summary;
+    summary.name = "narrow";
+    summary.status = cli::SegmentStatus::ok;
+    for (std::int32_t pid = 100000; pid < 100040; ++pid)
+        summary.processes.push_back({pid, 0, true, "worker"});
+    const std::string text = cli::format_ls({summary}, 90);
+    for (const std::string& line : lines_of(text))
+        EXPECT_LE(line.size(), 90U) << line;
+    EXPECT_TRUE(contains(text, "  100000 worker, 100001 worker +38 more  ok\n")) << text;
+    // Too narrow for even that: the first process still shows, and the status is never cut.
+    EXPECT_TRUE(contains(cli::format_ls({summary}, 40), "  100000 worker +39 more  ok\n"));
+}
+
+TEST(CliHabits, ProcessNamesAreShownNextToPids) {
+    ScopedSegment segment;
+    const std::string comm = own_comm();
+    ASSERT_FALSE(comm.empty());
+    const std::string pid = std::to_string(::getpid());
+
+    EXPECT_TRUE(contains(shmbus_run({"inspect", segment.name()}).out, pid + " " + comm));
+    ScopedEnvironment columns("COLUMNS", "400");
+    EXPECT_TRUE(contains(shmbus_run({"ls"}).out, pid + " " + comm));
+    const json ls_json = json::parse(shmbus_run({"ls", "--json"}).out);
+    const json* listed = find_segment(ls_json, segment.name());
+    ASSERT_NE(listed, nullptr);
+    ASSERT_EQ((*listed)["processes"].size(), 1U);
+    EXPECT_EQ((*listed)["processes"][0]["comm"], comm);
+
+    // A dead process's pid may name another process by now: no name is claimed for it.
+    const std::string stale_name = test::unique_name("shmbus-clitest-comm");
+    UnlinkOnExit unlink(stale_name);
+    make_stale_segment(stale_name);
+    const json inspect = json::parse(shmbus_run({"inspect", stale_name, "--json"}).out);
+    EXPECT_EQ(inspect["segment"]["processes"][0]["comm"], "");
+}
+
+TEST(CliHabits, RmJsonReportsRemovedAndFailed) {
+    const std::string name = test::unique_name("shmbus-clitest-rmjson");
+    UnlinkOnExit unlink(name);
+    { const Segment segment = Segment::create(name, std::size_t{4} << 20); }
+
+    const Outcome removed = shmbus_run({"rm", "--json", name});
+    EXPECT_EQ(removed.code, cli::kExitOk) << removed.err;
+    const json done = json::parse(removed.out);
+    EXPECT_EQ(done["schema"], "shmbus.rm");
+    EXPECT_EQ(done["version"], cli::kSchemaVersion);
+    EXPECT_EQ(done["removed"], json::array({name}));
+    EXPECT_EQ(done["failed"], json::array());
+
+    const Outcome missing = shmbus_run({"rm", "--json", name});
+    EXPECT_EQ(missing.code, cli::kExitFailure);
+    const json refused = json::parse(missing.out);
+    EXPECT_EQ(refused["removed"], json::array());
+    ASSERT_EQ(refused["failed"].size(), 1U);
+    EXPECT_EQ(refused["failed"][0]["name"], name);
+    EXPECT_TRUE(contains(refused["failed"][0]["reason"].get<std::string>(), "no such segment"));
+
+    const Outcome invalid = shmbus_run({"rm", "--json", "a/b"});
+    EXPECT_EQ(invalid.code, cli::kExitUsage);
+    EXPECT_EQ(json::parse(invalid.out)["failed"].size(), 1U);
+}
+
+TEST(CliHabits, GcJsonReportsRemovedKeptAndFailed) {
+    const std::string prefix = test::unique_name("shmbus-clitest-gcjson");
+    const std::string stale_name = prefix + "-stale";
+    const std::string damaged_name = prefix + "-damaged";
+    UnlinkOnExit unlink_stale(stale_name);
+    UnlinkOnExit unlink_damaged(damaged_name);
+    make_stale_segment(stale_name);
+    std::vector<unsigned char> bytes = random_bytes(detail::kMinSegmentSize);
+    std::memcpy(bytes.data(), &detail::kSegmentMagic, sizeof detail::kSegmentMagic);
+    write_raw_segment(damaged_name, bytes);
+
+    const Outcome dry = shmbus_run({"gc", "--dry-run", "--json", "--prefix", prefix});
+    EXPECT_EQ(dry.code, cli::kExitOk) << dry.err;
+    const json planned = json::parse(dry.out);
+    EXPECT_EQ(planned["schema"], "shmbus.gc");
+    EXPECT_EQ(planned["dry_run"], true);
+    EXPECT_EQ(planned["removed"], json::array({stale_name}));
+    EXPECT_NO_THROW(Segment::observe(stale_name));
+
+    const Outcome gc = shmbus_run({"gc", "--json", "--prefix", prefix});
+    EXPECT_EQ(gc.code, cli::kExitOk) << gc.err;
+    const json collected = json::parse(gc.out);
+    EXPECT_EQ(collected["version"], cli::kSchemaVersion);
+    EXPECT_EQ(collected["dry_run"], false);
+    EXPECT_EQ(collected["removed"], json::array({stale_name}));
+    EXPECT_EQ(collected["failed"], json::array());
+    ASSERT_EQ(collected["kept"].size(), 1U);
+    EXPECT_EQ(collected["kept"][0]["name"], damaged_name);
+    EXPECT_EQ(collected["kept"][0]["status"], "corrupt");
+    EXPECT_TRUE(collected["kept"][0]["reason"].is_string());
+    EXPECT_THROW(Segment::observe(stale_name), NotFound);
+}
+
+TEST(CliHabits, HelpListsExitCodesAndWrapsDescriptions) {
+    const Outcome help = shmbus_run({"--help"});
+    EXPECT_EQ(help.code, cli::kExitOk);
+    for (const char* line : {"\n  0  success", "\n  1  failure", "\n  2  usage error"})
+        EXPECT_TRUE(contains(help.out, line)) << line;
+    for (const char* command : {"ls", "inspect", "watch", "rm", "gc", "bench"}) {
+        const Outcome sub = shmbus_run({command, "--help"});
+        EXPECT_EQ(sub.code, cli::kExitOk) << command;
+        for (const std::string& line : lines_of(sub.out))
+            EXPECT_LE(line.size(), 100U) << command << ": " << line;
+    }
+    const std::string inspect = shmbus_run({"inspect", "--help"}).out;
+    for (const char* kind :
+         {"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier",
+          "Value", "Array", "Queue", "JoinableQueue", "Pipe", "Dict", "List", "Pool"})
+        EXPECT_TRUE(contains(inspect, kind)) << kind;
 }
 
 } // namespace
