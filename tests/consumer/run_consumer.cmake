@@ -1,11 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-file(REMOVE_RECURSE ${WORK_DIR})
-set(prefix ${WORK_DIR}/prefix)
-execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix} --config ${CONFIG}
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "install failed")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/install_prefix.cmake)
 # A sanitized shmbus is a static library full of sanitizer calls: its consumer links the runtime.
 set(sanitizer_flags "")
 if(SANITIZE STREQUAL "address")

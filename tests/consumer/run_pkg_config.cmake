@@ -1,13 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs shmbus into a scratch prefix and compiles the consumer program with nothing but
 # `pkg-config --cflags --libs shmbus`, then runs it against the installed shared library.
-file(REMOVE_RECURSE ${WORK_DIR})
-set(prefix ${WORK_DIR}/prefix)
-execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix} --config ${CONFIG}
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "install failed")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/install_prefix.cmake)
 execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${prefix}/${LIBDIR}/pkgconfig
                         ${PKG_CONFIG} --cflags --libs shmbus
                 OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
