@@ -10,6 +10,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 namespace shmbus::detail {
 namespace {
@@ -139,16 +140,76 @@ void undo_entry(SegmentHeader& header, DirEntry& entry, char* base, std::uint64_
     entry.state.store(EntryState::free, std::memory_order_relaxed);
 }
 
+// The scope this thread has open, if any; attach_object joins it for the scope's segment.
+struct OpenScope {
+    SegmentHeader* header;
+    char* base;
+    std::uint64_t heap_used;
+    std::uint64_t anonymous_count;
+    std::vector<DirEntry*> created;
+};
+thread_local OpenScope* t_open_scope = nullptr;
+
+OpenScope* scope_for(const SegmentHeader& header) {
+    return t_open_scope != nullptr && t_open_scope->header == &header ? t_open_scope : nullptr;
+}
+
 } // namespace
+
+struct CreationScope::State {
+    State(const Segment& segment, SegmentHeader& header)
+        : guard(header.directory_lock, Deadline::after(kDirectoryLockTimeout)),
+          scope{&header, segment.mapping().base(), header.heap_used, header.anonymous_count, {}} {
+        if (guard.owner_died())
+            drop_unfinished_entries(header);
+    }
+    RobustGuard guard;
+    OpenScope scope;
+    bool committed = false;
+};
+
+CreationScope::CreationScope(const Segment& segment) {
+    SegmentHeader& header = segment.mapping().header();
+    if (t_open_scope != nullptr)
+        throw UsageError("creation scopes do not nest");
+    m_state = std::make_unique<State>(segment, header);
+    t_open_scope = &m_state->scope;
+}
+
+// Still under the directory lock and nothing was allocated after the scope began, so the
+// entries made in it are the last allocations and the heap goes back exactly.
+CreationScope::~CreationScope() {
+    t_open_scope = nullptr;
+    if (m_state->committed)
+        return;
+    OpenScope& scope = m_state->scope;
+    for (auto it = scope.created.rbegin(); it != scope.created.rend(); ++it) {
+        DirEntry& entry = **it;
+        // SYNC release: pairs with the acquire in Segment::objects; readers stop listing it
+        // before its bytes are cleared.
+        entry.state.store(EntryState::free, std::memory_order_release);
+        std::memset(scope.base + entry.offset, 0, entry.size);
+    }
+    scope.header->heap_used = scope.heap_used;
+    scope.header->anonymous_count = scope.anonymous_count;
+}
+
+void CreationScope::commit() noexcept {
+    m_state->committed = true;
+}
 
 ObjectRef attach_object(const Segment& segment, std::string_view name, const ObjectSpec& spec,
                         OpenMode mode, const std::function<void(void*)>& init) {
     validate_object_name(name);
     SegmentHeader& header = segment.mapping().header();
     const std::string& segment_name = segment.name();
-    RobustGuard guard(header.directory_lock, Deadline::after(kDirectoryLockTimeout));
-    if (guard.owner_died())
-        drop_unfinished_entries(header);
+    OpenScope* scope = scope_for(header);
+    std::optional<RobustGuard> guard;
+    if (scope == nullptr) {
+        guard.emplace(header.directory_lock, Deadline::after(kDirectoryLockTimeout));
+        if (guard->owner_died())
+            drop_unfinished_entries(header);
+    }
     if (!name.empty()) {
         if (DirEntry* found = find_ready(header, name, segment_name)) {
             if (mode == OpenMode::create)
@@ -176,6 +237,8 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
     }
     // SYNC release: publishes the initialised state; pairs with the acquire in find_ready.
     entry.state.store(EntryState::ready, std::memory_order_release);
+    if (scope != nullptr)
+        scope->created.push_back(&entry);
     return ref_to(segment, entry, true);
 }
 

@@ -98,12 +98,16 @@ private:
         (sizeof(Header) + alignof(T) - 1) / alignof(T) * alignof(T);
 
     Array(const Segment& segment, std::string_view name, std::size_t length, detail::OpenMode mode)
-        : m_object(detail::attach_typed(segment, name, ObjectKind::array,
-                                        mode == detail::OpenMode::open ? 0 : bytes_for(length),
-                                        std::max(alignof(Header), alignof(T)),
-                                        detail::type_tag_of<T>(), mode,
-                                        [&](void* state) { initialise(state, length); })),
-          m_lock(detail::companion_lock(segment, name)) {
+        : Array(name, detail::attach_guarded(segment, name, [&] {
+                    return detail::attach_typed(
+                        segment, name, ObjectKind::array,
+                        mode == detail::OpenMode::open ? 0 : bytes_for(length),
+                        std::max(alignof(Header), alignof(T)), detail::type_tag_of<T>(), mode,
+                        [&](void* state) { initialise(state, length); });
+                })) {}
+
+    Array(std::string_view name, detail::GuardedObject parts)
+        : m_object(std::move(parts.object)), m_lock(std::move(parts.lock)) {
         const auto& header = m_object.state<Header>();
         // Read from shared memory: checked against the directory's size before use.
         if (m_object.size() < kDataOffset || header.element_size != sizeof(T) ||

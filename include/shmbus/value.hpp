@@ -101,10 +101,13 @@ private:
     };
 
     Value(const Segment& segment, std::string_view name, T initial, detail::OpenMode mode)
-        : m_object(detail::attach_typed(segment, name, ObjectKind::value, sizeof(State),
-                                        alignof(State), detail::type_tag_of<T>(), mode,
-                                        [&](void* state) { new (state) State{initial}; })),
-          m_lock(detail::companion_lock(segment, name)) {}
+        : Value(detail::attach_guarded(segment, name, [&] {
+              return detail::attach_typed(segment, name, ObjectKind::value, sizeof(State),
+                                          alignof(State), detail::type_tag_of<T>(), mode,
+                                          [&](void* state) { new (state) State{initial}; });
+          })) {}
+    explicit Value(detail::GuardedObject parts)
+        : m_object(std::move(parts.object)), m_lock(std::move(parts.lock)) {}
 
     // SYNC seq_cst: every lock-free access is seq_cst, the order Python's Value gives under
     // its lock; making one atomic_ref per call is free (it holds a pointer).

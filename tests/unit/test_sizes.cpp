@@ -224,6 +224,31 @@ TEST(Sizes, a_failed_initialisation_leaves_no_entry_and_no_heap_used) {
     EXPECT_EQ(std::count(bytes, bytes + 4096, 0), 4096);
 }
 
+// A Value or Array is made together with its RLock; when the object fits and the lock does not,
+// neither is left behind (fuzz_sizes found the Array left in the directory).
+TEST(Sizes, a_value_or_array_whose_lock_does_not_fit_leaves_no_entry) {
+    ScopedSegment segment;
+    const detail::SegmentHeader& header = segment->mapping().header();
+    const std::uint64_t room = segment->mapping().size() - detail::kHeapOffset - header.heap_used;
+    ASSERT_EQ(room % 64, 0U);
+    // The filler (64-byte header, data, 64-byte lock) leaves 64 bytes: one object, no lock.
+    Array<char> filler(*segment, "filler", room - 3 * 64);
+    ASSERT_EQ(segment->mapping().size() - detail::kHeapOffset - header.heap_used, 64U);
+    expect_rejected<OutOfSpace>(segment, [&] { Value<int>(*segment, "v", 1); });
+    expect_rejected<OutOfSpace>(segment, [&] { Value<int>(*segment, "", 1); });
+    expect_rejected<OutOfSpace>(segment, [&] { Array<char>(*segment, "a", 0); });
+    expect_rejected<OutOfSpace>(segment, [&] { Array<std::int64_t>::create(*segment, "", 0); });
+    EXPECT_EQ(header.anonymous_count, 0U);
+    RLock last(*segment, "last");
+    EXPECT_TRUE(last.try_acquire());
+}
+
+// A name whose ".lock" companion would be too long is rejected before the object is made.
+TEST(Sizes, a_value_whose_lock_name_is_too_long_leaves_no_entry) {
+    ScopedSegment segment;
+    expect_rejected<InvalidName>(segment, [&] { Value<int>(*segment, std::string(60, 'v'), 1); });
+}
+
 TEST(Sizes, a_forged_heap_fill_level_is_corrupt_segment_not_a_write_past_the_end) {
     ScopedSegment segment;
     detail::SegmentHeader& header = segment->mapping().header();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
 
 namespace shmbus::detail {
@@ -74,6 +75,24 @@ ObjectRef open_or_create_object(Open open, Create create) {
         }
     }
 }
+
+/// Makes the objects this thread creates in one segment, until commit(), a single step: the
+/// segment's directory stays locked for the scope (attach_object on this thread and segment
+/// does not lock it again), and a scope left without commit() frees every entry made in it and
+/// puts the heap back, so no other process ever sees half of the set. For an object and its
+/// companion (a Value and its RLock) when the second does not fit.
+class SHMBUS_EXPORT CreationScope {
+public:
+    explicit CreationScope(const Segment& segment);
+    ~CreationScope();
+    CreationScope(const CreationScope&) = delete;
+    CreationScope& operator=(const CreationScope&) = delete;
+    void commit() noexcept;
+
+private:
+    struct State;
+    std::unique_ptr<State> m_state;
+};
 
 /// The object at `offset`, which must be a ready directory entry of kind `kind`.
 SHMBUS_EXPORT ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind);

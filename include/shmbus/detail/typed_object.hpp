@@ -22,10 +22,22 @@ constexpr std::uint64_t type_tag_of() {
     return sizeof(T) | (std::uint64_t{alignof(T)} << 32) | (category << 48);
 }
 
-/// The RLock that guards a named object is "<name>.lock" in the same segment; an anonymous
-/// object gets an anonymous lock, reachable only through handles of the object itself.
-inline RLock companion_lock(const Segment& segment, std::string_view name) {
-    return name.empty() ? RLock(segment, "") : RLock(segment, std::string(name) + ".lock");
+/// An object and the RLock that guards it.
+struct GuardedObject {
+    ObjectRef object;
+    RLock lock;
+};
+
+/// Attaches the object with `attach` and its RLock, "<name>.lock" in the same segment (an
+/// anonymous object gets an anonymous lock, reachable only through handles of the object). Both
+/// are made in one CreationScope: when the lock does not fit, the object is not left behind.
+template <class Attach>
+GuardedObject attach_guarded(const Segment& segment, std::string_view name, Attach attach) {
+    CreationScope scope(segment);
+    ObjectRef object = attach();
+    RLock lock = name.empty() ? RLock(segment, "") : RLock(segment, std::string(name) + ".lock");
+    scope.commit();
+    return {std::move(object), std::move(lock)};
 }
 
 /// Opens (or, when `mode` allows, creates) the object and runs `init` only on creation.
