@@ -4,8 +4,8 @@
 // segment_image.hpp: [u8 region][u16 offset][u8 length][bytes]...). Then every operation runs
 // a bounded number of times. Attaching may give CorruptSegment; the operations may give
 // CorruptSegment or a status; nothing may crash, over-read, or spin forever.
-#include "detail/mpmc_ring.hpp"
-#include "detail/spsc_ring.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
 
 #include <algorithm>
 #include <array>

@@ -7,9 +7,9 @@
 // a write past the segment, another exception) is a bug.
 //
 // Input format: repeated [u8 kind][u64 size, little endian]; a truncated record ends the list.
-#include "detail/mapping.hpp"
-#include "detail/mpmc_ring.hpp"
-#include "detail/spsc_ring.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
+#include "segment/mapping.hpp"
 #include "segment_image.hpp"
 
 #include <cstddef>

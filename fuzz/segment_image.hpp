@@ -10,7 +10,7 @@
 // ends the list.
 #pragma once
 
-#include "detail/layout.hpp"
+#include "segment/layout.hpp"
 
 #include <algorithm>
 #include <cstddef>

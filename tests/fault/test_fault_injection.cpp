@@ -8,9 +8,9 @@
 //
 // Rounds per scenario: SHMBUS_FAULT_ROUNDS (default 40; nightly runs use thousands).
 // Seed: SHMBUS_FAULT_SEED (default: random, printed so a failing run can be replayed).
-#include "detail/mpmc_ring.hpp"
-#include "detail/owner.hpp"
-#include "detail/queue_state.hpp"
+#include "messaging/queue_state.hpp"
+#include "os/owner.hpp"
+#include "ring/mpmc_ring.hpp"
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
 

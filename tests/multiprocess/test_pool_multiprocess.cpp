@@ -3,7 +3,7 @@
 // RemoteError, WorkerLost (a worker SIGKILLed mid-task, from inside and from outside),
 // close/terminate/join misuse, maxtasksperchild recycling, size limits, and a destructor that
 // never waits for a stuck task.
-#include "detail/pool_state.hpp"
+#include "process/pool_state.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // Process across process boundaries: the message of an uncaught exception on the child's
 // stderr, daemon children dying with their parent, stdio buffers and atexit handlers that stay
 // the parent's, nested names, active_children, concurrent joins, segment cleanup.
-#include "detail/liveness.hpp"
+#include "os/liveness.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Queue across forked processes: sharing, opening by name, the 4x4 stress with checksummed
 // random-size messages, close across processes, and consumers killed with SIGKILL mid-stream.
-#include "detail/mpmc_ring.hpp"
-#include "detail/queue_state.hpp"
+#include "messaging/queue_state.hpp"
+#include "ring/mpmc_ring.hpp"
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The synchronisation primitives between real forked processes.
-#include "detail/sync_state.hpp"
 #include "support/harness.hpp"
+#include "sync/sync_state.hpp"
 
 #include <algorithm>
 #include <atomic>

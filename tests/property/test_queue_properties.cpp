@@ -4,7 +4,7 @@
 //     models the ring's 64-byte slots, so "full" is predicted exactly;
 //   * several forked processes: random producers/consumers/messages; the multiset delivered
 //     equals the multiset sent, each producer's order is kept, nothing is duplicated.
-#include "detail/mpmc_ring.hpp"
+#include "ring/mpmc_ring.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

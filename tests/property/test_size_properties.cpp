@@ -2,8 +2,8 @@
 // Creating objects of random, often absurd, sizes: each create either makes a usable object or
 // raises OutOfSpace / UsageError and leaves the segment as it was (directory, heap fill level,
 // and the contents of every object already there).
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "support/harness.hpp"
 
 #include <cstdint>

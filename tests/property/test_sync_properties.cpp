@@ -2,8 +2,8 @@
 // Semaphore, Event and Barrier against in-process models. The operations of a case are spread
 // over forked processes that take turns in an order rapidcheck chooses: a turn counter in the
 // segment passes the token, each process records its results, and the parent replays the model.
-#include "detail/sync_state.hpp"
 #include "support/harness.hpp"
+#include "sync/sync_state.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -6,8 +6,8 @@
 // report, another exception type or a hang (the child's watchdog) fails the test.
 //
 // Seed: SHMBUS_CORRUPTION_SEED (default random, printed for replay).
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
 

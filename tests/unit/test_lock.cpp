@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "detail/liveness.hpp"
-#include "detail/sync_state.hpp"
+#include "os/liveness.hpp"
 #include "support/harness.hpp"
+#include "sync/sync_state.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dict and List in one process: Python's semantics and errors, capacity limits that lose
 // nothing, compaction, and forged shared state that must raise CorruptSegment.
-#include "detail/manager_store.hpp"
+#include "manager/manager_store.hpp"
 #include "support/harness.hpp"
 
 #include <cstring>

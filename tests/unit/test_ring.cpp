@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The rings on their own: MpmcRing (Queue's transport) and SpscRing (Pipe's), in memory of a
 // scoped segment. Threads here; processes in tests/multiprocess.
-#include "detail/mpmc_ring.hpp"
-#include "detail/spsc_ring.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

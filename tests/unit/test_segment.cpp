@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "support/harness.hpp"
 
 #include <atomic>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The files behind segments, as other programs and users may leave them in /dev/shm: planted
 // symlinks and forged sizes, files of another layout, segments whose users died, and the
-// memory a segment takes. Liveness comes from file locks (core/detail/presence.hpp), so it is
+// memory a segment takes. Liveness comes from file locks (core/os/presence.hpp), so it is
 // checked here against real processes that live, die and get killed.
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "support/harness.hpp"
 
 #include <array>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "detail/sync_state.hpp"
 #include "support/harness.hpp"
+#include "sync/sync_state.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -2,10 +2,10 @@
 // Sizes, lengths and capacities that cannot fit: every constructor rejects them with
 // OutOfSpace (too large) or UsageError (nonsense) before it writes anything, and leaves the
 // segment's directory and heap as they were.
-#include "detail/layout.hpp"
-#include "detail/mapping.hpp"
-#include "detail/mpmc_ring.hpp"
-#include "detail/spsc_ring.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

@@ -5,10 +5,10 @@
 // throughput against pipes and message queues) are `shmbus bench`'s, from the same harness.
 //
 //   bench_micro [--benchmark_filter=REGEX] [--benchmark_min_time=0.1]
-#include "detail/futex.hpp"
-#include "detail/mpmc_ring.hpp"
-#include "detail/spsc_ring.hpp"
+#include "os/futex.hpp"
 #include "processes.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
 
 #include <array>
 #include <atomic>

@@ -15,12 +15,12 @@
 // progress. Throughput is counted from the start signal to the last consumer's end.
 //
 // Usage: bench_ring_bench [scale]   (scale multiplies the message counts; default 1)
-#include "detail/mpmc_ring.hpp"
-#include "detail/park.hpp"
-#include "detail/spsc_ring.hpp"
 #include "measure.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/segment.hpp"
+#include "wait/park.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

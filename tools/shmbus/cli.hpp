@@ -4,6 +4,8 @@
 // a stale segment look alive), then formats it as text or as JSON. main.cpp only calls run().
 #pragma once
 
+#include "os/presence.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -23,7 +25,7 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 /// Bumped only when a JSON field changes meaning or disappears; new fields may appear.
 inline constexpr int kSchemaVersion = 1;
-inline constexpr const char* kShmDirectory = "/dev/shm";
+inline constexpr std::string_view kShmDirectory = detail::kShmDirectory;
 /// Columns assumed when neither COLUMNS nor the terminal tells.
 inline constexpr std::size_t kDefaultWidth = 100;
 

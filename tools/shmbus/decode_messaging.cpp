@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "decode_messaging.hpp"
 
-#include "detail/liveness.hpp"
-#include "detail/mpmc_ring.hpp"
-#include "detail/pipe_state.hpp"
-#include "detail/pool_state.hpp"
-#include "detail/queue_state.hpp"
-#include "detail/spsc_ring.hpp"
+#include "messaging/pipe_state.hpp"
+#include "messaging/queue_state.hpp"
+#include "os/liveness.hpp"
+#include "process/pool_state.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "ring/spsc_ring.hpp"
 
 #include <atomic>
 #include <cstdio>

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gathering for `inspect` and `watch`: reads a segment through observe_file (segment_file.hpp),
 // which maps it only after probing it, and decodes its header and object states only through
-// core/detail/layout.hpp and core/detail/sync_state.hpp.
+// core/segment/layout.hpp and core/sync/sync_state.hpp.
 #include "cli.hpp"
 #include "decode_messaging.hpp"
-#include "detail/layout.hpp"
-#include "detail/liveness.hpp"
-#include "detail/manager_store.hpp"
-#include "detail/mapping.hpp"
-#include "detail/sync_state.hpp"
+#include "manager/manager_store.hpp"
+#include "os/liveness.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "segment_file.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/errors.hpp"
+#include "sync/sync_state.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -209,7 +209,7 @@ T peek_plain(const T& field) {
     return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
 }
 
-// A Dict or List: entries and heap use of its committed root (core/detail/manager_store.hpp).
+// A Dict or List: entries and heap use of its committed root (core/manager/manager_store.hpp).
 bool decode_container(ObjectReport& report, const detail::ContainerState& state) {
     if (state.magic != detail::kContainerMagic || state.version != detail::kContainerVersion)
         return false;

@@ -2,9 +2,9 @@
 // Probing files in /dev/shm without trusting them: see segment_file.hpp.
 #include "segment_file.hpp"
 
-#include "detail/layout.hpp"
-#include "detail/liveness.hpp"
-#include "detail/mapping.hpp"
+#include "os/liveness.hpp"
+#include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>

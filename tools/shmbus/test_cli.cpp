@@ -5,7 +5,7 @@
 // view (a child turned into `nobody`), usage errors. Commands run in-process through cli::run,
 // so output and exit codes are checked without spawning.
 #include "cli.hpp"
-#include "detail/layout.hpp"
+#include "segment/layout.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>

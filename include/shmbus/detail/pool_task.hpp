@@ -46,7 +46,8 @@ struct ResultHeader {
 };
 
 static_assert(std::is_trivially_copyable_v<TaskHeader> &&
-              std::is_trivially_copyable_v<ResultHeader>);
+                  std::is_trivially_copyable_v<ResultHeader>,
+              "task and result headers travel as bytes through shared memory");
 
 template <class Header>
 Header read_header(std::span<const std::byte> message) {

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "shmbus/detail/pipe_core.hpp"
+
+#include "messaging/pipe_state.hpp"
+#include "os/owner.hpp"
+#include "ring/spsc_ring.hpp"
+#include "shmbus/detail/checked_math.hpp"
+#include "shmbus/errors.hpp"
+#include "wait/notify.hpp"
+#include "wait/park.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+// How often a parked send or recv checks whether the peer process is still alive.
+constexpr auto kProbePeriod = std::chrono::milliseconds(50);
+constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
+
+PipeState& state_of(void* state) {
+    return *static_cast<PipeState*>(state);
+}
+
+int channel_count(bool duplex) {
+    return duplex ? 2 : 1;
+}
+
+void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max_message) {
+    auto* state = new (at) PipeState{};
+    state->magic = kPipeMagic;
+    state->version = kPipeVersion;
+    state->duplex = duplex ? 1 : 0;
+    state->capacity = capacity;
+    state->max_message_size = max_message;
+    for (PipeEndState& end : state->ends) {
+        // relaxed is enough: the object directory publishes the initialised state.
+        end.sender.store(this_process_owner(), std::memory_order_relaxed);
+        end.receiver.store(this_process_owner(), std::memory_order_relaxed);
+    }
+    std::uint64_t offset = sizeof(PipeState);
+    for (int c = 0; c < channel_count(duplex); ++c) {
+        state->channels[c].ring_offset = offset;
+        state->channels[c].ring_bytes = SpscRing::bytes_for(capacity);
+        SpscRing::init(static_cast<char*>(at) + offset, capacity);
+        offset += SpscRing::bytes_for(capacity);
+    }
+}
+
+// The ring capacity per direction: capacity_bytes rounded up to a power of two of at least a
+// cache line. OutOfSpace when that power of two is past 2^63.
+std::uint64_t ring_capacity(const PipeOptions& options) {
+    return bit_ceil_size(std::max<std::uint64_t>(options.capacity_bytes, kCacheLine),
+                         "a Pipe ring of capacity_bytes " + std::to_string(options.capacity_bytes));
+}
+
+std::uint64_t state_bytes(bool duplex, std::uint64_t capacity) {
+    const std::uint64_t rings =
+        mul_size(channel_count(duplex), SpscRing::bytes_for(capacity), "a Pipe's rings");
+    return add_size(sizeof(PipeState), rings, "a Pipe");
+}
+
+std::shared_ptr<SpscRing> channel_ring(const ObjectRef& object, const PipeChannelState& channel) {
+    if (channel.ring_offset == 0)
+        return nullptr;
+    if (channel.ring_offset < sizeof(PipeState) || channel.ring_offset % kCacheLine != 0 ||
+        channel.ring_offset > object.size() ||
+        channel.ring_bytes > object.size() - channel.ring_offset)
+        throw CorruptSegment("pipe: a ring lies outside the object");
+    return std::make_shared<SpscRing>(&object.state<char>() + channel.ring_offset,
+                                      channel.ring_bytes);
+}
+
+// Remembers which process uses an end, for the peer's liveness probe. Costs one load of a
+// line this side owns when nothing changed.
+void record(std::atomic<OwnerId>& who) {
+    const OwnerId me = this_process_owner();
+    // relaxed is enough: a single word read only by the peer's liveness probe.
+    if (who.load(std::memory_order_relaxed) != me)
+        who.store(me, std::memory_order_relaxed);
+}
+
+} // namespace
+
+std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool duplex,
+                                               const PipeOptions& options) {
+    if (options.max_message_size == 0 || options.max_message_size > UINT32_MAX)
+        throw UsageError("max_message_size must lie in [1, 2^32 - 1]");
+    const std::uint64_t capacity = ring_capacity(options);
+    const std::uint64_t size = state_bytes(duplex, capacity);
+    ObjectRef object = attach_object(
+        segment, "", ObjectSpec{ObjectKind::pipe, size, kCacheLine, 0}, OpenMode::create,
+        [&](void* at) { init_state(at, duplex, capacity, options.max_message_size); });
+    return {PipeCore(object, 0, options.wait), PipeCore(object, 1, options.wait)};
+}
+
+PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait)
+    : m_object(std::move(object)), m_state(&m_object.state<PipeState>()), m_end(end), m_wait(wait) {
+    const PipeState& state = state_of(m_state);
+    if (m_object.size() < sizeof(PipeState) || state.magic != kPipeMagic ||
+        state.version != kPipeVersion || state.max_message_size > UINT32_MAX)
+        throw CorruptSegment("pipe state at offset " + std::to_string(m_object.offset()) +
+                             " is not valid");
+    m_recv_ring = channel_ring(m_object, state.channels[m_end]);
+    m_send_ring = channel_ring(m_object, state.channels[1 - m_end]);
+}
+
+std::size_t PipeCore::max_message_size() const {
+    return state_of(m_state).max_message_size;
+}
+
+bool PipeCore::closed() const {
+    // SYNC acquire: pairs with the seq_cst store in close().
+    return state_of(m_state).ends[m_end].closed.load(std::memory_order_acquire) != 0;
+}
+
+void PipeCore::require_open() const {
+    if (closed())
+        throw Closed("operation on a closed connection");
+}
+
+// The peer end was closed. Its data written before close() is visible afterwards: the
+// acquire pairs with the seq_cst closed store, which follows the peer's last write.
+bool PipeCore::peer_gone() const {
+    // SYNC acquire: pairs with the seq_cst store in close().
+    return state_of(m_state).ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
+}
+
+// Parks on the channel's data word (a reader) or space word (a writer) until try_once()
+// succeeds or the deadline passes; every kProbePeriod it checks that the peer process still
+// lives, and reports its death in `peer_died`.
+template <class Try>
+bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
+    // The fast path must not read the clock (the slice below does): try once first.
+    if (try_once())
+        return true;
+    PipeState& state = state_of(m_state);
+    PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
+    ParkingSpot& spot = for_space ? channel.space : channel.data;
+    const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
+    bool peer_died = false;
+    const auto try_or_dead = [&] { return peer_died || try_once(); };
+    for (;;) {
+        const Deadline slice = deadline.earlier(Deadline::after(kProbePeriod));
+        if (park_at(spot, try_or_dead, slice, m_wait))
+            return true;
+        if (deadline.expired())
+            return false;
+        // relaxed is enough: a single word; a stale identity only delays the verdict a period.
+        peer_died = !owner_alive(peer.load(std::memory_order_relaxed));
+    }
+}
+
+void PipeCore::write_all(std::span<const std::byte> header, std::span<const std::byte> payload) {
+    SpscRing& ring = *m_send_ring;
+    PipeChannelState& channel = state_of(m_state).channels[1 - m_end];
+    for (;;) {
+        const std::size_t taken = ring.write_some(header, payload);
+        const std::size_t from_header = std::min(taken, header.size());
+        header = header.subspan(from_header);
+        payload = payload.subspan(taken - from_header);
+        if (taken != 0)
+            notify_all(channel.data);
+        if (header.empty() && payload.empty())
+            return;
+        wait_until(
+            true, [&] { return ring.writable() != 0 || peer_gone() || closed(); },
+            Deadline::never());
+        require_open();
+        if (peer_gone() || ring.writable() == 0)
+            throw Closed("the other end of the pipe is closed or its process died");
+    }
+}
+
+void PipeCore::send(std::span<const std::byte> message) {
+    if (!m_send_ring)
+        throw UsageError("send on the receive-only end of a one-way pipe");
+    require_open();
+    if (message.size() > max_message_size())
+        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
+                              " bytes exceeds this pipe's max_message_size of " +
+                              std::to_string(max_message_size()));
+    if (peer_gone())
+        throw Closed("the other end of the pipe is closed");
+    record(state_of(m_state).ends[m_end].sender);
+    const auto length = static_cast<std::uint32_t>(message.size());
+    std::byte header[kHeaderBytes];
+    std::memcpy(header, &length, kHeaderBytes);
+    write_all(header, message);
+    m_send_ring->count_message_written();
+}
+
+// Waits until a whole header is readable and returns the length it announces, without
+// consuming it. EndOfStream when the stream ended first, Timeout when the deadline passed.
+std::uint32_t PipeCore::await_header(Deadline deadline) {
+    SpscRing& ring = *m_recv_ring;
+    const auto ready = [&] { return ring.readable(kHeaderBytes) >= kHeaderBytes; };
+    const bool arrived = wait_until(
+        false, [&] { return ready() || peer_gone() || closed(); }, deadline);
+    require_open();
+    if (!ready()) {
+        if (arrived)
+            throw EndOfStream("the other end of the pipe is closed (or its process died) and "
+                              "the pipe is drained");
+        throw Timeout("no message");
+    }
+    std::uint32_t length = 0;
+    ring.peek({reinterpret_cast<std::byte*>(&length), kHeaderBytes});
+    if (length > max_message_size())
+        throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
+                             " bytes, more than max_message_size");
+    return length;
+}
+
+void PipeCore::read_payload(std::byte* to, std::size_t length) {
+    SpscRing& ring = *m_recv_ring;
+    PipeChannelState& channel = state_of(m_state).channels[m_end];
+    std::byte header[kHeaderBytes];
+    ring.read_some(header);
+    for (std::size_t done = 0;;) {
+        done += ring.read_some({to + done, length - done});
+        notify_all(channel.space);
+        if (done == length) {
+            ring.count_message_read();
+            return;
+        }
+        const bool arrived = wait_until(
+            false, [&] { return ring.readable() != 0 || peer_gone() || closed(); },
+            Deadline::never());
+        require_open();
+        if (arrived && ring.readable() == 0)
+            throw EndOfStream("the other end of the pipe closed in the middle of a message");
+    }
+}
+
+void PipeCore::recv(ByteBuffer& out, std::size_t max_length) {
+    if (!m_recv_ring)
+        throw UsageError("recv on the send-only end of a one-way pipe");
+    require_open();
+    record(state_of(m_state).ends[m_end].receiver);
+    const std::uint32_t length = await_header(Deadline::never());
+    if (length > max_length)
+        throw MessageTooLarge("a message of " + std::to_string(length) +
+                              " bytes is longer than the " + std::to_string(max_length) +
+                              " allowed; it stays in the pipe");
+    read_payload(out.resize_for_overwrite(length), length);
+}
+
+std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
+    if (!m_recv_ring)
+        throw UsageError("recv on the send-only end of a one-way pipe");
+    require_open();
+    record(state_of(m_state).ends[m_end].receiver);
+    const std::uint32_t length = await_header(Deadline::never());
+    if (length > buffer.size())
+        throw MessageTooLarge("a message of " + std::to_string(length) +
+                              " bytes does not fit in a buffer of " +
+                              std::to_string(buffer.size()) + "; it stays in the pipe");
+    read_payload(buffer.data(), length);
+    return length;
+}
+
+bool PipeCore::poll(Deadline deadline) {
+    if (!m_recv_ring)
+        throw UsageError("poll on the send-only end of a one-way pipe");
+    require_open();
+    try {
+        await_header(deadline);
+    } catch (const EndOfStream&) {
+    } catch (const Timeout&) {
+        return false;
+    }
+    return true;
+}
+
+void PipeCore::close() {
+    PipeState& state = state_of(m_state);
+    // SYNC seq_cst: after our last write; pairs with the acquire in peer_gone()/closed().
+    state.ends[m_end].closed.store(1, std::memory_order_seq_cst);
+    for (PipeChannelState& channel : state.channels) {
+        notify_all(channel.data);
+        notify_all(channel.space);
+    }
+}
+
+} // namespace shmbus::detail

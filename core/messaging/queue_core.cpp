@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "shmbus/detail/queue_core.hpp"
+
+#include "messaging/queue_state.hpp"
+#include "ring/mpmc_ring.hpp"
+#include "shmbus/detail/checked_math.hpp"
+#include "shmbus/errors.hpp"
+#include "wait/notify.hpp"
+#include "wait/park.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <new>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+// How often a blocked put or get looks for dead peers whose claim blocks it. Rare enough to
+// cost nothing (one scan of the lease table, /proc only for suspicious leases), often enough
+// that a SIGKILLed peer stalls the others for a few tens of milliseconds at most.
+constexpr auto kProbePeriod = std::chrono::milliseconds(50);
+
+QueueState& state_of(void* state) {
+    return *static_cast<QueueState*>(state);
+}
+
+void check_options(const QueueOptions& options) {
+    if (options.max_message_size == 0 || options.max_message_size > kMaxFrameSize)
+        throw UsageError("max_message_size must lie in [1, " + std::to_string(kMaxFrameSize) + "]");
+    // free_items counts maxsize down as a signed word.
+    if (options.maxsize > static_cast<std::uint64_t>(INT64_MAX))
+        throw UsageError("maxsize must be at most 2^63 - 1");
+}
+
+// The ring bytes asked for: capacity_bytes, or by default room for two largest messages or for
+// maxsize one-slot items, whichever is more (a Python user of Queue(maxsize) expects those to
+// fit).
+std::uint64_t wanted_bytes(const QueueOptions& options) {
+    if (options.capacity_bytes != 0)
+        return options.capacity_bytes;
+    return std::max(2 * std::uint64_t{options.max_message_size},
+                    mul_size(options.maxsize, kSlotBytes, "a Queue of maxsize items"));
+}
+
+std::uint64_t ring_slots(const QueueOptions& options) {
+    check_options(options);
+    const std::uint64_t bytes = wanted_bytes(options);
+    const std::uint64_t slots = bit_ceil_size(
+        std::max<std::uint64_t>(bytes / kSlotBytes + (bytes % kSlotBytes != 0 ? 1 : 0), 2),
+        "a Queue ring of " + std::to_string(bytes) + " bytes");
+    if (options.capacity_bytes == 0)
+        return std::max(slots, std::bit_ceil(MpmcRing::slots_for(options.max_message_size)));
+    if (MpmcRing::slots_for(options.max_message_size) > slots)
+        throw UsageError("capacity_bytes " + std::to_string(options.capacity_bytes) +
+                         " cannot hold a message of max_message_size " +
+                         std::to_string(options.max_message_size) + " bytes");
+    return slots;
+}
+
+void init_state(void* at, const QueueOptions& options, std::uint64_t slots, bool joinable) {
+    auto* state = new (at) QueueState{};
+    state->magic = kQueueMagic;
+    state->version = kQueueVersion;
+    state->joinable = joinable ? 1 : 0;
+    state->maxsize = options.maxsize;
+    state->max_message_size = options.max_message_size;
+    state->ring_offset = sizeof(QueueState);
+    state->ring_bytes = MpmcRing::bytes_for(slots);
+    // relaxed is enough: the object directory publishes the initialised state.
+    state->free_items.store(static_cast<std::int64_t>(options.maxsize), std::memory_order_relaxed);
+    MpmcRing::init(static_cast<char*>(at) + sizeof(QueueState), slots);
+}
+
+ObjectRef attach_queue(const Segment& segment, std::string_view name, const QueueOptions& options,
+                       OpenMode mode, ObjectKind kind, std::uint64_t type_tag) {
+    if (mode == OpenMode::open)
+        return attach_object(segment, name, ObjectSpec{kind, 0, kCacheLine, type_tag}, mode,
+                             [](void*) {});
+    if (mode == OpenMode::open_or_create && !name.empty()) {
+        // Open whatever exists, whatever options it was made with; create only when missing.
+        return open_or_create_object(
+            [&] { return attach_queue(segment, name, options, OpenMode::open, kind, type_tag); },
+            [&] { return attach_queue(segment, name, options, OpenMode::create, kind, type_tag); });
+    }
+    const std::uint64_t slots = ring_slots(options);
+    const std::uint64_t size = add_size(sizeof(QueueState), MpmcRing::bytes_for(slots), "a Queue");
+    const bool joinable = kind == ObjectKind::joinable_queue;
+    return attach_object(segment, name, ObjectSpec{kind, size, kCacheLine, type_tag},
+                         OpenMode::create,
+                         [&](void* at) { init_state(at, options, slots, joinable); });
+}
+
+QueueState& checked_state(const ObjectRef& object, ObjectKind kind) {
+    auto& state = object.state<QueueState>();
+    const bool joinable = kind == ObjectKind::joinable_queue;
+    if (object.size() < sizeof(QueueState) || state.magic != kQueueMagic ||
+        state.version != kQueueVersion || state.joinable != (joinable ? 1U : 0U) ||
+        state.ring_offset != sizeof(QueueState) ||
+        state.ring_bytes > object.size() - sizeof(QueueState))
+        throw CorruptSegment("queue state at offset " + std::to_string(object.offset()) +
+                             " is not valid");
+    return state;
+}
+
+bool take_item(QueueState& state) {
+    // relaxed is enough: free_items only counts; the ring orders the data.
+    std::int64_t free = state.free_items.load(std::memory_order_relaxed);
+    while (free > 0)
+        // relaxed is enough (success and failure): a count only.
+        if (state.free_items.compare_exchange_weak(free, free - 1, std::memory_order_relaxed))
+            return true;
+    return false;
+}
+
+void return_items(QueueState& state, std::int64_t count) {
+    if (state.maxsize != 0 && count != 0)
+        // relaxed is enough: notify_all's fence orders it before the waiter check.
+        state.free_items.fetch_add(count, std::memory_order_relaxed);
+}
+
+void finish_task(QueueState& state) {
+    // SYNC seq_cst: the last finish pairs with join's acquire load of unfinished.
+    if (state.unfinished.fetch_sub(1, std::memory_order_seq_cst) == 1)
+        notify_all(state.done);
+}
+
+QueueStatus to_status(RingStatus status) {
+    switch (status) {
+    case RingStatus::ok:
+        return QueueStatus::ok;
+    case RingStatus::full:
+        return QueueStatus::full;
+    case RingStatus::empty:
+        return QueueStatus::empty;
+    case RingStatus::closed:
+        break;
+    }
+    return QueueStatus::closed;
+}
+
+} // namespace
+
+QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,
+                     OpenMode mode, ObjectKind kind, std::uint64_t type_tag)
+    : m_object(attach_queue(segment, name, options, mode, kind, type_tag)), m_wait(options.wait) {
+    QueueState& state = checked_state(m_object, kind);
+    m_state = &state;
+    m_ring = std::make_shared<MpmcRing>(reinterpret_cast<char*>(&state) + state.ring_offset,
+                                        state.ring_bytes);
+    if (state.max_message_size > MpmcRing::max_frame_for(m_ring->slot_count()))
+        throw CorruptSegment("queue: max_message_size exceeds its ring");
+}
+
+QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
+    QueueState& state = state_of(m_state);
+    if (message.size() > state.max_message_size)
+        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
+                              " bytes exceeds this queue's max_message_size of " +
+                              std::to_string(state.max_message_size));
+    if (m_ring->closed())
+        return QueueStatus::closed;
+    if (state.maxsize != 0 && !take_item(state))
+        return QueueStatus::full;
+    if (state.joinable != 0)
+        // relaxed is enough: the ring's publish (release) orders it before any get of the item.
+        state.unfinished.fetch_add(1, std::memory_order_relaxed);
+    const RingStatus status = m_ring->try_put(message);
+    if (status != RingStatus::ok) {
+        return_items(state, 1);
+        if (state.joinable != 0)
+            finish_task(state);
+        // Only a returned maxsize token can let a parked putter on: waking them for a ring
+        // that is just as full made blocked putters wake each other in a busy loop.
+        if (state.maxsize != 0)
+            notify_all(state.space);
+        return to_status(status);
+    }
+    notify_all(state.items);
+    return QueueStatus::ok;
+}
+
+QueueStatus QueueCore::try_get(ByteBuffer& out) {
+    QueueState& state = state_of(m_state);
+    const RingStatus status = m_ring->try_get(out);
+    if (status == RingStatus::ok) {
+        return_items(state, 1);
+        notify_all(state.space);
+    }
+    return to_status(status);
+}
+
+template <class Try>
+bool QueueCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
+    // The fast path must not read the clock (the slice below does): try once first.
+    if (try_once())
+        return true;
+    QueueState& state = state_of(m_state);
+    ParkingSpot& spot = for_space ? state.space : state.items;
+    for (;;) {
+        const Deadline slice = deadline.earlier(Deadline::after(kProbePeriod));
+        if (park_at(spot, try_once, slice, m_wait))
+            return true;
+        if (deadline.expired())
+            return false;
+        recover_dead();
+    }
+}
+
+bool QueueCore::put(std::span<const std::byte> message, Deadline deadline) {
+    QueueStatus status = QueueStatus::full;
+    const auto try_once = [&] {
+        status = try_put(message);
+        return status != QueueStatus::full;
+    };
+    if (!wait_until(true, try_once, deadline))
+        return false;
+    if (status == QueueStatus::closed)
+        throw Closed("put on a closed queue");
+    return true;
+}
+
+bool QueueCore::get(ByteBuffer& out, Deadline deadline) {
+    QueueStatus status = QueueStatus::empty;
+    const auto try_once = [&] {
+        status = try_get(out);
+        return status != QueueStatus::empty;
+    };
+    if (!wait_until(false, try_once, deadline))
+        return false;
+    if (status == QueueStatus::closed)
+        throw Closed("get on a closed and drained queue");
+    return true;
+}
+
+std::size_t QueueCore::qsize() const {
+    return m_ring->size_guess();
+}
+
+bool QueueCore::full() const {
+    const QueueState& state = state_of(m_state);
+    if (state.maxsize != 0)
+        // relaxed is enough: the result may be stale by definition.
+        return state.free_items.load(std::memory_order_relaxed) <= 0;
+    const MpmcRing& ring = *m_ring;
+    return ring.slots_used_guess() >= ring.slot_count();
+}
+
+void QueueCore::close() {
+    QueueState& state = state_of(m_state);
+    m_ring->close();
+    notify_all(state.items);
+    notify_all(state.space);
+}
+
+bool QueueCore::closed() const {
+    return m_ring->closed();
+}
+std::size_t QueueCore::maxsize() const {
+    return state_of(m_state).maxsize;
+}
+std::size_t QueueCore::max_message_size() const {
+    return state_of(m_state).max_message_size;
+}
+std::size_t QueueCore::capacity_slots() const {
+    return m_ring->slot_count();
+}
+
+void QueueCore::require_joinable() const {
+    if (state_of(m_state).joinable == 0)
+        throw UsageError("task_done/join on a queue that is not a JoinableQueue");
+}
+
+void QueueCore::task_done() {
+    require_joinable();
+    QueueState& state = state_of(m_state);
+    // relaxed is enough: the CAS below validates it.
+    std::uint64_t unfinished = state.unfinished.load(std::memory_order_relaxed);
+    do {
+        if (unfinished == 0)
+            throw UsageError("task_done() called more times than items were put");
+        // SYNC seq_cst: the last one pairs with join's acquire load; relaxed on failure.
+    } while (!state.unfinished.compare_exchange_weak(
+        unfinished, unfinished - 1, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (unfinished == 1)
+        notify_all(state.done);
+}
+
+bool QueueCore::join(Deadline deadline) {
+    require_joinable();
+    QueueState& state = state_of(m_state);
+    return park_at(
+        state.done,
+        // SYNC acquire: pairs with the seq_cst decrement in task_done: the consumers' work
+        // on the items is visible once join returns.
+        [&] { return state.unfinished.load(std::memory_order_acquire) == 0; }, deadline, m_wait);
+}
+
+std::size_t QueueCore::unfinished_tasks() const {
+    // relaxed is enough: the result may be stale by definition.
+    return state_of(m_state).unfinished.load(std::memory_order_relaxed);
+}
+
+std::size_t QueueCore::recover_dead() {
+    QueueState& state = state_of(m_state);
+    const RecoveryReport report = m_ring->recover_dead();
+    // A dead producer took an item token before its claim; a dead consumer's message held one.
+    return_items(state, report.messages_lost + report.claims_padded);
+    if (report.messages_lost + report.claims_padded != 0) {
+        notify_all(state.items);
+        notify_all(state.space);
+    }
+    return report.messages_lost;
+}
+
+} // namespace shmbus::detail

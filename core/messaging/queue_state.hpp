@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// The state of a Queue / JoinableQueue in a segment: this struct, then the MPMC ring at
+// ring_offset. Futex words sit on their own lines; each put and get reads the other side's
+// waiter count (a read-mostly line: written only by a process that parks).
+#pragma once
+
+#include "ring/mpmc_ring.hpp"
+#include "segment/layout.hpp"
+#include "wait/notify.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmbus::detail {
+
+inline constexpr std::uint64_t kQueueMagic = 0x3155'4555'5153'4253ULL; // "SBSQUEU1"
+inline constexpr std::uint32_t kQueueVersion = 2;
+
+struct alignas(kCacheLine) QueueState {
+    // Immutable once initialised.
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t joinable;
+    std::uint64_t maxsize; ///< 0: unbounded but for the ring
+    std::uint64_t max_message_size;
+    std::uint64_t ring_offset; ///< from the start of this struct
+    std::uint64_t ring_bytes;
+
+    /// maxsize > 0: items that may still be put (a counting semaphore, never below 0).
+    alignas(kCacheLine) std::atomic<std::int64_t> free_items;
+    /// Getters park here: bumped after a put when a getter is registered.
+    ParkingSpot items;
+    /// Putters park here: bumped after a get when a putter is registered.
+    ParkingSpot space;
+    /// JoinableQueue: items put and not yet marked done; join parks on `done`.
+    alignas(kCacheLine) std::atomic<std::uint64_t> unfinished;
+    ParkingSpot done;
+};
+
+static_assert(offsetof(QueueState, free_items) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(QueueState, items) == 2 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(QueueState, space) == 3 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(QueueState, unfinished) == 4 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(QueueState, done) == 5 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(sizeof(QueueState) == 6 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(std::atomic<std::int64_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+
+} // namespace shmbus::detail

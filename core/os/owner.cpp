@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "os/owner.hpp"
+
+#include "os/liveness.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace shmbus::detail {
+namespace {
+
+// Bumped in the child of every fork: only the forking thread lives on there, with a new tid,
+// and its cached identity must be read again.
+std::atomic<std::uint32_t> g_fork_generation{1};
+
+void register_fork_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        pthread_atfork(nullptr, nullptr, [] {
+            // relaxed is enough: the child runs one thread when the handler runs.
+            g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+        });
+    });
+}
+
+OwnerId read_owner(std::int32_t tid) {
+    return make_owner(tid, process_start_time(tid).value_or(0));
+}
+
+} // namespace
+
+OwnerId this_thread_owner() {
+    thread_local std::uint32_t generation = 0;
+    thread_local OwnerId owner = kNoOwner;
+    // relaxed is enough: the generation only changes in a single-threaded fork child.
+    const std::uint32_t now = g_fork_generation.load(std::memory_order_relaxed);
+    if (generation != now) {
+        register_fork_handler();
+        owner = read_owner(static_cast<std::int32_t>(::gettid()));
+        generation = now;
+    }
+    return owner;
+}
+
+OwnerId this_process_owner() {
+    const ProcessIdentity& self = self_identity();
+    return make_owner(self.pid, self.start_time);
+}
+
+bool owner_alive(OwnerId owner) {
+    if (owner == kNoOwner)
+        return false;
+    const auto start = process_start_time(owner_tid(owner));
+    // An owner not found here may be a thread of another PID namespace: never call it dead.
+    return (start && (*start & kOwnerTimeMask) == (owner & kOwnerTimeMask)) ||
+           foreign_pid_namespace_attached();
+}
+
+} // namespace shmbus::detail

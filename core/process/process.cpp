@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "shmbus/process.hpp"
+
+#include "os/exception_type.hpp"
+#include "os/liveness.hpp"
+#include "process/process_state.hpp"
+#include "segment/mapping.hpp"
+#include "shmbus/errors.hpp"
+#include "shmbus/log.hpp"
+#include "shmbus/segment.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <stdio_ext.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <typeinfo>
+#include <unistd.h>
+
+namespace shmbus {
+
+namespace {
+
+using detail::Deadline;
+using detail::ProcessState;
+
+// This process's place in the Process tree; rewritten only in a child right after fork, while
+// it has a single thread.
+struct CurrentProcess {
+    std::string name = "MainProcess";
+    std::string identity; // "" in the root, "1:2" in the child named Process-1:2
+    bool daemon = false;
+};
+
+CurrentProcess& current() {
+    static CurrentProcess* self = new CurrentProcess; // never destroyed: children read it late
+    return *self;
+}
+
+// Numbers the Process objects this process makes, from 1; restarts at 1 in each child.
+std::atomic<unsigned> g_process_counter{1};
+
+// The started children of this process that are still referenced by a Process object.
+class ChildRegistry {
+public:
+    static ChildRegistry& instance() {
+        static ChildRegistry* registry = new ChildRegistry; // never destroyed: used at exit
+        return *registry;
+    }
+    void add(ProcessState* state) {
+        std::lock_guard lock(m_mutex);
+        m_children.push_back(state);
+    }
+    void remove(ProcessState* state) {
+        std::lock_guard lock(m_mutex);
+        std::erase(m_children, state);
+    }
+    template <class Fn>
+    void for_each(Fn fn) {
+        std::lock_guard lock(m_mutex);
+        for (ProcessState* state : m_children)
+            fn(*state);
+    }
+
+private:
+    ChildRegistry() {
+        // The children of the parent are not the children of a forked child: forget them
+        // there, and never inherit the mutex locked by another thread.
+        pthread_atfork([] { instance().m_mutex.lock(); }, [] { instance().m_mutex.unlock(); },
+                       [] {
+                           instance().m_mutex.unlock();
+                           instance().m_children.clear();
+                       });
+    }
+    std::mutex m_mutex;
+    std::vector<ProcessState*> m_children;
+};
+
+// Pushes out every byte this process has buffered, so that a forked child, which inherits
+// the buffers, has nothing of the parent's left to write again.
+void flush_stdio() noexcept {
+    try {
+        std::cout.flush();
+        std::cerr.flush();
+        std::clog.flush();
+    } catch (...) { // a stream with exceptions() set: stdio below is still flushed
+    }
+    std::fflush(nullptr);
+}
+
+// Called inside a catch handler: logs the current exception like Python prints a child's
+// traceback header, "Process <name>:" then "<type>: <what>".
+void report_uncaught_exception(const std::string& process_name) noexcept {
+    try {
+        std::string message = detail::current_exception_type();
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            message += ": ";
+            message += e.what();
+        } catch (...) {
+            message += " (not derived from std::exception)";
+        }
+        detail::log(LogLevel::error, "Process " + process_name + ":\n" + message);
+    } catch (...) {
+        detail::log(LogLevel::error, "Process: uncaught exception");
+    }
+}
+
+} // namespace
+
+Process::Process() : m_state(std::make_unique<ProcessState>()) {
+    // relaxed is enough: the counter only hands out distinct numbers, it publishes nothing.
+    const unsigned number = g_process_counter.fetch_add(1, std::memory_order_relaxed);
+    const std::string& parent_identity = current().identity;
+    m_identity = parent_identity.empty() ? std::to_string(number)
+                                         : parent_identity + ":" + std::to_string(number);
+    m_name = "Process-" + m_identity;
+}
+
+Process::~Process() {
+    ProcessState& state = *m_state;
+    if (!state.started || state.parent != ::getpid())
+        return;
+    ChildRegistry::instance().remove(&state);
+    try {
+        if (m_daemon) {
+            terminate();
+            if (!join(kDaemonGracePeriod)) {
+                kill();
+                join();
+            }
+        } else {
+            join();
+        }
+    } catch (...) { // a destructor must not throw; the child is gone or lost either way
+    }
+}
+
+void Process::start() {
+    ProcessState& state = *m_state;
+    const pid_t self = ::getpid();
+    if (state.started)
+        throw UsageError("cannot start a process twice");
+    if (state.creator != self)
+        throw UsageError("can only start a process object created by the current process");
+    if (current().daemon)
+        throw UsageError("daemonic processes are not allowed to have children");
+    ChildRegistry& registry = ChildRegistry::instance(); // its fork handlers must exist now
+    flush_stdio();
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        throw SystemError(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        state.pid = ::getpid();
+        state.parent = self;
+        state.started = true;
+        run_in_child();
+    }
+    // pidfd_open cannot race with a reap: only this process may wait for the child. On failure
+    // join falls back to sleeping in short steps.
+    state.pidfd = ProcessState::PidFd(detail::open_pidfd(pid));
+    state.pid = pid;
+    state.parent = self;
+    state.started = true;
+    registry.add(&state);
+}
+
+void Process::run_in_child() noexcept {
+    // Whatever another thread of the parent buffered after flush_stdio() is the parent's to
+    // write, not ours.
+    __fpurge(stdout);
+    __fpurge(stderr);
+    int code = 0;
+    try {
+        CurrentProcess& me = current();
+        me.name = m_name;
+        me.identity = m_identity;
+        me.daemon = m_daemon;
+        // relaxed is enough: this process has a single thread here.
+        g_process_counter.store(1, std::memory_order_relaxed);
+        if (m_daemon) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            // The parent may have died before prctl took effect: then die as it would have
+            // made us.
+            if (::getppid() != m_state->parent)
+                ::raise(SIGKILL);
+        }
+        run();
+    } catch (const SystemExit& e) {
+        code = e.code();
+    } catch (...) {
+        report_uncaught_exception(m_name);
+        code = 1;
+    }
+    flush_stdio();
+    detail::detach_all_mappings();
+    detail::remove_default_segment_if_created_here();
+    // Never exit(): the parent's atexit handlers and static destructors are not ours to run.
+    ::_exit(code);
+}
+
+void Process::run() {
+    if (m_target)
+        m_target->call();
+}
+
+void Process::join() {
+    join_by(Deadline::never());
+}
+
+bool Process::join_by(Deadline deadline) {
+    ProcessState& state = *m_state;
+    if (!state.started)
+        throw UsageError("can only join a started process");
+    if (state.parent != ::getpid())
+        throw UsageError("can only join a child process");
+    for (;;) {
+        if (state.reap_if_ended())
+            return true;
+        if (deadline.expired())
+            return false;
+        state.wait_for_exit(deadline);
+    }
+}
+
+bool Process::is_alive() {
+    ProcessState& state = *m_state;
+    if (!state.started)
+        return false;
+    if (state.pid == ::getpid())
+        return true; // the child asking about itself
+    if (state.parent != ::getpid())
+        throw UsageError("can only test a child process");
+    return !state.reap_if_ended();
+}
+
+void Process::terminate() {
+    if (!m_state->started)
+        throw UsageError("cannot terminate a process that was not started");
+    m_state->send(SIGTERM);
+}
+
+void Process::kill() {
+    if (!m_state->started)
+        throw UsageError("cannot kill a process that was not started");
+    m_state->send(SIGKILL);
+}
+
+std::optional<int> Process::exitcode() const {
+    ProcessState& state = *m_state;
+    if (!state.started)
+        return std::nullopt;
+    if (state.parent == ::getpid()) {
+        try {
+            state.reap_if_ended();
+        } catch (const SystemError&) { // reaped elsewhere: the code stays unknown
+        }
+    }
+    return state.code();
+}
+
+pid_t Process::pid() const {
+    return m_state->pid;
+}
+
+std::optional<pid_t> Process::parent_pid() const {
+    if (!m_state->started)
+        return std::nullopt;
+    return m_state->parent;
+}
+
+void Process::set_daemon(bool daemon) {
+    if (m_state->started)
+        throw UsageError("process has already started");
+    m_daemon = daemon;
+}
+
+ProcessInfo current_process() {
+    return {current().name, ::getpid()};
+}
+
+std::vector<pid_t> active_children() {
+    std::vector<pid_t> pids;
+    const pid_t self = ::getpid();
+    ChildRegistry::instance().for_each([&](ProcessState& state) {
+        if (state.parent != self)
+            return;
+        try {
+            if (!state.reap_if_ended())
+                pids.push_back(state.pid);
+        } catch (const SystemError&) { // reaped elsewhere: not active
+        }
+    });
+    return pids;
+}
+
+unsigned cpu_count() {
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<unsigned>(online) : 1U;
+}
+
+} // namespace shmbus

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ring/mpmc_ring.hpp"
+
+#include "shmbus/detail/checked_math.hpp"
+#include "shmbus/errors.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kLeasesOffset = sizeof(MpmcRingHeader);
+constexpr std::uint64_t kControlOffset = kLeasesOffset + sizeof(RingLease) * kRingLeases;
+
+std::uint64_t data_offset(std::uint64_t slot_count) {
+    return kControlOffset + slot_count * sizeof(RingControl);
+}
+
+std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
+    return static_cast<std::int64_t>(seq - expected);
+}
+
+std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
+    return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
+}
+
+// How often a borrower looks for an owned lease again (one may have been freed since).
+constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
+constexpr unsigned kSweepEvery = 50;
+constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
+
+// Which lease this thread owns in each ring it used lately (or kBorrowing: it borrows shared
+// leases there until next_own_try); checked against the lease's owner before use, so an entry
+// for a ring that was unmapped, or from before a fork, is just a miss.
+struct LeaseCacheEntry {
+    const void* ring = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t own_tries = 0;
+    Clock::time_point next_own_try{};
+};
+thread_local std::array<LeaseCacheEntry, 8> t_lease_cache;
+thread_local unsigned t_lease_victim = 0;
+
+void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
+    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index, 0, next_own_try};
+}
+
+// A borrower looks for a free owned lease every kOwnRetryPeriod, and every kSweepEvery-th time
+// also frees the leases of dead owners (which reads /proc for each owner).
+bool time_to_look_again(LeaseCacheEntry& entry) {
+    const auto now = Clock::now();
+    if (now < entry.next_own_try)
+        return false;
+    entry.next_own_try = now + kOwnRetryPeriod;
+    ++entry.own_tries;
+    return true;
+}
+
+} // namespace
+
+std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
+    const std::uint64_t slot_bytes = sizeof(RingControl) + kSlotBytes;
+    return add_size(kControlOffset, mul_size(slot_count, slot_bytes, "an MPMC ring"),
+                    "an MPMC ring");
+}
+
+void MpmcRing::init(void* at, std::uint64_t slot_count) {
+    auto* header = new (at) MpmcRingHeader{};
+    header->magic = kRingMagic;
+    header->version = kRingVersion;
+    header->lease_count = kRingLeases;
+    header->slot_count = slot_count;
+    header->leases_offset = kLeasesOffset;
+    header->control_offset = kControlOffset;
+    header->data_offset = data_offset(slot_count);
+    char* base = static_cast<char*>(at);
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        auto* lease = new (base + kLeasesOffset + i * sizeof(RingLease)) RingLease{};
+        // relaxed is enough: the ring is published later by the directory's ready store.
+        lease->put_pos.store(kNoPosition, std::memory_order_relaxed);
+        lease->get_pos.store(kNoPosition, std::memory_order_relaxed);
+    }
+    for (std::uint64_t i = 0; i < slot_count; ++i) {
+        auto* control = new (base + kControlOffset + i * sizeof(RingControl)) RingControl{};
+        // relaxed is enough: the object directory publishes the initialised state.
+        control->seq.store(i, std::memory_order_relaxed);
+    }
+}
+
+MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingHeader*>(at)) {
+    const MpmcRingHeader& h = *m_header;
+    const bool power_of_two = h.slot_count != 0 && (h.slot_count & (h.slot_count - 1)) == 0;
+    if (bytes < sizeof(MpmcRingHeader) || h.magic != kRingMagic || h.version != kRingVersion ||
+        h.lease_count != kRingLeases || h.leases_offset != kLeasesOffset ||
+        h.control_offset != kControlOffset || !power_of_two || h.slot_count > (bytes >> 6) ||
+        h.data_offset != data_offset(h.slot_count) || bytes_for(h.slot_count) > bytes)
+        throw CorruptSegment("ring: header does not describe a ring of this build that fits in " +
+                             std::to_string(bytes) + " bytes");
+    char* base = static_cast<char*>(at);
+    m_leases = reinterpret_cast<RingLease*>(base + kLeasesOffset);
+    m_control = reinterpret_cast<RingControl*>(base + kControlOffset);
+    m_data = reinterpret_cast<unsigned char*>(base + h.data_offset);
+    m_mask = h.slot_count - 1;
+}
+
+// ---- leases (the slow path is in mpmc_ring_leases.cpp) ----------------------------------
+
+MpmcRing::LeaseUse::~LeaseUse() {
+    if (!m_borrowed)
+        return;
+    // A claim left in flight (an exception mid-way) keeps the lease: recovery undoes the claim
+    // once this thread is dead and then frees the lease. relaxed is enough (both): our own stores.
+    if (m_lease.put_pos.load(std::memory_order_relaxed) != kNoPosition ||
+        m_lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
+        return;
+    // SYNC release: pairs with the acq_rel CAS in claim_free_lease: the next borrower's
+    // position stores come after ours.
+    m_lease.owner.store(kNoOwner, std::memory_order_release);
+}
+
+MpmcRing::LeaseUse MpmcRing::my_lease() {
+    const OwnerId me = this_thread_owner();
+    for (LeaseCacheEntry& entry : t_lease_cache) {
+        if (entry.ring != m_header)
+            continue;
+        if (entry.index == kBorrowing) {
+            if (!time_to_look_again(entry))
+                return {*borrow_lease(me), true};
+            if (entry.own_tries % kSweepEvery == 0)
+                free_dead_leases(me);
+            RingLease* lease = claim_free_lease(me, 0, kOwnedLeases);
+            if (lease == nullptr)
+                return {*borrow_lease(me), true};
+            entry.index = static_cast<std::uint32_t>(lease - m_leases);
+            return {*lease, false};
+        }
+        // relaxed is enough: only this thread writes its own identity into a lease.
+        if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
+            return {m_leases[entry.index], false};
+    }
+    if (RingLease* lease = own_lease(me)) {
+        remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
+        return {*lease, false};
+    }
+    remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
+    return {*borrow_lease(me), true};
+}
+
+// ---- put ----------------------------------------------------------------------------------
+
+MpmcRing::Room MpmcRing::room_at(std::uint64_t pos, std::uint64_t slots) const {
+    for (std::uint64_t j = 0; j < slots; ++j) {
+        // SYNC acquire: pairs with release_slots' release: the consumer is done with the slot.
+        const std::int64_t diff =
+            lap_diff(slot(pos + j).seq.load(std::memory_order_acquire), pos + j);
+        if (diff < 0)
+            return Room::full;
+        if (diff > 0)
+            return Room::stale;
+    }
+    return Room::free;
+}
+
+bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos) {
+    // relaxed is enough: the CAS below validates the snapshot.
+    pos = m_header->tail.load(std::memory_order_relaxed);
+    for (;;) {
+        const Room room = room_at(pos, slots);
+        if (room == Room::full) {
+            // SYNC release: pairs with the acquire in recover_lease (no claim in flight).
+            lease.put_pos.store(kNoPosition, std::memory_order_release);
+            return false;
+        }
+        if (room == Room::stale) {
+            // relaxed is enough: the slot that read "later lap" was published or released
+            // after its claimer moved tail past it, and our acquire of its seq orders that
+            // move before this load; so an unmoved tail means the slots were forged.
+            const std::uint64_t tail = m_header->tail.load(std::memory_order_relaxed);
+            if (tail == pos) {
+                // SYNC release: pairs with the acquire in recover_lease (no claim in flight).
+                lease.put_pos.store(kNoPosition, std::memory_order_release);
+                throw CorruptSegment("ring: slot sequence ahead of tail " + std::to_string(pos));
+            }
+            pos = tail;
+            continue;
+        }
+        // relaxed is enough: put_pos (release) publishes it.
+        lease.put_slots.store(static_cast<std::uint32_t>(slots), std::memory_order_relaxed);
+        // SYNC release: pairs with the acquire of put_pos in recover_dead.
+        lease.put_pos.store(pos, std::memory_order_release);
+        // SYNC seq_cst: success makes the lease record visible to whoever acquires tail past
+        // pos (recover_dead) and is ordered before the closed re-check in try_put (see close);
+        // failure reloads pos, relaxed is enough since the slots are checked again.
+        if (m_header->tail.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
+                                                 std::memory_order_relaxed))
+            return true;
+    }
+}
+
+void MpmcRing::copy_in(std::uint64_t pos, std::span<const std::byte> from) {
+    const std::size_t at = (pos & m_mask) * kSlotBytes;
+    const std::size_t first = std::min(from.size(), slot_count() * kSlotBytes - at);
+    std::memcpy(m_data + at, from.data(), first);
+    if (first != from.size())
+        std::memcpy(m_data, from.data() + first, from.size() - first);
+}
+
+void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> frame) {
+    // relaxed is enough: publish() releases the whole frame.
+    slot(pos).meta.store(frame_meta(static_cast<std::uint32_t>(frame.size()), this_thread_owner()),
+                         std::memory_order_relaxed);
+    if (!frame.empty())
+        copy_in(pos, frame);
+}
+
+void MpmcRing::publish(std::uint64_t pos) {
+    // SYNC release: pairs with the acquire of seq in try_get: the frame is complete.
+    slot(pos).seq.store(pos + 1, std::memory_order_release);
+}
+
+RingStatus MpmcRing::try_put(std::span<const std::byte> frame) {
+    const std::uint64_t slots = slots_for(frame.size());
+    if (frame.size() > kMaxFrameSize || slots > slot_count())
+        throw MessageTooLarge("a message of " + std::to_string(frame.size()) +
+                              " bytes does not fit in a ring of " + std::to_string(slot_count()) +
+                              " slots");
+    // relaxed is enough: a fast refusal only; the seq_cst re-check after the claim decides.
+    if (m_header->closed.load(std::memory_order_relaxed) != 0)
+        return RingStatus::closed;
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
+    std::uint64_t pos = 0;
+    if (!claim(lease, slots, pos))
+        return RingStatus::full;
+    // SYNC seq_cst: case analysis in close().
+    const bool closed = m_header->closed.load(std::memory_order_seq_cst) != 0;
+    if (closed)
+        // relaxed is enough: publish() releases it.
+        slot(pos).meta.store(kPaddingFlag | static_cast<std::uint32_t>(slots),
+                             std::memory_order_relaxed);
+    else
+        write_frame(pos, frame);
+    if (!closed)
+        // relaxed is enough: an approximate count for qsize; the line is ours after the CAS.
+        m_header->put_count.fetch_add(1, std::memory_order_relaxed);
+    publish(pos);
+    // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
+    lease.put_pos.store(kNoPosition, std::memory_order_release);
+    return closed ? RingStatus::closed : RingStatus::ok;
+}
+
+// ---- get ----------------------------------------------------------------------------------
+
+std::uint64_t MpmcRing::frame_slots(std::uint64_t meta) const {
+    const auto size_word = static_cast<std::uint32_t>(meta);
+    const std::uint64_t slots =
+        (size_word & kPaddingFlag) != 0 ? size_word & ~kPaddingFlag : slots_for(size_word);
+    return slots == 0 || slots > slot_count() ? 0 : slots;
+}
+
+void MpmcRing::copy_out(std::uint64_t pos, std::byte* to, std::size_t size) const {
+    const std::size_t at = (pos & m_mask) * kSlotBytes;
+    const std::size_t first = std::min(size, slot_count() * kSlotBytes - at);
+    std::memcpy(to, m_data + at, first);
+    if (first != size)
+        std::memcpy(to + first, m_data, size - first);
+}
+
+void MpmcRing::read_frame(std::uint64_t pos, std::uint32_t size, ByteBuffer& out) const {
+    std::byte* to = out.resize_for_overwrite(size);
+    if (size != 0)
+        copy_out(pos, to, size);
+}
+
+void MpmcRing::release_slots(std::uint64_t pos, std::uint64_t slots) {
+    // Continuation slots first: a first slot still unreleased then proves that none of the
+    // frame's slots was reused (recover_lease relies on it).
+    for (std::uint64_t j = 1; j < slots; ++j)
+        // SYNC release: pairs with the acquire in room_at: our reads are done.
+        slot(pos + j).seq.store(pos + j + slot_count(), std::memory_order_release);
+    // SYNC release: pairs with the acquire in room_at: our reads are done.
+    slot(pos).seq.store(pos + slot_count(), std::memory_order_release);
+}
+
+RingStatus MpmcRing::empty_or_closed(std::uint64_t pos) const {
+    // SYNC seq_cst (both loads): case analysis in close().
+    if (m_header->closed.load(std::memory_order_seq_cst) != 0 &&
+        m_header->tail.load(std::memory_order_seq_cst) == pos)
+        return RingStatus::closed;
+    return RingStatus::empty;
+}
+
+RingStatus MpmcRing::try_get(ByteBuffer& out) {
+    const LeaseUse use = my_lease();
+    RingLease& lease = *use;
+    // relaxed is enough: the CAS below validates the snapshot.
+    std::uint64_t pos = m_header->head.load(std::memory_order_relaxed);
+    for (;;) {
+        // SYNC acquire: pairs with the release in publish(): the frame is complete.
+        const std::int64_t diff = lap_diff(slot(pos).seq.load(std::memory_order_acquire), pos + 1);
+        if (diff < 0) {
+            // SYNC release: pairs with the acquire in recover_dead (no claim in flight).
+            lease.get_pos.store(kNoPosition, std::memory_order_release);
+            return empty_or_closed(pos);
+        }
+        if (diff > 0) {
+            // relaxed is enough: as in claim(), the acquire of seq orders the consumer's move
+            // of head before this load, so an unmoved head means the slot was forged.
+            const std::uint64_t head = m_header->head.load(std::memory_order_relaxed);
+            if (head == pos) {
+                // SYNC release: pairs with the acquire in recover_dead (no claim in flight).
+                lease.get_pos.store(kNoPosition, std::memory_order_release);
+                throw CorruptSegment("ring: slot sequence ahead of head " + std::to_string(pos));
+            }
+            pos = head;
+            continue;
+        }
+        // relaxed is enough: published by the acquire above; if the slot moved on to a later
+        // lap meanwhile, head has moved too and the CAS below fails.
+        const std::uint64_t meta = slot(pos).meta.load(std::memory_order_relaxed);
+        const std::uint64_t slots = frame_slots(meta);
+        if (slots == 0) {
+            if (m_header->head.load(std::memory_order_relaxed) == pos) {
+                // SYNC release: pairs with the acquire in recover_dead (no claim in flight).
+                lease.get_pos.store(kNoPosition, std::memory_order_release);
+                throw CorruptSegment("ring: invalid frame size at position " + std::to_string(pos));
+            }
+            pos = m_header->head.load(std::memory_order_relaxed);
+            continue;
+        }
+        // SYNC release: pairs with the acquire of get_pos in recover_dead.
+        lease.get_pos.store(pos, std::memory_order_release);
+        // SYNC seq_cst: success makes the lease record visible to whoever acquires head past
+        // pos; failure reloads pos, relaxed is enough since the slot is checked again.
+        if (!m_header->head.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
+                                                  std::memory_order_relaxed))
+            continue;
+        const auto size_word = static_cast<std::uint32_t>(meta);
+        const bool padding = (size_word & kPaddingFlag) != 0;
+        if (!padding) {
+            // relaxed is enough: an approximate count for qsize; the line is ours after the CAS.
+            m_header->get_count.fetch_add(1, std::memory_order_relaxed);
+            read_frame(pos, size_word, out);
+        }
+        release_slots(pos, slots);
+        // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
+        lease.get_pos.store(kNoPosition, std::memory_order_release);
+        if (!padding)
+            return RingStatus::ok;
+        pos = m_header->head.load(std::memory_order_relaxed);
+    }
+}
+
+// ---- close and sizes ------------------------------------------------------------------------
+
+// Close races with puts. The three seq_cst operations involved are the close store, a
+// producer's tail CAS followed by its closed load, and a consumer's closed load followed by its
+// tail load. In their single total order:
+//   (1) the producer's CAS comes before the consumer's tail load: the consumer sees tail past
+//       its head, reports empty and waits for the frame (real or padding) to be published;
+//   (2) it comes after: the close store precedes it too, so the producer's closed load sees the
+//       flag, turns its claim into padding and reports closed.
+// So a consumer never reports "closed and drained" while a message it should get is in flight.
+void MpmcRing::close() {
+    // SYNC seq_cst: case analysis above.
+    m_header->closed.store(1, std::memory_order_seq_cst);
+}
+
+bool MpmcRing::closed() const {
+    // SYNC acquire: pairs with nothing in particular; a hint for qsize-like queries.
+    return m_header->closed.load(std::memory_order_acquire) != 0;
+}
+
+std::uint64_t MpmcRing::size_guess() const {
+    // relaxed is enough: the result may be stale by definition.
+    const std::uint64_t got = m_header->get_count.load(std::memory_order_relaxed);
+    const std::uint64_t put = m_header->put_count.load(std::memory_order_relaxed);
+    return put > got ? put - got : 0;
+}
+
+std::uint64_t MpmcRing::slots_used_guess() const {
+    // relaxed is enough: the result may be stale by definition.
+    const std::uint64_t head = m_header->head.load(std::memory_order_relaxed);
+    const std::uint64_t tail = m_header->tail.load(std::memory_order_relaxed);
+    return tail > head ? tail - head : 0;
+}
+
+RecoveryReport MpmcRing::recovered_total() const {
+    // relaxed is enough (both): the result may be stale by definition.
+    return {m_header->lost_count.load(std::memory_order_relaxed),
+            m_header->padded_count.load(std::memory_order_relaxed)};
+}
+
+} // namespace shmbus::detail

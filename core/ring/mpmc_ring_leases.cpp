@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// MpmcRing's lease table, the slow path (see "Leases" at the top of detail/mpmc_ring.hpp):
+// how a thread gets a lease when it has none cached: its own, a free one, one freed from a dead
+// thread, or a shared one lent for a single put or get.
+#include "ring/mpmc_ring.hpp"
+#include "shmbus/errors.hpp"
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace shmbus::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a thread waits for a lease before OutOfSpace: the recovery lock's holder or the
+// borrowers of every shared lease would have to be stopped (SIGSTOP) that long.
+constexpr auto kLeaseWait = std::chrono::seconds(10);
+// A thread waiting for another's sweep of dead leases, or for a shared lease, polls this often
+// once yielding has not helped.
+constexpr auto kLeasePoll = std::chrono::microseconds(100);
+constexpr unsigned kYieldRounds = 16;
+// A borrower that waits this many rounds for a shared lease frees those of dead threads.
+constexpr unsigned kSweepRounds = 800;
+
+void wait_a_little(unsigned round) {
+    if (round < kYieldRounds)
+        std::this_thread::yield();
+    else
+        std::this_thread::sleep_for(kLeasePoll);
+}
+
+} // namespace
+
+RingLease* MpmcRing::claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count) {
+    for (std::uint32_t j = 0; j < count; ++j) {
+        RingLease& lease = m_leases[first + j];
+        OwnerId expected = kNoOwner;
+        // relaxed is enough: a hint; the CAS below decides.
+        if (lease.owner.load(std::memory_order_relaxed) == kNoOwner &&
+            // SYNC acq_rel: the winner alone holds the lease; acquire pairs with the release
+            // that freed it (its positions are clear). relaxed on failure, we move on.
+            lease.owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+            return &lease;
+    }
+    return nullptr;
+}
+
+RingLease* MpmcRing::own_lease(OwnerId me) {
+    // A thread that uses more rings than its cache holds still owns its lease here: reuse it,
+    // or every cache miss would take one more lease until none is left.
+    for (std::uint32_t i = 0; i < kOwnedLeases; ++i) {
+        // relaxed is enough: only this thread writes its own identity into a lease.
+        if (m_leases[i].owner.load(std::memory_order_relaxed) == me)
+            return &m_leases[i];
+    }
+    const auto give_up = Clock::now() + kLeaseWait;
+    bool swept = false;
+    for (unsigned round = 0;; ++round) {
+        if (RingLease* lease = claim_free_lease(me, 0, kOwnedLeases))
+            return lease;
+        if (swept || Clock::now() >= give_up)
+            return nullptr; // every owned lease belongs to a live thread: borrow
+        // One thread sweeps at a time; the others wait for it and take what it freed.
+        swept = free_dead_leases(me);
+        if (!swept)
+            wait_a_little(round);
+    }
+}
+
+RingLease* MpmcRing::borrow_lease(OwnerId me) {
+    const auto start = static_cast<std::uint32_t>(owner_tid(me)) % kSharedLeases;
+    const auto give_up = Clock::now() + kLeaseWait;
+    for (unsigned round = 0;; ++round) {
+        if (RingLease* lease = claim_free_lease(me, kOwnedLeases + start, kSharedLeases - start))
+            return lease;
+        if (RingLease* lease = claim_free_lease(me, kOwnedLeases, start))
+            return lease;
+        // A borrower holds its lease for one put or get; one that holds it longer may be dead.
+        if (round % kSweepRounds == kSweepRounds - 1)
+            free_dead_leases(me);
+        if (Clock::now() >= give_up)
+            throw OutOfSpace("ring: no shared lease came free in " +
+                             std::to_string(kLeaseWait.count()) +
+                             " s: " + std::to_string(kOwnedLeases) +
+                             " live threads own a lease and " + std::to_string(kSharedLeases) +
+                             " others held the shared ones all along (stopped processes?)");
+        wait_a_little(round);
+    }
+}
+
+// Free: no claim, or one that no longer blocks the ring (made before a CAS that never came,
+// or completed but for clearing the record).
+bool MpmcRing::lease_idle(const RingLease& lease) const {
+    // SYNC acquire (both): pair with the release stores of positions.
+    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
+    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
+    return (got == kNoPosition || !get_stuck(got)) && (put == kNoPosition || !put_stuck(put));
+}
+
+// Under the recovery lock, so that no recoverer reads a lease while it changes hands. Leases
+// of dead threads change only here: no live thread writes them and a CAS takes only free ones.
+bool MpmcRing::free_dead_leases(OwnerId me) {
+    if (!lock_recovery(me))
+        return false;
+    recover_dead_locked(me);
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        RingLease& lease = m_leases[i];
+        // SYNC acquire: pairs with the CAS or release store that last changed hands.
+        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
+        if (owner == kNoOwner || owner == me || !lease_idle(lease) || owner_alive(owner))
+            continue;
+        // SYNC release (all three): pair with the acquire in claim_free_lease: the next
+        // holder starts from clear positions.
+        lease.get_pos.store(kNoPosition, std::memory_order_release);
+        lease.put_pos.store(kNoPosition, std::memory_order_release);
+        lease.owner.store(kNoOwner, std::memory_order_release);
+    }
+    unlock_recovery();
+    return true;
+}
+
+} // namespace shmbus::detail

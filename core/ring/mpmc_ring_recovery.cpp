@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// MpmcRing's recovery from dead threads (see "Dead peers" at the top of detail/mpmc_ring.hpp):
+// a dead producer's claim becomes padding, a dead consumer's claim is released.
+#include "ring/mpmc_ring.hpp"
+
+#include <cstdint>
+
+namespace shmbus::detail {
+
+// ---- recovery -----------------------------------------------------------------------------
+
+bool MpmcRing::lock_recovery(OwnerId me) {
+    OwnerId holder = kNoOwner;
+    // SYNC acquire: pairs with the release that unlocks; relaxed on failure, we inspect holder.
+    if (m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
+                                                         std::memory_order_relaxed))
+        return true;
+    if (holder == me || owner_alive(holder))
+        return false;
+    // A recoverer that died holding the lock: take it over (same orders as above).
+    return m_header->recovery_owner.compare_exchange_strong(holder, me, std::memory_order_acquire,
+                                                            std::memory_order_relaxed);
+}
+
+// A position a dead producer claimed and never published: tail moved past it, its first slot
+// still reads "free for pos".
+bool MpmcRing::put_stuck(std::uint64_t pos) const {
+    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
+    return m_header->tail.load(std::memory_order_acquire) > pos &&
+           // SYNC acquire: pairs with the release in publish().
+           slot(pos).seq.load(std::memory_order_acquire) == pos;
+}
+
+// A frame a consumer claimed and never released: head moved past it, its first slot still
+// reads "published".
+bool MpmcRing::get_stuck(std::uint64_t pos) const {
+    // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
+    return m_header->head.load(std::memory_order_acquire) > pos &&
+           // SYNC acquire: pairs with the release in release_slots.
+           slot(pos).seq.load(std::memory_order_acquire) == pos + 1;
+}
+
+bool MpmcRing::live_claim_at(std::uint64_t pos,
+                             std::atomic<std::uint64_t> RingLease::*field) const {
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        const RingLease& lease = m_leases[i];
+        // SYNC acquire: pairs with the release stores of positions: a claimer seen past pos
+        // has published or released it.
+        if ((lease.*field).load(std::memory_order_acquire) == pos &&
+            // SYNC acquire: pairs with the hand-overs in claim_free_lease / free_dead_leases.
+            owner_alive(lease.owner.load(std::memory_order_acquire)))
+            return true;
+    }
+    return false;
+}
+
+// Two dead producers may have recorded the same position, one of them having died before its
+// CAS; if their slot counts differ we cannot tell which claim is real and leave it alone.
+bool MpmcRing::dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const {
+    for (std::uint32_t i = 0; i < kRingLeases; ++i)
+        // SYNC acquire: pairs with the release of put_pos in claim (put_slots rides along).
+        if (m_leases[i].put_pos.load(std::memory_order_acquire) == pos &&
+            // relaxed is enough: ordered by the acquire of put_pos above.
+            m_leases[i].put_slots.load(std::memory_order_relaxed) != slots)
+            return false;
+    return slots != 0 && slots <= slot_count();
+}
+
+// Order matters (see get_stuck / live_claim_at): the index is acquired first, so the real
+// claimer's record is visible; no live lease shows the position; the slot is checked again last.
+void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
+    // SYNC acquire: pairs with the release of get_pos in try_get.
+    const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
+    if (got != kNoPosition && get_stuck(got) && !live_claim_at(got, &RingLease::get_pos) &&
+        get_stuck(got)) {
+        // relaxed is enough: the acquire in get_stuck published the frame header.
+        const std::uint64_t meta = slot(got).meta.load(std::memory_order_relaxed);
+        const std::uint64_t slots = frame_slots(meta);
+        if (slots != 0) {
+            if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
+                ++report.messages_lost;
+            release_slots(got, slots);
+            // SYNC release: pairs with the acquires in recover_dead.
+            lease.get_pos.store(kNoPosition, std::memory_order_release);
+        }
+    }
+    // SYNC acquire: pairs with the release of put_pos in claim.
+    const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
+    // relaxed is enough: ordered by the acquire of put_pos above.
+    const std::uint32_t slots = lease.put_slots.load(std::memory_order_relaxed);
+    if (put != kNoPosition && put_stuck(put) && !live_claim_at(put, &RingLease::put_pos) &&
+        dead_puts_agree(put, slots) && put_stuck(put)) {
+        // relaxed is enough: publish() releases it.
+        slot(put).meta.store(kPaddingFlag | slots, std::memory_order_relaxed);
+        publish(put);
+        ++report.claims_padded;
+        // SYNC release: pairs with the acquires in recover_dead.
+        lease.put_pos.store(kNoPosition, std::memory_order_release);
+    }
+}
+
+void MpmcRing::unlock_recovery() {
+    // SYNC release: pairs with the acquire in lock_recovery: our repairs are visible to the next.
+    m_header->recovery_owner.store(kNoOwner, std::memory_order_release);
+}
+
+RecoveryReport MpmcRing::recover_dead() {
+    const OwnerId me = this_thread_owner();
+    if (!lock_recovery(me))
+        return {};
+    const RecoveryReport report = recover_dead_locked(me);
+    unlock_recovery();
+    return report;
+}
+
+RecoveryReport MpmcRing::recover_dead_locked(OwnerId me) {
+    RecoveryReport report;
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        RingLease& lease = m_leases[i];
+        // SYNC acquire: pairs with the hand-overs in claim_free_lease / free_dead_leases.
+        const OwnerId owner = lease.owner.load(std::memory_order_acquire);
+        if (owner == kNoOwner || owner == me)
+            continue;
+        // SYNC acquire (both): pair with the release stores of positions.
+        const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
+        const std::uint64_t put = lease.put_pos.load(std::memory_order_acquire);
+        const bool blocking =
+            (got != kNoPosition && get_stuck(got)) || (put != kNoPosition && put_stuck(put));
+        if (blocking && !owner_alive(owner))
+            recover_lease(lease, report);
+    }
+    if (report.messages_lost + report.claims_padded != 0) {
+        // relaxed is enough (both): running totals for display, ordered by nothing.
+        m_header->lost_count.fetch_add(report.messages_lost, std::memory_order_relaxed);
+        m_header->padded_count.fetch_add(report.claims_padded, std::memory_order_relaxed);
+    }
+    return report;
+}
+
+} // namespace shmbus::detail

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Lock: an owner-pid futex word (rationale at the top of include/shmbus/lock.hpp).
+#include "shmbus/lock.hpp"
+
+#include "os/liveness.hpp"
+#include "shmbus/errors.hpp"
+#include "sync/sync_state.hpp"
+#include "wait/park.hpp"
+
+namespace shmbus {
+namespace {
+
+using detail::LockState;
+
+std::uint32_t self_pid() {
+    return static_cast<std::uint32_t>(detail::self_identity().pid);
+}
+
+void record_owner(LockState& state) {
+    const detail::ProcessIdentity& self = detail::self_identity();
+    // relaxed is enough: the record is advisory and carries its own pid, so a prober checks it
+    // against `word` instead of relying on ordering.
+    state.owner.store(detail::pack_owner(self.pid, self.start_time), std::memory_order_relaxed);
+}
+
+bool try_take(LockState& state) {
+    // relaxed is enough: a stale non-zero only skips this round; the CAS decides.
+    if (state.word.load(std::memory_order_relaxed) != 0)
+        return false;
+    std::uint32_t expected = 0;
+    // SYNC acquire: pairs with the seq_cst exchange in Lock::release, so the critical section
+    // of the previous holder happens before ours; failure relaxed: nothing was taken.
+    if (!state.word.compare_exchange_strong(expected, self_pid(), std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+        return false;
+    record_owner(state);
+    return true;
+}
+
+// The start time is trusted only when the record names the pid in `word`; otherwise (a holder
+// that died between its CAS and its record) the pid alone is checked.
+bool holder_alive(const LockState& state, std::uint32_t pid) {
+    // relaxed is enough: the record is checked against `pid` below, not ordered with it.
+    const std::uint64_t owner = state.owner.load(std::memory_order_relaxed);
+    const bool matches = detail::owner_pid_of(owner) == static_cast<std::int32_t>(pid);
+    return detail::process_alive(static_cast<std::int32_t>(pid),
+                                 matches ? detail::owner_start_time_of(owner) : 0);
+}
+
+bool take_from_dead_holder(LockState& state) {
+    // relaxed is enough: the CAS below only succeeds if `word` still holds this value.
+    std::uint32_t pid = state.word.load(std::memory_order_relaxed);
+    if (pid == 0 || holder_alive(state, pid))
+        return false;
+    // SYNC acquire: pairs with whatever the dead holder published before dying (its own
+    // acquire CAS at least); failure relaxed: the lock changed hands, so its holder is alive.
+    if (!state.word.compare_exchange_strong(pid, self_pid(), std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+        return false;
+    record_owner(state);
+    // relaxed is enough: a statistic for tools.
+    state.recoveries.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+detail::ObjectSpec lock_spec() {
+    return {ObjectKind::lock, sizeof(LockState), alignof(LockState), 0};
+}
+
+} // namespace
+
+Lock::Lock() : Lock(Segment::default_segment(), "", detail::OpenMode::open_or_create) {}
+
+Lock::Lock(const Segment& segment, std::string_view name)
+    : Lock(segment, name, detail::OpenMode::open_or_create) {}
+
+Lock::Lock(const Segment& segment, std::string_view name, detail::OpenMode mode)
+    : m_object(detail::attach_object(segment, name, lock_spec(), mode,
+                                     [](void* state) { new (state) LockState{}; })) {}
+
+Lock Lock::create(const Segment& segment, std::string_view name) {
+    return Lock(segment, name, detail::OpenMode::create);
+}
+
+Lock Lock::open(const Segment& segment, std::string_view name) {
+    return Lock(segment, name, detail::OpenMode::open);
+}
+
+AcquireResult Lock::try_acquire() {
+    return {try_take(m_object.state<LockState>()), false};
+}
+
+AcquireResult Lock::acquire() {
+    return acquire_by(detail::Deadline::never());
+}
+
+AcquireResult Lock::acquire_by(detail::Deadline deadline) {
+    LockState& state = m_object.state<LockState>();
+    if (deadline.expired())
+        return {try_take(state), false};
+    bool took_over = false;
+    const auto try_once = [&state] { return try_take(state); };
+    const auto probe = [&] { return took_over = take_from_dead_holder(state); };
+    if (m_options.policy != WaitPolicy::spin) {
+        const bool acquired = detail::park_until(state.word, state.waiters, try_once, deadline,
+                                                 m_options, probe, kOwnerProbePeriod);
+        return {acquired, acquired && took_over};
+    }
+    // park_until never probes under the spin policy, so spin in probe-period slices; the first
+    // try comes before the slice's clock read, off the uncontended path.
+    if (try_once())
+        return {true, false};
+    for (;;) {
+        const auto slice = deadline.earlier(detail::Deadline::after(kOwnerProbePeriod));
+        if (detail::park_until(state.word, state.waiters, try_once, slice, m_options))
+            return {true, false};
+        if (probe())
+            return {true, true};
+        if (deadline.expired())
+            return {false, false};
+    }
+}
+
+void Lock::release() {
+    LockState& state = m_object.state<LockState>();
+    // relaxed is enough: rejects the common misuse early; the exchange below decides.
+    if (state.word.load(std::memory_order_relaxed) == 0)
+        throw UsageError("release of an unlocked Lock");
+    // relaxed is enough: published by the exchange below, which is a release.
+    state.owner.store(0, std::memory_order_relaxed);
+    // SYNC seq_cst: releases the critical section (pairs with the acquire CAS in try_take) and
+    // is the store half of the Dekker pair with ParkScope that wake_waiters relies on.
+    if (state.word.exchange(0, std::memory_order_seq_cst) == 0)
+        throw UsageError("release of an unlocked Lock (released concurrently elsewhere)");
+    detail::wake_waiters(state.word, state.waiters, 1);
+}
+
+bool Lock::locked() const {
+    // relaxed is enough: a snapshot, stale as soon as it is returned.
+    return m_object.state<LockState>().word.load(std::memory_order_relaxed) != 0;
+}
+
+bool Lock::held_by_this_process() const {
+    // relaxed is enough: only this process stores its own pid, and it does so before asking.
+    return m_object.state<LockState>().word.load(std::memory_order_relaxed) == self_pid();
+}
+
+} // namespace shmbus

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared-memory state of the synchronisation primitives. These structs are the layout: the
+// library and tools (held / owner / value / set / waiting) decode them only through this header.
+// Every field another process may read while the object is in use is an atomic, so a racy read
+// is merely stale, never undefined. Immutable fields are written before the directory entry is
+// published (attach_object's release) and never change after.
+#pragma once
+
+#include "os/robust_mutex.hpp"
+#include "segment/layout.hpp"
+#include "shmbus/segment.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+
+namespace shmbus::detail {
+
+// ---- Lock -------------------------------------------------------------------------------------
+
+/// PID_MAX_LIMIT on 64-bit Linux is 2^22, so a pid fits in 22 bits and the owner's start time
+/// (clock ticks since boot; 2^42 ticks at 100 Hz is over a thousand years) in the other 42.
+inline constexpr unsigned kOwnerPidBits = 22;
+
+/// One word for "who holds it": a prober reads pid and start time together, so it never pairs
+/// one owner's pid with another owner's start time.
+constexpr std::uint64_t pack_owner(std::int32_t pid, std::uint64_t start_time) {
+    return (start_time << kOwnerPidBits) | static_cast<std::uint64_t>(pid);
+}
+constexpr std::int32_t owner_pid_of(std::uint64_t owner) {
+    return static_cast<std::int32_t>(owner & ((std::uint64_t{1} << kOwnerPidBits) - 1));
+}
+constexpr std::uint64_t owner_start_time_of(std::uint64_t owner) {
+    return owner >> kOwnerPidBits;
+}
+
+struct alignas(kCacheLine) LockState {
+    /// The holder's pid, 0 when free; the futex word.
+    std::atomic<std::uint32_t> word;
+    /// Processes parked on `word` (not those still spinning).
+    std::atomic<std::uint32_t> waiters;
+    /// pack_owner() of the holder, 0 while unknown (between the CAS and its store, or cleared
+    /// by release). Advisory: guards against pid reuse; `word` alone decides ownership.
+    std::atomic<std::uint64_t> owner;
+    /// How often the lock was taken over from a dead owner.
+    std::atomic<std::uint32_t> recoveries;
+};
+
+// ---- RLock ------------------------------------------------------------------------------------
+
+struct alignas(kCacheLine) RLockState {
+    RobustMutex mutex;
+    /// The holder's identity, 0 when free. Written only by the holder, under the mutex.
+    std::atomic<std::int32_t> owner_pid;
+    std::atomic<std::int32_t> owner_tid;
+    std::atomic<std::uint64_t> owner_start_time;
+    /// Recursion depth of the holder.
+    std::atomic<std::uint32_t> count;
+    /// How often the mutex was acquired with EOWNERDEAD.
+    std::atomic<std::uint32_t> recoveries;
+};
+
+/// Initialises an RLockState in place (the pthread mutex needs its attributes set).
+inline void init_rlock_state(void* address) {
+    new (address) RLockState{};
+    static_cast<RLockState*>(address)->mutex.init();
+}
+
+// ---- Semaphore, BoundedSemaphore --------------------------------------------------------------
+
+/// SEM_VALUE_MAX: the largest value a Semaphore may reach.
+inline constexpr std::uint32_t kSemaphoreMax = 0x7fff'ffff;
+
+struct alignas(kCacheLine) SemaphoreState {
+    /// The value; the futex word.
+    std::atomic<std::uint32_t> count;
+    /// Processes parked on `count`.
+    std::atomic<std::uint32_t> waiters;
+    /// Immutable. release() never lifts count above it: the initial value for a
+    /// BoundedSemaphore, kSemaphoreMax for a Semaphore.
+    std::uint32_t bound;
+    /// Immutable: the value given at creation.
+    std::uint32_t initial;
+};
+
+// ---- Event ------------------------------------------------------------------------------------
+
+inline constexpr std::uint32_t kEventSetBit = 1;
+
+struct alignas(kCacheLine) EventState {
+    /// Bit 0: the flag. Bits 1-31: how many times it went from clear to set (mod 2^31), so a
+    /// waiter woken by set() returns true even when clear() came first. The futex word.
+    std::atomic<std::uint32_t> word;
+    /// Processes parked on `word`.
+    std::atomic<std::uint32_t> waiters;
+};
+
+// ---- Condition --------------------------------------------------------------------------------
+
+struct alignas(kCacheLine) ConditionState {
+    /// Bumped by every notify (under the lock); the futex word waiters park on.
+    std::atomic<std::uint32_t> sequence;
+    /// Processes parked on `sequence`.
+    std::atomic<std::uint32_t> waiters;
+    /// Immutable: ObjectKind::lock or ObjectKind::rlock.
+    ObjectKind lock_kind;
+    std::uint32_t reserved;
+    /// Immutable: 0 means own_lock below; otherwise the offset of a directory entry of
+    /// lock_kind in the same segment (0 is the segment header, never an object).
+    std::uint64_t lock_offset;
+    /// The RLock of a Condition made without a lock of its own choosing.
+    RLockState own_lock;
+};
+
+// ---- Barrier ----------------------------------------------------------------------------------
+
+/// How many breaks a waiter may sleep through and still tell whether its own generation was
+/// released or broken (a break needs a reset() before the barrier can be used again).
+inline constexpr std::uint32_t kBreakHistory = 8;
+
+struct alignas(kCacheLine) BarrierState {
+    /// Guards every field below except the atomics' racy reads by tools and waiters.
+    RobustMutex mutex;
+    /// Bumped when a generation ends, released or broken; the futex word.
+    std::atomic<std::uint32_t> generation;
+    /// Processes parked on `generation`.
+    std::atomic<std::uint32_t> waiters;
+    /// Immutable: the number of parties.
+    std::uint32_t parties;
+    /// Parties arrived in the current generation.
+    std::atomic<std::uint32_t> count;
+    /// 1 while broken (until reset()).
+    std::atomic<std::uint32_t> broken;
+    /// Breaks so far; break n ended generation broken_generation[n % kBreakHistory].
+    std::atomic<std::uint32_t> breaks;
+    std::atomic<std::uint32_t> broken_generation[kBreakHistory];
+};
+
+template <class State>
+constexpr bool kValidSyncState = std::is_standard_layout_v<State> && alignof(State) == kCacheLine &&
+                                 sizeof(State) % kCacheLine == 0;
+
+static_assert(kValidSyncState<LockState> && sizeof(LockState) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(kValidSyncState<RLockState> && sizeof(RLockState) <= 2 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(kValidSyncState<SemaphoreState> && sizeof(SemaphoreState) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(kValidSyncState<EventState> && sizeof(EventState) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(kValidSyncState<ConditionState> && offsetof(ConditionState, own_lock) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(kValidSyncState<BarrierState> && sizeof(BarrierState) <= 2 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(LockState, word) == 0 && offsetof(LockState, owner) == 8,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(SemaphoreState, count) == 0 && offsetof(SemaphoreState, bound) == 8,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(ConditionState, lock_offset) == 16,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+static_assert(std::atomic<std::int32_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+
+} // namespace shmbus::detail
