@@ -132,27 +132,18 @@ bool PipeCore::peer_gone() const {
 
 // Parks on the channel's data word (a reader) or space word (a writer) until try_once()
 // succeeds or the deadline passes; every kProbePeriod it checks that the peer process still
-// lives, and reports its death in `peer_died`.
+// lives, and ends the wait (true) when it died.
 template <class Try>
 bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
-    // The fast path must not read the clock (the slice below does): try once first.
-    if (try_once())
-        return true;
     PipeState& state = state_of(m_state);
     PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
     ParkingSpot& spot = for_space ? channel.space : channel.data;
     const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
-    bool peer_died = false;
-    const auto try_or_dead = [&] { return peer_died || try_once(); };
-    for (;;) {
-        const Deadline slice = deadline.earlier(Deadline::after(kProbePeriod));
-        if (park_at(spot, try_or_dead, slice, m_wait))
-            return true;
-        if (deadline.expired())
-            return false;
-        // relaxed is enough: a single word; a stale identity only delays the verdict a period.
-        peer_died = !owner_alive(peer.load(std::memory_order_relaxed));
-    }
+    return park_at(spot, try_once, deadline, m_wait, probe_every(kProbePeriod, [&peer] {
+                       // relaxed is enough: a single word; a stale identity only delays the
+                       // verdict a period.
+                       return !owner_alive(peer.load(std::memory_order_relaxed));
+                   }));
 }
 
 void PipeCore::write_all(std::span<const std::byte> header, std::span<const std::byte> payload) {

@@ -193,19 +193,12 @@ QueueStatus QueueCore::try_get(ByteBuffer& out) {
 
 template <class Try>
 bool QueueCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
-    // The fast path must not read the clock (the slice below does): try once first.
-    if (try_once())
-        return true;
     QueueState& state = state_of(m_state);
     ParkingSpot& spot = for_space ? state.space : state.items;
-    for (;;) {
-        const Deadline slice = deadline.earlier(Deadline::after(kProbePeriod));
-        if (park_at(spot, try_once, slice, m_wait))
-            return true;
-        if (deadline.expired())
-            return false;
-        recover_dead();
-    }
+    return park_at(spot, try_once, deadline, m_wait, probe_every(kProbePeriod, [this] {
+                       recover_dead();
+                       return false;
+                   }));
 }
 
 bool QueueCore::put(std::span<const std::byte> message, Deadline deadline) {

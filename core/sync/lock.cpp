@@ -100,25 +100,11 @@ AcquireResult Lock::acquire_by(detail::Deadline deadline) {
         return {try_take(state), false};
     bool took_over = false;
     const auto try_once = [&state] { return try_take(state); };
-    const auto probe = [&] { return took_over = take_from_dead_holder(state); };
-    if (m_options.policy != WaitPolicy::spin) {
-        const bool acquired = detail::park_until(state.word, state.waiters, try_once, deadline,
-                                                 m_options, probe, kOwnerProbePeriod);
-        return {acquired, acquired && took_over};
-    }
-    // park_until never probes under the spin policy, so spin in probe-period slices; the first
-    // try comes before the slice's clock read, off the uncontended path.
-    if (try_once())
-        return {true, false};
-    for (;;) {
-        const auto slice = deadline.earlier(detail::Deadline::after(kOwnerProbePeriod));
-        if (detail::park_until(state.word, state.waiters, try_once, slice, m_options))
-            return {true, false};
-        if (probe())
-            return {true, true};
-        if (deadline.expired())
-            return {false, false};
-    }
+    const bool acquired = detail::park_until(state.word, state.waiters, try_once, deadline,
+                                             m_options, detail::probe_every(kOwnerProbePeriod, [&] {
+                                                 return took_over = take_from_dead_holder(state);
+                                             }));
+    return {acquired, acquired && took_over};
 }
 
 void Lock::release() {

@@ -68,7 +68,8 @@ AcquireResult lock_mutex(detail::RobustMutex& mutex, detail::Deadline deadline,
     auto try_once = [&] {
         return (result = mutex.lock_until(detail::Deadline::immediate())).acquired;
     };
-    if (detail::spin_until(try_once, deadline, options))
+    if (options.policy != WaitPolicy::block &&
+        detail::spin_until(try_once, detail::spin_end(deadline, options)))
         return result;
     if (options.policy == WaitPolicy::spin)
         return {false, false};

@@ -44,14 +44,11 @@ static_assert(sizeof(ParkingSpot) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 
 /// park_until on a spot, counting each sleep in spot.parks.
-template <class Try>
-bool park_at(ParkingSpot& spot, Try try_once, Deadline deadline, const WaitOptions& options) {
-    const SpinResult spun = try_then_spin(try_once, deadline, options);
-    if (spun != SpinResult::must_park)
-        return spun == SpinResult::succeeded;
-    // relaxed is enough: a statistic, read only for display.
-    spot.parks.fetch_add(1, std::memory_order_relaxed);
-    return sleep_until(spot.word, spot.waiters, try_once, deadline);
+template <class Try, class Probe = NoProbe>
+bool park_at(ParkingSpot& spot, Try try_once, Deadline deadline, const WaitOptions& options,
+             Probe probe = {}) {
+    return park_until(spot.word, spot.waiters, std::move(try_once), deadline, options,
+                      std::move(probe), &spot.parks);
 }
 
 /// Wakes every process parked on `spot` when any is registered; otherwise costs one fence and
@@ -74,7 +71,7 @@ inline void notify_all(ParkingSpot& spot) {
 #endif
     // relaxed is enough: a statistic, read only for display.
     spot.wakes.fetch_add(1, std::memory_order_relaxed);
-    // SYNC seq_cst: pairs with the waiter's seq_cst load of word in sleep_until.
+    // SYNC seq_cst: pairs with the waiter's seq_cst load of word in park_until.
     spot.word.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(spot.word, INT_MAX);
 }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <utility>
 
 namespace shmbus::detail {
 
@@ -39,47 +40,77 @@ private:
     std::atomic<std::uint32_t>& m_waiters;
 };
 
-/// Calls try_once() until it succeeds or the spin phase of `options` ends.
+/// Calls try_once() until it succeeds (true) or `until` passes (false); the clock is read
+/// once every 64 tries.
 template <class Try>
-bool spin_until(Try& try_once, Deadline deadline, const WaitOptions& options) {
-    if (options.policy == WaitPolicy::block)
-        return false;
-    const Deadline spin_end = options.policy == WaitPolicy::spin
-                                  ? deadline
-                                  : deadline.earlier(Deadline::after(options.spin_for));
+bool spin_until(Try& try_once, Deadline until) {
     for (unsigned round = 1;; ++round) {
         if (try_once())
             return true;
-        if (round % 64 == 0 && spin_end.expired())
+        if (round % 64 == 0 && until.expired())
             return false;
         cpu_relax();
     }
 }
 
-struct NoProbe {
-    bool operator()() const { return false; }
-};
-
-enum class SpinResult : std::uint8_t { succeeded, gave_up, must_park };
-
-/// The part of a wait that never sleeps: one try, then the spin phase of `options`.
-template <class Try>
-SpinResult try_then_spin(Try& try_once, Deadline deadline, const WaitOptions& options) {
-    if (try_once())
-        return SpinResult::succeeded;
-    if (deadline.expired())
-        return SpinResult::gave_up;
-    if (spin_until(try_once, deadline, options))
-        return SpinResult::succeeded;
-    return options.policy == WaitPolicy::spin ? SpinResult::gave_up : SpinResult::must_park;
+/// When the spin phase of a wait under `options` ends (not called for WaitPolicy::block).
+inline Deadline spin_end(Deadline deadline, const WaitOptions& options) {
+    return options.policy == WaitPolicy::spin ? deadline
+                                              : deadline.earlier(Deadline::after(options.spin_for));
 }
 
-/// The sleeping part of a wait, registered in `waiters`, until try_once() succeeds (true) or
-/// the deadline passes (false). See park_until for the contract.
+/// What a long wait checks every `period` without progress: whether a peer died holding what
+/// the waiter needs. check() returns true when it ended the wait for the caller (a Lock taken
+/// over from a dead holder, a pipe whose peer died); a repair that only makes progress possible
+/// (a dead producer's claim undone) returns false, and the wait tries again.
+template <class Check>
+struct Probe {
+    Check check;
+    std::chrono::nanoseconds period;
+    Deadline slice_of(Deadline deadline) const { return deadline.earlier(Deadline::after(period)); }
+};
+
+template <class Check>
+Probe<Check> probe_every(std::chrono::nanoseconds period, Check check) {
+    return {std::move(check), period};
+}
+
+struct NoProbe {
+    static bool check() { return false; }
+    static Deadline slice_of(Deadline deadline) { return deadline; }
+};
+
+/// The one wait loop behind every blocking primitive: try; spin as `options` says; then park
+/// on `word`, registered in `waiters`, until try_once() succeeds (true) or the deadline passes
+/// (false). `probe` runs after every period spent spinning or parked without success, under
+/// every policy. `parks`, when given, counts the sleeps (for display).
+/// Contract: whoever may make try_once() succeed changes `word` with a seq_cst operation and
+/// then wakes the waiters (wake_waiters, notify_all).
 template <class Try, class Probe = NoProbe>
-bool sleep_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
-                 Try& try_once, Deadline deadline, Probe probe = {},
-                 std::chrono::nanoseconds probe_period = {}) {
+bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
+                std::atomic<std::uint64_t>* parks = nullptr) {
+    // The uncontended path reads no clock.
+    if (try_once())
+        return true;
+    if (deadline.expired())
+        return false;
+    if (options.policy != WaitPolicy::block) {
+        const Deadline spinning_until = spin_end(deadline, options);
+        for (;;) {
+            if (spin_until(try_once, probe.slice_of(spinning_until)))
+                return true;
+            if (spinning_until.expired())
+                break;
+            if (probe.check())
+                return true;
+        }
+        if (options.policy == WaitPolicy::spin)
+            return false;
+    }
+    if (parks != nullptr)
+        // relaxed is enough: a statistic, read only for display.
+        parks->fetch_add(1, std::memory_order_relaxed);
     ParkScope parked(waiters);
     for (;;) {
         // SYNC seq_cst: after our waiters increment, pairs with the waker's seq_cst change of word.
@@ -88,25 +119,10 @@ bool sleep_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32
             return true;
         if (deadline.expired())
             return false;
-        const Deadline until =
-            probe_period.count() == 0 ? deadline : deadline.earlier(Deadline::after(probe_period));
-        if (futex_wait(word, seen, until) == FutexWait::timed_out && probe())
+        if (futex_wait(word, seen, probe.slice_of(deadline)) == FutexWait::timed_out &&
+            probe.check())
             return true;
     }
-}
-
-/// Blocks until try_once() succeeds (true) or the deadline passes (false).
-/// Contract: whoever may make try_once() succeed changes `word` with a seq_cst operation and
-/// then calls wake_waiters(word, waiters, n). `probe` runs after every `probe_period` parked
-/// without a wake (zero: never) and may acquire on behalf of the caller (dead-owner recovery).
-template <class Try, class Probe = NoProbe>
-bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
-                Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
-                std::chrono::nanoseconds probe_period = {}) {
-    const SpinResult spun = try_then_spin(try_once, deadline, options);
-    if (spun != SpinResult::must_park)
-        return spun == SpinResult::succeeded;
-    return sleep_until(word, waiters, try_once, deadline, probe, probe_period);
 }
 
 } // namespace shmbus::detail
