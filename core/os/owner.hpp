@@ -28,6 +28,10 @@ inline OwnerId make_owner(std::int32_t tid, std::uint64_t start_time) {
 inline std::int32_t owner_tid(OwnerId owner) {
     return static_cast<std::int32_t>(owner >> kOwnerTimeBits);
 }
+/// The low kOwnerTimeBits of the owner's start time.
+inline std::uint64_t owner_start_time(OwnerId owner) {
+    return owner & kOwnerTimeMask;
+}
 
 /// The calling thread; cached per thread and refreshed in the child after fork().
 OwnerId this_thread_owner();

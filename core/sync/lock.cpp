@@ -17,10 +17,9 @@ std::uint32_t self_pid() {
 }
 
 void record_owner(LockState& state) {
-    const detail::ProcessIdentity& self = detail::self_identity();
     // relaxed is enough: the record is advisory and carries its own pid, so a prober checks it
     // against `word` instead of relying on ordering.
-    state.owner.store(detail::pack_owner(self.pid, self.start_time), std::memory_order_relaxed);
+    state.owner.store(detail::this_process_owner(), std::memory_order_relaxed);
 }
 
 bool try_take(LockState& state) {
@@ -37,14 +36,9 @@ bool try_take(LockState& state) {
     return true;
 }
 
-// The start time is trusted only when the record names the pid in `word`; otherwise (a holder
-// that died between its CAS and its record) the pid alone is checked.
 bool holder_alive(const LockState& state, std::uint32_t pid) {
-    // relaxed is enough: the record is checked against `pid` below, not ordered with it.
-    const std::uint64_t owner = state.owner.load(std::memory_order_relaxed);
-    const bool matches = detail::owner_pid_of(owner) == static_cast<std::int32_t>(pid);
-    return detail::process_alive(static_cast<std::int32_t>(pid),
-                                 matches ? detail::owner_start_time_of(owner) : 0);
+    // relaxed is enough: lock_holder_alive checks the record against `pid`, not its order.
+    return detail::lock_holder_alive(pid, state.owner.load(std::memory_order_relaxed));
 }
 
 bool take_from_dead_holder(LockState& state) {
@@ -68,6 +62,15 @@ detail::ObjectSpec lock_spec() {
 }
 
 } // namespace
+
+namespace detail {
+
+bool lock_holder_alive(std::uint32_t word, OwnerId owner) {
+    const auto pid = static_cast<std::int32_t>(word);
+    return owner_tid(owner) == pid ? owner_alive(owner) : process_alive(pid, 0);
+}
+
+} // namespace detail
 
 Lock::Lock() : Lock(Segment::default_segment(), "", detail::OpenMode::open_or_create) {}
 

@@ -1,49 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // RLock: a robust process-shared pthread mutex plus the owner's identity and recursion count.
 #include "os/liveness.hpp"
+#include "os/owner.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/lock.hpp"
 #include "sync/sync_state.hpp"
 #include "wait/park.hpp"
-
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace shmbus {
 namespace {
 
 using detail::RLockState;
 
-struct Caller {
-    std::int32_t pid = 0;
-    std::int32_t tid = 0;
-    std::uint64_t start_time = 0;
-};
-
-// gettid() is a syscall (~1 us here), so each thread caches its identity; the cache is keyed
-// by pid because a forked child's thread has a new tid while its thread_locals are copied.
-const Caller& caller() {
-    thread_local Caller t_caller;
-    const detail::ProcessIdentity& self = detail::self_identity();
-    if (t_caller.pid != self.pid)
-        t_caller = {self.pid, static_cast<std::int32_t>(::syscall(SYS_gettid)), self.start_time};
-    return t_caller;
-}
-
-// relaxed is enough for every owner field: they are written only by the owner, under the
+// relaxed is enough for the owner fields: they are written only by the owner, under the
 // mutex, and others read them only to answer "is it me?". A thread sees its own identity there
 // only if it wrote it itself (program order), so a stale value never answers wrongly.
-bool is_caller(const RLockState& state, const Caller& me) {
-    return state.owner_tid.load(std::memory_order_relaxed) == me.tid &&
-           state.owner_pid.load(std::memory_order_relaxed) == me.pid &&
-           state.owner_start_time.load(std::memory_order_relaxed) == me.start_time;
+bool is_caller(const RLockState& state) {
+    return state.owner.load(std::memory_order_relaxed) == detail::this_thread_owner();
 }
 
-void become_owner(RLockState& state, const Caller& me, bool owner_died) {
+void become_owner(RLockState& state, bool owner_died) {
     // relaxed is enough: see is_caller; the pthread lock before this is the acquire.
-    state.owner_pid.store(me.pid, std::memory_order_relaxed);
-    state.owner_tid.store(me.tid, std::memory_order_relaxed);
-    state.owner_start_time.store(me.start_time, std::memory_order_relaxed);
+    state.owner.store(detail::this_thread_owner(), std::memory_order_relaxed);
+    state.owner_pid.store(detail::self_identity().pid, std::memory_order_relaxed);
     state.count.store(1, std::memory_order_relaxed);
     if (owner_died)
         // relaxed is enough: a statistic for tools.
@@ -53,8 +32,7 @@ void become_owner(RLockState& state, const Caller& me, bool owner_died) {
 void give_up_ownership(RLockState& state) {
     // relaxed is enough: see is_caller; the pthread unlock below is the release.
     state.count.store(0, std::memory_order_relaxed);
-    state.owner_start_time.store(0, std::memory_order_relaxed);
-    state.owner_tid.store(0, std::memory_order_relaxed);
+    state.owner.store(detail::kNoOwner, std::memory_order_relaxed);
     state.owner_pid.store(0, std::memory_order_relaxed);
     state.mutex.unlock();
 }
@@ -109,23 +87,22 @@ AcquireResult RLock::acquire() {
 
 AcquireResult RLock::acquire_by(detail::Deadline deadline) {
     RLockState& state = m_object.state<RLockState>();
-    const Caller& me = caller();
-    if (is_caller(state, me)) {
+    if (is_caller(state)) {
         // relaxed is enough: only the owner touches count while it holds the mutex.
         state.count.fetch_add(1, std::memory_order_relaxed);
         return {true, false};
     }
     const AcquireResult result = lock_mutex(state.mutex, deadline, m_options);
     if (result)
-        become_owner(state, me, result.owner_died);
+        become_owner(state, result.owner_died);
     return result;
 }
 
 void RLock::release() {
     RLockState& state = m_object.state<RLockState>();
-    if (!is_caller(state, caller()))
+    if (!is_caller(state))
         // relaxed is enough: only picks the message.
-        throw UsageError(state.owner_pid.load(std::memory_order_relaxed) == 0
+        throw UsageError(state.owner.load(std::memory_order_relaxed) == detail::kNoOwner
                              ? "release of an unlocked RLock"
                              : "RLock released by a thread or process that does not own it");
     // relaxed is enough: only the owner touches count while it holds the mutex.
@@ -135,12 +112,12 @@ void RLock::release() {
 }
 
 bool RLock::owned_by_caller() const {
-    return is_caller(m_object.state<RLockState>(), caller());
+    return is_caller(m_object.state<RLockState>());
 }
 
 std::uint32_t RLock::release_save() {
     RLockState& state = m_object.state<RLockState>();
-    if (!is_caller(state, caller()))
+    if (!is_caller(state))
         throw UsageError("Condition used without holding its lock");
     // relaxed is enough: only the owner touches count while it holds the mutex.
     const std::uint32_t saved = state.count.load(std::memory_order_relaxed);

@@ -6,6 +6,7 @@
 // published (attach_object's release) and never change after.
 #pragma once
 
+#include "os/owner.hpp"
 #include "os/robust_mutex.hpp"
 #include "segment/layout.hpp"
 #include "shmbus/segment.hpp"
@@ -20,30 +21,15 @@ namespace shmbus::detail {
 
 // ---- Lock -------------------------------------------------------------------------------------
 
-/// PID_MAX_LIMIT on 64-bit Linux is 2^22, so a pid fits in 22 bits and the owner's start time
-/// (clock ticks since boot; 2^42 ticks at 100 Hz is over a thousand years) in the other 42.
-inline constexpr unsigned kOwnerPidBits = 22;
-
-/// One word for "who holds it": a prober reads pid and start time together, so it never pairs
-/// one owner's pid with another owner's start time.
-constexpr std::uint64_t pack_owner(std::int32_t pid, std::uint64_t start_time) {
-    return (start_time << kOwnerPidBits) | static_cast<std::uint64_t>(pid);
-}
-constexpr std::int32_t owner_pid_of(std::uint64_t owner) {
-    return static_cast<std::int32_t>(owner & ((std::uint64_t{1} << kOwnerPidBits) - 1));
-}
-constexpr std::uint64_t owner_start_time_of(std::uint64_t owner) {
-    return owner >> kOwnerPidBits;
-}
-
 struct alignas(kCacheLine) LockState {
     /// The holder's pid, 0 when free; the futex word.
     std::atomic<std::uint32_t> word;
     /// Processes parked on `word` (not those still spinning).
     std::atomic<std::uint32_t> waiters;
-    /// pack_owner() of the holder, 0 while unknown (between the CAS and its store, or cleared
-    /// by release). Advisory: guards against pid reuse; `word` alone decides ownership.
-    std::atomic<std::uint64_t> owner;
+    /// The holding process (this_process_owner()), kNoOwner while unknown (between the CAS and
+    /// its store, or cleared by release). Advisory: guards against pid reuse; `word` alone
+    /// decides ownership.
+    std::atomic<OwnerId> owner;
     /// How often the lock was taken over from a dead owner.
     std::atomic<std::uint32_t> recoveries;
 };
@@ -52,15 +38,20 @@ struct alignas(kCacheLine) LockState {
 
 struct alignas(kCacheLine) RLockState {
     RobustMutex mutex;
-    /// The holder's identity, 0 when free. Written only by the holder, under the mutex.
+    /// The holding thread (this_thread_owner()), kNoOwner when free, and its process's pid,
+    /// which only tools read. Written only by the holder, under the mutex.
+    std::atomic<OwnerId> owner;
     std::atomic<std::int32_t> owner_pid;
-    std::atomic<std::int32_t> owner_tid;
-    std::atomic<std::uint64_t> owner_start_time;
     /// Recursion depth of the holder.
     std::atomic<std::uint32_t> count;
     /// How often the mutex was acquired with EOWNERDEAD.
     std::atomic<std::uint32_t> recoveries;
 };
+
+/// Whether the process whose pid is in a Lock's `word` still runs. The `owner` record guards
+/// against pid reuse only when it names that pid (a holder that died between its CAS and its
+/// record left an older one, or none).
+bool lock_holder_alive(std::uint32_t word, OwnerId owner);
 
 /// Initialises an RLockState in place (the pthread mutex needs its attributes set).
 inline void init_rlock_state(void* address) {

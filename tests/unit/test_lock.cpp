@@ -187,8 +187,10 @@ TEST(Lock, state_records_owner_pid_and_start_time) {
     lock.acquire();
     const auto& self = detail::self_identity();
     EXPECT_EQ(state.word.load(), static_cast<std::uint32_t>(getpid()));
-    EXPECT_EQ(detail::owner_pid_of(state.owner.load()), getpid());
-    EXPECT_EQ(detail::owner_start_time_of(state.owner.load()), self.start_time);
+    EXPECT_EQ(state.owner.load(), detail::this_process_owner());
+    EXPECT_EQ(detail::owner_tid(state.owner.load()), getpid());
+    EXPECT_EQ(detail::owner_start_time(state.owner.load()),
+              self.start_time & detail::kOwnerTimeMask);
     lock.release();
     EXPECT_EQ(state.word.load(), 0u);
     EXPECT_EQ(state.owner.load(), 0u);
@@ -247,13 +249,13 @@ TEST(Lock, a_reused_pid_is_not_taken_for_the_holder) {
     const auto start = detail::process_start_time(parent);
     ASSERT_TRUE(start.has_value());
     state.word.store(static_cast<std::uint32_t>(parent));
-    state.owner.store(detail::pack_owner(parent, *start + 1));
+    state.owner.store(detail::make_owner(parent, *start + 1));
     const AcquireResult result = lock.acquire_for(30s);
     EXPECT_TRUE(result.owner_died);
     lock.release();
     // With the right start time the same pid counts as alive.
     state.word.store(static_cast<std::uint32_t>(parent));
-    state.owner.store(detail::pack_owner(parent, *start));
+    state.owner.store(detail::make_owner(parent, *start));
     EXPECT_FALSE(lock.acquire_for(2 * Lock::kOwnerProbePeriod));
     state.word.store(0);
 }
@@ -268,10 +270,13 @@ TEST(RLock, is_recursive_for_its_owner) {
     EXPECT_TRUE(lock.acquire_for(1ms));
     const auto& state = state_of<detail::RLockState>(*segment, "r", ObjectKind::rlock);
     EXPECT_EQ(state.count.load(), 3u);
+    EXPECT_EQ(state.owner.load(), detail::this_thread_owner());
+    EXPECT_EQ(detail::owner_tid(state.owner.load()), gettid());
     EXPECT_EQ(state.owner_pid.load(), getpid());
     lock.release();
     lock.release();
     lock.release();
+    EXPECT_EQ(state.owner.load(), detail::kNoOwner);
     EXPECT_EQ(state.owner_pid.load(), 0);
     EXPECT_THROW(lock.release(), UsageError);
 }

@@ -65,11 +65,7 @@ void decode_lock(ObjectReport& report, const detail::LockState& state) {
     const std::uint32_t word = peek(state.word);
     const std::uint64_t owner = peek(state.owner);
     Holder holder{word != 0, static_cast<std::int32_t>(word), false};
-    // The start time guards against pid reuse only when the record names the pid in `word`.
-    const std::uint64_t start = owner != 0 && detail::owner_pid_of(owner) == holder.pid
-                                    ? detail::owner_start_time_of(owner)
-                                    : 0;
-    holder.alive = holder.held && detail::process_alive(holder.pid, start);
+    holder.alive = holder.held && detail::lock_holder_alive(word, owner);
     report.state = {{"held", holder.held},
                     {"owner_pid", holder.held ? json(holder.pid) : json(nullptr)},
                     {"owner_dead", holder.held && !holder.alive},
@@ -79,10 +75,11 @@ void decode_lock(ObjectReport& report, const detail::LockState& state) {
 }
 
 void decode_rlock(ObjectReport& report, const detail::RLockState& state) {
+    const detail::OwnerId owner = peek(state.owner);
     const std::int32_t pid = peek(state.owner_pid);
     const std::uint32_t count = peek(state.count);
-    Holder holder{pid != 0, pid, false};
-    holder.alive = holder.held && detail::process_alive(pid, peek(state.owner_start_time));
+    Holder holder{owner != detail::kNoOwner, pid, false};
+    holder.alive = holder.held && detail::owner_alive(owner);
     report.state = {{"held", holder.held},
                     {"owner_pid", holder.held ? json(pid) : json(nullptr)},
                     {"owner_dead", holder.held && !holder.alive},
