@@ -161,9 +161,10 @@ std::string format_footprint(const FootprintReport& report) {
         rows.push_back(
             {row.object, row.options, std::to_string(row.bytes), human_size(row.bytes), entries});
     }
-    return "Every segment first takes " + std::to_string(report.segment_tables) + " bytes (" +
+    return "Every segment takes " + std::to_string(report.segment_tables) + " bytes (" +
            human_size(report.segment_tables) +
-           ") of /dev/shm for its tables; each object then takes its directory entries:\n" +
+           ") of /dev/shm for its tables;\neach object then takes its directory entries "
+           "(companion locks included):\n" +
            table(rows);
 }
 
