@@ -2,7 +2,7 @@
 // futex(2) on 32-bit words in shared memory. Never FUTEX_PRIVATE_FLAG: the kernel keys shared
 // futexes by inode + offset, so waiters in processes that map the segment at other addresses
 // are woken. std::atomic::wait/notify cannot be used: libstdc++ skips the wake syscall when its
-// process-local waiter table is empty (research/feasibility.md §5).
+// process-local waiter table is empty (docs/design/parking.md).
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"

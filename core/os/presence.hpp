@@ -11,7 +11,7 @@
 //                   is taken while the lock is held, free (or its owner dead) when it is not.
 //
 // The lock bytes lie far beyond any segment's end (file locks need no data under them).
-// The interleavings with a remover are written out in README.md, "Design notes: liveness".
+// The interleavings with a remover are written out in docs/design/crash-recovery.md.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A process-shared, robust pthread mutex. The kernel walks a dead thread's robust list, so the
-// next locker gets EOWNERDEAD within ~1 ms of the owner's death (research/feasibility.md §8).
+// next locker gets EOWNERDEAD within ~1 ms of the owner's death (docs/design/crash-recovery.md).
 // Only the owner may unlock, which suits RLock and internal guards but not Python's Lock.
 #pragma once
 

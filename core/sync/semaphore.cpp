@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Semaphore and BoundedSemaphore: the futex counting semaphore of research/feasibility.md §5;
+// Semaphore and BoundedSemaphore: a futex counting semaphore (docs/design/parking.md);
 // both kinds share one state whose immutable `bound` makes the difference.
 #include "shmbus/semaphore.hpp"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
-// SPSC byte rings (core/detail/spsc_ring.hpp).
+// SPSC byte rings (core/ring/spsc_ring.hpp).
 //
 //   auto [parent, child] = shmbus::Pipe();
 //   shmbus::Process p([&] { child.send(std::string("hello")); child.close(); });

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Queue<T> and SimpleQueue<T>: Python's multiprocessing.Queue / SimpleQueue over a lock-free
-// shared-memory ring (core/detail/mpmc_ring.hpp).
+// shared-memory ring (core/ring/mpmc_ring.hpp).
 //
 //   shmbus::Queue<std::string> q;                 // anonymous, default segment: fork children
 //   q.put("hello");                                //   inherit it, as with Python's Queue()

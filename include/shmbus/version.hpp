@@ -9,6 +9,6 @@
 #define SHMBUS_VERSION_PATCH 0
 #define SHMBUS_VERSION_STRING "0.1.0"
 
-// Equal to shmbus::detail::kLayoutVersion (core/detail/layout.hpp; a static_assert holds them
+// Equal to shmbus::detail::kLayoutVersion (core/segment/layout.hpp; a static_assert holds them
 // together): bumped whenever a segment's bytes change meaning.
 #define SHMBUS_LAYOUT_VERSION 2

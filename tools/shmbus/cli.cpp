@@ -5,6 +5,7 @@
 
 #include "bench.hpp"
 #include "decode_messaging.hpp"
+#include "footprint.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/version.hpp"
 
@@ -50,8 +51,9 @@ constexpr const char* kFooter =
     "  shmbus gc --dry-run                show which stale segments gc would remove\n"
     "  shmbus rm /dev/shm/myapp           remove a segment no live process uses\n"
     "  shmbus bench --quick               shmbus against pipes, sockets and message queues\n"
+    "  shmbus footprint                   shared memory each kind of object takes\n"
     "\nJSON documents carry \"schema\" (shmbus.ls, shmbus.inspect, shmbus.watch, shmbus.rm,\n"
-    "shmbus.gc) and \"version\".";
+    "shmbus.gc, shmbus.footprint) and \"version\".";
 
 int fail(std::ostream& err, const std::exception& e, int code) {
     err << "shmbus: " << e.what() << "\n";
@@ -270,6 +272,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                "Example: shmbus gc --dry-run --prefix myapp");
 
     BenchCommand bench(app);
+    FootprintCommand footprint(app);
 
     try {
         app.parse(argc, argv);
@@ -293,6 +296,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
             return run_rm(options, out, err);
         } else if (bench.selected()) {
             return bench.run(out, err);
+        } else if (footprint.selected()) {
+            return footprint.run(out, err);
         } else if (*gc) {
             return report_garbage(collect_garbage(options.dry_run, options.prefix), options.dry_run,
                                   options.json, out, err);

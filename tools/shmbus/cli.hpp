@@ -149,6 +149,11 @@ std::string format_inspect(const SegmentReport& report);
 std::string format_watch(const SegmentReport& report, std::uint64_t refresh,
                          std::int64_t unix_time_ms, std::size_t width = kDefaultWidth);
 
+/// "512B", "2.5KiB", "16MiB": three significant figures at most.
+std::string human_size(std::uint64_t bytes);
+/// Columns as wide as their widest cell, left-aligned, two spaces apart; one line per row.
+std::string table(const std::vector<std::vector<std::string>>& rows);
+
 /// --help: option names take kHelpColumn columns, descriptions the rest of kHelpWidth.
 inline constexpr std::size_t kHelpWidth = 80;
 inline constexpr std::size_t kHelpColumn = 26;

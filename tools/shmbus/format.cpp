@@ -28,19 +28,6 @@ std::string octal_mode(unsigned mode) {
     return text;
 }
 
-std::string human_size(std::uint64_t bytes) {
-    constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    std::size_t unit = 0;
-    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-        value /= 1024;
-        ++unit;
-    }
-    std::ostringstream text;
-    text << std::setprecision(value < 10 && unit > 0 ? 2 : 3) << value << kUnits[unit];
-    return text.str();
-}
-
 // "1234 python3", "1234 ?" (name unknown), "1234(dead)".
 std::string process_entry(const ProcessRow& process) {
     if (!process.alive)
@@ -95,20 +82,6 @@ std::vector<std::size_t> column_widths(const std::vector<std::vector<std::string
     return widths;
 }
 
-// Columns as wide as their widest cell, left-aligned, two spaces apart.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-    const std::vector<std::size_t> widths = column_widths(rows);
-    std::string text;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i)
-            line += i + 1 == row.size() ? row[i]
-                                        : row[i] + std::string(widths[i] - row[i].size() + 2, ' ');
-        text += line + "\n";
-    }
-    return text;
-}
-
 std::string objects_table(const std::vector<ObjectReport>& objects) {
     if (objects.empty())
         return "  (no objects)\n";
@@ -121,6 +94,32 @@ std::string objects_table(const std::vector<ObjectReport>& objects) {
 }
 
 } // namespace
+
+std::string human_size(std::uint64_t bytes) {
+    constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+        value /= 1024;
+        ++unit;
+    }
+    std::ostringstream text;
+    text << std::setprecision(value < 10 && unit > 0 ? 2 : 3) << value << kUnits[unit];
+    return text.str();
+}
+
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+    const std::vector<std::size_t> widths = column_widths(rows);
+    std::string text;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i)
+            line += i + 1 == row.size() ? row[i]
+                                        : row[i] + std::string(widths[i] - row[i].size() + 2, ' ');
+        text += line + "\n";
+    }
+    return text;
+}
 
 json to_json(const SegmentSummary& summary) {
     json result = {{"name", summary.name},

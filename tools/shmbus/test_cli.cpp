@@ -5,6 +5,7 @@
 // view (a child turned into `nobody`), usage errors. Commands run in-process through cli::run,
 // so output and exit codes are checked without spawning.
 #include "cli.hpp"
+#include "footprint.hpp"
 #include "segment/layout.hpp"
 #include "support/harness.hpp"
 
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <grp.h>
@@ -25,6 +27,7 @@
 #include <optional>
 #include <pwd.h>
 #include <random>
+#include <set>
 #include <shmbus/barrier.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/event.hpp>
@@ -1000,7 +1003,7 @@ TEST(CliHabits, HelpListsExitCodesAndWrapsDescriptions) {
     EXPECT_EQ(help.code, cli::kExitOk);
     for (const char* line : {"\n  0  success", "\n  1  failure", "\n  2  usage error"})
         EXPECT_TRUE(contains(help.out, line)) << line;
-    for (const char* command : {"ls", "inspect", "watch", "rm", "gc", "bench"}) {
+    for (const char* command : {"ls", "inspect", "watch", "rm", "gc", "bench", "footprint"}) {
         const Outcome sub = shmbus_run({command, "--help"});
         EXPECT_EQ(sub.code, cli::kExitOk) << command;
         for (const std::string& line : lines_of(sub.out))
@@ -1011,6 +1014,35 @@ TEST(CliHabits, HelpListsExitCodesAndWrapsDescriptions) {
          {"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier",
           "Value", "Array", "Queue", "JoinableQueue", "Pipe", "Dict", "List", "Pool"})
         EXPECT_TRUE(contains(inspect, kind)) << kind;
+}
+
+// Every kind of object is made with its defaults; every size is positive, and no scratch segment
+// is left in /dev/shm.
+TEST(CliFootprint, ListsEveryKindWithPositiveSizesAndLeavesNothingBehind) {
+    const Outcome outcome = shmbus_run({"footprint", "--json"});
+    ASSERT_EQ(outcome.code, cli::kExitOk) << outcome.err;
+    const json document = json::parse(outcome.out);
+    EXPECT_EQ(document["schema"], "shmbus.footprint");
+    EXPECT_GT(document["segment_tables"].get<std::uint64_t>(), 0U);
+    std::set<std::string> kinds;
+    for (const json& object : document["objects"]) {
+        EXPECT_GT(object["bytes"].get<std::uint64_t>(), 0U) << object.dump();
+        std::uint64_t sum = 0;
+        for (const json& entry : object["entries"]) {
+            EXPECT_GT(entry["size"].get<std::uint64_t>(), 0U) << object.dump();
+            sum += entry["size"].get<std::uint64_t>();
+            kinds.insert(entry["kind"].get<std::string>());
+        }
+        EXPECT_EQ(sum, object["bytes"].get<std::uint64_t>()) << object.dump();
+    }
+    for (std::uint32_t kind = 1; kind <= static_cast<std::uint32_t>(ObjectKind::pool); ++kind) {
+        const std::string name(to_string(static_cast<ObjectKind>(kind)));
+        EXPECT_TRUE(kinds.contains(name)) << name;
+    }
+    const std::string scratch = "shmbus.footprint." + std::to_string(::getpid()) + ".";
+    for (const auto& file : std::filesystem::directory_iterator(cli::kShmDirectory))
+        EXPECT_FALSE(file.path().filename().string().starts_with(scratch)) << file.path();
+    EXPECT_TRUE(contains(shmbus_run({"footprint"}).out, "Queue<int>"));
 }
 
 } // namespace

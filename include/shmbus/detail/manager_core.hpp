@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Dict<V> and List<V>: byte records in a fixed-capacity heap owned by
 // the object, reached only through a Transaction, which holds the object's robust lock. The
-// typed views encode and decode values (codec.hpp) around it. core/detail/manager_store.hpp
+// typed views encode and decode values (codec.hpp) around it. core/manager/manager_store.hpp
 // has the layout and the crash-consistency argument.
 #pragma once
 

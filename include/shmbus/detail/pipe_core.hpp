@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Connection: one end of a pipe whose directions are SPSC byte rings
-// (core/detail/spsc_ring.hpp) carrying frames [u32 length][payload].
+// (core/ring/spsc_ring.hpp) carrying frames [u32 length][payload].
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
