@@ -3,6 +3,7 @@
 
 #include "detail/layout.hpp"
 #include "detail/manager_store.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
 namespace shmbus::detail {

@@ -2,6 +2,7 @@
 #include "detail/manager_store.hpp"
 
 #include "detail/layout.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>

@@ -8,6 +8,7 @@
 #include "detail/spsc_ring.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/pipe.hpp"
 
 #include <algorithm>
 #include <climits>

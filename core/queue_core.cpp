@@ -7,6 +7,7 @@
 #include "detail/queue_state.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/queue.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -17,6 +17,7 @@
 
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/manager_core.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
 
@@ -30,6 +31,8 @@
 #include <vector>
 
 namespace shmbus {
+
+using ListOptions = ContainerOptions;
 
 template <class V>
 class List {

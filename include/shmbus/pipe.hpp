@@ -29,6 +29,7 @@
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
+#include "shmbus/wait.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -40,6 +41,17 @@
 #include <vector>
 
 namespace shmbus {
+
+/// How a pipe is created.
+struct PipeOptions {
+    /// Bytes of ring per direction, rounded up to a power of two. Larger messages stream
+    /// through in chunks. Rings that do not fit in the segment are OutOfSpace, and nothing is
+    /// left in the segment.
+    std::size_t capacity_bytes = std::size_t{256} << 10;
+    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 1.
+    std::size_t max_message_size = std::size_t{64} << 20;
+    WaitOptions wait = {};
+};
 
 /// One end of a pipe. Copies are handles to the same end.
 class SHMBUS_EXPORT Connection {

@@ -45,6 +45,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -134,6 +135,26 @@ private:
 
     std::shared_ptr<detail::ImapSink<R>> m_sink;
     mutable std::optional<R> m_current;
+};
+
+/// How a Pool is made (Python's Pool(processes, initializer, maxtasksperchild)).
+struct PoolOptions {
+    /// Worker processes; 0: cpu_count().
+    unsigned processes = 0;
+    /// Runs in every worker (replacements included) before its first task. Any callable: it
+    /// is copied into the workers by fork.
+    std::function<void()> initializer;
+    /// Tasks (chunks, as in Python) a worker runs before it is replaced; 0: no limit.
+    std::size_t maxtasksperchild = 0;
+    /// Largest encoded task chunk or result chunk. Chunks are split to fit; a single task's
+    /// arguments beyond it are MessageTooLarge, a chunk's results beyond it fail that chunk.
+    std::size_t max_message_size = std::size_t{1} << 20;
+    /// The segment holding the queues and the state block "pool" that `shmbus inspect` shows;
+    /// empty: "shmbus.pool.<pid>.<n>". Created by the pool and unlinked by its destructor. A
+    /// segment of that name left by a dead pool (killed with SIGKILL) is replaced; one in use
+    /// by a live process is AlreadyExists, another user's file PermissionDenied (a default
+    /// name skips to the next number instead).
+    std::string segment_name;
 };
 
 class SHMBUS_EXPORT Pool {

@@ -20,6 +20,7 @@
 #include "detail/spsc_ring.hpp"
 #include "measure.hpp"
 #include "shmbus/detail/queue_core.hpp"
+#include "shmbus/queue.hpp"
 #include "shmbus/segment.hpp"
 
 #include <CLI/CLI.hpp>
