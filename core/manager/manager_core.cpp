@@ -3,6 +3,7 @@
 
 #include "manager/manager_store.hpp"
 #include "segment/layout.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
 namespace shmbus::detail {

@@ -3,6 +3,7 @@
 
 #include "segment/layout.hpp"
 #include "shmbus/detail/checked_math.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>

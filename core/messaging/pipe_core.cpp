@@ -6,6 +6,7 @@
 #include "ring/spsc_ring.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/pipe.hpp"
 #include "wait/notify.hpp"
 #include "wait/park.hpp"
 

@@ -5,6 +5,7 @@
 #include "ring/mpmc_ring.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/queue.hpp"
 #include "wait/notify.hpp"
 #include "wait/park.hpp"
 

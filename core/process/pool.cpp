@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Pool engine in the parent: dispatch of chunks to the workers' queues and the result
 // handler thread (workers: pool_supervision.cpp, pool_worker.cpp; segment: pool_segment.cpp).
+#include "shmbus/pool.hpp"
+
 #include "process/pool_engine.hpp"
 #include "process/pool_state.hpp"
 #include "ring/mpmc_ring.hpp"
@@ -10,6 +12,7 @@
 #include "shmbus/detail/pool_task.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/log.hpp"
+#include "shmbus/queue.hpp"
 
 #include <algorithm>
 #include <bit>

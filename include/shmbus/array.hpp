@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Array<T>: a fixed-length array of T in shared memory (Python's multiprocessing.Array).
-// operator[], at(), begin()/end() give plain references, as fast as local memory and
-// unsynchronised: hold get_lock() for compound updates. load(i)/store(i, v) are atomic per
-// element (lock-free where std::atomic_ref<T> is, under the lock otherwise).
+/// @file
+/// Array<T>: a fixed-length array of T in shared memory (Python's multiprocessing.Array).
+/// operator[], at(), begin()/end() give plain references, as fast as local memory and
+/// unsynchronised: hold get_lock() for compound updates. load(i)/store(i, v) are atomic per
+/// element (lock-free where std::atomic_ref<T> is, under the lock otherwise).
 #pragma once
 
 #include "shmbus/detail/checked_math.hpp"
@@ -24,6 +25,9 @@
 
 namespace shmbus {
 
+/// A fixed-length array of T in shared memory (Python's multiprocessing.Array); T must be
+/// trivially copyable. Element access is plain memory: use load() / store() or get_lock()
+/// when processes touch the same elements at once.
 template <class T>
 class Array {
     static_assert(std::is_trivially_copyable_v<T>,
@@ -31,6 +35,7 @@ class Array {
                   "trivially copyable; use a Manager List for other types");
 
 public:
+    /// True when load() and store() are lock-free atomics (no lock taken).
     static constexpr bool is_always_lock_free = std::atomic_ref<T>::is_always_lock_free;
 
     /// An anonymous, zero-initialised Array of `length` elements in the default segment.
@@ -44,6 +49,7 @@ public:
     /// segment (the segment and its directory are then unchanged).
     Array(const Segment& segment, std::string_view name, std::size_t length)
         : Array(segment, name, length, detail::OpenMode::open_or_create) {}
+    /// A new zero-initialised Array; AlreadyExists when the name is taken.
     static Array create(const Segment& segment, std::string_view name, std::size_t length) {
         return Array(segment, name, length, detail::OpenMode::create);
     }
@@ -52,10 +58,15 @@ public:
         return Array(segment, name, 0, detail::OpenMode::open);
     }
 
+    /// Elements, fixed at creation (Python's len(a)).
     std::size_t size() const { return m_length; }
+    /// The first element, in shared memory; unsynchronised.
     T* data() const { return m_data; }
+    /// The first element, for range-for and algorithms; unsynchronised.
     T* begin() const { return m_data; }
+    /// Past the last element.
     T* end() const { return m_data + m_length; }
+    /// Unchecked, unsynchronised access (Python's a[i] without the lock).
     T& operator[](std::size_t index) const { return m_data[index]; }
     /// Bounds-checked access: OutOfRange past the end.
     T& at(std::size_t index) const {
@@ -63,6 +74,7 @@ public:
         return m_data[index];
     }
 
+    /// Element `index`, read atomically; OutOfRange past the end.
     T load(std::size_t index) const {
         check(index);
         if constexpr (is_always_lock_free)
@@ -71,6 +83,7 @@ public:
         std::lock_guard guard(m_lock);
         return m_data[index];
     }
+    /// Writes element `index` atomically; OutOfRange past the end.
     void store(std::size_t index, T value) {
         check(index);
         if constexpr (is_always_lock_free) {
@@ -87,6 +100,7 @@ public:
         return std::vector<T>(begin(), end());
     }
 
+    /// The RLock guarding compound updates, shared by every handle of this Array.
     RLock& get_lock() { return m_lock; }
 
 private:

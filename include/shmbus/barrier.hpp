@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Barrier: Python's multiprocessing.Barrier, a rendezvous for a fixed number of parties.
+/// @file
+/// Barrier: Python's multiprocessing.Barrier, a rendezvous for a fixed number of parties.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -27,7 +28,9 @@ public:
     /// Opens the Barrier `name` in `segment`, creating it when missing. KindMismatch when it
     /// exists for another number of parties.
     Barrier(const Segment& segment, std::string_view name, unsigned parties);
+    /// A new Barrier `name`; AlreadyExists when the name is taken, UsageError when parties is 0.
     static Barrier create(const Segment& segment, std::string_view name, unsigned parties);
+    /// NotFound when missing; KindMismatch when it is not a Barrier for `parties` parties.
     static Barrier open(const Segment& segment, std::string_view name, unsigned parties);
 
     /// The arrival index. BrokenBarrier as above.
@@ -37,6 +40,7 @@ public:
     unsigned wait_for(std::chrono::duration<Rep, Period> timeout) {
         return wait_by(detail::Deadline::after(timeout));
     }
+    /// Breaks the barrier when `deadline` passes first (BrokenBarrier).
     template <class Clock, class Duration>
     unsigned wait_until(std::chrono::time_point<Clock, Duration> deadline) {
         return wait_by(detail::Deadline::at(deadline));
@@ -47,13 +51,16 @@ public:
     /// Back to the empty, unbroken state; parties waiting now get BrokenBarrier.
     void reset();
 
+    /// Callers that each generation waits for, fixed at creation.
     unsigned parties() const;
     /// Parties waiting in the current generation. @concurrent result may be stale.
     unsigned n_waiting() const;
     /// @concurrent result may be stale.
     bool broken() const;
 
+    /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 private:

@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// How values travel through Queue and Pipe.
-//
-//   * Trivially copyable types (int, double, plain structs, std::array of them) go as their
-//     bytes, by memcpy. Decoding checks the size; the bytes themselves are taken as they are,
-//     so a struct whose members have invalid bit patterns (a bool that is neither 0 nor 1) is
-//     the sender's responsibility. A bare bool is checked.
-//     Inside a cereal-encoded value (a std::vector<Point>), a trivially copyable class without
-//     cereal functions of its own also goes as its bytes.
-//   * Everything else goes through cereal (https://uscilab.github.io/cereal/): std::string,
-//     std::vector, std::map, std::tuple/pair, std::optional and the other standard types whose
-//     cereal/types/ header this file includes, and user types with cereal's serialize (or
-//     save/load) member or free function. The format is cereal's binary archive format; the
-//     archives below only add bounds checks, so that bytes that do not decode as T raise
-//     DecodeError instead of reading past the message or allocating without limit.
-//
-// A size read from a message (string length, element count) larger than the bytes left in the
-// message is a DecodeError: every element takes at least one byte, except empty classes, so a
-// container of more empty-class elements than the message has bytes does not decode.
+/// @file
+/// How values travel through Queue and Pipe.
+///
+///   * Trivially copyable types (int, double, plain structs, std::array of them) go as their
+///     bytes, by memcpy. Decoding checks the size; the bytes themselves are taken as they are,
+///     so a struct whose members have invalid bit patterns (a bool that is neither 0 nor 1) is
+///     the sender's responsibility. A bare bool is checked.
+///     Inside a cereal-encoded value (a std::vector<Point>), a trivially copyable class without
+///     cereal functions of its own also goes as its bytes.
+///   * Everything else goes through cereal (https://uscilab.github.io/cereal/): std::string,
+///     std::vector, std::map, std::tuple/pair, std::optional and the other standard types whose
+///     cereal/types/ header this file includes, and user types with cereal's serialize (or
+///     save/load) member or free function. The format is cereal's binary archive format; the
+///     archives below only add bounds checks, so that bytes that do not decode as T raise
+///     DecodeError instead of reading past the message or allocating without limit.
+///
+/// A size read from a message (string length, element count) larger than the bytes left in the
+/// message is a DecodeError: every element takes at least one byte, except empty classes, so a
+/// container of more empty-class elements than the message has bytes does not decode.
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
@@ -176,6 +177,7 @@ concept Encodable = detail::kCodecByMemcpy<T> ||
          cereal::traits::is_output_serializable<T, detail::CodecOutputArchive>::value&&
              cereal::traits::is_input_serializable<T, detail::CodecInputArchive>::value);
 
+/// Fails to compile, with a message that says what T lacks, unless T is Encodable.
 template <class T>
 void check_encodable() {
     static_assert(Encodable<T>,
@@ -235,13 +237,14 @@ T decode(std::span<const std::byte> bytes) {
     }
 }
 
-/// Convenience forms: the encoding as a fresh vector, and decoding from one.
+/// The encoding of `value` as a fresh vector (Python's pickle.dumps).
 template <class T>
 std::vector<std::byte> to_bytes(const T& value) {
     detail::ByteBuffer buffer;
     encode(value, buffer);
     return {buffer.data(), buffer.data() + buffer.size()};
 }
+/// Decodes a whole message as T, as decode(); DecodeError when it is not exactly one T.
 template <class T>
 T from_bytes(std::span<const std::byte> bytes) {
     return decode<T>(bytes);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Condition: Python's multiprocessing.Condition, a condition variable shared across processes,
-// over its own RLock or over a Lock or RLock of the same segment.
+/// @file
+/// Condition: Python's multiprocessing.Condition, a condition variable shared across processes,
+/// over its own RLock or over a Lock or RLock of the same segment.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -19,6 +20,7 @@
 
 namespace shmbus {
 
+/// The locks a Condition may be made over.
 template <class L>
 concept ConditionLock = std::same_as<L, Lock> || std::same_as<L, RLock>;
 
@@ -43,7 +45,10 @@ public:
     template <ConditionLock L>
     Condition(const Segment& segment, std::string_view name, const L& lock)
         : Condition(segment, name, detail::OpenMode::open_or_create, AnyLock(lock)) {}
+    /// A new Condition `name` with its own RLock; AlreadyExists when the name is taken.
     static Condition create(const Segment& segment, std::string_view name);
+    /// A new Condition `name` over `lock`, which must live in `segment`; AlreadyExists when the
+    /// name is taken.
     template <ConditionLock L>
     static Condition create(const Segment& segment, std::string_view name, const L& lock) {
         return Condition(segment, name, detail::OpenMode::create, AnyLock(lock));
@@ -51,20 +56,27 @@ public:
     /// Opens `name`, with whatever lock it was created over.
     static Condition open(const Segment& segment, std::string_view name);
 
-    /// The lock, delegated: the same forms as Lock / RLock.
+    /// Lock::try_acquire() or RLock::try_acquire() of the underlying lock; never blocks.
     [[nodiscard]] AcquireResult try_acquire();
+    /// Acquires the underlying lock, waiting at most `timeout`.
     template <class Rep, class Period>
     [[nodiscard]] AcquireResult acquire_for(std::chrono::duration<Rep, Period> timeout) {
         return acquire_by(detail::Deadline::after(timeout));
     }
+    /// Acquires the underlying lock, waiting until `deadline`.
     template <class Clock, class Duration>
     [[nodiscard]] AcquireResult acquire_until(std::chrono::time_point<Clock, Duration> deadline) {
         return acquire_by(detail::Deadline::at(deadline));
     }
+    /// Acquires the underlying lock; blocks until it is held.
     AcquireResult acquire();
+    /// Releases the underlying lock (one recursion level of an RLock).
     void release();
+    /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
+    /// Lockable: try_acquire(); true when acquired.
     bool try_lock() { return try_acquire().acquired; }
+    /// Lockable: release().
     void unlock() { release(); }
 
     /// Sleeps until notified (or spuriously woken).
@@ -74,6 +86,7 @@ public:
     [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
         return wait_by(detail::Deadline::after(timeout));
     }
+    /// False when `deadline` passed without a notify.
     template <class Clock, class Duration>
     [[nodiscard]] bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
         return wait_by(detail::Deadline::at(deadline));
@@ -89,6 +102,7 @@ public:
     bool wait_for(std::chrono::duration<Rep, Period> timeout, Predicate pred) {
         return wait_pred_by(detail::Deadline::after(timeout), pred);
     }
+    /// Returns pred() when it holds or `deadline` has passed.
     template <class Clock, class Duration, class Predicate>
     bool wait_until(std::chrono::time_point<Clock, Duration> deadline, Predicate pred) {
         return wait_pred_by(detail::Deadline::at(deadline), pred);
@@ -96,9 +110,13 @@ public:
 
     /// Wakes at most `n` parked waiters (and every waiter still spinning).
     void notify(unsigned n = 1);
+    /// Wakes every waiter.
     void notify_all();
 
+    /// Process-local: applies to wait() through this handle; acquiring waits as the lock it
+    /// was made over does.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 private:

@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dict<V>: a Manager dict (Python's multiprocessing.Manager().dict()) with string keys, living
-// in shared memory: no server process, every call works on the shared state under the Dict's
-// robust lock.
-//
-//   shmbus::Dict<int> d;                          // anonymous, default segment: forked
-//   d.set("num", 100);                            //   children inherit it
-//   d.update("num", [](int& n) { n -= 10; });     // atomic read-modify-write in any process
-//   shmbus::Dict<Order> orders(segment, "orders"); // named: an unrelated program opens it
-//
-// Values travel through the codec (codec.hpp). Keys keep insertion order, like Python's dict.
-// Each call is atomic; `d.set(k, d.get(k) - 10)` is two calls and races with other processes,
-// while update() reads, applies and writes under one hold of the lock.
-//
-// Capacity is fixed at creation (ContainerOptions): set() of an entry that does not fit raises
-// Full and changes nothing. A process killed anywhere inside a call leaves the Dict as it was
-// before that call or as it is after it; the next caller takes the lock over (owner died) and
-// goes on. Lookups hash the key (FNV-1a): O(1) expected.
+/// @file
+/// Dict<V>: a Manager dict (Python's multiprocessing.Manager().dict()) with string keys, living
+/// in shared memory: no server process, every call works on the shared state under the Dict's
+/// robust lock.
+///
+/// @code
+///   shmbus::Dict<int> d;                          // anonymous, default segment: forked
+///   d.set("num", 100);                            //   children inherit it
+///   d.update("num", [](int& n) { n -= 10; });     // atomic read-modify-write in any process
+///   shmbus::Dict<Order> orders(segment, "orders"); // named: an unrelated program opens it
+/// @endcode
+///
+/// Values travel through the codec (codec.hpp). Keys keep insertion order, like Python's dict.
+/// Each call is atomic; `d.set(k, d.get(k) - 10)` is two calls and races with other processes,
+/// while update() reads, applies and writes under one hold of the lock.
+///
+/// Capacity is fixed at creation (ContainerOptions): set() of an entry that does not fit raises
+/// Full and changes nothing. A process killed anywhere inside a call leaves the Dict as it was
+/// before that call or as it is after it; the next caller takes the lock over (owner died) and
+/// goes on. Lookups hash the key (FNV-1a): O(1) expected.
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -23,6 +26,7 @@
 #include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,13 +36,31 @@
 
 namespace shmbus {
 
+/// How a Dict or List is created. Opening an existing one ignores these.
+struct ContainerOptions {
+    /// Bytes of encoded keys and values it holds (each entry takes 8 bytes of header besides,
+    /// rounded up to 8). Twice this is reserved, so that compaction never overwrites live data.
+    /// At least 1; more than 2^40, or more than the segment holds, is OutOfSpace.
+    std::size_t capacity_bytes = std::size_t{1} << 20;
+    /// Most entries, at most 2^31 - 2 (UsageError beyond); 0 picks capacity_bytes / 64 (at
+    /// least 16).
+    std::size_t max_entries = 0;
+};
+/// How a Dict is created.
+using DictOptions = ContainerOptions;
+
+/// A dict from string keys to V in shared memory, shared by every process that holds, inherits
+/// or opens it (Python's Manager().dict(), without the server process). Copies are handles to
+/// the same Dict. Each call is atomic; see the top of this file for capacity and crashes.
 template <class V>
 class Dict {
 public:
+    /// The value type.
     using mapped_type = V;
 
     /// An anonymous Dict in the default segment, inherited by forked children.
     Dict() : Dict(DictOptions{}) {}
+    /// An anonymous Dict in the default segment, made with `options`.
     explicit Dict(const DictOptions& options)
         : Dict(Segment::default_segment(), "", options, detail::OpenMode::create) {}
     /// Opens the Dict `name` in `segment`, creating it with `options` when it is missing (an
@@ -78,6 +100,7 @@ public:
         detail::Transaction txn(m_core);
         txn.put(key, bytes);
     }
+    /// Python's `key in d`.
     bool contains(std::string_view key) const {
         detail::Transaction txn(m_core);
         return txn.find(key).has_value();
@@ -134,10 +157,12 @@ public:
         return value;
     }
 
+    /// Python's len(d).
     std::size_t size() const {
         detail::Transaction txn(m_core);
         return txn.size();
     }
+    /// True when it holds no key.
     bool empty() const { return size() == 0; }
     /// In insertion order; one consistent snapshot.
     std::vector<std::string> keys() const {
@@ -146,6 +171,7 @@ public:
             [&](std::string_view key, std::span<const std::byte>) { result.emplace_back(key); });
         return result;
     }
+    /// In insertion order; one consistent snapshot.
     std::vector<V> values() const {
         std::vector<V> result;
         for_each_item([&](std::string_view, std::span<const std::byte> value) {
@@ -153,6 +179,7 @@ public:
         });
         return result;
     }
+    /// Key and value pairs in insertion order; one consistent snapshot.
     std::vector<std::pair<std::string, V>> items() const {
         std::vector<std::pair<std::string, V>> result;
         for_each_item([&](std::string_view key, std::span<const std::byte> value) {
@@ -160,11 +187,13 @@ public:
         });
         return result;
     }
+    /// Removes every key.
     void clear() {
         detail::Transaction txn(m_core);
         txn.clear();
     }
 
+    /// The segment the Dict lives in.
     const Segment& segment() const { return m_core.object().segment(); }
 
 private:

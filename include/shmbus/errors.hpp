@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one exception hierarchy of shmbus. Every error the library raises derives from
-// shmbus::Error, itself a std::runtime_error; the names follow Python's multiprocessing
-// where Python has one (Full, Empty, EOFError -> EndOfStream, BrokenBarrierError -> BrokenBarrier).
+/// @file
+/// The one exception hierarchy of shmbus. Every error the library raises derives from
+/// shmbus::Error, itself a std::runtime_error; the names follow Python's multiprocessing
+/// where Python has one (Full, Empty, EOFError -> EndOfStream, BrokenBarrierError ->
+/// BrokenBarrier).
 #pragma once
 
 #include "shmbus/export.hpp"
@@ -11,11 +13,15 @@
 
 namespace shmbus {
 
+/// The base of every error shmbus raises; what() says what failed and why.
 class SHMBUS_EXPORT Error : public std::runtime_error {
 public:
+    /// Takes the what() message, as std::runtime_error.
     using std::runtime_error::runtime_error;
 };
 
+/// Defines the error class `Name` derived from `Base`, with Base's constructors. Undefined
+/// at the end of this header.
 #define SHMBUS_DEFINE_ERROR(Name, Base)                                                            \
     class SHMBUS_EXPORT Name : public Base {                                                       \
     public:                                                                                        \
@@ -74,7 +80,9 @@ SHMBUS_DEFINE_ERROR(SystemError, Error);
 /// sys.exit(). Deliberately not an Error, so that `catch (const shmbus::Error&)` lets it pass.
 class SHMBUS_EXPORT SystemExit {
 public:
+    /// Carries `code`, the exit status the Process ends with.
     explicit SystemExit(int code) : m_code(code) {}
+    /// The exit status.
     int code() const noexcept { return m_code; }
 
 private:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Event: Python's multiprocessing.Event, a flag that processes wait on until another sets it.
+/// @file
+/// Event: Python's multiprocessing.Event, a flag that processes wait on until another sets it.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -22,10 +23,14 @@ public:
     Event();
     /// Opens the Event `name` in `segment`, creating it (clear) when missing.
     Event(const Segment& segment, std::string_view name);
+    /// A new, clear Event `name`; AlreadyExists when the name is taken.
     static Event create(const Segment& segment, std::string_view name);
+    /// NotFound when missing; KindMismatch when `name` is not an Event.
     static Event open(const Segment& segment, std::string_view name);
 
+    /// Sets the flag and wakes every waiter, in every process.
     void set();
+    /// Clears the flag: later waits block until the next set().
     void clear();
     /// @concurrent result may be stale.
     bool is_set() const;
@@ -37,12 +42,15 @@ public:
     [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
         return wait_by(detail::Deadline::after(timeout));
     }
+    /// True when the flag was set by `deadline`; a deadline in the past only looks.
     template <class Clock, class Duration>
     [[nodiscard]] bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
         return wait_by(detail::Deadline::at(deadline));
     }
 
+    /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 private:

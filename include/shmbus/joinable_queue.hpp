@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// JoinableQueue<T>: a Queue<T> that counts unfinished tasks, like Python's JoinableQueue.
-// Every put adds one; task_done() removes one; join() returns once the count is zero, in any
-// process. More task_done calls than items put is UsageError.
+/// @file
+/// JoinableQueue<T>: a Queue<T> that counts unfinished tasks, like Python's JoinableQueue.
+/// Every put adds one; task_done() removes one; join() returns once the count is zero, in any
+/// process. More task_done calls than items put is UsageError.
 #pragma once
 
 #include "shmbus/queue.hpp"
 
 namespace shmbus {
 
+/// A Queue<T> with task counting (Python's multiprocessing.JoinableQueue): a distinct kind in
+/// the segment, so a Queue and a JoinableQueue cannot open each other (KindMismatch).
 template <class T>
 class JoinableQueue : public Queue<T> {
 public:
     /// An anonymous JoinableQueue in the default segment.
     JoinableQueue() : JoinableQueue(QueueOptions{}) {}
+    /// An anonymous JoinableQueue in the default segment, made with `options`.
     explicit JoinableQueue(const QueueOptions& options)
         : Queue<T>(Segment::default_segment(), "", options, detail::OpenMode::create,
                    ObjectKind::joinable_queue) {}
@@ -20,10 +24,12 @@ public:
     JoinableQueue(const Segment& segment, std::string_view name, const QueueOptions& options = {})
         : Queue<T>(segment, name, options, detail::OpenMode::open_or_create,
                    ObjectKind::joinable_queue) {}
+    /// AlreadyExists when the name is taken.
     static JoinableQueue create(const Segment& segment, std::string_view name,
                                 const QueueOptions& options = {}) {
         return JoinableQueue(segment, name, options, detail::OpenMode::create);
     }
+    /// NotFound when missing; KindMismatch when it is not a JoinableQueue of T.
     static JoinableQueue open(const Segment& segment, std::string_view name,
                               const WaitOptions& wait = {}) {
         return JoinableQueue(segment, name, QueueOptions{.wait = wait}, detail::OpenMode::open);
@@ -39,6 +45,7 @@ public:
     bool join_for(std::chrono::duration<Rep, Period> timeout) {
         return this->m_core.join(detail::Deadline::after(timeout));
     }
+    /// False when items are still unfinished at `deadline`.
     template <class C, class D>
     bool join_until(std::chrono::time_point<C, D> deadline) {
         return this->m_core.join(detail::Deadline::at(deadline));

@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-// List<V>: a Manager list (Python's multiprocessing.Manager().list()) living in shared memory:
-// no server process, every call works on the shared state under the List's robust lock.
-//
-//   shmbus::List<std::string> l;                  // anonymous, default segment
-//   l.append("a");
-//   std::string last = l.pop();                   // IndexError when empty
-//   l.update(0, [](std::string& s) { s += "!"; }); // atomic read-modify-write
-//
-// Indices are Python's: negative ones count from the end; out of range is IndexError (insert
-// clamps, as Python's does). Values travel through the codec (codec.hpp). Capacity is fixed at
-// creation (ContainerOptions): an entry that does not fit raises Full and changes nothing. A
-// process killed inside a call leaves the List as before or after that call (extend: see there).
-// append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove shift the
-// entries after i (O(n), as in Python).
+/// @file
+/// List<V>: a Manager list (Python's multiprocessing.Manager().list()) living in shared memory:
+/// no server process, every call works on the shared state under the List's robust lock.
+///
+/// @code
+///   shmbus::List<std::string> l;                  // anonymous, default segment
+///   l.append("a");
+///   std::string last = l.pop();                   // IndexError when empty
+///   l.update(0, [](std::string& s) { s += "!"; }); // atomic read-modify-write
+/// @endcode
+///
+/// Indices are Python's: negative ones count from the end; out of range is IndexError (insert
+/// clamps, as Python's does). Values travel through the codec (codec.hpp). Capacity is fixed at
+/// creation (ContainerOptions): an entry that does not fit raises Full and changes nothing. A
+/// process killed inside a call leaves the List as before or after that call (extend: see there).
+/// append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove shift the
+/// entries after i (O(n), as in Python).
 #pragma once
 
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/manager_core.hpp"
+#include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
 
@@ -31,13 +35,21 @@
 
 namespace shmbus {
 
+/// How a List is created: ContainerOptions, defined with Dict in dict.hpp.
+using ListOptions = ContainerOptions;
+
+/// A list of V in shared memory, shared by every process that holds, inherits or opens it
+/// (Python's Manager().list(), without the server process). Copies are handles to the same
+/// List. Each call is atomic; see the top of this file for indices, capacity and crashes.
 template <class V>
 class List {
 public:
+    /// The element type.
     using value_type = V;
 
     /// An anonymous List in the default segment, inherited by forked children.
     List() : List(ListOptions{}) {}
+    /// An anonymous List in the default segment, made with `options`.
     explicit List(const ListOptions& options)
         : List(Segment::default_segment(), "", options, detail::OpenMode::create) {}
     /// Opens the List `name` in `segment`, creating it with `options` when it is missing.
@@ -141,6 +153,7 @@ public:
             return *found;
         throw UsageError("value is not in the list");
     }
+    /// Python's `value in l`: an entry whose encoding equals that of `value`.
     bool contains(const V& value) const { return find(value).has_value(); }
 
     /// Atomic read-modify-write of the entry at `index` (see Dict::update). IndexError.
@@ -154,10 +167,12 @@ public:
         return value;
     }
 
+    /// Python's len(l).
     std::size_t size() const {
         detail::Transaction txn(m_core);
         return txn.size();
     }
+    /// True when it holds no entry.
     bool empty() const { return size() == 0; }
     /// One consistent snapshot of every entry.
     std::vector<V> to_vector() const {
@@ -168,11 +183,13 @@ public:
             result.push_back(decode<V>(txn.slot(i)->value));
         return result;
     }
+    /// Removes every entry.
     void clear() {
         detail::Transaction txn(m_core);
         txn.clear();
     }
 
+    /// The segment the List lives in.
     const Segment& segment() const { return m_core.object().segment(); }
 
 private:

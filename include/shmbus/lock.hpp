@@ -1,27 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
-// Lock and RLock: Python's multiprocessing.Lock and RLock, usable across processes.
-//
-// Why Lock is an owner-pid futex word and not a robust pthread mutex:
-// - Python's Lock may be released by a process that does not hold it; a robust pthread mutex
-//   refuses that (EPERM). So Lock is a 32-bit futex word holding the holder's pid (0 = free):
-//   acquire is one CAS, release one exchange, and FUTEX_WAKE runs only when a waiter is parked.
-// - A dead holder is no silent deadlock: a parked acquirer probes the holder every
-//   kOwnerProbePeriod (through /proc, where an unreaped zombie counts as dead; kill(pid, 0)
-//   would call it alive and deadlock a parent waiting on its dead child's lock) and takes the
-//   lock over with a CAS from the word it saw, reporting owner_died. Recovery latency is one
-//   probe period; a robust mutex's kernel hand-off is faster (~1 ms) but owner-only.
-// - The holder's start time is recorded next to its pid, so a new process that reuses a dead
-//   holder's pid is not taken for the holder. Pids are only meaningful inside one pid
-//   namespace: processes in different containers must not share a Lock.
-// Measured on the 2-core reference VM (one run, -O2): uncontended acquire + release costs 17.7 ns
-// for Lock, 17.4 ns for a bare robust pthread mutex and 28.9 ns for RLock (its owner check).
-// With a waiter parked and the holder SIGKILLed and left an unreaped zombie, Lock was taken
-// over 10.2-10.4 ms after the kill (kill 30 ms into the wait; the bound is one probe period),
-// RLock 0.26-0.60 ms after it. Non-owner release is the requirement; the cost is latency only
-// in the rare case of a dead holder.
-//
-// RLock is released only by its owner, so it is a robust pthread mutex (research/feasibility.md
-// §8): the kernel hands a dead owner's mutex to the next locker with EOWNERDEAD.
+/// @file
+/// Lock and RLock: Python's multiprocessing.Lock and RLock, usable across processes.
+///
+/// Why Lock is an owner-pid futex word and not a robust pthread mutex:
+/// - Python's Lock may be released by a process that does not hold it; a robust pthread mutex
+///   refuses that (EPERM). So Lock is a 32-bit futex word holding the holder's pid (0 = free):
+///   acquire is one CAS, release one exchange, and FUTEX_WAKE runs only when a waiter is parked.
+/// - A dead holder is no silent deadlock: a parked acquirer probes the holder every
+///   kOwnerProbePeriod (through /proc, where an unreaped zombie counts as dead; kill(pid, 0)
+///   would call it alive and deadlock a parent waiting on its dead child's lock) and takes the
+///   lock over with a CAS from the word it saw, reporting owner_died. Recovery latency is one
+///   probe period; a robust mutex's kernel hand-off is faster (~1 ms) but owner-only.
+/// - The holder's start time is recorded next to its pid, so a new process that reuses a dead
+///   holder's pid is not taken for the holder. Pids are only meaningful inside one pid
+///   namespace: processes in different containers must not share a Lock.
+///
+/// Measured on the 2-core reference VM (one run, -O2): uncontended acquire + release costs 17.7 ns
+/// for Lock, 17.4 ns for a bare robust pthread mutex and 28.9 ns for RLock (its owner check).
+/// With a waiter parked and the holder SIGKILLed and left an unreaped zombie, Lock was taken
+/// over 10.2-10.4 ms after the kill (kill 30 ms into the wait; the bound is one probe period),
+/// RLock 0.26-0.60 ms after it. Non-owner release is the requirement; the cost is latency only
+/// in the rare case of a dead holder.
+///
+/// RLock is released only by its owner, so it is a robust pthread mutex: the kernel hands a
+/// dead owner's mutex to the next locker with EOWNERDEAD (docs/design/crash-recovery.md).
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -65,6 +67,7 @@ public:
     [[nodiscard]] AcquireResult acquire_for(std::chrono::duration<Rep, Period> timeout) {
         return acquire_by(detail::Deadline::after(timeout));
     }
+    /// Waits until `deadline`; a deadline in the past tries once.
     template <class Clock, class Duration>
     [[nodiscard]] AcquireResult acquire_until(std::chrono::time_point<Clock, Duration> deadline) {
         return acquire_by(detail::Deadline::at(deadline));
@@ -76,12 +79,16 @@ public:
     /// @concurrent result may be stale.
     bool locked() const;
 
+    /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
+    /// Lockable: try_acquire(); true when acquired.
     bool try_lock() { return try_acquire().acquired; }
+    /// Lockable: release().
     void unlock() { release(); }
 
     /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 private:
@@ -102,17 +109,23 @@ private:
 /// @concurrent any thread, any process.
 class SHMBUS_EXPORT RLock {
 public:
+    /// An anonymous RLock in Segment::default_segment(), inherited by forked children.
     RLock();
+    /// Opens the RLock `name` in `segment`, creating it when missing.
     RLock(const Segment& segment, std::string_view name);
+    /// AlreadyExists when the name is taken.
     static RLock create(const Segment& segment, std::string_view name);
+    /// NotFound when missing; KindMismatch when `name` is not an RLock.
     static RLock open(const Segment& segment, std::string_view name);
 
     /// Never blocks. Succeeds at once (recursion level + 1) when the caller owns it.
     [[nodiscard]] AcquireResult try_acquire();
+    /// Waits at most `timeout`; a negative timeout tries once.
     template <class Rep, class Period>
     [[nodiscard]] AcquireResult acquire_for(std::chrono::duration<Rep, Period> timeout) {
         return acquire_by(detail::Deadline::after(timeout));
     }
+    /// Waits until `deadline`; a deadline in the past tries once.
     template <class Clock, class Duration>
     [[nodiscard]] AcquireResult acquire_until(std::chrono::time_point<Clock, Duration> deadline) {
         return acquire_by(detail::Deadline::at(deadline));
@@ -124,11 +137,16 @@ public:
     /// or process.
     void release();
 
+    /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
+    /// Lockable: try_acquire(); true when acquired.
     bool try_lock() { return try_acquire().acquired; }
+    /// Lockable: release().
     void unlock() { release(); }
 
+    /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 private:

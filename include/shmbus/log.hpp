@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where the library's own messages go. shmbus never prints on its own account: the few things
-// it cannot report by an exception (a Pool that fails while being destroyed, a child process's
-// uncaught exception) are passed to a log handler, by default one that writes to stderr.
+/// @file
+/// Where the library's own messages go. shmbus never prints on its own account: the few things
+/// it cannot report by an exception (a Pool that fails while being destroyed, a child process's
+/// uncaught exception) are passed to a log handler, by default one that writes to stderr.
 #pragma once
 
 #include "shmbus/export.hpp"
@@ -11,6 +12,7 @@
 
 namespace shmbus {
 
+/// How serious a logged message is.
 enum class LogLevel {
     warning, ///< something failed and is retried or worked around
     error,   ///< something failed for good (a child process died of an exception)

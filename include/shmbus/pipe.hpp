@@ -1,27 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
-// Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
-// SPSC byte rings (core/ring/spsc_ring.hpp).
-//
-//   auto [parent, child] = shmbus::Pipe();
-//   shmbus::Process p([&] { child.send(std::string("hello")); child.close(); });
-//   p.start();
-//   std::string s = parent.recv<std::string>();   // then EndOfStream once drained
-//
-// send/recv carry typed values (codec.hpp); send_bytes/recv_bytes carry raw bytes; both go
-// through one stream of messages, so recv_bytes returns the encoding of a value sent with send.
-// Messages of any size up to PipeOptions::max_message_size; those larger than the ring stream
-// through it in chunks.
-//
-// One writer and one reader per direction at a time, as with Python's Connection ("data may
-// become corrupted if two processes try to read from or write to the same end at once").
-//
-// close() closes that end for every process, not just the caller's copy: shared memory has no
-// per-process reference counts like file descriptors. So a forked child must NOT close the
-// end it does not use (the habit from pipe(2)): that would close it for the parent too. To get
-// end-of-stream when the peer process dies without closing, each end records the process that
-// last sent through it; a recv parked on an empty pipe probes that process every ~50 ms and
-// raises EndOfStream once it is dead. (Before the first send the creator is recorded, so a
-// child that dies before it ever sent is not noticed while its creator lives.)
+/// @file
+/// Pipe(duplex) -> two Connections, like Python's multiprocessing.Pipe, over shared-memory
+/// SPSC byte rings (core/ring/spsc_ring.hpp).
+///
+/// @code
+///   auto [parent, child] = shmbus::Pipe();
+///   shmbus::Process p([&] { child.send(std::string("hello")); child.close(); });
+///   p.start();
+///   std::string s = parent.recv<std::string>();   // then EndOfStream once drained
+/// @endcode
+///
+/// send/recv carry typed values (codec.hpp); send_bytes/recv_bytes carry raw bytes; both go
+/// through one stream of messages, so recv_bytes returns the encoding of a value sent with send.
+/// Messages of any size up to PipeOptions::max_message_size; those larger than the ring stream
+/// through it in chunks.
+///
+/// One writer and one reader per direction at a time, as with Python's Connection ("data may
+/// become corrupted if two processes try to read from or write to the same end at once").
+///
+/// close() closes that end for every process, not just the caller's copy: shared memory has no
+/// per-process reference counts like file descriptors. So a forked child must NOT close the
+/// end it does not use (the habit from pipe(2)): that would close it for the parent too. To get
+/// end-of-stream when the peer process dies without closing, each end records the process that
+/// last sent through it; a recv parked on an empty pipe probes that process every ~50 ms and
+/// raises EndOfStream once it is dead. (Before the first send the creator is recorded, so a
+/// child that dies before it ever sent is not noticed while its creator lives.)
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -29,6 +32,7 @@
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
+#include "shmbus/wait.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -40,6 +44,18 @@
 #include <vector>
 
 namespace shmbus {
+
+/// How a pipe is created.
+struct PipeOptions {
+    /// Bytes of ring per direction, rounded up to a power of two. Larger messages stream
+    /// through in chunks. Rings that do not fit in the segment are OutOfSpace, and nothing is
+    /// left in the segment.
+    std::size_t capacity_bytes = std::size_t{256} << 10;
+    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 1.
+    std::size_t max_message_size = std::size_t{64} << 20;
+    /// How the two ends first wait; each handle may change its own (set_wait_options).
+    WaitOptions wait = {};
+};
 
 /// One end of a pipe. Copies are handles to the same end.
 class SHMBUS_EXPORT Connection {
@@ -64,6 +80,7 @@ public:
         return decode<T>(buffer.bytes());
     }
 
+    /// Sends `data` as one message, blocking as send() does.
     void send_bytes(std::span<const std::byte> data) { m_core.send(data); }
     /// Sends data[offset, offset + size); UsageError when that lies outside `data`.
     void send_bytes(std::span<const std::byte> data, std::size_t offset, std::size_t size) {
@@ -71,6 +88,7 @@ public:
             throw UsageError("send_bytes: offset and size lie outside the buffer");
         m_core.send(data.subspan(offset, size));
     }
+    /// Sends the bytes of `text` as one message (no terminating NUL).
     void send_bytes(std::string_view text) { m_core.send(std::as_bytes(std::span(text))); }
     /// One whole message. MessageTooLarge when it is longer than `max_length`; the message
     /// then stays in the pipe.
@@ -101,10 +119,15 @@ public:
 
     /// Closes this end, for every process (see the top of this file).
     void close() { m_core.close(); }
+    /// True once this end was closed, by any process.
     bool closed() const { return m_core.closed(); }
+    /// False for the sending end of a one-way pipe (Pipe(duplex = false)).
     bool readable() const { return m_core.readable(); }
+    /// False for the receiving end of a one-way pipe.
     bool writable() const { return m_core.writable(); }
+    /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& wait) { m_core.set_wait_options(wait); }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_core.wait_options(); }
 
 private:

@@ -1,37 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
-// Pool: Python's multiprocessing.Pool over shared memory. N forked workers run task functions
-// on arguments sent through the codec (codec.hpp) and send back results the same way.
-//
-//   int square(int x) { return x * x; }
-//   shmbus::Pool pool(4);
-//   std::vector<int> squares = pool.map(square, std::vector{1, 2, 3, 4, 5}); // 1 4 9 16 25
-//   auto result = pool.apply_async(square, 7);                                // AsyncResult<int>
-//   int fortynine = result.get(std::chrono::seconds(1));
-//   pool.close();
-//   pool.join();
-//
-// Task functions are function pointers or lambdas without captures: workers are forks of this
-// process and call the function by its address. Anything else fails to compile with a
-// static_assert that says so. Arguments and results must be Encodable (codec.hpp).
-//
-// Work goes out in chunks (one message carries the arguments of many calls) to one task queue
-// per worker, two chunks per worker at a time (up to 64 while they total under 64 KiB); the
-// rest waits in this process for the first worker that frees up. A thread of this process (the
-// result handler) receives results, runs callbacks and error callbacks, and replaces workers that
-// end: after maxtasksperchild tasks, or killed. A worker killed while it runs a chunk fails that
-// chunk with WorkerLost (within ~10 ms); the chunks queued behind it go to its successor; the pool
-// goes on.
-//
-// Errors: an exception thrown by a task reaches the caller as RemoteError, whose what() is
-// "<type>: <what()>" of the original; map raises the error of the first failed chunk in input
-// order. Submitting after close() or terminate() raises Closed; join() before either is a
-// UsageError; terminate() kills the workers and fails what is still pending with Closed.
-// The destructor terminates a pool that was not joined (Python's context manager does the
-// same): it never waits for tasks.
-//
-// Like a daemon Process, the workers die with the thread that created the pool (and a
-// replacement with the result handler): create a pool in a thread that outlives it.
-// `shmbus inspect <pool.segment_name()>` shows the workers and task counters.
+/// @file
+/// Pool: Python's multiprocessing.Pool over shared memory. N forked workers run task functions
+/// on arguments sent through the codec (codec.hpp) and send back results the same way.
+///
+/// @code
+///   int square(int x) { return x * x; }
+///   shmbus::Pool pool(4);
+///   std::vector<int> squares = pool.map(square, std::vector{1, 2, 3, 4, 5}); // 1 4 9 16 25
+///   auto result = pool.apply_async(square, 7);                                // AsyncResult<int>
+///   int fortynine = result.get(std::chrono::seconds(1));
+///   pool.close();
+///   pool.join();
+/// @endcode
+///
+/// Task functions are function pointers or lambdas without captures: workers are forks of this
+/// process and call the function by its address. Anything else fails to compile with a
+/// static_assert that says so. Arguments and results must be Encodable (codec.hpp).
+///
+/// Work goes out in chunks (one message carries the arguments of many calls) to one task queue
+/// per worker, two chunks per worker at a time (up to 64 while they total under 64 KiB); the
+/// rest waits in this process for the first worker that frees up. A thread of this process (the
+/// result handler) receives results, runs callbacks and error callbacks, and replaces workers that
+/// end: after maxtasksperchild tasks, or killed. A worker killed while it runs a chunk fails that
+/// chunk with WorkerLost (within ~10 ms); the chunks queued behind it go to its successor; the pool
+/// goes on.
+///
+/// Errors: an exception thrown by a task reaches the caller as RemoteError, whose what() is
+/// "<type>: <what()>" of the original; map raises the error of the first failed chunk in input
+/// order. Submitting after close() or terminate() raises Closed; join() before either is a
+/// UsageError; terminate() kills the workers and fails what is still pending with Closed.
+/// The destructor terminates a pool that was not joined (Python's context manager does the
+/// same): it never waits for tasks.
+///
+/// Like a daemon Process, the workers die with the thread that created the pool (and a
+/// replacement with the result handler): create a pool in a thread that outlives it.
+/// `shmbus inspect <pool.segment_name()>` shows the workers and task counters.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -45,6 +48,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -70,12 +74,14 @@ public:
     R get(std::chrono::duration<Rep, Period> timeout) {
         return m_state->get_by(detail::Deadline::after(timeout));
     }
+    /// Blocks until the result is ready; never throws the task's error (get() does).
     void wait() { m_state->wait_by(detail::Deadline::never()); }
     /// True when the result is ready.
     template <class Rep, class Period>
     bool wait(std::chrono::duration<Rep, Period> timeout) {
         return m_state->wait_by(detail::Deadline::after(timeout));
     }
+    /// True when the task has finished, returned or failed. Never blocks.
     bool ready() const { return m_state->ready(); }
     /// True when the task returned; UsageError before ready (Python's ValueError).
     bool successful() const { return m_state->successful(); }
@@ -103,17 +109,25 @@ public:
         return m_sink->next(detail::Deadline::after(timeout));
     }
 
+    /// A single-pass input iterator over the results; the end is std::default_sentinel.
     class iterator {
     public:
+        /// A result.
         using value_type = R;
+        /// For std::input_iterator.
         using difference_type = std::ptrdiff_t;
+        /// A singular iterator, for std::input_iterator.
         iterator() = default;
+        /// The current result, valid until the next increment.
         R& operator*() const { return *m_owner->m_current; }
+        /// Waits for the next result; throws a failed chunk's error in its place.
         iterator& operator++() {
             m_owner->m_current = m_owner->next();
             return *this;
         }
+        /// As ++it.
         void operator++(int) { ++*this; }
+        /// True after the last result.
         bool operator==(std::default_sentinel_t) const { return !m_owner->m_current; }
 
     private:
@@ -126,6 +140,7 @@ public:
         m_current = next();
         return iterator(this);
     }
+    /// Compares equal to the iterator after the last result.
     std::default_sentinel_t end() const { return {}; }
 
 private:
@@ -136,11 +151,38 @@ private:
     mutable std::optional<R> m_current;
 };
 
+/// How a Pool is made (Python's Pool(processes, initializer, maxtasksperchild)).
+struct PoolOptions {
+    /// Worker processes; 0: cpu_count().
+    unsigned processes = 0;
+    /// Runs in every worker (replacements included) before its first task. Any callable: it
+    /// is copied into the workers by fork.
+    std::function<void()> initializer;
+    /// Tasks (chunks, as in Python) a worker runs before it is replaced; 0: no limit.
+    std::size_t maxtasksperchild = 0;
+    /// Largest encoded task chunk or result chunk. Chunks are split to fit; a single task's
+    /// arguments beyond it are MessageTooLarge, a chunk's results beyond it fail that chunk.
+    std::size_t max_message_size = std::size_t{1} << 20;
+    /// The segment holding the queues and the state block "pool" that `shmbus inspect` shows;
+    /// empty: "shmbus.pool.<pid>.<n>". Created by the pool and unlinked by its destructor. A
+    /// segment of that name left by a dead pool (killed with SIGKILL) is replaced; one in use
+    /// by a live process is AlreadyExists, another user's file PermissionDenied (a default
+    /// name skips to the next number instead).
+    std::string segment_name;
+};
+
+/// Worker processes that run task functions on encoded arguments (Python's
+/// multiprocessing.Pool). The top of this file describes tasks, chunks, errors and dead
+/// workers. Submitting (map, apply_async, ...) raises Closed after close() or terminate(), and
+/// MessageTooLarge when one task's arguments exceed PoolOptions::max_message_size.
 class SHMBUS_EXPORT Pool {
 public:
     /// cpu_count() workers.
     Pool() : Pool(PoolOptions{}) {}
+    /// `processes` workers; 0: cpu_count().
     explicit Pool(unsigned processes) : Pool(options_for(processes)) {}
+    /// Starts the workers described by `options`, in a segment of its own (see
+    /// PoolOptions::segment_name for AlreadyExists and PermissionDenied).
     explicit Pool(const PoolOptions& options) : m_core(options) {}
 
     /// fn(x) for every x of `inputs`, in input order. chunksize 0 picks Python's default
@@ -149,7 +191,8 @@ public:
     auto map(F fn, const Range& inputs, std::size_t chunksize = 0) {
         return map_async(fn, inputs, chunksize).take();
     }
-    /// callback(results) or error_callback(error) runs on the result-handling thread.
+    /// map without waiting: an AsyncResult of the results vector. callback(results) or
+    /// error_callback(error) runs on the result-handling thread.
     template <class F, class Range, class Callback = std::nullptr_t,
               class ErrorCallback = std::nullptr_t>
     auto map_async(F fn, const Range& inputs, std::size_t chunksize = 0,
@@ -162,6 +205,7 @@ public:
     auto starmap(F fn, const Range& inputs, std::size_t chunksize = 0) {
         return starmap_async(fn, inputs, chunksize).take();
     }
+    /// starmap without waiting: an AsyncResult of the results vector; callbacks as map_async.
     template <class F, class Range, class Callback = std::nullptr_t,
               class ErrorCallback = std::nullptr_t>
     auto starmap_async(F fn, const Range& inputs, std::size_t chunksize = 0,
@@ -186,6 +230,7 @@ public:
     auto apply(F fn, Args&&... args) {
         return apply_async(fn, std::forward<Args>(args)...).take();
     }
+    /// fn(args...) in a worker, without waiting: an AsyncResult of its result.
     template <class F, class... Args>
     auto apply_async(F fn, Args&&... args) {
         return apply_async_with(nullptr, nullptr, fn, std::forward<Args>(args)...);
@@ -231,6 +276,7 @@ public:
     /// and from a callback.
     void join() { m_core.join(); }
 
+    /// Worker slots (PoolOptions::processes, or cpu_count() for 0).
     unsigned processes() const { return m_core.processes(); }
     /// The current workers' pids, one per slot (a replaced worker's successor in its slot).
     std::vector<pid_t> worker_pids() const { return m_core.worker_pids(); }

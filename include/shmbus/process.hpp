@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
-// run any callable (captures and arguments copied into the child) or subclass and override
-// run(). The child never runs the parent's atexit handlers and never flushes stdio data the
-// parent had buffered: it ends with _exit() after flushing only what it wrote itself.
-//
-// fork() copies only the calling thread. As in Python, start a Process before creating threads
-// when you can; a child forked while another thread holds a lock (malloc's, a stdio stream's)
-// may deadlock on it.
+/// @file
+/// A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
+/// run any callable (captures and arguments copied into the child) or subclass and override
+/// run(). The child never runs the parent's atexit handlers and never flushes stdio data the
+/// parent had buffered: it ends with _exit() after flushing only what it wrote itself.
+///
+/// fork() copies only the calling thread. As in Python, start a Process before creating threads
+/// when you can; a child forked while another thread holds a lock (malloc's, a stdio stream's)
+/// may deadlock on it.
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -83,6 +84,7 @@ public:
     /// started the child.
     virtual ~Process();
 
+    /// How long the destructor lets a daemon child end after SIGTERM before SIGKILL.
     static constexpr std::chrono::milliseconds kDaemonGracePeriod{1000};
 
     /// Flushes this process's stdio, forks, and runs run() in the child. UsageError when
@@ -99,6 +101,7 @@ public:
     bool join(std::chrono::duration<Rep, Period> timeout) {
         return join_by(detail::Deadline::after(timeout));
     }
+    /// Waits until `deadline`; true when the child has ended (and is reaped).
     template <class C, class D>
     bool join_until(std::chrono::time_point<C, D> deadline) {
         return join_by(detail::Deadline::at(deadline));
@@ -108,9 +111,10 @@ public:
     /// child for its own Process object.
     bool is_alive();
 
-    /// SIGTERM / SIGKILL to the child; nothing once it has been reaped. Sent through a pidfd,
-    /// so never to an unrelated process that reuses the pid. UsageError when never started.
+    /// SIGTERM to the child; nothing once it has been reaped. Sent through a pidfd, so never
+    /// to an unrelated process that reuses the pid. UsageError when never started.
     void terminate();
+    /// SIGKILL to the child, otherwise as terminate().
     void kill();
 
     /// nullopt before start and while the child runs; then 0, n for shmbus::exit(n) (or a
@@ -126,6 +130,7 @@ public:
     /// "Process-N" by default, N counting the Process objects made by this process;
     /// a child's own Process objects are "Process-N:M" (Python's scheme).
     const std::string& name() const { return m_name; }
+    /// Renames this Process object; a started child keeps the name it was forked with.
     void set_name(std::string name) { m_name = std::move(name); }
 
     /// A daemon child is killed (SIGKILL) when the thread that started it ends, which is
@@ -150,9 +155,10 @@ private:
     bool m_daemon = false;
 };
 
+/// A process as current_process() describes it (Python's current_process().name / .pid).
 struct ProcessInfo {
-    std::string name;
-    pid_t pid;
+    std::string name; ///< "MainProcess" or the Process name
+    pid_t pid;        ///< getpid()
 };
 
 /// This process: "MainProcess" in the root, the Process name inside a child.

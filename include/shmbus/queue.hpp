@@ -1,30 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-// Queue<T> and SimpleQueue<T>: Python's multiprocessing.Queue / SimpleQueue over a lock-free
-// shared-memory ring (core/ring/mpmc_ring.hpp).
-//
-//   shmbus::Queue<std::string> q;                 // anonymous, default segment: fork children
-//   q.put("hello");                                //   inherit it, as with Python's Queue()
-//   std::string s = q.get();
-//   shmbus::Queue<Order> orders(segment, "orders"); // named: an unrelated program opens it
-//
-// Guarantees: any number of producer and consumer processes (and threads); every message is
-// delivered exactly once; messages from one producer arrive in the order it sent them.
-// Messages are encoded by codec.hpp; one may take up to QueueOptions::max_message_size bytes
-// encoded (MessageTooLarge beyond, and the queue stays usable). Small messages (64 bytes
-// encoded or less) take one ring slot.
-//
-// Waits come in three forms (wait.hpp): try_x never blocks, x_for / x_until block with a limit
-// (Full / Empty when it passes, as Python's put(timeout=) / get(timeout=)), x blocks without one.
-//
-// close(): further puts raise Closed; gets drain what is left, then raise Closed. Unlike
-// Python, close() closes the queue for every process, not only the caller's feeding end.
-//
-// Dead peers: a process killed inside put or get leaves a claim in the ring; a blocked put or
-// get of a survivor repairs it within ~50 ms (a dead producer's claim becomes padding, a dead
-// consumer's message is lost with it), so the survivors go on. What is not repaired: with a
-// maxsize, a producer killed in the few instructions between taking an item token and recording
-// its claim leaks that token (the queue holds one item less); a JoinableQueue item taken by a
-// consumer that died is never task_done (join waits for it, as in Python).
+/// @file
+/// Queue<T> and SimpleQueue<T>: Python's multiprocessing.Queue / SimpleQueue over a lock-free
+/// shared-memory ring (core/ring/mpmc_ring.hpp).
+///
+/// @code
+///   shmbus::Queue<std::string> q;                 // anonymous, default segment: fork children
+///   q.put("hello");                                //   inherit it, as with Python's Queue()
+///   std::string s = q.get();
+///   shmbus::Queue<Order> orders(segment, "orders"); // named: an unrelated program opens it
+/// @endcode
+///
+/// Guarantees: any number of producer and consumer processes (and threads); every message is
+/// delivered exactly once; messages from one producer arrive in the order it sent them.
+/// Messages are encoded by codec.hpp; one may take up to QueueOptions::max_message_size bytes
+/// encoded (MessageTooLarge beyond, and the queue stays usable). Small messages (64 bytes
+/// encoded or less) take one ring slot.
+///
+/// Waits come in three forms (wait.hpp): try_x never blocks, x_for / x_until block with a limit
+/// (Full / Empty when it passes, as Python's put(timeout=) / get(timeout=)), x blocks without one.
+///
+/// close(): further puts raise Closed; gets drain what is left, then raise Closed. Unlike
+/// Python, close() closes the queue for every process, not only the caller's feeding end.
+///
+/// Dead peers: a process killed inside put or get leaves a claim in the ring; a blocked put or
+/// get of a survivor repairs it within ~50 ms (a dead producer's claim becomes padding, a dead
+/// consumer's message is lost with it), so the survivors go on. What is not repaired: with a
+/// maxsize, a producer killed in the few instructions between taking an item token and recording
+/// its claim leaks that token (the queue holds one item less); a JoinableQueue item taken by a
+/// consumer that died is never task_done (join waits for it, as in Python).
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -40,13 +43,35 @@
 
 namespace shmbus {
 
+/// How a queue is created. Opening an existing queue ignores everything but `wait`. Creating a
+/// queue whose ring does not fit in the segment is OutOfSpace; nonsense options are UsageError.
+/// Either way nothing is left in the segment.
+struct QueueOptions {
+    /// Most items the queue holds, at most 2^63 - 1; 0: bounded only by capacity_bytes (Python's
+    /// maxsize <= 0).
+    std::size_t maxsize = 0;
+    /// Largest encoded message; put of a bigger one is MessageTooLarge.
+    std::size_t max_message_size = std::size_t{1} << 20;
+    /// Bytes of ring; 0 picks twice max_message_size, or room for maxsize messages of 64 bytes
+    /// when that is more. Rounded up to a power of two of 64-byte slots; it must hold at least
+    /// one message of max_message_size (else UsageError).
+    std::size_t capacity_bytes = 0;
+    /// How this handle waits; each process (and each handle) may choose its own.
+    WaitOptions wait = {};
+};
+
+/// A FIFO queue of T shared by any number of producer and consumer processes (Python's
+/// multiprocessing.Queue). Copies are handles to the same queue. See the top of this file for
+/// the guarantees and for what happens when a process dies inside a call.
 template <class T>
 class Queue {
 public:
+    /// The element type.
     using value_type = T;
 
     /// An anonymous queue in the default segment (maxsize 0: bounded only by its capacity).
     Queue() : Queue(QueueOptions{}) {}
+    /// An anonymous queue in the default segment, made with `options`.
     explicit Queue(const QueueOptions& options)
         : Queue(Segment::default_segment(), "", options, detail::OpenMode::create) {}
     /// Opens the queue `name` in `segment`, creating it with `options` when it is missing (an
@@ -70,6 +95,7 @@ public:
     void put_for(const T& item, std::chrono::duration<Rep, Period> timeout) {
         put_by(item, detail::Deadline::after(timeout));
     }
+    /// Full when still full at `deadline`.
     template <class C, class D>
     void put_until(const T& item, std::chrono::time_point<C, D> deadline) {
         put_by(item, detail::Deadline::at(deadline));
@@ -88,6 +114,7 @@ public:
     T get_for(std::chrono::duration<Rep, Period> timeout) {
         return get_by(detail::Deadline::after(timeout));
     }
+    /// Empty when still empty at `deadline`.
     template <class C, class D>
     T get_until(std::chrono::time_point<C, D> deadline) {
         return get_by(detail::Deadline::at(deadline));
@@ -110,23 +137,30 @@ public:
     bool full() const { return m_core.full(); }
     /// For every process: puts raise Closed, gets drain then raise Closed.
     void close() { m_core.close(); }
+    /// True once close() was called by any process.
     bool closed() const { return m_core.closed(); }
+    /// QueueOptions::maxsize it was created with; 0: bounded by its ring only.
     std::size_t maxsize() const { return m_core.maxsize(); }
+    /// QueueOptions::max_message_size it was created with: the largest encoded item.
     std::size_t max_message_size() const { return m_core.max_message_size(); }
 
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_core.wait_options(); }
     /// How this handle waits (spin / hybrid / block); other handles keep theirs.
     void set_wait_options(const WaitOptions& wait) { m_core.set_wait_options(wait); }
     /// Repairs claims of dead processes now (blocked calls also do it by themselves); returns
     /// the messages lost with dead consumers.
     std::size_t recover_dead() { return m_core.recover_dead(); }
+    /// The segment the queue lives in.
     const Segment& segment() const { return m_core.object().segment(); }
 
 protected:
+    /// For JoinableQueue: `kind` tells the two kinds apart in the segment.
     Queue(const Segment& segment, std::string_view name, const QueueOptions& options,
           detail::OpenMode mode, ObjectKind kind = ObjectKind::queue)
         : m_core(segment, name, options, mode, kind, codec_tag<T>()) {}
 
+    /// The untyped queue; JoinableQueue adds task counting through it.
     detail::QueueCore m_core;
 
 private:
@@ -152,14 +186,22 @@ private:
 template <class T>
 class SimpleQueue {
 public:
+    /// An anonymous queue in the default segment, inherited by forked children.
     SimpleQueue() = default;
+    /// Opens the queue `name` in `segment`, creating it with `options` when it is missing, as
+    /// Queue does.
     SimpleQueue(const Segment& segment, std::string_view name, const QueueOptions& options = {})
         : m_queue(segment, name, options) {}
 
+    /// Queue::put(): blocks while full.
     void put(const T& item) { m_queue.put(item); }
+    /// Queue::get(): blocks while empty.
     T get() { return m_queue.get(); }
+    /// Queue::empty(). @concurrent result may be stale.
     bool empty() const { return m_queue.empty(); }
+    /// Queue::close(): for every process.
     void close() { m_queue.close(); }
+    /// True once close() was called by any process.
     bool closed() const { return m_queue.closed(); }
 
 private:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A named POSIX shared-memory segment: a fixed, versioned header, a table of attached
-// processes and a directory of named objects, all addressed by offsets so that processes may
-// map it at different addresses. See docs/design/segment.md for the layout.
+/// @file
+/// A named POSIX shared-memory segment: a fixed, versioned header, a table of attached
+/// processes and a directory of named objects, all addressed by offsets so that processes may
+/// map it at different addresses. See docs/design/segment-layout.md for the layout.
 #pragma once
 
 #include "shmbus/export.hpp"
@@ -22,46 +23,55 @@ class Mapping;
 
 /// What a directory entry holds. Values are part of the on-segment layout: append only.
 enum class ObjectKind : std::uint32_t {
-    lock = 1,
-    rlock = 2,
-    semaphore = 3,
-    bounded_semaphore = 4,
-    event = 5,
-    condition = 6,
-    barrier = 7,
-    value = 8,
-    array = 9,
-    queue = 10,
-    joinable_queue = 11,
-    pipe = 12,
-    dict = 13,
-    list = 14,
-    pool = 15,
+    lock = 1,              ///< Lock
+    rlock = 2,             ///< RLock
+    semaphore = 3,         ///< Semaphore
+    bounded_semaphore = 4, ///< BoundedSemaphore
+    event = 5,             ///< Event
+    condition = 6,         ///< Condition
+    barrier = 7,           ///< Barrier
+    value = 8,             ///< Value<T>
+    array = 9,             ///< Array<T>
+    queue = 10,            ///< Queue<T> or SimpleQueue<T>
+    joinable_queue = 11,   ///< JoinableQueue<T>
+    pipe = 12,             ///< both ends of a Pipe
+    dict = 13,             ///< Dict<V>
+    list = 14,             ///< List<V>
+    pool = 15,             ///< the state block of a Pool, which `shmbus inspect` shows
 };
 
 /// "lock", "bounded_semaphore", ...; "unknown" for a value outside the enumeration.
 SHMBUS_EXPORT std::string_view to_string(ObjectKind kind);
 
+/// One entry of a segment's object directory (Segment::objects(), `shmbus inspect`).
 struct ObjectInfo {
-    std::string name;
-    ObjectKind kind;
-    std::uint64_t offset;
-    std::uint64_t size;
-    std::int32_t creator_pid;
+    std::string name;         ///< empty for an anonymous object
+    ObjectKind kind;          ///< what the object is
+    std::uint64_t offset;     ///< where its state starts, in bytes from the segment's start
+    std::uint64_t size;       ///< bytes of state reserved for it
+    std::int32_t creator_pid; ///< the process that created it
 
+    /// Equal when every field is.
     bool operator==(const ObjectInfo&) const = default;
 };
 
 /// Whether anyone still uses a segment. `unknown` when it cannot be decided (the caller may not
 /// read the segment, or it is not a valid shmbus segment): such a segment is never replaced or
 /// removed by the library or by `shmbus gc`.
-enum class Liveness { live, stale, unknown };
+enum class Liveness {
+    live,    ///< an attached process still runs
+    stale,   ///< every process that attached has died: the segment may be removed
+    unknown, ///< cannot tell: left alone
+};
 
 /// "live", "stale" or "unknown".
 SHMBUS_EXPORT std::string_view to_string(Liveness liveness);
 
+/// One entry of a segment's attached-process table (Segment::processes()).
 struct AttachedProcess {
     std::int32_t pid; ///< in its own PID namespace
+    /// When the process started (clock ticks since boot, field 22 of /proc/PID/stat), so that
+    /// a new process that reuses a dead one's pid is not taken for it.
     std::uint64_t start_time;
     bool alive;                        ///< told by the kernel (a file lock), in any namespace
     bool in_this_pid_namespace = true; ///< false: `pid` is another namespace's number
@@ -71,10 +81,15 @@ struct AttachedProcess {
 /// or any object view made from it. Handles stay valid in children after fork().
 class SHMBUS_EXPORT Segment {
 public:
+    /// Size of a segment made by create() or open_or_create() without one: 64 MiB of address
+    /// space (sparse: memory is taken per object).
     static constexpr std::size_t kDefaultSize = std::size_t{64} << 20;
+    /// File mode of a new segment: owner read and write.
     static constexpr unsigned kDefaultMode = 0600;
+    /// Longest segment name.
     static constexpr std::size_t kMaxNameLength = 200;
-    static constexpr std::size_t kMaxSize = std::size_t{1} << 44; ///< 16 TiB
+    /// Largest segment: 16 TiB.
+    static constexpr std::size_t kMaxSize = std::size_t{1} << 44;
 
     /// Creates a new segment; AlreadyExists when the name is taken. `size` is rounded up to a
     /// page and must leave room for the header (OutOfSpace otherwise). The file is sparse:
@@ -116,7 +131,9 @@ public:
     /// process tree removes those of dead trees.
     static Segment default_segment();
 
+    /// The name it was created or opened with.
     const std::string& name() const;
+    /// Bytes mapped: the size it was created with, rounded up to a page.
     std::size_t size() const;
     /// Bytes still free for new objects. @concurrent result may be stale.
     std::size_t bytes_free() const;
@@ -129,8 +146,10 @@ public:
     /// True when liveness() is stale: no attached process is alive.
     bool stale() const;
 
+    /// The mapping behind this handle, for the library's object views.
     detail::Mapping& mapping() const { return *m_mapping; }
 
+    /// A handle to a mapping made by create(), open() and the like; programs use those.
     explicit Segment(std::shared_ptr<detail::Mapping> mapping);
 
 private:

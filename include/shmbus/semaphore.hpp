@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Semaphore and BoundedSemaphore: Python's multiprocessing.Semaphore and BoundedSemaphore, a
-// counting semaphore on a futex word shared by every process that maps the segment.
-// acquire() spins briefly, then parks; release() makes no syscall when nobody is parked
-// (research/feasibility.md §5).
+/// @file
+/// Semaphore and BoundedSemaphore: Python's multiprocessing.Semaphore and BoundedSemaphore, a
+/// counting semaphore on a futex word shared by every process that maps the segment.
+/// acquire() spins briefly, then parks; release() makes no syscall when nobody is parked
+/// (docs/design/parking.md).
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
@@ -31,7 +32,9 @@ public:
     explicit Semaphore(unsigned value = 1);
     /// Opens the Semaphore `name` in `segment`, creating it with `value` when missing.
     Semaphore(const Segment& segment, std::string_view name, unsigned value = 1);
+    /// A new Semaphore `name` holding `value`; AlreadyExists when the name is taken.
     static Semaphore create(const Segment& segment, std::string_view name, unsigned value = 1);
+    /// NotFound when missing; KindMismatch when `name` is not a Semaphore.
     static Semaphore open(const Segment& segment, std::string_view name);
 
     /// Never blocks.
@@ -41,6 +44,7 @@ public:
     [[nodiscard]] bool acquire_for(std::chrono::duration<Rep, Period> timeout) {
         return acquire_by(detail::Deadline::after(timeout));
     }
+    /// Waits until `deadline`; a deadline in the past tries once.
     template <class Clock, class Duration>
     [[nodiscard]] bool acquire_until(std::chrono::time_point<Clock, Duration> deadline) {
         return acquire_by(detail::Deadline::at(deadline));
@@ -54,14 +58,20 @@ public:
     /// @concurrent result may be stale.
     unsigned get_value() const;
 
+    /// Lockable: acquire().
     void lock() { acquire(); }
+    /// Lockable: try_acquire().
     bool try_lock() { return try_acquire(); }
+    /// Lockable: release() of one unit.
     void unlock() { release(); }
 
+    /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }
+    /// How waits through this handle wait.
     const WaitOptions& wait_options() const { return m_options; }
 
 protected:
+    /// For BoundedSemaphore: `kind` is semaphore or bounded_semaphore.
     Semaphore(const Segment& segment, std::string_view name, unsigned value, ObjectKind kind,
               detail::OpenMode mode);
 
@@ -76,10 +86,14 @@ private:
 /// exceeds it. A distinct kind in the segment (opening one as the other is KindMismatch).
 class SHMBUS_EXPORT BoundedSemaphore : public Semaphore {
 public:
+    /// An anonymous BoundedSemaphore in Segment::default_segment(); `value` is also its bound.
     explicit BoundedSemaphore(unsigned value = 1);
+    /// Opens the BoundedSemaphore `name` in `segment`, creating it with `value` when missing.
     BoundedSemaphore(const Segment& segment, std::string_view name, unsigned value = 1);
+    /// A new BoundedSemaphore `name`; AlreadyExists when the name is taken.
     static BoundedSemaphore create(const Segment& segment, std::string_view name,
                                    unsigned value = 1);
+    /// NotFound when missing; KindMismatch when `name` is not a BoundedSemaphore.
     static BoundedSemaphore open(const Segment& segment, std::string_view name);
 
 private:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Shared data: Value and Array (Python's multiprocessing.Value / Array).
+/// @file
+/// Shared data: Value and Array (Python's multiprocessing.Value / Array).
 #pragma once
 
 #include "shmbus/array.hpp"

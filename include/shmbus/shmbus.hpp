@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Everything shmbus offers: Python's multiprocessing for C++ over shared memory.
+/// @file
+/// Everything shmbus offers: Python's multiprocessing for C++ over shared memory.
 #pragma once
+
+/// @namespace shmbus
+/// Python's multiprocessing for C++: every public name of the library. Objects live in named
+/// POSIX shared-memory segments (Segment) and are shared by every process that maps one.
 
 #include "shmbus/codec.hpp"
 #include "shmbus/errors.hpp"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The synchronisation primitives of Python's multiprocessing: Lock, RLock, Semaphore,
-// BoundedSemaphore, Event, Condition and Barrier.
+/// @file
+/// The synchronisation primitives of Python's multiprocessing: Lock, RLock, Semaphore,
+/// BoundedSemaphore, Event, Condition and Barrier.
 #pragma once
 
 #include "shmbus/barrier.hpp"

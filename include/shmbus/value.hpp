@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Value<T>: one T in shared memory (Python's multiprocessing.Value). Operations are lock-free
-// atomics when std::atomic_ref<T> is lock-free for T, and run under get_lock() otherwise.
-// get_lock() returns the RLock for compound updates (`with v.get_lock(): v.value += 1`).
+/// @file
+/// Value<T>: one T in shared memory (Python's multiprocessing.Value). Operations are lock-free
+/// atomics when std::atomic_ref<T> is lock-free for T, and run under get_lock() otherwise.
+/// get_lock() returns the RLock for compound updates (`with v.get_lock(): v.value += 1`).
 #pragma once
 
 #include "shmbus/detail/typed_object.hpp"
@@ -17,6 +18,8 @@
 
 namespace shmbus {
 
+/// One T in shared memory, shared by every process that holds, inherits or opens it (Python's
+/// multiprocessing.Value). T must be trivially copyable. Every operation is atomic on its own.
 template <class T>
 class Value {
     static_assert(std::is_trivially_copyable_v<T>,
@@ -34,13 +37,16 @@ public:
     /// Opens the Value `name` in `segment`, creating it with `initial` when it is missing.
     Value(const Segment& segment, std::string_view name, T initial = T{})
         : Value(segment, name, initial, detail::OpenMode::open_or_create) {}
+    /// A new Value `name` holding `initial`; AlreadyExists when the name is taken.
     static Value create(const Segment& segment, std::string_view name, T initial = T{}) {
         return Value(segment, name, initial, detail::OpenMode::create);
     }
+    /// NotFound when missing; KindMismatch when it is not a Value of T.
     static Value open(const Segment& segment, std::string_view name) {
         return Value(segment, name, T{}, detail::OpenMode::open);
     }
 
+    /// The current value (Python's v.value).
     T load() const {
         if constexpr (is_always_lock_free)
             // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
@@ -48,6 +54,7 @@ public:
         std::lock_guard guard(m_lock);
         return raw();
     }
+    /// Replaces the value (Python's v.value = desired).
     void store(T desired) {
         if constexpr (is_always_lock_free) {
             // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
@@ -57,6 +64,7 @@ public:
             raw() = desired;
         }
     }
+    /// Replaces the value and returns the one it replaced, in one atomic step.
     T exchange(T desired) {
         if constexpr (is_always_lock_free)
             // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
@@ -77,6 +85,8 @@ public:
         raw() = desired;
         return true;
     }
+    /// Adds `delta` atomically and returns the value before (`with v.get_lock(): v.value +=
+    /// delta` in Python). Arithmetic types other than bool.
     T fetch_add(T delta) requires Arithmetic {
         if constexpr (is_always_lock_free)
             // seq_cst: Python's Value promises nothing weaker; pairs with every other access.
@@ -84,6 +94,7 @@ public:
         std::lock_guard guard(m_lock);
         return std::exchange(raw(), static_cast<T>(raw() + delta));
     }
+    /// Subtracts `delta` atomically and returns the value before, as fetch_add().
     T fetch_sub(T delta) requires Arithmetic {
         if constexpr (is_always_lock_free)
             // seq_cst: Python's Value promises nothing weaker; pairs with every other access.

@@ -19,6 +19,7 @@
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 #include "shmbus/detail/queue_core.hpp"
+#include "shmbus/queue.hpp"
 #include "shmbus/segment.hpp"
 #include "wait/park.hpp"
 

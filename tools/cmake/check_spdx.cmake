@@ -1,15 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-# Fails listing every source, CMake file and shell script under the project's code folders whose
-# first lines lack the SPDX licence identifier. Run by ctest as style.spdx:
+# Fails listing every source, CMake file, shell script and Doxyfile under the project's code
+# folders whose first lines lack the SPDX licence identifier. Run by ctest as style.spdx:
 #   cmake -DSOURCE_DIR=<top of the source tree> -P check_spdx.cmake
-set(folders core include tools tests fuzz .ci)
+set(folders core include tools tests fuzz docs .ci)
 set(identifier "SPDX-License-Identifier: Apache-2.0")
 set(lines_searched 5)
 
 # A file is checked when its name says it is code, or when it starts with a shell shebang.
 function(is_checked path result)
   get_filename_component(name ${path} NAME)
-  if(name MATCHES "\\.(cpp|hpp|py|cmake|cmake\\.in|sh)$" OR name STREQUAL "CMakeLists.txt")
+  if(name MATCHES "\\.(cpp|hpp|py|cmake|cmake\\.in|sh)$"
+     OR name MATCHES "^(CMakeLists\\.txt|Doxyfile\\.in)$")
     set(${result} TRUE PARENT_SCOPE)
     return()
   endif()

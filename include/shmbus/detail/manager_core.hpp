@@ -19,18 +19,7 @@
 
 namespace shmbus {
 
-/// How a Dict or List is created. Opening an existing one ignores these.
-struct ContainerOptions {
-    /// Bytes of encoded keys and values it holds (each entry takes 8 bytes of header besides,
-    /// rounded up to 8). Twice this is reserved, so that compaction never overwrites live data.
-    /// At least 1; more than 2^40, or more than the segment holds, is OutOfSpace.
-    std::size_t capacity_bytes = std::size_t{1} << 20;
-    /// Most entries, at most 2^31 - 2 (UsageError beyond); 0 picks capacity_bytes / 64 (at
-    /// least 16).
-    std::size_t max_entries = 0;
-};
-using DictOptions = ContainerOptions;
-using ListOptions = ContainerOptions;
+struct ContainerOptions; // shmbus/dict.hpp, which includes this header
 
 namespace detail {
 

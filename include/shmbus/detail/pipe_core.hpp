@@ -17,16 +17,7 @@
 
 namespace shmbus {
 
-/// How a pipe is created.
-struct PipeOptions {
-    /// Bytes of ring per direction, rounded up to a power of two. Larger messages stream
-    /// through in chunks. Rings that do not fit in the segment are OutOfSpace, and nothing is
-    /// left in the segment.
-    std::size_t capacity_bytes = std::size_t{256} << 10;
-    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 1.
-    std::size_t max_message_size = std::size_t{64} << 20;
-    WaitOptions wait = {};
-};
+struct PipeOptions; // shmbus/pipe.hpp, which includes this header
 
 namespace detail {
 

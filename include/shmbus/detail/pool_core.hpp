@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -19,24 +18,7 @@
 
 namespace shmbus {
 
-struct PoolOptions {
-    /// Worker processes; 0: cpu_count().
-    unsigned processes = 0;
-    /// Runs in every worker (replacements included) before its first task. Any callable: it
-    /// is copied into the workers by fork.
-    std::function<void()> initializer;
-    /// Tasks (chunks, as in Python) a worker runs before it is replaced; 0: no limit.
-    std::size_t maxtasksperchild = 0;
-    /// Largest encoded task chunk or result chunk. Chunks are split to fit; a single task's
-    /// arguments beyond it are MessageTooLarge, a chunk's results beyond it fail that chunk.
-    std::size_t max_message_size = std::size_t{1} << 20;
-    /// The segment holding the queues and the state block "pool" that `shmbus inspect` shows;
-    /// empty: "shmbus.pool.<pid>.<n>". Created by the pool and unlinked by its destructor. A
-    /// segment of that name left by a dead pool (killed with SIGKILL) is replaced; one in use
-    /// by a live process is AlreadyExists, another user's file PermissionDenied (a default
-    /// name skips to the next number instead).
-    std::string segment_name;
-};
+struct PoolOptions; // shmbus/pool.hpp, which includes this header
 
 namespace detail {
 

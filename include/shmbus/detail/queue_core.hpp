@@ -18,22 +18,7 @@
 
 namespace shmbus {
 
-/// How a queue is created. Opening an existing queue ignores everything but `wait`. Creating a
-/// queue whose ring does not fit in the segment is OutOfSpace; nonsense options are UsageError.
-/// Either way nothing is left in the segment.
-struct QueueOptions {
-    /// Most items the queue holds, at most 2^63 - 1; 0: bounded only by capacity_bytes (Python's
-    /// maxsize <= 0).
-    std::size_t maxsize = 0;
-    /// Largest encoded message; put of a bigger one is MessageTooLarge.
-    std::size_t max_message_size = std::size_t{1} << 20;
-    /// Bytes of ring; 0 picks twice max_message_size, or room for maxsize messages of 64 bytes
-    /// when that is more. Rounded up to a power of two of 64-byte slots; it must hold at least
-    /// one message of max_message_size (else UsageError).
-    std::size_t capacity_bytes = 0;
-    /// How this handle waits; each process (and each handle) may choose its own.
-    WaitOptions wait = {};
-};
+struct QueueOptions; // shmbus/queue.hpp, which includes this header
 
 namespace detail {
 
