@@ -2,6 +2,7 @@
 #include "shmbus/process.hpp"
 
 #include "os/exception_type.hpp"
+#include "os/fork_safe_registry.hpp"
 #include "os/liveness.hpp"
 #include "process/process_state.hpp"
 #include "segment/mapping.hpp"
@@ -50,40 +51,12 @@ CurrentProcess& current() {
 std::atomic<unsigned> g_process_counter{1};
 
 // The started children of this process that are still referenced by a Process object.
-class ChildRegistry {
-public:
-    static ChildRegistry& instance() {
-        static ChildRegistry* registry = new ChildRegistry; // never destroyed: used at exit
-        return *registry;
-    }
-    void add(ProcessState* state) {
-        std::lock_guard lock(m_mutex);
-        m_children.push_back(state);
-    }
-    void remove(ProcessState* state) {
-        std::lock_guard lock(m_mutex);
-        std::erase(m_children, state);
-    }
-    template <class Fn>
-    void for_each(Fn fn) {
-        std::lock_guard lock(m_mutex);
-        for (ProcessState* state : m_children)
-            fn(*state);
-    }
+using ChildRegistry = detail::ForkSafeRegistry<ProcessState>;
 
-private:
-    ChildRegistry() {
-        // The children of the parent are not the children of a forked child: forget them
-        // there, and never inherit the mutex locked by another thread.
-        pthread_atfork([] { instance().m_mutex.lock(); }, [] { instance().m_mutex.unlock(); },
-                       [] {
-                           instance().m_mutex.unlock();
-                           instance().m_children.clear();
-                       });
-    }
-    std::mutex m_mutex;
-    std::vector<ProcessState*> m_children;
-};
+// The children of the parent are not the children of a forked child: it forgets them.
+ChildRegistry& children() {
+    return ChildRegistry::instance([](ChildRegistry& in_child) { in_child.clear(); });
+}
 
 // Pushes out every byte this process has buffered, so that a forked child, which inherits
 // the buffers, has nothing of the parent's left to write again.
@@ -131,7 +104,7 @@ Process::~Process() {
     ProcessState& state = *m_state;
     if (!state.started || state.parent != ::getpid())
         return;
-    ChildRegistry::instance().remove(&state);
+    children().remove(&state);
     try {
         if (m_daemon) {
             terminate();
@@ -155,7 +128,7 @@ void Process::start() {
         throw UsageError("can only start a process object created by the current process");
     if (current().daemon)
         throw UsageError("daemonic processes are not allowed to have children");
-    ChildRegistry& registry = ChildRegistry::instance(); // its fork handlers must exist now
+    ChildRegistry& registry = children(); // its fork handlers must exist now
     flush_stdio();
     const pid_t pid = ::fork();
     if (pid < 0)
@@ -292,7 +265,7 @@ ProcessInfo current_process() {
 std::vector<pid_t> active_children() {
     std::vector<pid_t> pids;
     const pid_t self = ::getpid();
-    ChildRegistry::instance().for_each([&](ProcessState& state) {
+    children().for_each([&](ProcessState& state) {
         if (state.parent != self)
             return;
         try {

@@ -1,58 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "segment/mapping.hpp"
 
+#include "os/fork_safe_registry.hpp"
 #include "os/liveness.hpp"
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
-#include <pthread.h>
-#include <vector>
 
 namespace shmbus::detail {
 namespace {
 
 // Every live mapping of this process, so that a forked child can register itself in each
 // segment it inherited, and a Process child can detach before _exit.
-class MappingRegistry {
-public:
-    static MappingRegistry& instance() {
-        static MappingRegistry* registry = new MappingRegistry; // never destroyed: used at exit
-        return *registry;
-    }
-    void add(Mapping* mapping) {
-        std::lock_guard lock(m_mutex);
-        m_mappings.push_back(mapping);
-    }
-    void remove(Mapping* mapping) {
-        std::lock_guard lock(m_mutex);
-        std::erase(m_mappings, mapping);
-    }
-    template <class Fn>
-    void for_each(Fn fn) {
-        std::lock_guard lock(m_mutex);
-        for (Mapping* mapping : m_mappings)
-            fn(*mapping);
-    }
+using MappingRegistry = ForkSafeRegistry<Mapping>;
 
-private:
-    MappingRegistry() {
+MappingRegistry& mappings() {
+    static MappingRegistry& registry = []() -> MappingRegistry& {
         self_identity(); // its fork handler must run before ours, which reads it
-        pthread_atfork([] { instance().m_mutex.lock(); }, [] { instance().m_mutex.unlock(); },
-                       [] {
-                           instance().m_mutex.unlock();
-                           instance().for_each([](Mapping& m) { m.reattach_after_fork(); });
-                       });
+        MappingRegistry& made = MappingRegistry::instance([](MappingRegistry& in_child) {
+            in_child.for_each([](Mapping& m) { m.reattach_after_fork(); });
+        });
         set_foreign_pid_namespace_probe([] {
             bool found = false;
-            instance().for_each(
+            mappings().for_each(
                 [&](const Mapping& m) { found = found || m.foreign_pid_namespace_attached(); });
             return found;
         });
-    }
-    std::mutex m_mutex;
-    std::vector<Mapping*> m_mappings;
-};
+        return made;
+    }();
+    return registry;
+}
 
 } // namespace
 
@@ -61,11 +38,11 @@ Mapping::Mapping(std::string name, boost::interprocess::mapped_region region, Fi
     : m_name(std::move(name)), m_region(std::move(region)), m_file(std::move(file)),
       m_probe(m_file.reopen()), m_creator_pid(created ? self_identity().pid : 0),
       m_attached(false) {
-    MappingRegistry::instance().add(this);
+    mappings().add(this);
 }
 
 Mapping::~Mapping() {
-    MappingRegistry::instance().remove(this);
+    mappings().remove(this);
     detach_this_process();
 }
 
@@ -140,11 +117,11 @@ bool Mapping::foreign_pid_namespace_attached() const {
 }
 
 void register_mapping_fork_handlers() {
-    MappingRegistry::instance();
+    mappings();
 }
 
 void detach_all_mappings() {
-    MappingRegistry::instance().for_each([](Mapping& m) { m.detach_this_process(); });
+    mappings().for_each([](Mapping& m) { m.detach_this_process(); });
 }
 
 } // namespace shmbus::detail
