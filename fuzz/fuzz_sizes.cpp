@@ -93,14 +93,14 @@ void create_and_use(const Segment& segment, int kind, std::uint64_t n) {
 
 void check_create(const Segment& segment, int kind, std::uint64_t size) {
     const auto before = segment.objects();
-    const std::uint64_t heap_used = segment.mapping().header().heap_used;
+    const std::uint64_t heap_used = detail::mapping_of(segment).header().heap_used;
     try {
         create_and_use(segment, kind, size);
         return;
     } catch (const OutOfSpace&) {
     } catch (const UsageError&) {
     }
-    if (segment.objects() != before || segment.mapping().header().heap_used != heap_used)
+    if (segment.objects() != before || detail::mapping_of(segment).header().heap_used != heap_used)
         __builtin_trap();
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (clang, ASan+UBSan) and fuzzes each for a bounded time, starting
-# from its seed corpus in fuzz/corpus/<target>/. New inputs go to a scratch directory, never
-# into the repository; a crash, a sanitizer report or a hang (-timeout) leaves its reproducer
-# in the build directory and fails the run.
+# from its seed corpus in fuzz/corpus/<target>/ (fuzz_inspect from segment/). New inputs go to
+# a scratch directory, never into the repository; a crash, a sanitizer report or a hang
+# (-timeout) leaves its reproducer in the build directory and fails the run.
 #   FUZZ_SECONDS=60                          time per target
 #   FUZZ_TARGETS="ring codec segment sizes inspect"
 #   BUILD_DIR=build-fuzz
@@ -22,10 +22,12 @@ cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' $targets)
 status=0
 for target in $targets; do
   scratch=$(mktemp -d)
+  corpus=$target
+  [ "$target" = inspect ] && corpus=segment # the same segment images seed both
   log="$build/fuzz_$target.log"
   echo "=== fuzz_$target for ${seconds}s"
   if (cd "$build" && exec "fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 \
-        -rss_limit_mb=4096 -print_final_stats=1 "$scratch" "$root/fuzz/corpus/$target") \
+        -rss_limit_mb=4096 -print_final_stats=1 "$scratch" "$root/fuzz/corpus/$corpus") \
         >"$log" 2>&1; then
     grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)" "$log" || true
   else
