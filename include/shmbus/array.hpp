@@ -116,7 +116,7 @@ private:
                     return detail::attach_typed(
                         segment, name, ObjectKind::array,
                         mode == detail::OpenMode::open ? 0 : bytes_for(length),
-                        std::max(alignof(Header), alignof(T)), detail::type_tag_of<T>(), mode,
+                        std::max(alignof(Header), alignof(T)), detail::type_tag<T>(), mode,
                         [&](void* state) { initialise(state, length); });
                 })) {}
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/type_tag.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
 
@@ -158,9 +159,6 @@ inline ByteBuffer& codec_scratch() {
     return buffer;
 }
 
-template <class T>
-inline constexpr bool kCodecByMemcpy = std::is_trivially_copyable_v<T> && !std::is_same_v<T, bool>;
-
 } // namespace shmbus::detail
 
 CEREAL_REGISTER_ARCHIVE(shmbus::detail::CodecOutputArchive)
@@ -185,13 +183,6 @@ void check_encodable() {
                   "copyable, or default-constructible with a cereal serialize(Archive&) (or "
                   "save/load) function; for standard containers, include their "
                   "<cereal/types/...> header");
-}
-
-/// Tells element types apart when a queue is opened by name: how T is encoded and its size.
-template <class T>
-constexpr std::uint64_t codec_tag() {
-    const std::uint64_t kind = detail::kCodecByMemcpy<T> ? 1 : 2;
-    return (kind << 56) | (std::uint64_t{alignof(T)} << 40) | sizeof(T);
 }
 
 /// Appends the encoding of `value` to `out`.

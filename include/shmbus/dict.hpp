@@ -199,7 +199,7 @@ public:
 private:
     Dict(const Segment& segment, std::string_view name, const DictOptions& options,
          detail::OpenMode mode)
-        : m_core(segment, name, options, mode, ObjectKind::dict, codec_tag<V>()) {}
+        : m_core(segment, name, options, mode, ObjectKind::dict, detail::type_tag<V>()) {}
 
     static std::size_t slot_of(const detail::Transaction& txn, std::string_view key) {
         const auto slot = txn.find(key);

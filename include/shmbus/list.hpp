@@ -195,7 +195,7 @@ public:
 private:
     List(const Segment& segment, std::string_view name, const ListOptions& options,
          detail::OpenMode mode)
-        : m_core(segment, name, options, mode, ObjectKind::list, codec_tag<V>()) {}
+        : m_core(segment, name, options, mode, ObjectKind::list, detail::type_tag<V>()) {}
 
     static std::optional<std::size_t> first_match(const detail::Transaction& txn,
                                                   std::span<const std::byte> wanted) {

@@ -158,7 +158,7 @@ protected:
     /// For JoinableQueue: `kind` tells the two kinds apart in the segment.
     Queue(const Segment& segment, std::string_view name, const QueueOptions& options,
           detail::OpenMode mode, ObjectKind kind = ObjectKind::queue)
-        : m_core(segment, name, options, mode, kind, codec_tag<T>()) {}
+        : m_core(segment, name, options, mode, kind, detail::type_tag<T>()) {}
 
     /// The untyped queue; JoinableQueue adds task counting through it.
     detail::QueueCore m_core;

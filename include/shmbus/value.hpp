@@ -114,7 +114,7 @@ private:
     Value(const Segment& segment, std::string_view name, T initial, detail::OpenMode mode)
         : Value(detail::attach_guarded(segment, name, [&] {
               return detail::attach_typed(segment, name, ObjectKind::value, sizeof(State),
-                                          alignof(State), detail::type_tag_of<T>(), mode,
+                                          alignof(State), detail::type_tag<T>(), mode,
                                           [&](void* state) { new (state) State{initial}; });
           })) {}
     explicit Value(detail::GuardedObject parts)

@@ -212,7 +212,7 @@ class RingPeek {
 public:
     RingPeek(const Segment& segment, std::string_view name)
         : m_ref(detail::attach_object(
-              segment, name, {ObjectKind::queue, 0, detail::kCacheLine, codec_tag<Bytes>()},
+              segment, name, {ObjectKind::queue, 0, detail::kCacheLine, detail::type_tag<Bytes>()},
               detail::OpenMode::open, [](void*) {})) {
         auto& state = m_ref.state<detail::QueueState>();
         m_base = reinterpret_cast<char*>(&state) + state.ring_offset;

@@ -59,8 +59,8 @@ static_assert(Encodable<Point>);
 static_assert(Encodable<Order>);
 static_assert(Encodable<std::string>);
 static_assert(!Encodable<NotEncodable>);
-static_assert(codec_tag<int>() != codec_tag<std::string>());
-static_assert(codec_tag<Point>() != codec_tag<std::vector<int>>());
+static_assert(detail::type_tag<int>() != detail::type_tag<std::string>());
+static_assert(detail::type_tag<Point>() != detail::type_tag<std::vector<int>>());
 
 TEST(Codec, trivially_copyable_values_are_their_bytes) {
     const Point p{3, 4.5};

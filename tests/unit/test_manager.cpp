@@ -266,7 +266,7 @@ TEST(ManagerCorruption, record_length_past_the_heap_is_corrupt_segment) {
     Dict<int> d(*segment, "d", kSmall);
     d.set("key", 1);
     detail::RecordHeader forged{3, 1U << 30};
-    std::memcpy(first_record(*segment, "d", ObjectKind::dict, codec_tag<int>()), &forged,
+    std::memcpy(first_record(*segment, "d", ObjectKind::dict, detail::type_tag<int>()), &forged,
                 sizeof forged);
     EXPECT_THROW(d.get("key"), CorruptSegment);
     EXPECT_THROW(d.keys(), CorruptSegment);
@@ -277,7 +277,7 @@ TEST(ManagerCorruption, entry_offset_outside_the_records_is_corrupt_segment) {
     List<int> l(*segment, "l", kSmall);
     l.append(1);
     detail::ContainerState& state =
-        container_state(*segment, "l", ObjectKind::list, codec_tag<int>());
+        container_state(*segment, "l", ObjectKind::list, detail::type_tag<int>());
     const detail::Geometry g =
         detail::Geometry::of(state.heap_bytes, state.max_entries, state.hash_slots);
     auto* entries =
@@ -292,7 +292,7 @@ TEST(ManagerCorruption, root_beyond_the_geometry_is_corrupt_segment) {
     List<int> l(*segment, "l", kSmall);
     l.append(1);
     detail::ContainerState& state =
-        container_state(*segment, "l", ObjectKind::list, codec_tag<int>());
+        container_state(*segment, "l", ObjectKind::list, detail::type_tag<int>());
     state.roots[state.root_index.load()].count = 1'000'000;
     EXPECT_THROW(l.to_vector(), CorruptSegment);
     EXPECT_THROW(l.at(0), CorruptSegment);
@@ -304,7 +304,7 @@ TEST(ManagerCorruption, forged_geometry_is_rejected_at_open) {
     ScopedSegment segment;
     Dict<int> d(*segment, "d", kSmall);
     detail::ContainerState& state =
-        container_state(*segment, "d", ObjectKind::dict, codec_tag<int>());
+        container_state(*segment, "d", ObjectKind::dict, detail::type_tag<int>());
     state.heap_bytes *= 2;
     EXPECT_THROW(Dict<int>::open(*segment, "d"), CorruptSegment);
     state.heap_bytes /= 2;

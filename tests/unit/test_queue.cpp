@@ -179,7 +179,7 @@ TEST(Queue, decode_error_for_a_message_of_another_type) {
     // Same codec kind, size and alignment as std::string, so the open succeeds; the bytes
     // ([u64 3]["abc"]) do not decode as one.
     using Other = std::pair<std::uint64_t, std::vector<char>>;
-    static_assert(codec_tag<Other>() == codec_tag<std::string>());
+    static_assert(detail::type_tag<Other>() == detail::type_tag<std::string>());
     Queue<Other> others(*segment, "mixed");
     EXPECT_THROW(others.get(), DecodeError);
     strings.put("still usable");

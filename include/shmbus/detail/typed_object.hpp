@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// What Value<T> and Array<T> share: a type tag for T and how a companion RLock is named.
+// What Value<T> and Array<T> share: attaching the object together with its companion RLock.
 #pragma once
 
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/type_tag.hpp"
 #include "shmbus/lock.hpp"
 
 #include <cstdint>
@@ -11,16 +12,6 @@
 #include <type_traits>
 
 namespace shmbus::detail {
-
-/// Tells Value<int> from Value<float>: size, alignment and the broad category of T.
-template <class T>
-constexpr std::uint64_t type_tag_of() {
-    const std::uint64_t category = std::is_floating_point_v<T> ? 1
-                                   : std::is_signed_v<T>       ? 2
-                                   : std::is_integral_v<T>     ? 3
-                                                               : 4;
-    return sizeof(T) | (std::uint64_t{alignof(T)} << 32) | (category << 48);
-}
 
 /// An object and the RLock that guards it.
 struct GuardedObject {

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// One type tag for every typed object (Value, Array, Queue, JoinableQueue, Dict, List): opening
+// an object by name with another element type is KindMismatch, and `shmbus inspect` names the
+// element type from it.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace shmbus::detail {
+
+/// The codec carries T as its bytes when T is trivially copyable (bool excepted: its bytes may
+/// hold values other than 0 and 1); other types go through cereal.
+template <class T>
+inline constexpr bool kCodecByMemcpy = std::is_trivially_copyable_v<T> && !std::is_same_v<T, bool>;
+
+inline constexpr unsigned kTagAlignShift = 32;
+inline constexpr unsigned kTagCategoryShift = 48;
+inline constexpr unsigned kTagEncodingShift = 56;
+
+/// Bits 0..31 sizeof(T); 32..47 alignof(T); 48..55 the category (1 floating point, 2 signed
+/// integral, 3 unsigned integral with bool, 4 anything else); 56..63 the encoding (1 its bytes,
+/// 2 cereal).
+template <class T>
+constexpr std::uint64_t type_tag() {
+    const std::uint64_t category = std::is_floating_point_v<T> ? 1
+                                   : std::is_signed_v<T>       ? 2
+                                   : std::is_integral_v<T>     ? 3
+                                                               : 4;
+    const std::uint64_t encoding = kCodecByMemcpy<T> ? 1 : 2;
+    return sizeof(T) | (std::uint64_t{alignof(T)} << kTagAlignShift) |
+           (category << kTagCategoryShift) | (encoding << kTagEncodingShift);
+}
+
+} // namespace shmbus::detail
