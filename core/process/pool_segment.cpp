@@ -6,6 +6,7 @@
 // by the user reports who holds the name.
 #include "os/presence.hpp"
 #include "process/pool_engine.hpp"
+#include "segment/segment_file.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/log.hpp"
 
@@ -30,7 +31,7 @@ std::atomic<unsigned> g_pool_counter{0};
 std::string default_segment_name() {
     // relaxed is enough: the counter only hands out distinct numbers.
     const unsigned n = g_pool_counter.fetch_add(1, std::memory_order_relaxed);
-    return "shmbus.pool." + std::to_string(::getpid()) + "." + std::to_string(n);
+    return detail::tree_segment_name(detail::kPoolSegmentRole, n);
 }
 
 std::string owner_of(const std::string& name) {

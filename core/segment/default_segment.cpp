@@ -4,6 +4,7 @@
 #include "os/liveness.hpp"
 #include "os/presence.hpp"
 #include "segment/mapping.hpp"
+#include "segment/segment_file.hpp"
 #include "shmbus/segment.hpp"
 
 #include <cstdlib>
@@ -16,9 +17,6 @@ namespace shmbus {
 namespace {
 
 using detail::Mapping;
-
-constexpr std::string_view kDefaultSegmentPrefix = "shmbus.default.";
-constexpr std::string_view kPoolSegmentPrefix = "shmbus.pool.";
 
 std::size_t default_segment_size() {
     if (const char* env = std::getenv("SHMBUS_DEFAULT_SEGMENT_SIZE")) {
@@ -49,10 +47,6 @@ DefaultSegment& default_slot() {
     return *slot;
 }
 
-bool names_a_tree_segment(std::string_view name) {
-    return name.starts_with(kDefaultSegmentPrefix) || name.starts_with(kPoolSegmentPrefix);
-}
-
 // The default and pool segments of process trees that died without cleaning up (kill -9, a
 // crash): removed by the next tree that starts, so that a crash loop cannot fill /dev/shm.
 // Only files of this layout that nobody uses go; anything else is left alone.
@@ -62,7 +56,7 @@ void remove_dead_tree_segments() noexcept {
         return;
     while (const dirent* entry = ::readdir(dir)) {
         const std::string_view name = entry->d_name;
-        if (entry->d_type != DT_REG || !names_a_tree_segment(name))
+        if (entry->d_type != DT_REG || !detail::names_a_tree_segment(name))
             continue;
         try {
             Segment::unlink_if_stale(name);
@@ -93,8 +87,8 @@ Segment Segment::default_segment() {
     if (!slot.mapping) {
         remove_dead_tree_segments();
         const detail::ProcessIdentity& self = detail::self_identity();
-        const std::string name = std::string(kDefaultSegmentPrefix) + std::to_string(self.pid) +
-                                 "." + std::to_string(self.start_time);
+        const std::string name =
+            detail::tree_segment_name(detail::kDefaultSegmentRole, self.start_time);
         slot.mapping = open_or_create(name, default_segment_size()).m_mapping;
         static const bool registered = std::atexit(remove_default_segment_at_exit) == 0;
         (void)registered;

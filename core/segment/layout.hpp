@@ -13,7 +13,7 @@
 #pragma once
 
 #include "os/robust_mutex.hpp"
-#include "shmbus/segment.hpp"
+#include "shmbus/object_kind.hpp"
 
 #include <atomic>
 #include <cstddef>

@@ -7,11 +7,14 @@
 
 #include "os/presence.hpp"
 #include "segment/layout.hpp"
+#include "shmbus/segment.hpp"
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace shmbus::detail {
 
@@ -77,5 +80,16 @@ void register_mapping_fork_handlers();
 /// Removes the default segment when this process created it (the root of its process tree):
 /// run at exit, and by a Process child that made one before it _exits.
 void remove_default_segment_if_created_here() noexcept;
+
+/// The library's way to a Segment's mapping (Segment keeps it out of its public interface).
+struct SegmentAccess {
+    static Mapping& mapping(const Segment& segment) { return *segment.m_mapping; }
+    static Segment make(std::shared_ptr<Mapping> mapping) { return Segment(std::move(mapping)); }
+};
+
+/// The mapping behind a Segment handle.
+inline Mapping& mapping_of(const Segment& segment) {
+    return SegmentAccess::mapping(segment);
+}
 
 } // namespace shmbus::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/object.hpp"
 
+#include "segment/directory.hpp"
 #include "segment/layout.hpp"
 #include "segment/mapping.hpp"
 #include "shmbus/detail/checked_math.hpp"
@@ -47,8 +48,8 @@ const DirEntry& checked(const DirEntry& entry, const SegmentHeader& header,
 }
 
 ObjectRef ref_to(const Segment& segment, const DirEntry& entry, bool created) {
-    return ObjectRef(segment, segment.mapping().base() + entry.offset, entry.offset, entry.size,
-                     created);
+    return ObjectRef(segment, detail::mapping_of(segment).base() + entry.offset, entry.offset,
+                     entry.size, created);
 }
 
 void check_same_kind(const DirEntry& entry, const ObjectSpec& spec) {
@@ -158,7 +159,11 @@ OpenScope* scope_for(const SegmentHeader& header) {
 struct CreationScope::State {
     State(const Segment& segment, SegmentHeader& header)
         : guard(header.directory_lock, Deadline::after(kDirectoryLockTimeout)),
-          scope{&header, segment.mapping().base(), header.heap_used, header.anonymous_count, {}} {
+          scope{&header,
+                detail::mapping_of(segment).base(),
+                header.heap_used,
+                header.anonymous_count,
+                {}} {
         if (guard.owner_died())
             drop_unfinished_entries(header);
     }
@@ -168,7 +173,7 @@ struct CreationScope::State {
 };
 
 CreationScope::CreationScope(const Segment& segment) {
-    SegmentHeader& header = segment.mapping().header();
+    SegmentHeader& header = detail::mapping_of(segment).header();
     if (t_open_scope != nullptr)
         throw UsageError("creation scopes do not nest");
     m_state = std::make_unique<State>(segment, header);
@@ -200,7 +205,7 @@ void CreationScope::commit() noexcept {
 ObjectRef attach_object(const Segment& segment, std::string_view name, const ObjectSpec& spec,
                         OpenMode mode, const std::function<void(void*)>& init) {
     validate_object_name(name);
-    SegmentHeader& header = segment.mapping().header();
+    SegmentHeader& header = detail::mapping_of(segment).header();
     const std::string& segment_name = segment.name();
     OpenScope* scope = scope_for(header);
     std::optional<RobustGuard> guard;
@@ -226,12 +231,13 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
                        "' (and no size given to create one)");
     const std::uint64_t heap_used = header.heap_used;
     const std::uint64_t anonymous_count = header.anonymous_count;
-    DirEntry& entry = create_entry(header, segment.mapping().size(), name, spec, segment_name);
+    DirEntry& entry =
+        create_entry(header, detail::mapping_of(segment).size(), name, spec, segment_name);
     try {
-        segment.mapping().reserve(entry.offset, entry.size);
-        init(segment.mapping().base() + entry.offset);
+        detail::mapping_of(segment).reserve(entry.offset, entry.size);
+        init(detail::mapping_of(segment).base() + entry.offset);
     } catch (...) {
-        undo_entry(header, entry, segment.mapping().base(), heap_used, anonymous_count);
+        undo_entry(header, entry, detail::mapping_of(segment).base(), heap_used, anonymous_count);
         throw;
     }
     // SYNC release: publishes the initialised state; pairs with the acquire in find_ready.
@@ -241,8 +247,20 @@ ObjectRef attach_object(const Segment& segment, std::string_view name, const Obj
     return ref_to(segment, entry, true);
 }
 
+std::vector<const DirEntry*> ready_entries(const Segment& segment) {
+    SegmentHeader& header = mapping_of(segment).header();
+    const DirEntry* entries = directory(header);
+    std::vector<const DirEntry*> result;
+    for (std::uint32_t i = 0; i < kMaxObjects; ++i) {
+        // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
+        if (entries[i].state.load(std::memory_order_acquire) == EntryState::ready)
+            result.push_back(&checked(entries[i], header, segment.name()));
+    }
+    return result;
+}
+
 ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kind) {
-    SegmentHeader& header = segment.mapping().header();
+    SegmentHeader& header = detail::mapping_of(segment).header();
     DirEntry* entries = directory(header);
     for (std::uint32_t i = 0; i < kMaxObjects; ++i) {
         // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
@@ -259,18 +277,10 @@ ObjectRef object_at(const Segment& segment, std::uint64_t offset, ObjectKind kin
 namespace shmbus {
 
 std::vector<ObjectInfo> Segment::objects() const {
-    detail::SegmentHeader& header = m_mapping->header();
-    const detail::DirEntry* entries = detail::directory(header);
     std::vector<ObjectInfo> result;
-    for (std::uint32_t i = 0; i < detail::kMaxObjects; ++i) {
-        const detail::DirEntry& entry = entries[i];
-        // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
-        if (entry.state.load(std::memory_order_acquire) != detail::EntryState::ready)
-            continue;
-        if (auto problem = detail::validate_entry(entry, header))
-            throw CorruptSegment("segment '" + name() + "': " + *problem);
-        result.push_back({entry.name, entry.kind, entry.offset, entry.size, entry.creator_pid});
-    }
+    for (const detail::DirEntry* entry : detail::ready_entries(*this))
+        result.push_back(
+            {entry->name, entry->kind, entry->offset, entry->size, entry->creator_pid});
     return result;
 }
 

@@ -190,11 +190,23 @@ std::optional<Segment> try_create(std::string_view name, std::size_t size, unsig
         initialise_header(*static_cast<SegmentHeader*>(region.get_address()), size, mode);
         auto mapping = std::make_shared<Mapping>(cname, std::move(region), std::move(file), true);
         mapping->attach_this_process();
-        return Segment(std::move(mapping));
+        return detail::SegmentAccess::make(std::move(mapping));
     } catch (...) {
         bip::shared_memory_object::remove(cname.c_str());
         throw;
     }
+}
+
+std::string tree_segment_name(std::string_view role, std::uint64_t n) {
+    return "shmbus." + std::string(role) + "." + std::to_string(self_identity().pid) + "." +
+           std::to_string(n);
+}
+
+bool names_a_tree_segment(std::string_view name) {
+    for (const std::string_view role : {kDefaultSegmentRole, kPoolSegmentRole})
+        if (name.starts_with("shmbus." + std::string(role) + "."))
+            return true;
+    return false;
 }
 
 } // namespace shmbus::detail

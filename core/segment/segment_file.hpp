@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The file behind a segment: opening, checking and mapping it, creating it, and removing it
-// when nobody uses it (detail/presence.hpp tells who does). Segment's public functions and the
+// when nobody uses it (os/presence.hpp tells who does). Segment's public functions and the
 // default segment are built from these.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace shmbus::detail {
@@ -44,5 +45,14 @@ bool attach_if_current(Mapping& mapping, std::string_view name);
 /// One attempt at Segment::create (size already checked and rounded): nullopt when a remover
 /// took the new file before this process was present in it; create again.
 std::optional<Segment> try_create(std::string_view name, std::size_t size, unsigned mode);
+
+/// The segments a process tree makes for itself are named "shmbus.<role>.<pid>.<n>": the
+/// default segment (role "default", n the process's start time) and each Pool's (role "pool",
+/// n a counter). A tree removes its own at exit, and the next tree to start removes those of
+/// dead trees.
+inline constexpr std::string_view kDefaultSegmentRole = "default";
+inline constexpr std::string_view kPoolSegmentRole = "pool";
+std::string tree_segment_name(std::string_view role, std::uint64_t n);
+bool names_a_tree_segment(std::string_view name);
 
 } // namespace shmbus::detail

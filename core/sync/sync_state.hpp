@@ -9,7 +9,7 @@
 #include "os/owner.hpp"
 #include "os/robust_mutex.hpp"
 #include "segment/layout.hpp"
-#include "shmbus/segment.hpp"
+#include "shmbus/object_kind.hpp"
 
 #include <atomic>
 #include <cstddef>

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "shmbus/export.hpp"
+#include "shmbus/object_kind.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -19,29 +20,8 @@ namespace shmbus {
 
 namespace detail {
 class Mapping;
-}
-
-/// What a directory entry holds. Values are part of the on-segment layout: append only.
-enum class ObjectKind : std::uint32_t {
-    lock = 1,              ///< Lock
-    rlock = 2,             ///< RLock
-    semaphore = 3,         ///< Semaphore
-    bounded_semaphore = 4, ///< BoundedSemaphore
-    event = 5,             ///< Event
-    condition = 6,         ///< Condition
-    barrier = 7,           ///< Barrier
-    value = 8,             ///< Value<T>
-    array = 9,             ///< Array<T>
-    queue = 10,            ///< Queue<T> or SimpleQueue<T>
-    joinable_queue = 11,   ///< JoinableQueue<T>
-    pipe = 12,             ///< both ends of a Pipe
-    dict = 13,             ///< Dict<V>
-    list = 14,             ///< List<V>
-    pool = 15,             ///< the state block of a Pool, which `shmbus inspect` shows
-};
-
-/// "lock", "bounded_semaphore", ...; "unknown" for a value outside the enumeration.
-SHMBUS_EXPORT std::string_view to_string(ObjectKind kind);
+struct SegmentAccess;
+} // namespace detail
 
 /// One entry of a segment's object directory (Segment::objects(), `shmbus inspect`).
 struct ObjectInfo {
@@ -146,13 +126,12 @@ public:
     /// True when liveness() is stale: no attached process is alive.
     bool stale() const;
 
-    /// The mapping behind this handle, for the library's object views.
-    detail::Mapping& mapping() const { return *m_mapping; }
-
-    /// A handle to a mapping made by create(), open() and the like; programs use those.
+private:
+    // The library's object views reach the mapping through detail::SegmentAccess
+    // (core/segment/mapping.hpp); programs make handles with create(), open() and the like.
+    friend struct detail::SegmentAccess;
     explicit Segment(std::shared_ptr<detail::Mapping> mapping);
 
-private:
     std::shared_ptr<detail::Mapping> m_mapping;
 };
 

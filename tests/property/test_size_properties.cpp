@@ -171,16 +171,16 @@ RC_GTEST_PROP(SizeProperties, a_create_either_works_or_fails_leaving_the_segment
 
     for (std::size_t i = 0; i < steps.size(); ++i) {
         const auto before = segment->objects();
-        const std::uint64_t heap_used = segment->mapping().header().heap_used;
+        const std::uint64_t heap_used = detail::mapping_of(*segment).header().heap_used;
         try {
             create_and_use(*segment, "object" + std::to_string(i), steps[i]);
             RC_ASSERT(segment->objects().size() > before.size());
         } catch (const OutOfSpace&) {
             RC_ASSERT(segment->objects() == before);
-            RC_ASSERT(segment->mapping().header().heap_used == heap_used);
+            RC_ASSERT(detail::mapping_of(*segment).header().heap_used == heap_used);
         } catch (const UsageError&) {
             RC_ASSERT(segment->objects() == before);
-            RC_ASSERT(segment->mapping().header().heap_used == heap_used);
+            RC_ASSERT(detail::mapping_of(*segment).header().heap_used == heap_used);
         }
     }
     for (std::size_t i = 0; i < sentinel.size(); ++i)

@@ -219,7 +219,7 @@ void corrupt_and_use(const char* test, Where where) {
         populate(*segment);
         auto pipe = Pipe(*segment, true, PipeOptions{.capacity_bytes = 1024});
         pipe.second.send_bytes(std::string_view("a message waiting in the pipe"));
-        char* base = segment->mapping().base();
+        char* base = detail::mapping_of(*segment).base();
         const std::vector<Range> ranges = where(*segment);
         const int writes = 1 + static_cast<int>(rng() % 16);
         for (int w = 0; w < writes; ++w) {
@@ -277,7 +277,7 @@ TEST(Corruption, a_header_of_random_bytes_is_corrupt_segment) {
     std::mt19937_64 rng = make_rng("garbage");
     for (int round = 0; round < kRounds; ++round) {
         ScopedSegment segment;
-        char* base = segment->mapping().base();
+        char* base = detail::mapping_of(*segment).base();
         for (std::size_t i = 0; i < 128; ++i)
             base[i] = static_cast<char>(rng());
         EXPECT_THROW((void)Segment::open(segment.name(), 10ms), CorruptSegment);

@@ -186,7 +186,7 @@ TEST(Segment, wrong_version_size_or_offsets_are_corrupt_segment) {
     };
     for (const auto& damage : damages) {
         ScopedSegment segment;
-        damage(segment->mapping().header());
+        damage(detail::mapping_of(*segment).header());
         EXPECT_THROW(Segment::open(segment.name(), std::chrono::milliseconds(50)), CorruptSegment);
     }
 }
@@ -195,7 +195,7 @@ TEST(Segment, corrupt_directory_entry_is_corrupt_segment) {
     ScopedSegment segment;
     detail::attach_object(*segment, "x", spec_of(ObjectKind::lock, 16), detail::OpenMode::create,
                           [](void*) {});
-    detail::directory(segment->mapping().header())[0].offset = 1ull << 40;
+    detail::directory(detail::mapping_of(*segment).header())[0].offset = 1ull << 40;
     EXPECT_THROW(segment->objects(), CorruptSegment);
     EXPECT_THROW(detail::attach_object(*segment, "x", spec_of(ObjectKind::lock, 16),
                                        detail::OpenMode::open, [](void*) {}),

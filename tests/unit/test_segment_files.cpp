@@ -47,7 +47,7 @@ void plant_header(const std::string& name, std::uint64_t size,
                   const std::function<void(detail::SegmentHeader&)>& forge) {
     ScopedSegment model;
     detail::SegmentHeader header;
-    std::memcpy(static_cast<void*>(&header), &model->mapping().header(), sizeof header);
+    std::memcpy(static_cast<void*>(&header), &detail::mapping_of(*model).header(), sizeof header);
     forge(header);
     const int fd = ::open(path_of(name).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
     ASSERT_GE(fd, 0);

@@ -58,10 +58,10 @@ std::uint64_t next_object_offset(const Segment& segment) {
 template <class E, class Create>
 void expect_rejected(ScopedSegment& segment, Create create) {
     const auto before = segment->objects();
-    const std::uint64_t heap_used = segment->mapping().header().heap_used;
+    const std::uint64_t heap_used = detail::mapping_of(*segment).header().heap_used;
     EXPECT_THROW(create(), E);
     EXPECT_EQ(segment->objects(), before);
-    EXPECT_EQ(segment->mapping().header().heap_used, heap_used);
+    EXPECT_EQ(detail::mapping_of(*segment).header().heap_used, heap_used);
 }
 
 } // namespace
@@ -204,23 +204,23 @@ TEST(Sizes, a_failed_initialisation_leaves_no_entry_and_no_heap_used) {
     ScopedSegment segment;
     Value<int> first(*segment, "first", 1);
     const auto before = segment->objects();
-    const std::uint64_t heap_used = segment->mapping().header().heap_used;
-    const std::uint64_t anonymous = segment->mapping().header().anonymous_count;
+    const std::uint64_t heap_used = detail::mapping_of(*segment).header().heap_used;
+    const std::uint64_t anonymous = detail::mapping_of(*segment).header().anonymous_count;
     std::uint64_t failed_at = 0;
     EXPECT_THROW(detail::attach_object(
                      *segment, "", {ObjectKind::pipe, 4096, 64, 0}, detail::OpenMode::create,
                      [&](void* at) {
-                         failed_at = static_cast<char*>(at) - segment->mapping().base();
+                         failed_at = static_cast<char*>(at) - detail::mapping_of(*segment).base();
                          std::memset(at, 0xab, 4096);
                          throw UsageError("init failed");
                      }),
                  UsageError);
     EXPECT_EQ(segment->objects(), before);
-    EXPECT_EQ(segment->mapping().header().heap_used, heap_used);
-    EXPECT_EQ(segment->mapping().header().anonymous_count, anonymous);
+    EXPECT_EQ(detail::mapping_of(*segment).header().heap_used, heap_used);
+    EXPECT_EQ(detail::mapping_of(*segment).header().anonymous_count, anonymous);
     // The next object takes the same bytes, zeroed again as new objects expect.
     EXPECT_EQ(next_object_offset(*segment), failed_at);
-    const char* bytes = segment->mapping().base() + failed_at;
+    const char* bytes = detail::mapping_of(*segment).base() + failed_at;
     EXPECT_EQ(std::count(bytes, bytes + 4096, 0), 4096);
 }
 
@@ -228,12 +228,13 @@ TEST(Sizes, a_failed_initialisation_leaves_no_entry_and_no_heap_used) {
 // neither is left behind (fuzz_sizes found the Array left in the directory).
 TEST(Sizes, a_value_or_array_whose_lock_does_not_fit_leaves_no_entry) {
     ScopedSegment segment;
-    const detail::SegmentHeader& header = segment->mapping().header();
-    const std::uint64_t room = segment->mapping().size() - detail::kHeapOffset - header.heap_used;
+    const detail::SegmentHeader& header = detail::mapping_of(*segment).header();
+    const std::uint64_t room =
+        detail::mapping_of(*segment).size() - detail::kHeapOffset - header.heap_used;
     ASSERT_EQ(room % 64, 0U);
     // The filler (64-byte header, data, 64-byte lock) leaves 64 bytes: one object, no lock.
     Array<char> filler(*segment, "filler", room - 3 * 64);
-    ASSERT_EQ(segment->mapping().size() - detail::kHeapOffset - header.heap_used, 64U);
+    ASSERT_EQ(detail::mapping_of(*segment).size() - detail::kHeapOffset - header.heap_used, 64U);
     expect_rejected<OutOfSpace>(segment, [&] { Value<int>(*segment, "v", 1); });
     expect_rejected<OutOfSpace>(segment, [&] { Value<int>(*segment, "", 1); });
     expect_rejected<OutOfSpace>(segment, [&] { Array<char>(*segment, "a", 0); });
@@ -251,10 +252,10 @@ TEST(Sizes, a_value_whose_lock_name_is_too_long_leaves_no_entry) {
 
 TEST(Sizes, a_forged_heap_fill_level_is_corrupt_segment_not_a_write_past_the_end) {
     ScopedSegment segment;
-    detail::SegmentHeader& header = segment->mapping().header();
+    detail::SegmentHeader& header = detail::mapping_of(*segment).header();
     const std::uint64_t heap_used = header.heap_used;
     for (std::uint64_t forged : {std::uint64_t{kMax}, std::uint64_t{kMax - detail::kHeapOffset},
-                                 std::uint64_t{segment->mapping().size()}}) {
+                                 std::uint64_t{detail::mapping_of(*segment).size()}}) {
         header.heap_used = forged;
         EXPECT_THROW(Value<int>(*segment, "v", 1), CorruptSegment);
     }

@@ -6,10 +6,12 @@
 #include "decode_messaging.hpp"
 #include "manager/manager_store.hpp"
 #include "os/liveness.hpp"
+#include "segment/directory.hpp"
 #include "segment/layout.hpp"
 #include "segment/mapping.hpp"
 #include "segment_file.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/type_tag.hpp"
 #include "shmbus/errors.hpp"
 #include "sync/sync_state.hpp"
 
@@ -125,14 +127,14 @@ void decode_barrier(ObjectReport& report, const detail::BarrierState& state) {
                      (broken ? " (broken)" : "");
 }
 
-// detail::type_tag_of<T>(): sizeof(T) | alignof(T) << 32 | category << 48, where category is
-// 1 floating point, 2 signed integral, 3 unsigned integral (bool included), 4 anything else.
+// detail::type_tag<T>() (shmbus/detail/type_tag.hpp): the size in the low 32 bits, the
+// category (1 floating point, 2 signed integral, 3 unsigned integral, 4 anything else) above.
 struct TypeTag {
     std::uint64_t size;
     std::uint64_t category;
 };
 TypeTag decode_tag(std::uint64_t tag) {
-    return {tag & 0xffff'ffffU, tag >> 48};
+    return {tag & 0xffff'ffffU, (tag >> detail::kTagCategoryShift) & 0xffU};
 }
 
 std::string type_name(TypeTag tag) {
@@ -312,23 +314,15 @@ std::string_view to_string(SegmentStatus status) {
 }
 
 std::vector<ObjectReport> object_reports(const Segment& segment) {
-    detail::SegmentHeader& header = segment.mapping().header();
-    const detail::DirEntry* entries = detail::directory(header);
     std::vector<ObjectReport> result;
-    for (std::uint32_t i = 0; i < detail::kMaxObjects; ++i) {
-        const detail::DirEntry& entry = entries[i];
-        // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
-        if (entry.state.load(std::memory_order_acquire) != detail::EntryState::ready)
-            continue;
-        if (auto problem = detail::validate_entry(entry, header))
-            throw CorruptSegment("segment '" + segment.name() + "': " + *problem);
+    for (const detail::DirEntry* entry : detail::ready_entries(segment)) {
         ObjectReport report;
-        report.name = entry.name;
-        report.kind = entry.kind;
-        report.offset = entry.offset;
-        report.size = entry.size;
-        report.creator_pid = entry.creator_pid;
-        decode(report, segment, entry.type_tag);
+        report.name = entry->name;
+        report.kind = entry->kind;
+        report.offset = entry->offset;
+        report.size = entry->size;
+        report.creator_pid = entry->creator_pid;
+        decode(report, segment, entry->type_tag);
         result.push_back(std::move(report));
     }
     return result;

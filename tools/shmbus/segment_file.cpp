@@ -156,7 +156,7 @@ std::string process_name(const AttachedProcess& process) {
 }
 
 void fill_segment_facts(SegmentSummary& summary, const Segment& segment) {
-    const detail::SegmentHeader& header = segment.mapping().header();
+    const detail::SegmentHeader& header = detail::mapping_of(segment).header();
     summary.layout_version = header.layout_version;
     summary.creator_pid = header.creator_pid;
     summary.creator_alive = detail::process_alive(header.creator_pid, header.creator_start_time);
