@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpmcRing's lease table, the slow path (see "Leases" at the top of detail/mpmc_ring.hpp):
+// MpmcRing's lease table, the slow path (see "Leases" at the top of ring/mpmc_ring.hpp):
 // how a thread gets a lease when it has none cached: its own, a free one, one freed from a dead
 // thread, or a shared one lent for a single put or get.
 #include "ring/mpmc_ring.hpp"

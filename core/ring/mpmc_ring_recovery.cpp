@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpmcRing's recovery from dead threads (see "Dead peers" at the top of detail/mpmc_ring.hpp):
+// MpmcRing's recovery from dead threads (see "Dead peers" at the top of ring/mpmc_ring.hpp):
 // a dead producer's claim becomes padding, a dead consumer's claim is released.
 #include "ring/mpmc_ring.hpp"
 

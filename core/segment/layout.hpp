@@ -25,7 +25,7 @@ namespace shmbus::detail {
 
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kSegmentMagic = 0x3130'5355'424d'4853ULL; // "SHMBUS01"
-// 2: liveness by file locks (detail/presence.hpp); slots record the PID namespace.
+// 2: liveness by file locks (os/presence.hpp); slots record the PID namespace.
 inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kReadyMark = 0x5944'4552U; // "REDY"
 inline constexpr std::uint32_t kMaxProcesses = 128;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // One process's mapping of a segment, shared by every Segment handle and object view made
-// from it. It marks this process present in the segment (detail/presence.hpp), registers it in
+// from it. It marks this process present in the segment (os/presence.hpp), registers it in
 // the attached-process table, and lets both go when the last handle goes (or when a shmbus
 // Process child ends). The kernel lets them go when the process dies.
 #pragma once

@@ -124,7 +124,7 @@ bool holds_this_layout(int fd) {
 }
 
 // Removes `name` when the file open on `fd` is still its file and nobody uses it: a remover
-// holds the presence byte exclusively (detail/presence.hpp), so no process can attach while
+// holds the presence byte exclusively (os/presence.hpp), so no process can attach while
 // it checks and unlinks, and one that attached before makes the lock fail. An empty file of
 // this user is the leftover of a create that died before sizing it (a creator in its first
 // microseconds, not yet present, fails its presence lock and creates again); another user's
