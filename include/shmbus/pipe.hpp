@@ -129,13 +129,52 @@ public:
     }
     /// Sends the bytes of `text` as one message (no terminating NUL).
     void send_bytes(std::string_view text) { send_bytes(std::as_bytes(std::span(text))); }
+    /// Sends `data` as one message; false, having sent nothing, when it still does not fit
+    /// after `timeout` (the limit applies as for send_for).
+    template <class Rep, class Period>
+    [[nodiscard]] bool send_bytes_for(std::span<const std::byte> data,
+                                      std::chrono::duration<Rep, Period> timeout) {
+        return m_core.send(data, detail::Deadline::after(timeout));
+    }
+    /// As send_bytes_for, with the limit at `deadline`.
+    template <class C, class D>
+    [[nodiscard]] bool send_bytes_until(std::span<const std::byte> data,
+                                        std::chrono::time_point<C, D> deadline) {
+        return m_core.send(data, detail::Deadline::at(deadline));
+    }
+    /// As send_bytes_for, without waiting: false when the message does not fit now.
+    [[nodiscard]] bool try_send_bytes(std::span<const std::byte> data) {
+        return m_core.send(data, detail::Deadline::immediate());
+    }
     /// One whole message. MessageTooLarge when it is longer than `max_length`; the message
     /// then stays in the pipe.
     std::vector<std::byte>
     recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
-        detail::ByteBuffer buffer;
-        m_core.recv(buffer, max_length, detail::Deadline::never());
-        return {buffer.data(), buffer.data() + buffer.size()};
+        return recv_bytes_by(max_length, detail::Deadline::never());
+    }
+    /// recv_bytes with a limit: Timeout when no message has begun to arrive after `timeout`
+    /// (as recv_for).
+    template <class Rep, class Period>
+    std::vector<std::byte>
+    recv_bytes_for(std::chrono::duration<Rep, Period> timeout,
+                   std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        return recv_bytes_by(max_length, detail::Deadline::after(timeout));
+    }
+    /// As recv_bytes_for, with the limit at `deadline`.
+    template <class C, class D>
+    std::vector<std::byte>
+    recv_bytes_until(std::chrono::time_point<C, D> deadline,
+                     std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        return recv_bytes_by(max_length, detail::Deadline::at(deadline));
+    }
+    /// recv_bytes without waiting for a message to begin: nullopt when none is ready.
+    [[nodiscard]] std::optional<std::vector<std::byte>>
+    try_recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        try {
+            return recv_bytes_by(max_length, detail::Deadline::immediate());
+        } catch (const Timeout&) {
+            return std::nullopt;
+        }
     }
     /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
     /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.
@@ -183,6 +222,11 @@ private:
         buffer.clear();
         encode(value, buffer);
         return m_core.send(buffer.bytes(), deadline);
+    }
+    std::vector<std::byte> recv_bytes_by(std::size_t max_length, detail::Deadline deadline) {
+        detail::ByteBuffer buffer;
+        m_core.recv(buffer, max_length, deadline);
+        return {buffer.data(), buffer.data() + buffer.size()};
     }
     template <class T>
     T recv_by(detail::Deadline deadline) {

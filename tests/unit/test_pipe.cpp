@@ -5,6 +5,7 @@
 #include <chrono>
 #include <gtest/gtest.h>
 #include <map>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/pipe.hpp>
 #include <string>
@@ -176,4 +177,28 @@ TEST(Pipe, anonymous_pipe_in_the_default_segment) {
     auto [a, b] = Pipe();
     a.send(std::map<int, std::string>{{1, "one"}});
     EXPECT_EQ((b.recv<std::map<int, std::string>>().at(1)), "one");
+}
+
+TEST(Pipe, byte_forms_with_a_limit_time_out_then_carry_whole_messages) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, small_pipe());
+    EXPECT_EQ(b.try_recv_bytes(), std::nullopt);
+    const auto start = Clock::now();
+    EXPECT_THROW((void)b.recv_bytes_for(50ms), Timeout);
+    EXPECT_GE(Clock::now() - start, 50ms);
+    EXPECT_THROW((void)b.recv_bytes_until(Clock::now() - 1s), Timeout);
+    const std::vector<std::byte> hello = bytes_of("hello");
+    EXPECT_TRUE(a.try_send_bytes(hello));
+    int sent = 1;
+    while (sent < 1000 && a.send_bytes_for(hello, 0ms))
+        ++sent;
+    EXPECT_LT(sent, 1000) << "a 256-byte ring never filled";
+    EXPECT_FALSE(a.send_bytes_until(hello, Clock::now() + 10ms));
+    EXPECT_FALSE(a.try_send_bytes(hello));
+    EXPECT_THROW((void)b.recv_bytes_for(1s, 4), MessageTooLarge); // stays in the pipe
+    for (int i = 0; i < sent; ++i)
+        ASSERT_EQ(b.recv_bytes_until(Clock::now() + 1s), hello) << "message " << i;
+    EXPECT_EQ(b.try_recv_bytes(), std::nullopt);
+    EXPECT_TRUE(a.send_bytes_for(hello, 1s));
+    EXPECT_EQ(b.try_recv_bytes(), hello);
 }
