@@ -168,7 +168,26 @@ void PipeCore::write_all(std::span<const std::byte> header, std::span<const std:
     }
 }
 
-void PipeCore::send(std::span<const std::byte> message) {
+// Waits until `frame` bytes fit in the send ring (as many as the ring holds, for a bigger
+// frame), so that a send with a limit writes all of a frame that fits, or nothing. False when
+// the deadline passed first; Closed when either end is closed or the receiving process died.
+bool PipeCore::await_room(std::size_t frame, Deadline deadline) {
+    SpscRing& ring = *m_send_ring;
+    const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(frame, ring.capacity()));
+    const auto fits = [&] { return ring.writable(wanted) >= wanted; };
+    const bool ended = wait_until(
+        true, [&] { return fits() || peer_gone() || closed(); }, deadline);
+    require_open();
+    if (peer_gone())
+        throw Closed("the other end of the pipe is closed");
+    if (fits())
+        return true;
+    if (ended)
+        throw Closed("the process at the other end of the pipe died");
+    return false;
+}
+
+bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
     if (!m_send_ring)
         throw UsageError("send on the receive-only end of a one-way pipe");
     require_open();
@@ -179,11 +198,15 @@ void PipeCore::send(std::span<const std::byte> message) {
     if (peer_gone())
         throw Closed("the other end of the pipe is closed");
     record(state_of(m_state).ends[m_end].sender);
+    // Without a limit, write what fits at once: the reader starts on a big frame sooner.
+    if (!deadline.is_never() && !await_room(kHeaderBytes + message.size(), deadline))
+        return false;
     const auto length = static_cast<std::uint32_t>(message.size());
     std::byte header[kHeaderBytes];
     std::memcpy(header, &length, kHeaderBytes);
     write_all(header, message);
     m_send_ring->count_message_written();
+    return true;
 }
 
 // Waits until a whole header is readable and returns the length it announces, without
@@ -229,12 +252,12 @@ void PipeCore::read_payload(std::byte* to, std::size_t length) {
     }
 }
 
-void PipeCore::recv(ByteBuffer& out, std::size_t max_length) {
+void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) {
     if (!m_recv_ring)
         throw UsageError("recv on the send-only end of a one-way pipe");
     require_open();
     record(state_of(m_state).ends[m_end].receiver);
-    const std::uint32_t length = await_header(Deadline::never());
+    const std::uint32_t length = await_header(deadline);
     if (length > max_length)
         throw MessageTooLarge("a message of " + std::to_string(length) +
                               " bytes is longer than the " + std::to_string(max_length) +

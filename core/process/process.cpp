@@ -108,7 +108,7 @@ Process::~Process() {
     try {
         if (m_daemon) {
             terminate();
-            if (!join(kDaemonGracePeriod)) {
+            if (!join_for(kDaemonGracePeriod)) {
                 kill();
                 join();
             }

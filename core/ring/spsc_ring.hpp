@@ -137,10 +137,11 @@ public:
         // relaxed is enough: only the reader stores read_pos.
         return available_at(m_header->read_pos.load(std::memory_order_relaxed), wanted);
     }
-    /// Writer: bytes that fit now.
-    std::size_t writable() const {
+    /// Writer: bytes that fit now; the cached read position is refreshed when it shows fewer
+    /// than `wanted`.
+    std::size_t writable(std::size_t wanted = 1) const {
         // relaxed is enough: only the writer stores write_pos.
-        return free_at(m_header->write_pos.load(std::memory_order_relaxed), 1);
+        return free_at(m_header->write_pos.load(std::memory_order_relaxed), wanted);
     }
     /// Either side: bytes in the ring. @concurrent result may be stale.
     std::size_t size_guess() const {

@@ -75,7 +75,7 @@ public:
     /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
     /// Lockable: try_acquire(); true when acquired.
-    bool try_lock() { return try_acquire().acquired; }
+    [[nodiscard]] bool try_lock() { return try_acquire().acquired; }
     /// Lockable: release().
     void unlock() { release(); }
 
@@ -99,12 +99,13 @@ public:
     }
     /// Returns pred() when it holds or the time is up, like Python's wait_for.
     template <class Rep, class Period, class Predicate>
-    bool wait_for(std::chrono::duration<Rep, Period> timeout, Predicate pred) {
+    [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout, Predicate pred) {
         return wait_pred_by(detail::Deadline::after(timeout), pred);
     }
     /// Returns pred() when it holds or `deadline` has passed.
     template <class Clock, class Duration, class Predicate>
-    bool wait_until(std::chrono::time_point<Clock, Duration> deadline, Predicate pred) {
+    [[nodiscard]] bool wait_until(std::chrono::time_point<Clock, Duration> deadline,
+                                  Predicate pred) {
         return wait_pred_by(detail::Deadline::at(deadline), pred);
     }
 

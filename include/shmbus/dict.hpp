@@ -87,7 +87,7 @@ public:
         return try_get(key).value_or(std::move(fallback));
     }
     /// nullopt when missing.
-    std::optional<V> try_get(std::string_view key) const {
+    [[nodiscard]] std::optional<V> try_get(std::string_view key) const {
         detail::Transaction txn(m_core);
         const auto slot = txn.find(key);
         if (!slot)

@@ -42,14 +42,16 @@ public:
     void join() { this->m_core.join(detail::Deadline::never()); }
     /// False when items are still unfinished after `timeout`.
     template <class Rep, class Period>
-    bool join_for(std::chrono::duration<Rep, Period> timeout) {
+    [[nodiscard]] bool join_for(std::chrono::duration<Rep, Period> timeout) {
         return this->m_core.join(detail::Deadline::after(timeout));
     }
     /// False when items are still unfinished at `deadline`.
     template <class C, class D>
-    bool join_until(std::chrono::time_point<C, D> deadline) {
+    [[nodiscard]] bool join_until(std::chrono::time_point<C, D> deadline) {
         return this->m_core.join(detail::Deadline::at(deadline));
     }
+    /// True when every item put has been marked done; never blocks.
+    [[nodiscard]] bool try_join() { return this->m_core.join(detail::Deadline::immediate()); }
     /// Items put and not yet marked done. @concurrent result may be stale.
     std::size_t unfinished_tasks() const { return this->m_core.unfinished_tasks(); }
 

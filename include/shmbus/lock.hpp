@@ -82,7 +82,7 @@ public:
     /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
     /// Lockable: try_acquire(); true when acquired.
-    bool try_lock() { return try_acquire().acquired; }
+    [[nodiscard]] bool try_lock() { return try_acquire().acquired; }
     /// Lockable: release().
     void unlock() { release(); }
 
@@ -140,7 +140,7 @@ public:
     /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
     /// Lockable: try_acquire(); true when acquired.
-    bool try_lock() { return try_acquire().acquired; }
+    [[nodiscard]] bool try_lock() { return try_acquire().acquired; }
     /// Lockable: release().
     void unlock() { release(); }
 

@@ -38,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -65,38 +66,115 @@ public:
     /// end. @concurrent one sending process (thread) per end at a time.
     template <class T>
     void send(const T& value) {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        buffer.clear();
-        encode(value, buffer);
-        m_core.send(buffer.bytes());
+        send_by(value, detail::Deadline::never());
     }
+    /// False, having sent nothing, when the message still does not fit after `timeout`;
+    /// errors as send(). The limit applies before the first byte is written: a message that
+    /// fits in the pipe's ring (PipeOptions::capacity_bytes) is sent whole or not at all; a
+    /// bigger one waits (with the limit) for an empty ring and then streams on without one.
+    template <class T, class Rep, class Period>
+    [[nodiscard]] bool send_for(const T& value, std::chrono::duration<Rep, Period> timeout) {
+        return send_by(value, detail::Deadline::after(timeout));
+    }
+    /// As send_for, with the limit at `deadline`.
+    template <class T, class C, class D>
+    [[nodiscard]] bool send_until(const T& value, std::chrono::time_point<C, D> deadline) {
+        return send_by(value, detail::Deadline::at(deadline));
+    }
+    /// As send_for, without waiting: false when the message does not fit now.
+    template <class T>
+    [[nodiscard]] bool try_send(const T& value) {
+        return send_by(value, detail::Deadline::immediate());
+    }
+
     /// Receives one value. EndOfStream when the pipe is drained and the other end closed (or
     /// its sender died); Closed when this end is closed; DecodeError when the message is not
     /// a T (it is consumed). @concurrent one receiving process (thread) per end at a time.
     template <class T>
     T recv() {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        m_core.recv(buffer, std::numeric_limits<std::size_t>::max());
-        return decode<T>(buffer.bytes());
+        return recv_by<T>(detail::Deadline::never());
+    }
+    /// Timeout when no message has begun to arrive after `timeout` (nothing is consumed);
+    /// other errors as recv(). The limit applies to the start of a message: one bigger than
+    /// the ring, whose sender is still streaming it, is then read whole without a limit.
+    template <class T, class Rep, class Period>
+    T recv_for(std::chrono::duration<Rep, Period> timeout) {
+        return recv_by<T>(detail::Deadline::after(timeout));
+    }
+    /// As recv_for, with the limit at `deadline`.
+    template <class T, class C, class D>
+    T recv_until(std::chrono::time_point<C, D> deadline) {
+        return recv_by<T>(detail::Deadline::at(deadline));
+    }
+    /// nullopt when no message is ready; never waits for one to begin. EndOfStream, Closed
+    /// and DecodeError as recv().
+    template <class T>
+    [[nodiscard]] std::optional<T> try_recv() {
+        try {
+            return recv_by<T>(detail::Deadline::immediate());
+        } catch (const Timeout&) {
+            return std::nullopt;
+        }
     }
 
     /// Sends `data` as one message, blocking as send() does.
-    void send_bytes(std::span<const std::byte> data) { m_core.send(data); }
+    void send_bytes(std::span<const std::byte> data) {
+        m_core.send(data, detail::Deadline::never());
+    }
     /// Sends data[offset, offset + size); UsageError when that lies outside `data`.
     void send_bytes(std::span<const std::byte> data, std::size_t offset, std::size_t size) {
         if (offset > data.size() || size > data.size() - offset)
             throw UsageError("send_bytes: offset and size lie outside the buffer");
-        m_core.send(data.subspan(offset, size));
+        send_bytes(data.subspan(offset, size));
     }
     /// Sends the bytes of `text` as one message (no terminating NUL).
-    void send_bytes(std::string_view text) { m_core.send(std::as_bytes(std::span(text))); }
+    void send_bytes(std::string_view text) { send_bytes(std::as_bytes(std::span(text))); }
+    /// Sends `data` as one message; false, having sent nothing, when it still does not fit
+    /// after `timeout` (the limit applies as for send_for).
+    template <class Rep, class Period>
+    [[nodiscard]] bool send_bytes_for(std::span<const std::byte> data,
+                                      std::chrono::duration<Rep, Period> timeout) {
+        return m_core.send(data, detail::Deadline::after(timeout));
+    }
+    /// As send_bytes_for, with the limit at `deadline`.
+    template <class C, class D>
+    [[nodiscard]] bool send_bytes_until(std::span<const std::byte> data,
+                                        std::chrono::time_point<C, D> deadline) {
+        return m_core.send(data, detail::Deadline::at(deadline));
+    }
+    /// As send_bytes_for, without waiting: false when the message does not fit now.
+    [[nodiscard]] bool try_send_bytes(std::span<const std::byte> data) {
+        return m_core.send(data, detail::Deadline::immediate());
+    }
     /// One whole message. MessageTooLarge when it is longer than `max_length`; the message
     /// then stays in the pipe.
     std::vector<std::byte>
     recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
-        detail::ByteBuffer buffer;
-        m_core.recv(buffer, max_length);
-        return {buffer.data(), buffer.data() + buffer.size()};
+        return recv_bytes_by(max_length, detail::Deadline::never());
+    }
+    /// recv_bytes with a limit: Timeout when no message has begun to arrive after `timeout`
+    /// (as recv_for).
+    template <class Rep, class Period>
+    std::vector<std::byte>
+    recv_bytes_for(std::chrono::duration<Rep, Period> timeout,
+                   std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        return recv_bytes_by(max_length, detail::Deadline::after(timeout));
+    }
+    /// As recv_bytes_for, with the limit at `deadline`.
+    template <class C, class D>
+    std::vector<std::byte>
+    recv_bytes_until(std::chrono::time_point<C, D> deadline,
+                     std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        return recv_bytes_by(max_length, detail::Deadline::at(deadline));
+    }
+    /// recv_bytes without waiting for a message to begin: nullopt when none is ready.
+    [[nodiscard]] std::optional<std::vector<std::byte>>
+    try_recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        try {
+            return recv_bytes_by(max_length, detail::Deadline::immediate());
+        } catch (const Timeout&) {
+            return std::nullopt;
+        }
     }
     /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
     /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.
@@ -106,16 +184,20 @@ public:
         return m_core.recv_into(buffer.subspan(offset));
     }
 
-    /// True when recv would not block: a message is ready or the stream has ended. Never
-    /// blocks.
-    bool poll() { return m_core.poll(detail::Deadline::immediate()); }
-    /// Waits up to `timeout` for poll() to become true.
+    /// Blocks until recv would not block: a message is ready or the stream has ended.
+    void poll() { m_core.poll(detail::Deadline::never()); }
+    /// Waits up to `timeout` for a message (or the end of the stream); false when none came.
     template <class Rep, class Period>
-    bool poll(std::chrono::duration<Rep, Period> timeout) {
+    [[nodiscard]] bool poll_for(std::chrono::duration<Rep, Period> timeout) {
         return m_core.poll(detail::Deadline::after(timeout));
     }
-    /// Waits without a limit.
-    bool poll_forever() { return m_core.poll(detail::Deadline::never()); }
+    /// Waits until `deadline` for a message (or the end of the stream); false when none came.
+    template <class C, class D>
+    [[nodiscard]] bool poll_until(std::chrono::time_point<C, D> deadline) {
+        return m_core.poll(detail::Deadline::at(deadline));
+    }
+    /// True when recv would not block now (Python's poll() without a timeout); never blocks.
+    [[nodiscard]] bool try_poll() { return m_core.poll(detail::Deadline::immediate()); }
 
     /// Closes this end, for every process (see the top of this file).
     void close() { m_core.close(); }
@@ -133,6 +215,25 @@ public:
 private:
     friend std::pair<Connection, Connection> Pipe(const Segment&, bool, const PipeOptions&);
     explicit Connection(detail::PipeCore core) : m_core(std::move(core)) {}
+
+    template <class T>
+    bool send_by(const T& value, detail::Deadline deadline) {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        buffer.clear();
+        encode(value, buffer);
+        return m_core.send(buffer.bytes(), deadline);
+    }
+    std::vector<std::byte> recv_bytes_by(std::size_t max_length, detail::Deadline deadline) {
+        detail::ByteBuffer buffer;
+        m_core.recv(buffer, max_length, deadline);
+        return {buffer.data(), buffer.data() + buffer.size()};
+    }
+    template <class T>
+    T recv_by(detail::Deadline deadline) {
+        detail::ByteBuffer& buffer = detail::codec_scratch();
+        m_core.recv(buffer, std::numeric_limits<std::size_t>::max(), deadline);
+        return decode<T>(buffer.bytes());
+    }
 
     detail::PipeCore m_core;
 };

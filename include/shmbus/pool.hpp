@@ -8,7 +8,7 @@
 ///   shmbus::Pool pool(4);
 ///   std::vector<int> squares = pool.map(square, std::vector{1, 2, 3, 4, 5}); // 1 4 9 16 25
 ///   auto result = pool.apply_async(square, 7);                                // AsyncResult<int>
-///   int fortynine = result.get(std::chrono::seconds(1));
+///   int fortynine = result.get_for(std::chrono::seconds(1));
 ///   pool.close();
 ///   pool.join();
 /// @endcode
@@ -69,20 +69,31 @@ class AsyncResult {
 public:
     /// Waits for the result; rethrows the task's error (RemoteError, WorkerLost, Closed, ...).
     R get() { return m_state->get_by(detail::Deadline::never()); }
-    /// Timeout when the result is not ready after `timeout`.
+    /// Timeout when the result is not ready after `timeout` (Python's get(timeout)).
     template <class Rep, class Period>
-    R get(std::chrono::duration<Rep, Period> timeout) {
+    R get_for(std::chrono::duration<Rep, Period> timeout) {
         return m_state->get_by(detail::Deadline::after(timeout));
+    }
+    /// Timeout when the result is not ready at `deadline`.
+    template <class C, class D>
+    R get_until(std::chrono::time_point<C, D> deadline) {
+        return m_state->get_by(detail::Deadline::at(deadline));
     }
     /// Blocks until the result is ready; never throws the task's error (get() does).
     void wait() { m_state->wait_by(detail::Deadline::never()); }
-    /// True when the result is ready.
+    /// True when the result is ready within `timeout`.
     template <class Rep, class Period>
-    bool wait(std::chrono::duration<Rep, Period> timeout) {
+    [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
         return m_state->wait_by(detail::Deadline::after(timeout));
     }
-    /// True when the task has finished, returned or failed. Never blocks.
-    bool ready() const { return m_state->ready(); }
+    /// True when the result is ready by `deadline`.
+    template <class C, class D>
+    [[nodiscard]] bool wait_until(std::chrono::time_point<C, D> deadline) {
+        return m_state->wait_by(detail::Deadline::at(deadline));
+    }
+    /// True when the task has finished, returned or failed: the non-blocking wait (Python's
+    /// name). Never blocks.
+    [[nodiscard]] bool ready() const { return m_state->ready(); }
     /// True when the task returned; UsageError before ready (Python's ValueError).
     bool successful() const { return m_state->successful(); }
 
@@ -96,17 +107,22 @@ private:
 };
 
 /// The results of imap / imap_unordered as they arrive (Python's IMapIterator): a range for
-/// range-for, or next() with a timeout.
+/// range-for, or next() / next_for() / next_until().
 template <class R>
 class ImapResult {
 public:
     /// The next result, nullopt after the last. A failed chunk throws its error in its place
     /// (once; the following next() goes on after it).
     std::optional<R> next() { return m_sink->next(detail::Deadline::never()); }
-    /// Timeout when no result is ready within `timeout`.
+    /// Timeout when no result is ready within `timeout` (Python's next(timeout)).
     template <class Rep, class Period>
-    std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
+    std::optional<R> next_for(std::chrono::duration<Rep, Period> timeout) {
         return m_sink->next(detail::Deadline::after(timeout));
+    }
+    /// Timeout when no result is ready at `deadline`.
+    template <class C, class D>
+    std::optional<R> next_until(std::chrono::time_point<C, D> deadline) {
+        return m_sink->next(detail::Deadline::at(deadline));
     }
 
     /// A single-pass input iterator over the results; the end is std::default_sentinel.

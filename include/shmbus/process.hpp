@@ -96,16 +96,20 @@ public:
     /// Waits until the child has ended and reaps it. UsageError when never started or called
     /// by a process other than the one that started it.
     void join();
-    /// Waits at most `timeout`; true when the child has ended (and is reaped).
+    /// Waits at most `timeout`; true when the child has ended (and is reaped). Python's
+    /// join(timeout), which tells the outcome through is_alive() instead.
     template <class Rep, class Period>
-    bool join(std::chrono::duration<Rep, Period> timeout) {
+    [[nodiscard]] bool join_for(std::chrono::duration<Rep, Period> timeout) {
         return join_by(detail::Deadline::after(timeout));
     }
     /// Waits until `deadline`; true when the child has ended (and is reaped).
     template <class C, class D>
-    bool join_until(std::chrono::time_point<C, D> deadline) {
+    [[nodiscard]] bool join_until(std::chrono::time_point<C, D> deadline) {
         return join_by(detail::Deadline::at(deadline));
     }
+
+    /// True when the child has ended (and is reaped); never blocks. UsageError as join().
+    [[nodiscard]] bool try_join() { return join_by(detail::Deadline::immediate()); }
 
     /// False before start and once the child has ended (which reaps it); true inside the
     /// child for its own Process object.

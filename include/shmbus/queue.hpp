@@ -104,7 +104,9 @@ public:
     void put_nowait(const T& item) { put_by(item, detail::Deadline::immediate()); }
     /// False when full or closed; never blocks. MessageTooLarge still throws: the item can
     /// never fit.
-    bool try_put(const T& item) { return m_core.try_put(encoded(item)) == detail::QueueStatus::ok; }
+    [[nodiscard]] bool try_put(const T& item) {
+        return m_core.try_put(encoded(item)) == detail::QueueStatus::ok;
+    }
 
     /// Blocks while empty. Closed once closed and drained. DecodeError when the message does
     /// not decode as T (the message is consumed).
@@ -122,7 +124,7 @@ public:
     /// Empty at once when empty.
     T get_nowait() { return get_by(detail::Deadline::immediate()); }
     /// nullopt when empty, or closed and drained; never blocks.
-    std::optional<T> try_get() {
+    [[nodiscard]] std::optional<T> try_get() {
         detail::ByteBuffer& buffer = detail::codec_scratch();
         if (m_core.try_get(buffer) != detail::QueueStatus::ok)
             return std::nullopt;

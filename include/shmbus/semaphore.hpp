@@ -61,7 +61,7 @@ public:
     /// Lockable: acquire().
     void lock() { acquire(); }
     /// Lockable: try_acquire().
-    bool try_lock() { return try_acquire(); }
+    [[nodiscard]] bool try_lock() { return try_acquire(); }
     /// Lockable: release() of one unit.
     void unlock() { release(); }
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file
-/// How blocking calls wait. Every wait exists in three forms: try_x() never blocks,
-/// x_for(duration) / x_until(time_point) block with a limit, x() blocks without one.
-/// A negative duration counts as zero and a deadline in the past means "try once".
+/// How blocking calls wait. Every blocking call x exists in four forms: x() blocks without a
+/// limit, x_for(duration) / x_until(time_point) block with one, try_x() never blocks. A
+/// negative duration counts as zero and a deadline in the past means "try once". When the limit
+/// passes, a form returning bool returns false and a form returning a value throws (Full /
+/// Empty for a Queue, as in Python; Timeout otherwise). The try_ forms and the waits that
+/// return bool are [[nodiscard]]. Where Python names the non-blocking question, that name is
+/// kept (Event::is_set, AsyncResult::ready).
 #pragma once
 
 #include <chrono>

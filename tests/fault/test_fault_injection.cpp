@@ -645,7 +645,7 @@ TEST(FaultInjection, pool_worker_killed_at_a_random_moment_fails_only_its_chunk)
         std::uint64_t lost = 0;
         for (std::uint64_t i = 0; i < results.size(); ++i) {
             try {
-                EXPECT_EQ(results[i].get(30s), expected_result(i)) << "task " << i;
+                EXPECT_EQ(results[i].get_for(30s), expected_result(i)) << "task " << i;
             } catch (const WorkerLost&) {
                 ++lost;
             }

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipe between forked processes: round trips, end of stream after close or after the sender
-// dies, large messages streaming through a small ring, and a writer whose reader died.
+// dies, large messages streaming through a small ring, a writer whose reader died, and the
+// timed forms of send and recv.
 #include "support/harness.hpp"
 
 #include <chrono>
 #include <csignal>
 #include <gtest/gtest.h>
+#include <optional>
 #include <shmbus/errors.hpp>
+#include <shmbus/event.hpp>
 #include <shmbus/pipe.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -17,6 +21,7 @@ using namespace shmbus;
 using namespace std::chrono_literals;
 using shmbus::test::Child;
 using shmbus::test::ScopedSegment;
+using Clock = std::chrono::steady_clock;
 
 TEST(PipeMultiprocess, parent_and_child_exchange_typed_messages) {
     ScopedSegment segment;
@@ -89,7 +94,7 @@ TEST(PipeMultiprocess, a_writer_blocked_on_a_reader_that_died_gets_closed) {
         pause();
     });
     writer.send(1);
-    for (int i = 0; i < 1000 && reader.poll(); ++i) // until the child has taken it
+    for (int i = 0; i < 1000 && reader.try_poll(); ++i) // until the child has taken it
         std::this_thread::sleep_for(1ms);
     child.kill(SIGKILL);
     EXPECT_EQ(child.wait(), -SIGKILL);
@@ -99,4 +104,78 @@ TEST(PipeMultiprocess, a_writer_blocked_on_a_reader_that_died_gets_closed) {
                 writer.send(std::string(100, 'x'));
         },
         Closed);
+}
+
+// Timing checks are lower bounds only: a loaded box may return late, never early.
+TEST(PipeMultiprocess, recv_for_times_out_then_receives_what_a_child_sends) {
+    ScopedSegment segment;
+    auto [parent, child_end] = Pipe(*segment);
+    Child child([&, &child_end = child_end] {
+        const int go = child_end.recv<int>();
+        child_end.send(go + 1);
+        child_end.send(go + 2);
+        child_end.close();
+    });
+    const auto start = Clock::now();
+    EXPECT_THROW(parent.recv_for<int>(100ms), Timeout);
+    EXPECT_GE(Clock::now() - start, 100ms);
+    EXPECT_THROW(parent.recv_until<int>(Clock::now() - 1s), Timeout); // a past deadline tries once
+    EXPECT_EQ(parent.try_recv<int>(), std::nullopt);
+    parent.send(41);
+    EXPECT_EQ(parent.recv_for<int>(30s), 42);
+    EXPECT_EQ(parent.recv_until<int>(std::chrono::system_clock::now() + 30s), 43);
+    EXPECT_EQ(child.wait(), 0);
+    EXPECT_THROW(parent.recv_for<int>(30s), EndOfStream); // drained and closed: not a Timeout
+    EXPECT_THROW((void)parent.try_recv<int>(), EndOfStream);
+}
+
+TEST(PipeMultiprocess, send_for_on_a_full_pipe_times_out_having_sent_nothing) {
+    ScopedSegment segment;
+    auto [parent, child_end] = Pipe(*segment, true, PipeOptions{.capacity_bytes = 1024});
+    Event go(*segment, "go");
+    const std::string big(5000, 'b'); // bigger than the ring: sent in chunks
+    Child child([&, &child_end = child_end] {
+        go.wait();
+        int numbers = 0;
+        bool saw_big = false;
+        for (std::string message = child_end.recv<std::string>(); message != "end";
+             message = child_end.recv<std::string>()) {
+            if (message == big && !saw_big)
+                saw_big = true;
+            else if (saw_big || message != std::to_string(numbers++))
+                throw std::runtime_error("unexpected message " + message.substr(0, 20));
+        }
+        child_end.send(saw_big ? numbers : -1);
+    });
+    int sent = 0;
+    while (sent < 100000 && parent.try_send(std::to_string(sent)))
+        ++sent;
+    ASSERT_GT(sent, 0);
+    ASSERT_LT(sent, 100000) << "the pipe never filled";
+    const auto start = Clock::now();
+    EXPECT_FALSE(parent.send_for(std::to_string(sent), 100ms));
+    EXPECT_GE(Clock::now() - start, 100ms);
+    EXPECT_FALSE(parent.send_until(std::to_string(sent), Clock::now() - 1s));
+    EXPECT_FALSE(parent.try_send(big));
+    go.set();
+    // The reader drains the ring: the next number goes in whole, the big message waits for an
+    // empty ring and streams, and the stream the child checks has no gap or torn message.
+    EXPECT_TRUE(parent.send_for(std::to_string(sent), 30s));
+    EXPECT_TRUE(parent.send_until(big, Clock::now() + 30s));
+    parent.send(std::string("end"));
+    EXPECT_EQ(parent.recv_for<int>(30s), sent + 1) << "numbers the child got, then the big one";
+    EXPECT_EQ(child.wait(), 0);
+}
+
+TEST(PipeMultiprocess, send_for_raises_closed_when_the_reader_closes_while_it_waits) {
+    ScopedSegment segment;
+    auto [reader, writer] = Pipe(*segment, false, PipeOptions{.capacity_bytes = 1024});
+    while (writer.try_send(std::string(100, 'x'))) {
+    }
+    Child child([&, &reader = reader] {
+        std::this_thread::sleep_for(50ms);
+        reader.close();
+    });
+    EXPECT_THROW((void)writer.send_for(std::string(100, 'x'), 30s), Closed);
+    EXPECT_EQ(child.wait(), 0);
 }

@@ -141,12 +141,12 @@ TEST(PoolLifecycle, a_pool_whose_workers_keep_dying_is_destroyed_without_abortin
             std::this_thread::sleep_for(300ms);
         }
         try {
-            never_ran->get(30s);
+            never_ran->get_for(30s);
             std::_Exit(4); // no worker ever ran a task: a result is impossible
         } catch (const Closed&) {
         }
         try {
-            killed_its_worker->get(30s);
+            killed_its_worker->get_for(30s);
             std::_Exit(5);
         } catch (const WorkerLost&) {
         } catch (const Closed&) {

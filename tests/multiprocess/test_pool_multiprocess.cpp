@@ -171,7 +171,7 @@ TEST(PoolMultiprocess, ImapUnorderedYieldsEveryResultOnce) {
     Pool pool(3);
     auto results = pool.imap_unordered(square, iota(40));
     std::multiset<int> got;
-    while (auto value = results.next(30s))
+    while (auto value = results.next_for(30s))
         got.insert(*value);
     std::multiset<int> want;
     for (int i = 0; i < 40; ++i)
@@ -183,10 +183,11 @@ TEST(PoolMultiprocess, ImapNextTimesOutWhileTheTaskWaits) {
     Gate gate;
     Pool pool(1);
     auto results = pool.imap(wait_for_gate, std::vector{7});
-    EXPECT_THROW(results.next(20ms), Timeout);
+    EXPECT_THROW(results.next_for(20ms), Timeout);
+    EXPECT_THROW(results.next_until(std::chrono::steady_clock::now() + 20ms), Timeout);
     gate.event.set();
-    EXPECT_EQ(results.next(30s), 7);
-    EXPECT_EQ(results.next(30s), std::nullopt);
+    EXPECT_EQ(results.next_until(std::chrono::system_clock::now() + 30s), 7);
+    EXPECT_EQ(results.next_for(30s), std::nullopt);
 }
 
 TEST(PoolMultiprocess, ApplyAndApplyAsync) {
@@ -194,7 +195,7 @@ TEST(PoolMultiprocess, ApplyAndApplyAsync) {
     EXPECT_EQ(pool.apply(add, 20, 22), 42);
     EXPECT_EQ(pool.apply(shout, std::string("hi"), 2), "hi!hi!");
     auto result = pool.apply_async(square, 9);
-    EXPECT_EQ(result.get(30s), 81);
+    EXPECT_EQ(result.get_for(30s), 81);
     EXPECT_TRUE(result.ready());
     EXPECT_TRUE(result.successful());
     EXPECT_EQ(result.get(), 81); // get() may be called again
@@ -210,10 +211,16 @@ TEST(PoolMultiprocess, AsyncResultStatesFollowTheTask) {
     auto result = pool.apply_async(wait_for_gate, 5);
     EXPECT_FALSE(result.ready());
     EXPECT_THROW(result.successful(), UsageError);
-    EXPECT_THROW(result.get(10ms), Timeout);
-    EXPECT_FALSE(result.wait(10ms));
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(result.get_for(100ms), Timeout);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+    EXPECT_THROW(result.get_until(std::chrono::steady_clock::now() + 10ms), Timeout);
+    EXPECT_FALSE(result.wait_for(10ms));
+    EXPECT_FALSE(result.wait_until(std::chrono::system_clock::now() + 10ms));
     gate.event.set();
-    EXPECT_TRUE(result.wait(30s));
+    EXPECT_EQ(result.get_until(std::chrono::steady_clock::now() + 30s), 5);
+    EXPECT_TRUE(result.wait_until(std::chrono::steady_clock::now()));
+    EXPECT_TRUE(result.wait_for(30s));
     EXPECT_TRUE(result.ready());
     EXPECT_TRUE(result.successful());
     EXPECT_EQ(result.get(), 5);
@@ -255,7 +262,7 @@ TEST(PoolMultiprocess, MapAsyncCallbackGetsTheWholeList) {
     std::vector<int> delivered;
     auto result =
         pool.map_async(square, iota(10), 3, [&](const std::vector<int>& all) { delivered = all; });
-    const std::vector<int> got = result.get(30s);
+    const std::vector<int> got = result.get_for(30s);
     EXPECT_EQ(delivered, got); // the callback ran before the result became ready
     EXPECT_EQ(got[9], 81);
 }
@@ -287,17 +294,17 @@ TEST(PoolMultiprocess, TaskExceptionsArriveAsRemoteError) {
 TEST(PoolMultiprocess, ImapRaisesAFailedChunkInItsPlaceAndGoesOn) {
     Pool pool(2);
     auto results = pool.imap(fail_on_multiples_of_37, std::vector{1, 37, 2});
-    EXPECT_EQ(results.next(30s), 1);
-    EXPECT_THROW(results.next(30s), RemoteError);
-    EXPECT_EQ(results.next(30s), 2);
-    EXPECT_EQ(results.next(30s), std::nullopt);
+    EXPECT_EQ(results.next_for(30s), 1);
+    EXPECT_THROW(results.next_for(30s), RemoteError);
+    EXPECT_EQ(results.next_for(30s), 2);
+    EXPECT_EQ(results.next_for(30s), std::nullopt);
 }
 
 TEST(PoolMultiprocess, WorkerKilledInsideATaskFailsItWithWorkerLost) {
     Pool pool(2);
     const std::vector<pid_t> before = pool.worker_pids();
     auto lost = pool.apply_async(die, 0);
-    EXPECT_THROW(lost.get(60s), WorkerLost);
+    EXPECT_THROW(lost.get_for(60s), WorkerLost);
     // The pool replaced the worker and goes on.
     EXPECT_EQ(pool.map(square, iota(20), 2)[19], 361);
     EXPECT_NE(pool.worker_pids(), before);
@@ -320,15 +327,15 @@ TEST(PoolMultiprocess, WorkerKilledFromOutsideFailsOnlyItsTask) {
     // Exactly one of the two tasks ran in the killed worker.
     bool first_lost = false;
     try {
-        first.get(60s);
+        first.get_for(60s);
     } catch (const WorkerLost&) {
         first_lost = true;
     }
     gate.event.set();
     if (first_lost)
-        EXPECT_EQ(second.get(60s), 2);
+        EXPECT_EQ(second.get_for(60s), 2);
     else
-        EXPECT_THROW(second.get(60s), WorkerLost);
+        EXPECT_THROW(second.get_for(60s), WorkerLost);
     EXPECT_EQ(pool.apply(square, 4), 16);
 }
 
@@ -359,8 +366,8 @@ TEST(PoolMultiprocess, TerminateFailsPendingResults) {
     auto stuck = pool.apply_async(wait_for_gate, 1);
     auto queued = pool.map_async(square, iota(10));
     pool.terminate();
-    EXPECT_THROW(stuck.get(30s), Closed);
-    EXPECT_THROW(queued.get(30s), Closed);
+    EXPECT_THROW(stuck.get_for(30s), Closed);
+    EXPECT_THROW(queued.get_for(30s), Closed);
     EXPECT_THROW(pool.apply(square, 1), Closed);
     pool.join(); // allowed after terminate
 }
@@ -373,7 +380,7 @@ TEST(PoolMultiprocess, DestructorWithoutCloseDoesNotWaitForTasks) {
         outlives = pool.apply_async(wait_for_gate, 1);
         ASSERT_FALSE(outlives->ready());
     }
-    EXPECT_THROW(outlives->get(30s), Closed);
+    EXPECT_THROW(outlives->get_for(30s), Closed);
 }
 
 TEST(PoolMultiprocess, MaxTasksPerChildReplacesWorkers) {

@@ -194,7 +194,7 @@ bool daemon_dies_with_parent(IntermediateEnd how) {
     if (how == IntermediateEnd::killed)
         intermediate.kill();
     hold.close_write(); // lets the intermediate go on
-    EXPECT_TRUE(intermediate.join(30s));
+    EXPECT_TRUE(intermediate.join_for(30s));
     const bool gone = daemon.pid > 0 && gone_within(daemon.pid, daemon.start_time, 5000ms);
     if (!gone && daemon.pid > 0)
         ::kill(daemon.pid, SIGKILL); // leave nothing behind
@@ -406,7 +406,7 @@ TEST(ProcessMultiprocess, threads_may_join_one_child_together) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 3; ++i)
         threads.emplace_back([&] {
-            if (process.join(30s))
+            if (process.join_for(30s))
                 // relaxed is enough: read after the threads are joined.
                 joined.fetch_add(1, std::memory_order_relaxed);
         });

@@ -218,6 +218,11 @@ TEST(QueueMultiprocess, close_in_one_process_ends_getters_in_others) {
 TEST(QueueMultiprocess, joinable_queue_join_waits_for_task_done_in_other_processes) {
     ScopedSegment segment;
     JoinableQueue<int> q(*segment, "");
+    EXPECT_TRUE(q.try_join()); // nothing put yet
+    q.put(-1);
+    EXPECT_FALSE(q.try_join());
+    EXPECT_FALSE(q.join_for(50ms)); // no worker yet: the item stays unfinished
+    EXPECT_FALSE(q.join_until(std::chrono::steady_clock::now() + 10ms));
     std::vector<Child> workers;
     for (int w = 0; w < 2; ++w)
         workers.emplace_back([&] {
@@ -231,7 +236,9 @@ TEST(QueueMultiprocess, joinable_queue_join_waits_for_task_done_in_other_process
         });
     for (int i = 0; i < 500; ++i)
         q.put(i);
+    EXPECT_TRUE(q.join_for(60s));
     q.join();
+    EXPECT_TRUE(q.try_join());
     EXPECT_EQ(q.unfinished_tasks(), 0u);
     q.close();
     for (Child& worker : workers)

@@ -190,7 +190,7 @@ int use_everything(const std::string& name, Connection* pipe_end) {
             // poll only: a forged length makes recv wait for bytes a live peer never sends,
             // which is a block like any other, not a fault.
             if (pipe_end != nullptr)
-                attempt([&] { (void)pipe_end->poll(10ms); }, corrupt);
+                attempt([&] { (void)pipe_end->poll_for(10ms); }, corrupt);
             std::fflush(nullptr);
             _exit(corrupt ? kCorrupt : kClean);
         },

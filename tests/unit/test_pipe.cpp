@@ -5,6 +5,7 @@
 #include <chrono>
 #include <gtest/gtest.h>
 #include <map>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/pipe.hpp>
 #include <string>
@@ -111,10 +112,10 @@ TEST(Pipe, recv_after_the_peer_closed_drains_then_raises_end_of_stream) {
     a.close();
     EXPECT_TRUE(a.closed());
     EXPECT_FALSE(b.closed());
-    EXPECT_TRUE(b.poll());
+    EXPECT_TRUE(b.try_poll());
     EXPECT_EQ(b.recv<int>(), 1);
     EXPECT_EQ(b.recv<int>(), 2);
-    EXPECT_TRUE(b.poll()); // end of stream: recv would not block
+    EXPECT_TRUE(b.try_poll()); // end of stream: recv would not block
     EXPECT_THROW(b.recv<int>(), EndOfStream);
     EXPECT_THROW(b.send(3), Closed); // the peer is gone: broken pipe
 }
@@ -127,6 +128,7 @@ TEST(Pipe, operations_on_a_closed_connection_are_closed) {
     EXPECT_THROW(a.send(1), Closed);
     EXPECT_THROW(a.recv<int>(), Closed);
     EXPECT_THROW(a.poll(), Closed);
+    EXPECT_THROW((void)a.try_poll(), Closed);
 }
 
 TEST(Pipe, close_wakes_a_blocked_reader_with_end_of_stream) {
@@ -144,13 +146,15 @@ TEST(Pipe, close_wakes_a_blocked_reader_with_end_of_stream) {
 TEST(Pipe, poll_waits_at_least_its_timeout_and_sees_a_message) {
     ScopedSegment segment;
     auto [a, b] = Pipe(*segment);
-    EXPECT_FALSE(b.poll());
+    EXPECT_FALSE(b.try_poll());
     const auto start = Clock::now();
-    EXPECT_FALSE(b.poll(100ms));
+    EXPECT_FALSE(b.poll_for(100ms));
     EXPECT_GE(Clock::now() - start, 100ms);
+    EXPECT_FALSE(b.poll_until(Clock::now() - 1s));
     a.send_bytes("x");
-    EXPECT_TRUE(b.poll(0ms));
-    EXPECT_TRUE(b.poll(1s));
+    EXPECT_TRUE(b.poll_for(0ms));
+    EXPECT_TRUE(b.poll_until(std::chrono::system_clock::now() + 1s));
+    b.poll(); // a message is there: returns at once
 }
 
 TEST(Pipe, a_writer_blocked_on_a_full_pipe_resumes_when_the_reader_drains) {
@@ -173,4 +177,28 @@ TEST(Pipe, anonymous_pipe_in_the_default_segment) {
     auto [a, b] = Pipe();
     a.send(std::map<int, std::string>{{1, "one"}});
     EXPECT_EQ((b.recv<std::map<int, std::string>>().at(1)), "one");
+}
+
+TEST(Pipe, byte_forms_with_a_limit_time_out_then_carry_whole_messages) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, small_pipe());
+    EXPECT_EQ(b.try_recv_bytes(), std::nullopt);
+    const auto start = Clock::now();
+    EXPECT_THROW((void)b.recv_bytes_for(50ms), Timeout);
+    EXPECT_GE(Clock::now() - start, 50ms);
+    EXPECT_THROW((void)b.recv_bytes_until(Clock::now() - 1s), Timeout);
+    const std::vector<std::byte> hello = bytes_of("hello");
+    EXPECT_TRUE(a.try_send_bytes(hello));
+    int sent = 1;
+    while (sent < 1000 && a.send_bytes_for(hello, 0ms))
+        ++sent;
+    EXPECT_LT(sent, 1000) << "a 256-byte ring never filled";
+    EXPECT_FALSE(a.send_bytes_until(hello, Clock::now() + 10ms));
+    EXPECT_FALSE(a.try_send_bytes(hello));
+    EXPECT_THROW((void)b.recv_bytes_for(1s, 4), MessageTooLarge); // stays in the pipe
+    for (int i = 0; i < sent; ++i)
+        ASSERT_EQ(b.recv_bytes_until(Clock::now() + 1s), hello) << "message " << i;
+    EXPECT_EQ(b.try_recv_bytes(), std::nullopt);
+    EXPECT_TRUE(a.send_bytes_for(hello, 1s));
+    EXPECT_EQ(b.try_recv_bytes(), hello);
 }

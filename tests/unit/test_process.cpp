@@ -99,8 +99,9 @@ TEST(Process, terminate_gives_minus_sigterm) {
 TEST(Process, usage_errors) {
     Process never_started([] {});
     EXPECT_THROW(never_started.join(), UsageError);
-    EXPECT_THROW(never_started.join(10ms), UsageError);
-    EXPECT_THROW(never_started.join_until(std::chrono::steady_clock::now()), UsageError);
+    EXPECT_THROW((void)never_started.join_for(10ms), UsageError);
+    EXPECT_THROW((void)never_started.try_join(), UsageError);
+    EXPECT_THROW((void)never_started.join_until(std::chrono::steady_clock::now()), UsageError);
     EXPECT_THROW(never_started.terminate(), UsageError);
     EXPECT_THROW(never_started.kill(), UsageError);
 
@@ -118,12 +119,14 @@ TEST(Process, join_with_timeout_returns_false_then_true) {
     KillOnScopeExit guard(process);
     process.start();
     const auto before = std::chrono::steady_clock::now();
-    EXPECT_FALSE(process.join(50ms));
+    EXPECT_FALSE(process.try_join());
+    EXPECT_FALSE(process.join_for(50ms));
     EXPECT_GE(std::chrono::steady_clock::now() - before, 50ms);
     EXPECT_EQ(process.exitcode(), std::nullopt);
-    EXPECT_TRUE(process.join(30s));
+    EXPECT_TRUE(process.join_for(30s));
     EXPECT_EQ(process.exitcode(), 0);
-    EXPECT_TRUE(process.join(0ms)); // already reaped
+    EXPECT_TRUE(process.join_for(0ms)); // already reaped
+    EXPECT_TRUE(process.try_join());
 }
 
 TEST(Process, join_until_accepts_any_clock) {

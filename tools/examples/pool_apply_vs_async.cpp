@@ -36,7 +36,7 @@ int main() {
         pending.push_back(pool.apply_async(slow_square, i));
     std::vector<int> asynchronous;
     for (auto& result : pending)
-        asynchronous.push_back(result.get(std::chrono::seconds(30)));
+        asynchronous.push_back(result.get_for(std::chrono::seconds(30)));
     print("apply_async + get", asynchronous);
 
     pool.close();

@@ -422,8 +422,8 @@ TEST(Cli, WatchReportsMessageRatesBetweenRefreshes) {
     Event stop(*segment, "stop");
     Child producer([&] {
         for (int i = 0; !stop.is_set() && i < 50'000'000; ++i) {
-            queue.try_put(i);
-            queue.try_get();
+            (void)queue.try_put(i);
+            (void)queue.try_get();
         }
     });
     const Outcome result =

@@ -30,12 +30,16 @@ public:
                                                 const PipeOptions& options);
 
     /// Blocks while the ring is full. Closed when this end or the peer's is closed (or the
-    /// peer's receiver died), MessageTooLarge, UsageError on a receive-only end.
-    void send(std::span<const std::byte> message);
+    /// peer's receiver died), MessageTooLarge, UsageError on a receive-only end. With a
+    /// deadline, first waits until the whole frame fits (a frame bigger than the ring: until
+    /// the ring is empty) and returns false, having written nothing, when the deadline passes
+    /// first; the rest of a frame bigger than the ring then streams without a limit.
+    bool send(std::span<const std::byte> message, Deadline deadline);
     /// Blocks until a whole message is in `out`. EndOfStream once the pipe is drained and the
     /// peer end is closed (or its sender died); Closed when this end is closed; MessageTooLarge
-    /// (message left in the pipe) when it is longer than `max_length`.
-    void recv(ByteBuffer& out, std::size_t max_length);
+    /// (message left in the pipe) when it is longer than `max_length`; Timeout when no message
+    /// began by the deadline (the payload of one that began is then read without a limit).
+    void recv(ByteBuffer& out, std::size_t max_length, Deadline deadline);
     /// Like recv, into `buffer`; returns the message length.
     std::size_t recv_into(std::span<std::byte> buffer);
     /// True when recv would not block (a message is there, or end of stream); waits up to the
@@ -54,6 +58,7 @@ private:
     PipeCore(ObjectRef object, int end, const WaitOptions& wait);
     template <class Try>
     bool wait_until(bool for_space, Try try_once, Deadline deadline);
+    bool await_room(std::size_t frame, Deadline deadline);
     std::uint32_t await_header(Deadline deadline);
     void read_payload(std::byte* to, std::size_t length);
     void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
