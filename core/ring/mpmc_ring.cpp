@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // MpmcRing's fast path: sizing and initialising a ring, then put and get: find this thread's
 // lease (cached per thread), record the claim in it, move tail or head past the slots with one
-// CAS, copy, then publish (put) or release (get) the slots' sequence words. The lease table is in mpmc_ring_leases.cpp,
-// recovery from dead threads in mpmc_ring_recovery.cpp; ring/mpmc_ring.hpp explains both.
+// CAS, copy, then publish (put) or release (get) the slots' sequence words. The lease table is in
+// mpmc_ring_leases.cpp, recovery from dead threads in mpmc_ring_recovery.cpp; ring/mpmc_ring.hpp
+// explains both.
 #include "ring/mpmc_ring.hpp"
 
 #include "shmbus/detail/checked_math.hpp"
