@@ -396,10 +396,4 @@ std::uint64_t MpmcRing::slots_used_guess() const {
     return tail > head ? tail - head : 0;
 }
 
-RecoveryReport MpmcRing::recovered_total() const {
-    // relaxed is enough (both): the result may be stale by definition.
-    return {m_header->lost_count.load(std::memory_order_relaxed),
-            m_header->padded_count.load(std::memory_order_relaxed)};
-}
-
 } // namespace shmbus::detail
