@@ -88,7 +88,7 @@ Condition::AnyLock Condition::lock_of(const detail::ObjectRef& condition,
     detail::ObjectRef lock = detail::object_at(segment, state.lock_offset, state.lock_kind);
     if (state.lock_kind == ObjectKind::lock)
         return Lock(detail::validated<detail::LockState>(std::move(lock)));
-    return RLock(detail::validated<detail::RLockState>(std::move(lock)));
+    return RLock(std::move(lock));
 }
 
 AcquireResult Condition::try_acquire() {

@@ -66,9 +66,8 @@ RLock::RLock(const Segment& segment, std::string_view name)
     : RLock(segment, name, detail::OpenMode::open_or_create) {}
 
 RLock::RLock(const Segment& segment, std::string_view name, detail::OpenMode mode)
-    : m_object(detail::validated<RLockState>(
-          detail::attach_object(segment, name, rlock_spec(), mode,
-                                [](void* state) { detail::init_rlock_state(state); }))) {}
+    : m_object(detail::attach_object(segment, name, rlock_spec(), mode,
+                                     [](void* state) { detail::init_rlock_state(state); })) {}
 
 RLock RLock::create(const Segment& segment, std::string_view name) {
     return RLock(segment, name, detail::OpenMode::create);

@@ -24,11 +24,11 @@ namespace shmbus::detail {
 
 // Each state ends with its stamp (segment/state_ref.hpp), set by its default member
 // initialisers: the futex words keep their places at the start, and the stamp fits in the room
-// the pinned sizes leave.
+// the pinned sizes leave. RLockState has none: its robust mutex and owner fields fill its one
+// cache line, and a stamp would double it (and every Condition and Value that embeds or brings
+// one); an RLock relies on its directory entry's kind and size alone.
 inline constexpr std::uint64_t kLockStateMagic = 0x314b'434f'4c53'4253ULL; // "SBSLOCK1"
 inline constexpr std::uint32_t kLockStateVersion = 1;
-inline constexpr std::uint64_t kRLockStateMagic = 0x314b'434c'5253'4253ULL; // "SBSRLCK1"
-inline constexpr std::uint32_t kRLockStateVersion = 1;
 inline constexpr std::uint64_t kSemaphoreStateMagic = 0x3141'4d45'5353'4253ULL; // "SBSSEMA1"
 inline constexpr std::uint32_t kSemaphoreStateVersion = 1;
 inline constexpr std::uint64_t kEventStateMagic = 0x3154'4e56'4553'4253ULL; // "SBSEVNT1"
@@ -67,8 +67,6 @@ struct alignas(kCacheLine) RLockState {
     std::atomic<std::uint32_t> count;
     /// How often the mutex was acquired with EOWNERDEAD.
     std::atomic<std::uint32_t> recoveries;
-    std::uint64_t magic = kRLockStateMagic;
-    std::uint32_t version = kRLockStateVersion;
 };
 
 /// Whether the process whose pid is in a Lock's `word` still runs. The `owner` record guards
@@ -166,7 +164,7 @@ constexpr bool kValidSyncState = std::is_standard_layout_v<State> && alignof(Sta
 
 static_assert(kValidSyncState<LockState> && sizeof(LockState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(kValidSyncState<RLockState> && sizeof(RLockState) <= 2 * kCacheLine,
+static_assert(kValidSyncState<RLockState> && sizeof(RLockState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(kValidSyncState<SemaphoreState> && sizeof(SemaphoreState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
@@ -182,9 +180,9 @@ static_assert(offsetof(SemaphoreState, count) == 0 && offsetof(SemaphoreState, b
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(ConditionState, lock_offset) == 16,
               "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(offsetof(LockState, magic) == 24 && offsetof(RLockState, magic) == 64 &&
-                  offsetof(SemaphoreState, magic) == 16 && offsetof(EventState, magic) == 8 &&
-                  offsetof(ConditionState, magic) == 24 && offsetof(BarrierState, magic) == 96,
+static_assert(offsetof(LockState, magic) == 24 && offsetof(SemaphoreState, magic) == 16 &&
+                  offsetof(EventState, magic) == 8 && offsetof(ConditionState, magic) == 24 &&
+                  offsetof(BarrierState, magic) == 96,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
@@ -198,11 +196,6 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 /// Why the `size` bytes at `state` are not a Lock of this build, or nullopt.
 inline std::optional<std::string> validate(const LockState& state, std::uint64_t /*size*/) {
     return stamp_problem("lock", state.magic, kLockStateMagic, state.version, kLockStateVersion);
-}
-
-/// Why the `size` bytes at `state` are not an RLock of this build, or nullopt.
-inline std::optional<std::string> validate(const RLockState& state, std::uint64_t /*size*/) {
-    return stamp_problem("rlock", state.magic, kRLockStateMagic, state.version, kRLockStateVersion);
 }
 
 /// Why the `size` bytes at `state` are not a Semaphore or BoundedSemaphore of this build, or
@@ -222,8 +215,8 @@ inline std::optional<std::string> validate(const EventState& state, std::uint64_
     return stamp_problem("event", state.magic, kEventStateMagic, state.version, kEventStateVersion);
 }
 
-/// Why the `size` bytes at `state` are not a Condition of this build, its own RLock included
-/// when it has one, or nullopt. A lock elsewhere is validated when it is opened.
+/// Why the `size` bytes at `state` are not a Condition of this build, or nullopt. Its lock,
+/// its own RLock (no stamp) or a Lock elsewhere (validated when opened), is not checked here.
 inline std::optional<std::string> validate(const ConditionState& state, std::uint64_t /*size*/) {
     if (auto problem = stamp_problem("condition", state.magic, kConditionStateMagic, state.version,
                                      kConditionStateVersion))
@@ -231,8 +224,6 @@ inline std::optional<std::string> validate(const ConditionState& state, std::uin
     if (state.lock_kind != ObjectKind::lock && state.lock_kind != ObjectKind::rlock)
         return "condition state: names a lock of kind " +
                std::to_string(static_cast<std::uint32_t>(state.lock_kind));
-    if (state.lock_offset == 0)
-        return validate(state.own_lock, sizeof(RLockState));
     return std::nullopt;
 }
 

@@ -442,11 +442,9 @@ TEST(Cli, InspectReportsEveryForgedStateAsCorrupt) {
     ScopedSegment segment;
     const Segment& s = *segment;
     (void)Lock::create(s, "lock");
-    (void)RLock::create(s, "rlock");
     (void)Semaphore::create(s, "sem", 1);
     (void)Event::create(s, "event");
     (void)Condition::create(s, "cond");
-    (void)Condition::create(s, "cond.own_lock");
     (void)Barrier::create(s, "barrier", 2);
     (void)Queue<int>::create(s, "queue", QueueOptions{.max_message_size = 64});
     (void)Queue<int>::create(s, "queue.ring", QueueOptions{.max_message_size = 64});
@@ -455,12 +453,9 @@ TEST(Cli, InspectReportsEveryForgedStateAsCorrupt) {
     auto pipe = Pipe(s);
     const std::vector<std::pair<std::string, std::size_t>> forged = {
         {"lock", offsetof(detail::LockState, magic)},
-        {"rlock", offsetof(detail::RLockState, magic)},
         {"sem", offsetof(detail::SemaphoreState, magic)},
         {"event", offsetof(detail::EventState, magic)},
         {"cond", offsetof(detail::ConditionState, magic)},
-        {"cond.own_lock",
-         offsetof(detail::ConditionState, own_lock) + offsetof(detail::RLockState, magic)},
         {"barrier", offsetof(detail::BarrierState, magic)},
         {"queue", offsetof(detail::QueueState, magic)},
         {"queue.ring", sizeof(detail::QueueState) + offsetof(detail::MpmcRingHeader, magic)},
