@@ -4,7 +4,8 @@
 //   std::optional<std::string> validate(const State& state, std::uint64_t size)
 //
 // beside it, in its own header (found by argument-dependent lookup): why the `size` bytes at
-// `state` are not a State of this build, or nullopt. The library goes through StateRef, the
+// `state` are not a State of this build, or nullopt. state_problem has checked that size is at
+// least sizeof(State) before it calls validate(). The library goes through StateRef, the
 // CLI and the fuzzers through state_problem: both run that same validate(), so each rule about
 // a state is written once.
 //
