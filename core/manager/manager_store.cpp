@@ -2,6 +2,7 @@
 #include "manager/manager_store.hpp"
 
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
@@ -34,6 +35,23 @@ bool valid_geometry(const ContainerState& state, ObjectKind kind) {
 }
 
 } // namespace
+
+std::optional<std::string> validate(const ContainerState& state, std::uint64_t size) {
+    if (auto problem = stamp_problem("container", state.magic, kContainerStateMagic, state.version,
+                                     kContainerStateVersion))
+        return problem;
+    const auto kind = static_cast<ObjectKind>(state.kind);
+    if (kind != ObjectKind::dict && kind != ObjectKind::list)
+        return "container state: kind " + std::to_string(state.kind) + " is neither dict nor list";
+    if (!valid_geometry(state, kind))
+        return std::string("container state: impossible capacity, entry count or hash table size");
+    const std::uint64_t total =
+        Geometry::of(state.heap_bytes, state.max_entries, state.hash_slots).total;
+    if (total != size)
+        return "container state: its geometry needs " + std::to_string(total) +
+               " bytes, the directory says " + std::to_string(size);
+    return std::nullopt;
+}
 
 std::uint64_t key_hash(std::string_view key) {
     std::uint64_t hash = 0xcbf2'9ce4'8422'2325ULL;
@@ -75,8 +93,8 @@ Geometry Geometry::of(std::uint64_t heap_bytes, std::uint64_t max_entries,
 
 void Store::init(void* at, const Geometry& geometry, ObjectKind kind) {
     auto* state = new (at) ContainerState{};
-    state->magic = kContainerMagic;
-    state->version = kContainerVersion;
+    state->magic = kContainerStateMagic;
+    state->version = kContainerStateVersion;
     state->kind = static_cast<std::uint32_t>(kind);
     state->heap_bytes = geometry.heap_bytes;
     state->max_entries = geometry.max_entries;
@@ -88,20 +106,13 @@ void Store::init(void* at, const Geometry& geometry, ObjectKind kind) {
 }
 
 Store::Store(const ObjectRef& object, ObjectKind kind)
-    : m_state(object.state<ContainerState>()), m_base(&object.state<std::byte>()), m_geometry{},
+    : m_state(*StateRef<ContainerState>(object)), m_base(&object.state<std::byte>()),
+      m_geometry(Geometry::of(m_state.heap_bytes, m_state.max_entries, m_state.hash_slots)),
       m_name(std::string(to_string(kind)) + " at offset " + std::to_string(object.offset()) +
              " of segment '" + object.segment().name() + "'") {
-    if (object.size() < sizeof(ContainerState))
-        corrupt("state of " + std::to_string(object.size()) + " bytes is too small");
-    if (m_state.magic != kContainerMagic || m_state.version != kContainerVersion ||
-        m_state.kind != static_cast<std::uint32_t>(kind))
-        corrupt("bad magic, version or kind");
-    if (!valid_geometry(m_state, kind))
-        corrupt("impossible capacity, entry count or hash table size");
-    m_geometry = Geometry::of(m_state.heap_bytes, m_state.max_entries, m_state.hash_slots);
-    if (m_geometry.total != object.size())
-        corrupt("geometry needs " + std::to_string(m_geometry.total) +
-                " bytes, the directory says " + std::to_string(object.size()));
+    if (m_state.kind != static_cast<std::uint32_t>(kind))
+        corrupt("state of kind " + std::to_string(m_state.kind) + " under a " +
+                std::string(to_string(kind)) + " directory entry");
 }
 
 AcquireResult Store::lock() {

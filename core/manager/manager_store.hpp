@@ -30,12 +30,13 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kContainerMagic = 0x3176'4d42'5348'4d43; // "CMHSBMv1"
-inline constexpr std::uint32_t kContainerVersion = 1;
+inline constexpr std::uint64_t kContainerStateMagic = 0x3154'4e4f'4353'4253ULL; // "SBSCONT1"
+inline constexpr std::uint32_t kContainerStateVersion = 1;
 
 /// What the committed content is. Written whole into the idle one of two slots, then published
 /// by one store of ContainerState::root_index.
@@ -75,6 +76,10 @@ struct ContainerState {
     std::uint64_t live;    ///< entries not erased
     std::uint64_t garbage; ///< bytes of records in the active half that no entry reaches
 };
+
+/// Why the `size` bytes at `state` are not a Dict or List of this build, or nullopt
+/// (segment/state_ref.hpp). Which of the two it is is the caller's to compare with its kind.
+std::optional<std::string> validate(const ContainerState& state, std::uint64_t size);
 
 /// Sizes and offsets of one container, computed from its three parameters.
 struct Geometry {

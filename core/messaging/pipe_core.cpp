@@ -4,6 +4,7 @@
 #include "messaging/pipe_state.hpp"
 #include "os/owner.hpp"
 #include "ring/spsc_ring.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/pipe.hpp"
@@ -23,18 +24,14 @@ namespace {
 constexpr auto kProbePeriod = std::chrono::milliseconds(50);
 constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
 
-PipeState& state_of(void* state) {
-    return *static_cast<PipeState*>(state);
-}
-
 int channel_count(bool duplex) {
     return duplex ? 2 : 1;
 }
 
 void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max_message) {
     auto* state = new (at) PipeState{};
-    state->magic = kPipeMagic;
-    state->version = kPipeVersion;
+    state->magic = kPipeStateMagic;
+    state->version = kPipeStateVersion;
     state->duplex = duplex ? 1 : 0;
     state->capacity = capacity;
     state->max_message_size = max_message;
@@ -65,14 +62,11 @@ std::uint64_t state_bytes(bool duplex, std::uint64_t capacity) {
     return add_size(sizeof(PipeState), rings, "a Pipe");
 }
 
-std::shared_ptr<SpscRing> channel_ring(const ObjectRef& object, const PipeChannelState& channel) {
+// The ring of a channel that validate(PipeState) accepted; null when the channel does not exist.
+std::shared_ptr<SpscRing> channel_ring(PipeState& state, const PipeChannelState& channel) {
     if (channel.ring_offset == 0)
         return nullptr;
-    if (channel.ring_offset < sizeof(PipeState) || channel.ring_offset % kCacheLine != 0 ||
-        channel.ring_offset > object.size() ||
-        channel.ring_bytes > object.size() - channel.ring_offset)
-        throw CorruptSegment("pipe: a ring lies outside the object");
-    return std::make_shared<SpscRing>(&object.state<char>() + channel.ring_offset,
+    return std::make_shared<SpscRing>(reinterpret_cast<char*>(&state) + channel.ring_offset,
                                       channel.ring_bytes);
 }
 
@@ -100,23 +94,17 @@ std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool dupl
 }
 
 PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait)
-    : m_object(std::move(object)), m_state(&m_object.state<PipeState>()), m_end(end), m_wait(wait) {
-    const PipeState& state = state_of(m_state);
-    if (m_object.size() < sizeof(PipeState) || state.magic != kPipeMagic ||
-        state.version != kPipeVersion || state.max_message_size > UINT32_MAX)
-        throw CorruptSegment("pipe state at offset " + std::to_string(m_object.offset()) +
-                             " is not valid");
-    m_recv_ring = channel_ring(m_object, state.channels[m_end]);
-    m_send_ring = channel_ring(m_object, state.channels[1 - m_end]);
-}
+    : m_object(std::move(object)), m_state(StateRef<PipeState>(m_object).get()), m_end(end),
+      m_recv_ring(channel_ring(*m_state, m_state->channels[m_end])),
+      m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait) {}
 
 std::size_t PipeCore::max_message_size() const {
-    return state_of(m_state).max_message_size;
+    return m_state->max_message_size;
 }
 
 bool PipeCore::closed() const {
     // SYNC acquire: pairs with the seq_cst store in close().
-    return state_of(m_state).ends[m_end].closed.load(std::memory_order_acquire) != 0;
+    return m_state->ends[m_end].closed.load(std::memory_order_acquire) != 0;
 }
 
 void PipeCore::require_open() const {
@@ -128,7 +116,7 @@ void PipeCore::require_open() const {
 // acquire pairs with the seq_cst closed store, which follows the peer's last write.
 bool PipeCore::peer_gone() const {
     // SYNC acquire: pairs with the seq_cst store in close().
-    return state_of(m_state).ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
+    return m_state->ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
 }
 
 // Parks on the channel's data word (a reader) or space word (a writer) until try_once()
@@ -136,7 +124,7 @@ bool PipeCore::peer_gone() const {
 // lives, and ends the wait (true) when it died.
 template <class Try>
 bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
-    PipeState& state = state_of(m_state);
+    PipeState& state = *m_state;
     PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
     ParkingSpot& spot = for_space ? channel.space : channel.data;
     const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
@@ -149,7 +137,7 @@ bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
 
 void PipeCore::write_all(std::span<const std::byte> header, std::span<const std::byte> payload) {
     SpscRing& ring = *m_send_ring;
-    PipeChannelState& channel = state_of(m_state).channels[1 - m_end];
+    PipeChannelState& channel = m_state->channels[1 - m_end];
     for (;;) {
         const std::size_t taken = ring.write_some(header, payload);
         const std::size_t from_header = std::min(taken, header.size());
@@ -197,7 +185,7 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
                               std::to_string(max_message_size()));
     if (peer_gone())
         throw Closed("the other end of the pipe is closed");
-    record(state_of(m_state).ends[m_end].sender);
+    record(m_state->ends[m_end].sender);
     // Without a limit, write what fits at once: the reader starts on a big frame sooner.
     if (!deadline.is_never() && !await_room(kHeaderBytes + message.size(), deadline))
         return false;
@@ -233,7 +221,7 @@ std::uint32_t PipeCore::await_header(Deadline deadline) {
 
 void PipeCore::read_payload(std::byte* to, std::size_t length) {
     SpscRing& ring = *m_recv_ring;
-    PipeChannelState& channel = state_of(m_state).channels[m_end];
+    PipeChannelState& channel = m_state->channels[m_end];
     std::byte header[kHeaderBytes];
     ring.read_some(header);
     for (std::size_t done = 0;;) {
@@ -256,7 +244,7 @@ void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) 
     if (!m_recv_ring)
         throw UsageError("recv on the send-only end of a one-way pipe");
     require_open();
-    record(state_of(m_state).ends[m_end].receiver);
+    record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(deadline);
     if (length > max_length)
         throw MessageTooLarge("a message of " + std::to_string(length) +
@@ -269,7 +257,7 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     if (!m_recv_ring)
         throw UsageError("recv on the send-only end of a one-way pipe");
     require_open();
-    record(state_of(m_state).ends[m_end].receiver);
+    record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(Deadline::never());
     if (length > buffer.size())
         throw MessageTooLarge("a message of " + std::to_string(length) +
@@ -293,7 +281,7 @@ bool PipeCore::poll(Deadline deadline) {
 }
 
 void PipeCore::close() {
-    PipeState& state = state_of(m_state);
+    PipeState& state = *m_state;
     // SYNC seq_cst: after our last write; pairs with the acquire in peer_gone()/closed().
     state.ends[m_end].closed.store(1, std::memory_order_seq_cst);
     for (PipeChannelState& channel : state.channels) {

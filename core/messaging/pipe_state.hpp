@@ -5,16 +5,21 @@
 #pragma once
 
 #include "os/owner.hpp"
+#include "ring/spsc_ring.hpp"
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "wait/notify.hpp"
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kPipeMagic = 0x3145'5049'5053'4253ULL; // "SBSPIPE1"
-inline constexpr std::uint32_t kPipeVersion = 2;
+inline constexpr std::uint64_t kPipeStateMagic = 0x3145'5049'5053'4253ULL; // "SBSPIPE1"
+inline constexpr std::uint32_t kPipeStateVersion = 2;
 
 struct alignas(kCacheLine) PipeEndState {
     /// 1 once close() was called on this end, by any process.
@@ -55,5 +60,38 @@ static_assert(offsetof(PipeState, channels) == 3 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(sizeof(PipeState) == 9 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
+
+/// Why channel `channel` of `state` (`size` bytes) is not a ring inside it, or nullopt.
+inline std::optional<std::string> channel_problem(const PipeState& state, std::uint64_t size,
+                                                  int channel) {
+    const PipeChannelState& c = state.channels[channel];
+    if (c.ring_offset < sizeof(PipeState) || c.ring_offset % kCacheLine != 0 ||
+        c.ring_offset > size || c.ring_bytes > size - c.ring_offset)
+        return "pipe state: the ring of channel " + std::to_string(channel) +
+               " lies outside the object";
+    return validate(*reinterpret_cast<const SpscRingHeader*>(reinterpret_cast<const char*>(&state) +
+                                                             c.ring_offset),
+                    c.ring_bytes);
+}
+
+/// Why the `size` bytes at `state` are not a Pipe of this build, its rings included, or nullopt
+/// (segment/state_ref.hpp).
+inline std::optional<std::string> validate(const PipeState& state, std::uint64_t size) {
+    if (auto problem =
+            stamp_problem("pipe", state.magic, kPipeStateMagic, state.version, kPipeStateVersion))
+        return problem;
+    if (state.duplex > 1)
+        return "pipe state: duplex is " + std::to_string(state.duplex);
+    if (state.max_message_size > UINT32_MAX)
+        return "pipe state: max_message_size " + std::to_string(state.max_message_size) +
+               " does not fit a frame header";
+    if (auto problem = channel_problem(state, size, 0))
+        return problem;
+    if (state.duplex != 0)
+        return channel_problem(state, size, 1);
+    if (state.channels[1].ring_offset != 0)
+        return std::string("pipe state: a one-way pipe has a second channel");
+    return std::nullopt;
+}
 
 } // namespace shmbus::detail

@@ -3,6 +3,7 @@
 
 #include "messaging/queue_state.hpp"
 #include "ring/mpmc_ring.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/queue.hpp"
@@ -22,10 +23,6 @@ namespace {
 // cost nothing (one scan of the lease table, /proc only for suspicious leases), often enough
 // that a SIGKILLed peer stalls the others for a few tens of milliseconds at most.
 constexpr auto kProbePeriod = std::chrono::milliseconds(50);
-
-QueueState& state_of(void* state) {
-    return *static_cast<QueueState*>(state);
-}
 
 void check_options(const QueueOptions& options) {
     if (options.max_message_size == 0 || options.max_message_size > kMaxFrameSize)
@@ -62,8 +59,8 @@ std::uint64_t ring_slots(const QueueOptions& options) {
 
 void init_state(void* at, const QueueOptions& options, std::uint64_t slots, bool joinable) {
     auto* state = new (at) QueueState{};
-    state->magic = kQueueMagic;
-    state->version = kQueueVersion;
+    state->magic = kQueueStateMagic;
+    state->version = kQueueStateVersion;
     state->joinable = joinable ? 1 : 0;
     state->maxsize = options.maxsize;
     state->max_message_size = options.max_message_size;
@@ -94,14 +91,11 @@ ObjectRef attach_queue(const Segment& segment, std::string_view name, const Queu
 }
 
 QueueState& checked_state(const ObjectRef& object, ObjectKind kind) {
-    auto& state = object.state<QueueState>();
-    const bool joinable = kind == ObjectKind::joinable_queue;
-    if (object.size() < sizeof(QueueState) || state.magic != kQueueMagic ||
-        state.version != kQueueVersion || state.joinable != (joinable ? 1U : 0U) ||
-        state.ring_offset != sizeof(QueueState) ||
-        state.ring_bytes > object.size() - sizeof(QueueState))
+    QueueState& state = *StateRef<QueueState>(object);
+    if (state.joinable != (kind == ObjectKind::joinable_queue ? 1U : 0U))
         throw CorruptSegment("queue state at offset " + std::to_string(object.offset()) +
-                             " is not valid");
+                             (state.joinable != 0 ? " is" : " is not") +
+                             " joinable, its directory entry says otherwise");
     return state;
 }
 
@@ -145,17 +139,14 @@ QueueStatus to_status(RingStatus status) {
 
 QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,
                      OpenMode mode, ObjectKind kind, std::uint64_t type_tag)
-    : m_object(attach_queue(segment, name, options, mode, kind, type_tag)), m_wait(options.wait) {
-    QueueState& state = checked_state(m_object, kind);
-    m_state = &state;
-    m_ring = std::make_shared<MpmcRing>(reinterpret_cast<char*>(&state) + state.ring_offset,
-                                        state.ring_bytes);
-    if (state.max_message_size > MpmcRing::max_frame_for(m_ring->slot_count()))
-        throw CorruptSegment("queue: max_message_size exceeds its ring");
-}
+    : m_object(attach_queue(segment, name, options, mode, kind, type_tag)),
+      m_state(&checked_state(m_object, kind)),
+      m_ring(std::make_shared<MpmcRing>(reinterpret_cast<char*>(m_state) + m_state->ring_offset,
+                                        m_state->ring_bytes)),
+      m_wait(options.wait) {}
 
 QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     if (message.size() > state.max_message_size)
         throw MessageTooLarge("a message of " + std::to_string(message.size()) +
                               " bytes exceeds this queue's max_message_size of " +
@@ -183,7 +174,7 @@ QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
 }
 
 QueueStatus QueueCore::try_get(ByteBuffer& out) {
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     const RingStatus status = m_ring->try_get(out);
     if (status == RingStatus::ok) {
         return_items(state, 1);
@@ -194,7 +185,7 @@ QueueStatus QueueCore::try_get(ByteBuffer& out) {
 
 template <class Try>
 bool QueueCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     ParkingSpot& spot = for_space ? state.space : state.items;
     return park_at(spot, try_once, deadline, m_wait, probe_every(kProbePeriod, [this] {
                        recover_dead();
@@ -233,7 +224,7 @@ std::size_t QueueCore::qsize() const {
 }
 
 bool QueueCore::full() const {
-    const QueueState& state = state_of(m_state);
+    const QueueState& state = *m_state;
     if (state.maxsize != 0)
         // relaxed is enough: the result may be stale by definition.
         return state.free_items.load(std::memory_order_relaxed) <= 0;
@@ -242,7 +233,7 @@ bool QueueCore::full() const {
 }
 
 void QueueCore::close() {
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     m_ring->close();
     notify_all(state.items);
     notify_all(state.space);
@@ -252,23 +243,23 @@ bool QueueCore::closed() const {
     return m_ring->closed();
 }
 std::size_t QueueCore::maxsize() const {
-    return state_of(m_state).maxsize;
+    return m_state->maxsize;
 }
 std::size_t QueueCore::max_message_size() const {
-    return state_of(m_state).max_message_size;
+    return m_state->max_message_size;
 }
 std::size_t QueueCore::capacity_slots() const {
     return m_ring->slot_count();
 }
 
 void QueueCore::require_joinable() const {
-    if (state_of(m_state).joinable == 0)
+    if (m_state->joinable == 0)
         throw UsageError("task_done/join on a queue that is not a JoinableQueue");
 }
 
 void QueueCore::task_done() {
     require_joinable();
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     // relaxed is enough: the CAS below validates it.
     std::uint64_t unfinished = state.unfinished.load(std::memory_order_relaxed);
     do {
@@ -283,7 +274,7 @@ void QueueCore::task_done() {
 
 bool QueueCore::join(Deadline deadline) {
     require_joinable();
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     return park_at(
         state.done,
         // SYNC acquire: pairs with the seq_cst decrement in task_done: the consumers' work
@@ -293,11 +284,11 @@ bool QueueCore::join(Deadline deadline) {
 
 std::size_t QueueCore::unfinished_tasks() const {
     // relaxed is enough: the result may be stale by definition.
-    return state_of(m_state).unfinished.load(std::memory_order_relaxed);
+    return m_state->unfinished.load(std::memory_order_relaxed);
 }
 
 std::size_t QueueCore::recover_dead() {
-    QueueState& state = state_of(m_state);
+    QueueState& state = *m_state;
     const RecoveryReport report = m_ring->recover_dead();
     // A dead producer took an item token before its claim; a dead consumer's message held one.
     return_items(state, report.messages_lost + report.claims_padded);

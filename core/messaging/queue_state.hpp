@@ -6,15 +6,18 @@
 
 #include "ring/mpmc_ring.hpp"
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "wait/notify.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kQueueMagic = 0x3155'4555'5153'4253ULL; // "SBSQUEU1"
-inline constexpr std::uint32_t kQueueVersion = 2;
+inline constexpr std::uint64_t kQueueStateMagic = 0x3155'4555'5153'4253ULL; // "SBSQUEU1"
+inline constexpr std::uint32_t kQueueStateVersion = 2;
 
 struct alignas(kCacheLine) QueueState {
     // Immutable once initialised.
@@ -51,5 +54,25 @@ static_assert(sizeof(QueueState) == 6 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::int64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Why the `size` bytes at `state` are not a Queue of this build, its ring included, or nullopt
+/// (segment/state_ref.hpp). Whether it is joinable is the caller's to compare with its kind.
+inline std::optional<std::string> validate(const QueueState& state, std::uint64_t size) {
+    if (auto problem = stamp_problem("queue", state.magic, kQueueStateMagic, state.version,
+                                     kQueueStateVersion))
+        return problem;
+    if (state.joinable > 1)
+        return "queue state: joinable is " + std::to_string(state.joinable);
+    if (state.ring_offset != sizeof(QueueState) || state.ring_bytes > size - sizeof(QueueState))
+        return "queue state: its ring lies outside the object";
+    const auto& ring = *reinterpret_cast<const MpmcRingHeader*>(
+        reinterpret_cast<const char*>(&state) + state.ring_offset);
+    if (auto problem = validate(ring, state.ring_bytes))
+        return problem;
+    if (state.max_message_size > MpmcRing::max_frame_for(ring.slot_count))
+        return "queue state: max_message_size " + std::to_string(state.max_message_size) +
+               " exceeds its ring";
+    return std::nullopt;
+}
 
 } // namespace shmbus::detail

@@ -7,6 +7,7 @@
 #include "process/pool_state.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/detail/pool_task.hpp"
@@ -116,13 +117,13 @@ WorkerContext* PoolEngine::make_context(const PoolOptions& options, unsigned wor
         ObjectSpec{ObjectKind::pool, PoolState::bytes_for(workers), alignof(PoolState), 0},
         OpenMode::create, [workers](void* at) {
             auto* block = new (at) PoolState{};
-            block->magic = kPoolMagic;
-            block->version = kPoolVersion;
+            block->magic = kPoolStateMagic;
+            block->version = kPoolStateVersion;
             block->slot_count = workers;
             for (unsigned i = 0; i < workers; ++i)
                 new (&block->slot(i)) PoolWorkerSlot{};
         });
-    context->state = &state.state<PoolState>();
+    context->state = StateRef<PoolState>(state).get();
     context->initializer = options.initializer;
     context->maxtasksperchild = options.maxtasksperchild;
     context->max_message_size = options.max_message_size;

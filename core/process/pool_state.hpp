@@ -5,15 +5,18 @@
 #pragma once
 
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kPoolMagic = 0x314c'4f4f'5053'4253ULL; // "SBSPOOL1"
-inline constexpr std::uint32_t kPoolVersion = 1;
+inline constexpr std::uint64_t kPoolStateMagic = 0x314c'4f4f'5053'4253ULL; // "SBSPOOL1"
+inline constexpr std::uint32_t kPoolStateVersion = 1;
 
 struct PoolWorkerSlot {
     std::atomic<std::int32_t> pid;         ///< the worker in this slot now; 0 before the first
@@ -49,5 +52,18 @@ static_assert(sizeof(PoolState) % alignof(PoolWorkerSlot) == 0,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Why the `size` bytes at `state` are not a Pool state block of this build, or nullopt
+/// (segment/state_ref.hpp).
+inline std::optional<std::string> validate(const PoolState& state, std::uint64_t size) {
+    if (auto problem =
+            stamp_problem("pool", state.magic, kPoolStateMagic, state.version, kPoolStateVersion))
+        return problem;
+    // slot_count is 32 bits: bytes_for cannot wrap.
+    if (PoolState::bytes_for(state.slot_count) > size)
+        return "pool state: " + std::to_string(state.slot_count) + " worker slots exceed " +
+               std::to_string(size) + " bytes";
+    return std::nullopt;
+}
 
 } // namespace shmbus::detail

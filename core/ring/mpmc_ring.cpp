@@ -6,6 +6,7 @@
 // explains both.
 #include "ring/mpmc_ring.hpp"
 
+#include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
@@ -77,8 +78,8 @@ std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
 
 void MpmcRing::init(void* at, std::uint64_t slot_count) {
     auto* header = new (at) MpmcRingHeader{};
-    header->magic = kRingMagic;
-    header->version = kRingVersion;
+    header->magic = kMpmcRingHeaderMagic;
+    header->version = kMpmcRingHeaderVersion;
     header->lease_count = kRingLeases;
     header->slot_count = slot_count;
     header->leases_offset = kLeasesOffset;
@@ -98,15 +99,26 @@ void MpmcRing::init(void* at, std::uint64_t slot_count) {
     }
 }
 
+std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t bytes) {
+    if (bytes < sizeof(MpmcRingHeader))
+        return "mpmc ring: " + std::to_string(bytes) + " bytes cannot hold its header";
+    if (auto problem = stamp_problem("mpmc ring", header.magic, kMpmcRingHeaderMagic,
+                                     header.version, kMpmcRingHeaderVersion))
+        return problem;
+    const std::uint64_t slots = header.slot_count;
+    const bool power_of_two = slots != 0 && (slots & (slots - 1)) == 0;
+    if (header.lease_count != kRingLeases || header.leases_offset != kLeasesOffset ||
+        header.control_offset != kControlOffset || !power_of_two || slots > (bytes >> 6) ||
+        header.data_offset != data_offset(slots) || MpmcRing::bytes_for(slots) > bytes)
+        return "mpmc ring: header does not describe a ring that fits in " + std::to_string(bytes) +
+               " bytes";
+    return std::nullopt;
+}
+
 MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingHeader*>(at)) {
+    if (auto problem = validate(*m_header, bytes))
+        throw CorruptSegment(*problem);
     const MpmcRingHeader& h = *m_header;
-    const bool power_of_two = h.slot_count != 0 && (h.slot_count & (h.slot_count - 1)) == 0;
-    if (bytes < sizeof(MpmcRingHeader) || h.magic != kRingMagic || h.version != kRingVersion ||
-        h.lease_count != kRingLeases || h.leases_offset != kLeasesOffset ||
-        h.control_offset != kControlOffset || !power_of_two || h.slot_count > (bytes >> 6) ||
-        h.data_offset != data_offset(h.slot_count) || bytes_for(h.slot_count) > bytes)
-        throw CorruptSegment("ring: header does not describe a ring of this build that fits in " +
-                             std::to_string(bytes) + " bytes");
     char* base = static_cast<char*>(at);
     m_leases = reinterpret_cast<RingLease*>(base + kLeasesOffset);
     m_control = reinterpret_cast<RingControl*>(base + kControlOffset);

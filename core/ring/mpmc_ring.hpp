@@ -78,12 +78,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kRingMagic = 0x3143'504d'474e'4952ULL; // "RINGMPC1"
-inline constexpr std::uint32_t kRingVersion = 2;
+inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
+inline constexpr std::uint32_t kMpmcRingHeaderVersion = 2;
 inline constexpr std::uint32_t kOwnedLeases = 128;
 inline constexpr std::uint32_t kSharedLeases = 32;
 inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
@@ -149,6 +151,10 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Why the `bytes` bytes at `header` are not an MPMC ring of this build, or nullopt
+/// (segment/state_ref.hpp).
+std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t bytes);
 
 enum class RingStatus : std::uint8_t { ok, full, empty, closed };
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
@@ -32,15 +33,19 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 
 namespace shmbus::detail {
 
-inline constexpr std::uint64_t kSpscMagic = 0x3143'5350'5347'4e52ULL; // "RNGSPSC1"
+inline constexpr std::uint64_t kSpscRingHeaderMagic = 0x3143'5053'5253'4253ULL; // "SBSRSPC1"
+inline constexpr std::uint32_t kSpscRingHeaderVersion = 1;
 
 struct alignas(kCacheLine) SpscRingHeader {
     std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t reserved;
     std::uint64_t capacity;
     alignas(kCacheLine) unsigned char pad_writer[kCacheLine];
     std::atomic<std::uint64_t> write_pos;
@@ -52,6 +57,8 @@ struct alignas(kCacheLine) SpscRingHeader {
     std::atomic<std::uint64_t> messages_read;
 };
 
+static_assert(offsetof(SpscRingHeader, capacity) == 16,
+              "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(SpscRingHeader, write_pos) == 2 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(SpscRingHeader, read_pos) == 4 * kCacheLine,
@@ -60,6 +67,22 @@ static_assert(sizeof(SpscRingHeader) == 5 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Why the `bytes` bytes at `header` are not an SPSC ring of this build, or nullopt
+/// (segment/state_ref.hpp).
+inline std::optional<std::string> validate(const SpscRingHeader& header, std::uint64_t bytes) {
+    if (bytes < sizeof(SpscRingHeader))
+        return "spsc ring: " + std::to_string(bytes) + " bytes cannot hold its header";
+    if (auto problem = stamp_problem("spsc ring", header.magic, kSpscRingHeaderMagic,
+                                     header.version, kSpscRingHeaderVersion))
+        return problem;
+    const std::uint64_t capacity = header.capacity;
+    if (capacity == 0 || (capacity & (capacity - 1)) != 0 ||
+        capacity > bytes - sizeof(SpscRingHeader))
+        return "spsc ring: header does not describe a ring that fits in " + std::to_string(bytes) +
+               " bytes";
+    return std::nullopt;
+}
 
 /// A view of an SPSC byte ring. @concurrent single writer and single reader.
 class SpscRing {
@@ -71,7 +94,8 @@ public:
     /// @pre capacity is a power of two; `at` is 64-byte aligned with bytes_for(capacity) bytes.
     static void init(void* at, std::uint64_t capacity) {
         auto* header = new (at) SpscRingHeader{};
-        header->magic = kSpscMagic;
+        header->magic = kSpscRingHeaderMagic;
+        header->version = kSpscRingHeaderVersion;
         header->capacity = capacity;
     }
 
@@ -80,11 +104,8 @@ public:
         : m_header(static_cast<SpscRingHeader*>(at)),
           m_data(static_cast<std::byte*>(at) + sizeof(SpscRingHeader)),
           m_mask(m_header->capacity - 1) {
-        const std::uint64_t capacity = m_header->capacity;
-        if (bytes < sizeof(SpscRingHeader) || m_header->magic != kSpscMagic || capacity == 0 ||
-            (capacity & (capacity - 1)) != 0 || capacity > bytes - sizeof(SpscRingHeader))
-            throw CorruptSegment("spsc ring: header does not describe a ring that fits in " +
-                                 std::to_string(bytes) + " bytes");
+        if (auto problem = validate(*m_header, bytes))
+            throw CorruptSegment(*problem);
     }
 
     std::uint64_t capacity() const { return m_mask + 1; }

@@ -116,12 +116,12 @@ Barrier::Barrier(const Segment& segment, std::string_view name, unsigned parties
 
 Barrier::Barrier(const Segment& segment, std::string_view name, unsigned parties,
                  detail::OpenMode mode)
-    : m_object(detail::attach_object(segment, name, barrier_spec(parties), mode,
-                                     [parties](void* address) {
-                                         auto* state = new (address) BarrierState{};
-                                         state->mutex.init();
-                                         state->parties = parties;
-                                     })) {}
+    : m_object(detail::validated<BarrierState>(detail::attach_object(
+          segment, name, barrier_spec(parties), mode, [parties](void* address) {
+              auto* state = new (address) BarrierState{};
+              state->mutex.init();
+              state->parties = parties;
+          }))) {}
 
 Barrier Barrier::create(const Segment& segment, std::string_view name, unsigned parties) {
     return Barrier(segment, name, parties, detail::OpenMode::create);

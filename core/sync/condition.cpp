@@ -57,25 +57,24 @@ detail::ObjectRef Condition::attach(const Segment& segment, std::string_view nam
                                     detail::OpenMode mode, const std::optional<AnyLock>& lock) {
     if (lock)
         check_same_segment(segment, object_of(*lock));
-    return detail::attach_object(segment, name, condition_spec(), mode, [&](void* address) {
-        auto* state = new (address) ConditionState{};
-        if (lock) {
-            state->lock_kind =
-                std::holds_alternative<Lock>(*lock) ? ObjectKind::lock : ObjectKind::rlock;
-            state->lock_offset = object_of(*lock).offset();
-        } else {
-            state->lock_kind = ObjectKind::rlock;
-            detail::init_rlock_state(&state->own_lock);
-        }
-    });
+    return detail::validated<ConditionState>(
+        detail::attach_object(segment, name, condition_spec(), mode, [&](void* address) {
+            auto* state = new (address) ConditionState{};
+            if (lock) {
+                state->lock_kind =
+                    std::holds_alternative<Lock>(*lock) ? ObjectKind::lock : ObjectKind::rlock;
+                state->lock_offset = object_of(*lock).offset();
+            } else {
+                state->lock_kind = ObjectKind::rlock;
+                detail::init_rlock_state(&state->own_lock);
+            }
+        }));
 }
 
 Condition::AnyLock Condition::lock_of(const detail::ObjectRef& condition,
                                       const std::optional<AnyLock>& given) {
+    // attach() validated the state: lock_kind is lock or rlock.
     ConditionState& state = condition.state<ConditionState>();
-    if (state.lock_kind != ObjectKind::lock && state.lock_kind != ObjectKind::rlock)
-        throw CorruptSegment("condition state names a lock of kind " +
-                             std::to_string(static_cast<std::uint32_t>(state.lock_kind)));
     if (given && object_of(*given).offset() != state.lock_offset)
         throw KindMismatch("the condition exists over another lock");
     if (given)
@@ -88,7 +87,7 @@ Condition::AnyLock Condition::lock_of(const detail::ObjectRef& condition,
     }
     detail::ObjectRef lock = detail::object_at(segment, state.lock_offset, state.lock_kind);
     if (state.lock_kind == ObjectKind::lock)
-        return Lock(std::move(lock));
+        return Lock(detail::validated<detail::LockState>(std::move(lock)));
     return RLock(std::move(lock));
 }
 

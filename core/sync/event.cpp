@@ -25,8 +25,8 @@ Event::Event(const Segment& segment, std::string_view name)
     : Event(segment, name, detail::OpenMode::open_or_create) {}
 
 Event::Event(const Segment& segment, std::string_view name, detail::OpenMode mode)
-    : m_object(detail::attach_object(segment, name, event_spec(), mode,
-                                     [](void* state) { new (state) EventState{}; })) {}
+    : m_object(detail::validated<EventState>(detail::attach_object(
+          segment, name, event_spec(), mode, [](void* state) { new (state) EventState{}; }))) {}
 
 Event Event::create(const Segment& segment, std::string_view name) {
     return Event(segment, name, detail::OpenMode::create);

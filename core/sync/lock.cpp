@@ -78,8 +78,8 @@ Lock::Lock(const Segment& segment, std::string_view name)
     : Lock(segment, name, detail::OpenMode::open_or_create) {}
 
 Lock::Lock(const Segment& segment, std::string_view name, detail::OpenMode mode)
-    : m_object(detail::attach_object(segment, name, lock_spec(), mode,
-                                     [](void* state) { new (state) LockState{}; })) {}
+    : m_object(detail::validated<LockState>(detail::attach_object(
+          segment, name, lock_spec(), mode, [](void* state) { new (state) LockState{}; }))) {}
 
 Lock Lock::create(const Segment& segment, std::string_view name) {
     return Lock(segment, name, detail::OpenMode::create);

@@ -67,18 +67,14 @@ Semaphore::Semaphore(const Segment& segment, std::string_view name, unsigned val
 
 Semaphore::Semaphore(const Segment& segment, std::string_view name, unsigned value, ObjectKind kind,
                      detail::OpenMode mode)
-    : m_object(detail::attach_object(
+    : m_object(detail::validated<SemaphoreState>(detail::attach_object(
           segment, name, semaphore_spec(kind, value), mode, [&](void* address) {
               auto* state = new (address) SemaphoreState{};
               state->bound = kind == ObjectKind::bounded_semaphore ? value : kMaxValue;
               state->initial = value;
               // relaxed is enough: attach_object publishes the state with a release.
               state->count.store(value, std::memory_order_relaxed);
-          })) {
-    const SemaphoreState& state = m_object.state<SemaphoreState>();
-    if (state.bound > kMaxValue)
-        throw CorruptSegment("semaphore state has bound " + std::to_string(state.bound));
-}
+          }))) {}
 
 Semaphore Semaphore::create(const Segment& segment, std::string_view name, unsigned value) {
     return Semaphore(segment, name, value, ObjectKind::semaphore, detail::OpenMode::create);

@@ -9,15 +9,34 @@
 #include "os/owner.hpp"
 #include "os/robust_mutex.hpp"
 #include "segment/layout.hpp"
+#include "segment/state_ref.hpp"
 #include "shmbus/object_kind.hpp"
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
+#include <string>
 #include <type_traits>
 
 namespace shmbus::detail {
+
+// Each state ends with its stamp (segment/state_ref.hpp), set by its default member
+// initialisers: the futex words keep their places at the start, and the stamp fits in the room
+// the pinned sizes leave. RLockState has none: its robust mutex and owner fields fill its one
+// cache line, and a stamp would double it (and every Condition and Value that embeds or brings
+// one); an RLock relies on its directory entry's kind and size alone.
+inline constexpr std::uint64_t kLockStateMagic = 0x314b'434f'4c53'4253ULL; // "SBSLOCK1"
+inline constexpr std::uint32_t kLockStateVersion = 1;
+inline constexpr std::uint64_t kSemaphoreStateMagic = 0x3141'4d45'5353'4253ULL; // "SBSSEMA1"
+inline constexpr std::uint32_t kSemaphoreStateVersion = 1;
+inline constexpr std::uint64_t kEventStateMagic = 0x3154'4e56'4553'4253ULL; // "SBSEVNT1"
+inline constexpr std::uint32_t kEventStateVersion = 1;
+inline constexpr std::uint64_t kConditionStateMagic = 0x3144'4e4f'4353'4253ULL; // "SBSCOND1"
+inline constexpr std::uint32_t kConditionStateVersion = 1;
+inline constexpr std::uint64_t kBarrierStateMagic = 0x3152'5241'4253'4253ULL; // "SBSBARR1"
+inline constexpr std::uint32_t kBarrierStateVersion = 1;
 
 // ---- Lock -------------------------------------------------------------------------------------
 
@@ -32,6 +51,8 @@ struct alignas(kCacheLine) LockState {
     std::atomic<OwnerId> owner;
     /// How often the lock was taken over from a dead owner.
     std::atomic<std::uint32_t> recoveries;
+    std::uint64_t magic = kLockStateMagic;
+    std::uint32_t version = kLockStateVersion;
 };
 
 // ---- RLock ------------------------------------------------------------------------------------
@@ -74,6 +95,8 @@ struct alignas(kCacheLine) SemaphoreState {
     std::uint32_t bound;
     /// Immutable: the value given at creation.
     std::uint32_t initial;
+    std::uint64_t magic = kSemaphoreStateMagic;
+    std::uint32_t version = kSemaphoreStateVersion;
 };
 
 // ---- Event ------------------------------------------------------------------------------------
@@ -86,6 +109,8 @@ struct alignas(kCacheLine) EventState {
     std::atomic<std::uint32_t> word;
     /// Processes parked on `word`.
     std::atomic<std::uint32_t> waiters;
+    std::uint64_t magic = kEventStateMagic;
+    std::uint32_t version = kEventStateVersion;
 };
 
 // ---- Condition --------------------------------------------------------------------------------
@@ -101,6 +126,8 @@ struct alignas(kCacheLine) ConditionState {
     /// Immutable: 0 means own_lock below; otherwise the offset of a directory entry of
     /// lock_kind in the same segment (0 is the segment header, never an object).
     std::uint64_t lock_offset;
+    std::uint64_t magic = kConditionStateMagic;
+    std::uint32_t version = kConditionStateVersion;
     /// The RLock of a Condition made without a lock of its own choosing.
     RLockState own_lock;
 };
@@ -127,6 +154,8 @@ struct alignas(kCacheLine) BarrierState {
     /// Breaks so far; break n ended generation broken_generation[n % kBreakHistory].
     std::atomic<std::uint32_t> breaks;
     std::atomic<std::uint32_t> broken_generation[kBreakHistory];
+    std::uint64_t magic = kBarrierStateMagic;
+    std::uint32_t version = kBarrierStateVersion;
 };
 
 template <class State>
@@ -135,7 +164,7 @@ constexpr bool kValidSyncState = std::is_standard_layout_v<State> && alignof(Sta
 
 static_assert(kValidSyncState<LockState> && sizeof(LockState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(kValidSyncState<RLockState> && sizeof(RLockState) <= 2 * kCacheLine,
+static_assert(kValidSyncState<RLockState> && sizeof(RLockState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(kValidSyncState<SemaphoreState> && sizeof(SemaphoreState) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
@@ -151,11 +180,61 @@ static_assert(offsetof(SemaphoreState, count) == 0 && offsetof(SemaphoreState, b
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(ConditionState, lock_offset) == 16,
               "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(LockState, magic) == 24 && offsetof(SemaphoreState, magic) == 16 &&
+                  offsetof(EventState, magic) == 8 && offsetof(ConditionState, magic) == 24 &&
+                  offsetof(BarrierState, magic) == 96,
+              "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
 static_assert(std::atomic<std::int32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+// ---- validation (segment/state_ref.hpp) -------------------------------------------------------
+
+/// Why the `size` bytes at `state` are not a Lock of this build, or nullopt.
+inline std::optional<std::string> validate(const LockState& state, std::uint64_t /*size*/) {
+    return stamp_problem("lock", state.magic, kLockStateMagic, state.version, kLockStateVersion);
+}
+
+/// Why the `size` bytes at `state` are not a Semaphore or BoundedSemaphore of this build, or
+/// nullopt.
+inline std::optional<std::string> validate(const SemaphoreState& state, std::uint64_t /*size*/) {
+    if (auto problem = stamp_problem("semaphore", state.magic, kSemaphoreStateMagic, state.version,
+                                     kSemaphoreStateVersion))
+        return problem;
+    if (state.bound > kSemaphoreMax)
+        return "semaphore state: bound " + std::to_string(state.bound) + " exceeds " +
+               std::to_string(kSemaphoreMax);
+    return std::nullopt;
+}
+
+/// Why the `size` bytes at `state` are not an Event of this build, or nullopt.
+inline std::optional<std::string> validate(const EventState& state, std::uint64_t /*size*/) {
+    return stamp_problem("event", state.magic, kEventStateMagic, state.version, kEventStateVersion);
+}
+
+/// Why the `size` bytes at `state` are not a Condition of this build, or nullopt. Its lock,
+/// its own RLock (no stamp) or a Lock elsewhere (validated when opened), is not checked here.
+inline std::optional<std::string> validate(const ConditionState& state, std::uint64_t /*size*/) {
+    if (auto problem = stamp_problem("condition", state.magic, kConditionStateMagic, state.version,
+                                     kConditionStateVersion))
+        return problem;
+    if (state.lock_kind != ObjectKind::lock && state.lock_kind != ObjectKind::rlock)
+        return "condition state: names a lock of kind " +
+               std::to_string(static_cast<std::uint32_t>(state.lock_kind));
+    return std::nullopt;
+}
+
+/// Why the `size` bytes at `state` are not a Barrier of this build, or nullopt.
+inline std::optional<std::string> validate(const BarrierState& state, std::uint64_t /*size*/) {
+    if (auto problem = stamp_problem("barrier", state.magic, kBarrierStateMagic, state.version,
+                                     kBarrierStateVersion))
+        return problem;
+    if (state.parties == 0)
+        return std::string("barrier state: no parties");
+    return std::nullopt;
+}
 
 } // namespace shmbus::detail

@@ -437,7 +437,7 @@ TEST(PoolMultiprocess, StateBlockShowsWorkersAndCounters) {
     pool.map(square, iota(30), 10);
     const PoolStateRef ref(pool);
     const detail::PoolState& state = *ref;
-    EXPECT_EQ(state.magic, detail::kPoolMagic);
+    EXPECT_EQ(state.magic, detail::kPoolStateMagic);
     EXPECT_EQ(state.slot_count, 2u);
     EXPECT_EQ(state.tasks_submitted.load(), 30u);
     EXPECT_EQ(state.tasks_done.load(), 30u);

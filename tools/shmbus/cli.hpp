@@ -74,6 +74,9 @@ struct ObjectReport {
     std::int32_t creator_pid = 0;
     /// False for kinds this tool does not decode (queues, pipes, ...): only kind and size.
     bool decoded = false;
+    /// Why the state is not one of this build (validate(), segment/state_ref.hpp); empty when it
+    /// is, or when this tool does not check the kind.
+    std::string problem;
     /// One human line: "held by 1234 (owner dead)", "value=3 bound=5", "set", ...
     std::string summary;
     /// Kind-specific fields (see README.md, "The shmbus CLI" for the schema); an empty object when

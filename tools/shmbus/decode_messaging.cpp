@@ -23,15 +23,9 @@ T peek(const std::atomic<T>& field) {
     return field.load(std::memory_order_relaxed);
 }
 
-// The nested structure at `offset` inside a state of `size` bytes, or null when it would not
-// fit (a corrupt or hostile directory entry must never send the reader past the object).
 template <class Nested>
-const Nested* nested_at(const void* state, std::uint64_t size, std::uint64_t offset,
-                        std::uint64_t bytes) {
-    if (offset > size || bytes > size - offset || bytes < sizeof(Nested) ||
-        offset % alignof(Nested) != 0)
-        return nullptr;
-    return reinterpret_cast<const Nested*>(static_cast<const char*>(state) + offset);
+const Nested& nested_at(const void* state, std::uint64_t offset) {
+    return *reinterpret_cast<const Nested*>(static_cast<const char*>(state) + offset);
 }
 
 std::string plural(std::uint64_t count, const char* noun) {
@@ -148,35 +142,18 @@ bool worker_alive(std::int32_t pid) {
 
 } // namespace
 
-bool decode_queue(ObjectReport& report, const void* at) {
-    if (report.size < sizeof(detail::QueueState))
-        return false;
-    const auto& queue = *static_cast<const detail::QueueState*>(at);
-    if (queue.magic != detail::kQueueMagic || queue.version != detail::kQueueVersion)
-        return false;
-    const auto* ring =
-        nested_at<detail::MpmcRingHeader>(at, report.size, queue.ring_offset, queue.ring_bytes);
-    if (ring == nullptr || ring->magic != detail::kRingMagic)
-        return false;
-    report.state = queue_state_json(queue, *ring);
+void decode_queue(ObjectReport& report, const detail::QueueState& queue) {
+    const auto& ring = nested_at<detail::MpmcRingHeader>(&queue, queue.ring_offset);
+    report.state = queue_state_json(queue, ring);
     report.summary = queue_summary(report.state);
-    return true;
 }
 
-bool decode_pipe(ObjectReport& report, const void* at) {
-    if (report.size < sizeof(detail::PipeState))
-        return false;
-    const auto& pipe = *static_cast<const detail::PipeState*>(at);
-    if (pipe.magic != detail::kPipeMagic || pipe.version != detail::kPipeVersion)
-        return false;
+void decode_pipe(ObjectReport& report, const detail::PipeState& pipe) {
     json channels = json::array();
     for (int to_end = 0; to_end < (pipe.duplex != 0 ? 2 : 1); ++to_end) {
         const detail::PipeChannelState& channel = pipe.channels[to_end];
-        const auto* ring = nested_at<detail::SpscRingHeader>(at, report.size, channel.ring_offset,
-                                                             channel.ring_bytes);
-        if (ring == nullptr || ring->magic != detail::kSpscMagic)
-            return false;
-        channels.push_back(channel_json(to_end, channel, *ring));
+        const auto& ring = nested_at<detail::SpscRingHeader>(&pipe, channel.ring_offset);
+        channels.push_back(channel_json(to_end, channel, ring));
     }
     json ends = json::array();
     for (const detail::PipeEndState& end : pipe.ends)
@@ -189,16 +166,9 @@ bool decode_pipe(ObjectReport& report, const void* at) {
                     {"ends", ends},
                     {"channels", channels}};
     report.summary = pipe_summary(report.state);
-    return true;
 }
 
-bool decode_pool(ObjectReport& report, const void* at) {
-    if (report.size < sizeof(detail::PoolState))
-        return false;
-    const auto& pool = *static_cast<const detail::PoolState*>(at);
-    if (pool.magic != detail::kPoolMagic || pool.version != detail::kPoolVersion ||
-        detail::PoolState::bytes_for(pool.slot_count) > report.size)
-        return false;
+void decode_pool(ObjectReport& report, const detail::PoolState& pool) {
     json workers = json::array();
     for (std::uint32_t i = 0; i < pool.slot_count; ++i) {
         const detail::PoolWorkerSlot& slot = pool.slot(i);
@@ -223,7 +193,6 @@ bool decode_pool(ObjectReport& report, const void* at) {
     report.summary = std::to_string(pool.slot_count) + " workers, " +
                      std::to_string(submitted > done ? submitted - done : 0) + " tasks pending, " +
                      std::to_string(done) + " done" + (peek(pool.closed) != 0 ? ", closed" : "");
-    return true;
 }
 
 void add_rates(SegmentReport& now, const SegmentReport& before, double seconds) {

@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 // Decoders for the message-carrying kinds (Queue, JoinableQueue, Pipe, Pool), split from
-// inspect.cpp because their states nest rings: each checks every offset against the directory's
-// size before it follows it.
+// inspect.cpp because their states nest rings. They read only states that validate()
+// (segment/state_ref.hpp) accepted, the check the library runs: every offset followed here was
+// checked against the directory's size there.
 #pragma once
 
 #include "cli.hpp"
 
+namespace shmbus::detail {
+struct QueueState;
+struct PipeState;
+struct PoolState;
+} // namespace shmbus::detail
+
 namespace shmbus::cli {
 
-/// Fills report.state and report.summary from the queue state at `state` (report.size bytes);
-/// false when the bytes do not describe a queue of this layout version.
-bool decode_queue(ObjectReport& report, const void* state);
+/// Fills report.state and report.summary from a queue state (report.size bytes) that
+/// validate() accepted (segment/state_ref.hpp): its ring is then inside the object.
+void decode_queue(ObjectReport& report, const detail::QueueState& queue);
 /// The same for a pipe.
-bool decode_pipe(ObjectReport& report, const void* state);
+void decode_pipe(ObjectReport& report, const detail::PipeState& pipe);
 /// The same for a Pool's state block: workers, tasks submitted / done / pending / failed.
-bool decode_pool(ObjectReport& report, const void* state);
+void decode_pool(ObjectReport& report, const detail::PoolState& pool);
 
 /// Adds "in_per_s" / "out_per_s" to every object of `now` that counts messages, from the
 /// same object (same offset) in `before`, `seconds` earlier.

@@ -156,6 +156,7 @@ json to_json(const ObjectReport& object) {
             {"size", object.size},
             {"creator_pid", object.creator_pid},
             {"decoded", object.decoded},
+            {"problem", object.problem.empty() ? json(nullptr) : json(object.problem)},
             {"summary", object.summary},
             {"state", object.state}};
 }

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gathering for `inspect` and `watch`: reads a segment through observe_file (segment_file.hpp),
 // which maps it only after probing it, and decodes its header and object states only through
-// core/segment/layout.hpp and core/sync/sync_state.hpp.
+// core/segment/layout.hpp and the state headers, after the validate() the library runs
+// (core/segment/state_ref.hpp).
 #include "cli.hpp"
 #include "decode_messaging.hpp"
 #include "manager/manager_store.hpp"
+#include "messaging/pipe_state.hpp"
+#include "messaging/queue_state.hpp"
 #include "os/liveness.hpp"
+#include "process/pool_state.hpp"
 #include "segment/directory.hpp"
 #include "segment/layout.hpp"
 #include "segment/mapping.hpp"
+#include "segment/state_ref.hpp"
 #include "segment_file.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/detail/type_tag.hpp"
@@ -209,9 +214,7 @@ T peek_plain(const T& field) {
 }
 
 // A Dict or List: entries and heap use of its committed root (core/manager/manager_store.hpp).
-bool decode_container(ObjectReport& report, const detail::ContainerState& state) {
-    if (state.magic != detail::kContainerMagic || state.version != detail::kContainerVersion)
-        return false;
+void decode_container(ObjectReport& report, const detail::ContainerState& state) {
     const detail::Root& root = state.roots[peek(state.root_index) & 1U];
     const std::uint64_t entries = peek_plain(state.live);
     const std::uint64_t used = peek_plain(root.used);
@@ -223,12 +226,19 @@ bool decode_container(ObjectReport& report, const detail::ContainerState& state)
     report.summary = std::to_string(entries) + " entries (max " +
                      std::to_string(state.max_entries) + "), heap " + std::to_string(used) + "/" +
                      std::to_string(state.heap_bytes) + " bytes";
-    return true;
 }
 
-template <class State>
-bool fits(const ObjectReport& report) {
-    return report.size >= sizeof(State);
+// Shows the state of `ref` as a State with `show` once validate() (segment/state_ref.hpp), the
+// check the library runs, accepts it; reports it corrupt, with the reason, otherwise.
+template <class State, class Show>
+void decode_validated(ObjectReport& report, const detail::ObjectRef& ref, Show show) {
+    if (auto problem = detail::state_problem<State>(&ref.state<char>(), report.size)) {
+        report.decoded = false;
+        report.problem = *problem;
+        report.summary = "corrupt: " + *problem;
+        return;
+    }
+    show(report, ref.state<State>());
 }
 
 void decode(ObjectReport& report, const Segment& segment, std::uint64_t type_tag) {
@@ -236,30 +246,21 @@ void decode(ObjectReport& report, const Segment& segment, std::uint64_t type_tag
     report.decoded = true;
     switch (report.kind) {
     case ObjectKind::lock:
-        if (fits<detail::LockState>(report))
-            return decode_lock(report, ref.state<detail::LockState>());
-        break;
+        return decode_validated<detail::LockState>(report, ref, decode_lock);
     case ObjectKind::rlock:
-        if (fits<detail::RLockState>(report))
+        // No stamp to check (core/sync/sync_state.hpp): the size is all there is.
+        if (report.size >= sizeof(detail::RLockState))
             return decode_rlock(report, ref.state<detail::RLockState>());
         break;
     case ObjectKind::semaphore:
     case ObjectKind::bounded_semaphore:
-        if (fits<detail::SemaphoreState>(report))
-            return decode_semaphore(report, ref.state<detail::SemaphoreState>());
-        break;
+        return decode_validated<detail::SemaphoreState>(report, ref, decode_semaphore);
     case ObjectKind::event:
-        if (fits<detail::EventState>(report))
-            return decode_event(report, ref.state<detail::EventState>());
-        break;
+        return decode_validated<detail::EventState>(report, ref, decode_event);
     case ObjectKind::condition:
-        if (fits<detail::ConditionState>(report))
-            return decode_condition(report, ref.state<detail::ConditionState>());
-        break;
+        return decode_validated<detail::ConditionState>(report, ref, decode_condition);
     case ObjectKind::barrier:
-        if (fits<detail::BarrierState>(report))
-            return decode_barrier(report, ref.state<detail::BarrierState>());
-        break;
+        return decode_validated<detail::BarrierState>(report, ref, decode_barrier);
     case ObjectKind::value:
         return decode_value(report, &ref.state<char>(), type_tag);
     case ObjectKind::array:
@@ -268,23 +269,14 @@ void decode(ObjectReport& report, const Segment& segment, std::uint64_t type_tag
         break;
     case ObjectKind::queue:
     case ObjectKind::joinable_queue:
-        if (decode_queue(report, &ref.state<char>()))
-            return;
-        break;
+        return decode_validated<detail::QueueState>(report, ref, decode_queue);
     case ObjectKind::dict:
     case ObjectKind::list:
-        if (fits<detail::ContainerState>(report) &&
-            decode_container(report, ref.state<detail::ContainerState>()))
-            return;
-        break;
+        return decode_validated<detail::ContainerState>(report, ref, decode_container);
     case ObjectKind::pipe:
-        if (decode_pipe(report, &ref.state<char>()))
-            return;
-        break;
+        return decode_validated<detail::PipeState>(report, ref, decode_pipe);
     case ObjectKind::pool:
-        if (decode_pool(report, &ref.state<char>()))
-            return;
-        break;
+        return decode_validated<detail::PoolState>(report, ref, decode_pool);
     default:
         report.decoded = false;
         report.summary = std::to_string(report.size) + " bytes (not decoded by this version)";

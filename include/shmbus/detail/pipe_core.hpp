@@ -22,6 +22,7 @@ struct PipeOptions; // shmbus/pipe.hpp, which includes this header
 namespace detail {
 
 class SpscRing;
+struct PipeState;
 
 class SHMBUS_EXPORT PipeCore {
 public:
@@ -66,7 +67,8 @@ private:
     void require_open() const;
 
     ObjectRef m_object;
-    void* m_state;
+    /// Validated once at attach (core/segment/state_ref.hpp).
+    PipeState* m_state;
     int m_end;
     std::shared_ptr<SpscRing> m_recv_ring; ///< null on a send-only end
     std::shared_ptr<SpscRing> m_send_ring; ///< null on a receive-only end

@@ -23,6 +23,7 @@ struct QueueOptions; // shmbus/queue.hpp, which includes this header
 namespace detail {
 
 class MpmcRing;
+struct QueueState;
 
 /// Outcome of a non-blocking step.
 enum class QueueStatus : std::uint8_t { ok, full, empty, closed };
@@ -75,7 +76,8 @@ private:
     void require_joinable() const;
 
     ObjectRef m_object;
-    void* m_state;
+    /// Validated once at attach (core/segment/state_ref.hpp).
+    QueueState* m_state;
     /// The ring geometry, validated once at attach and kept here, out of reach of peers.
     std::shared_ptr<MpmcRing> m_ring;
     WaitOptions m_wait;
