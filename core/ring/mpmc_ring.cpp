@@ -3,7 +3,7 @@
 // lease (cached per thread), record the claim in it, move tail or head past the slots with one
 // CAS, copy, then publish (put) or release (get) the slots' sequence words. The lease table is in
 // mpmc_ring_leases.cpp, recovery from dead threads in mpmc_ring_recovery.cpp; ring/mpmc_ring.hpp
-// explains both.
+// explains both; mpmc_ring_counters.cpp answers the queries about fill level and recovery.
 #include "ring/mpmc_ring.hpp"
 
 #include "segment/state_ref.hpp"
@@ -392,20 +392,6 @@ void MpmcRing::close() {
 bool MpmcRing::closed() const {
     // SYNC acquire: pairs with nothing in particular; a hint for qsize-like queries.
     return m_header->closed.load(std::memory_order_acquire) != 0;
-}
-
-std::uint64_t MpmcRing::size_guess() const {
-    // relaxed is enough: the result may be stale by definition.
-    const std::uint64_t got = m_header->get_count.load(std::memory_order_relaxed);
-    const std::uint64_t put = m_header->put_count.load(std::memory_order_relaxed);
-    return put > got ? put - got : 0;
-}
-
-std::uint64_t MpmcRing::slots_used_guess() const {
-    // relaxed is enough: the result may be stale by definition.
-    const std::uint64_t head = m_header->head.load(std::memory_order_relaxed);
-    const std::uint64_t tail = m_header->tail.load(std::memory_order_relaxed);
-    return tail > head ? tail - head : 0;
 }
 
 } // namespace shmbus::detail

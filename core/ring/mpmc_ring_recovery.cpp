@@ -137,10 +137,4 @@ RecoveryReport MpmcRing::recover_dead_locked(OwnerId me) {
     return report;
 }
 
-RecoveryReport MpmcRing::recovered_total() const {
-    // relaxed is enough (both): the result may be stale by definition.
-    return {m_header->lost_count.load(std::memory_order_relaxed),
-            m_header->padded_count.load(std::memory_order_relaxed)};
-}
-
 } // namespace shmbus::detail
