@@ -197,20 +197,28 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
     return true;
 }
 
+bool PipeCore::header_ready() const {
+    return m_recv_ring->readable(kHeaderBytes) >= kHeaderBytes;
+}
+
+// Waits until a whole header is readable or the stream has ended (true), or the deadline passed
+// (false). Throws nothing for either, so that poll() and the try_ forms cost no exception.
+bool PipeCore::header_or_end(Deadline deadline) {
+    const bool arrived = wait_until(
+        false, [&] { return header_ready() || peer_gone() || closed(); }, deadline);
+    require_open();
+    return arrived || header_ready();
+}
+
 // Waits until a whole header is readable and returns the length it announces, without
 // consuming it. EndOfStream when the stream ended first, Timeout when the deadline passed.
 std::uint32_t PipeCore::await_header(Deadline deadline) {
     SpscRing& ring = *m_recv_ring;
-    const auto ready = [&] { return ring.readable(kHeaderBytes) >= kHeaderBytes; };
-    const bool arrived = wait_until(
-        false, [&] { return ready() || peer_gone() || closed(); }, deadline);
-    require_open();
-    if (!ready()) {
-        if (arrived)
-            throw EndOfStream("the other end of the pipe is closed (or its process died) and "
-                              "the pipe is drained");
+    if (!header_or_end(deadline))
         throw Timeout("no message");
-    }
+    if (!header_ready())
+        throw EndOfStream("the other end of the pipe is closed (or its process died) and "
+                          "the pipe is drained");
     std::uint32_t length = 0;
     ring.peek({reinterpret_cast<std::byte*>(&length), kHeaderBytes});
     if (length > max_message_size())
@@ -271,13 +279,7 @@ bool PipeCore::poll(Deadline deadline) {
     if (!m_recv_ring)
         throw UsageError("poll on the send-only end of a one-way pipe");
     require_open();
-    try {
-        await_header(deadline);
-    } catch (const EndOfStream&) {
-    } catch (const Timeout&) {
-        return false;
-    }
-    return true;
+    return header_or_end(deadline);
 }
 
 void PipeCore::close() {

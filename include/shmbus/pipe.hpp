@@ -110,11 +110,10 @@ public:
     /// and DecodeError as recv().
     template <class T>
     [[nodiscard]] std::optional<T> try_recv() {
-        try {
-            return recv_by<T>(detail::Deadline::immediate());
-        } catch (const Timeout&) {
+        // One reader per end: a message that try_poll() saw is still there for recv_by.
+        if (!try_poll())
             return std::nullopt;
-        }
+        return recv_by<T>(detail::Deadline::immediate());
     }
 
     /// Sends `data` as one message, blocking as send() does.
@@ -170,11 +169,10 @@ public:
     /// recv_bytes without waiting for a message to begin: nullopt when none is ready.
     [[nodiscard]] std::optional<std::vector<std::byte>>
     try_recv_bytes(std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
-        try {
-            return recv_bytes_by(max_length, detail::Deadline::immediate());
-        } catch (const Timeout&) {
+        // One reader per end: a message that try_poll() saw is still there for recv_bytes_by.
+        if (!try_poll())
             return std::nullopt;
-        }
+        return recv_bytes_by(max_length, detail::Deadline::immediate());
     }
     /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
     /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.

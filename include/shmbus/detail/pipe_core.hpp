@@ -60,6 +60,8 @@ private:
     template <class Try>
     bool wait_until(bool for_space, Try try_once, Deadline deadline);
     bool await_room(std::size_t frame, Deadline deadline);
+    bool header_ready() const;
+    bool header_or_end(Deadline deadline);
     std::uint32_t await_header(Deadline deadline);
     void read_payload(std::byte* to, std::size_t length);
     void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
