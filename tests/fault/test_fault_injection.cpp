@@ -502,7 +502,7 @@ void lock_worker(L lock, Ledger& ledger, std::uint64_t seed) {
 }
 
 template <class L>
-void lock_round(std::mt19937_64& rng, SharedLedger& ledger, Tally& tally) {
+void lock_round(std::mt19937_64& rng, SharedLedger& ledger, Tally& tally, KillMode mode) {
     ledger.reset();
     ScopedSegment segment;
     L lock = L::create(*segment, "lock");
@@ -511,14 +511,18 @@ void lock_round(std::mt19937_64& rng, SharedLedger& ledger, Tally& tally) {
     for (int w = 0; w < 3; ++w)
         workers.emplace_back([&, seed = rng()] { lock_worker(lock, *ledger, seed); });
     Child& victim = workers[rng() % workers.size()];
-    const KillMode mode = pick_mode(rng);
     sleep_random(rng, 10000);
     bool holding = false;
     if (mode == KillMode::stopped) {
-        // Aim for the critical section: wait until the victim holds the lock, then stop it.
-        eventually([&] { return ledger->occupant.load() == victim.pid(); }, 2s);
-        victim.kill(SIGSTOP);
-        holding = ledger->occupant.load() == victim.pid();
+        // Aim for the critical section: wait until the victim holds the lock, then stop it; if
+        // it left the section before the signal landed, let it go on and aim again.
+        for (int attempt = 0; attempt < 50 && !holding; ++attempt) {
+            eventually([&] { return ledger->occupant.load() == victim.pid(); }, 2s);
+            victim.kill(SIGSTOP);
+            holding = ledger->occupant.load() == victim.pid();
+            if (!holding)
+                victim.kill(SIGCONT);
+        }
     } else if (mode == KillMode::parked) {
         EXPECT_TRUE(wait_parked(victim.pid()))
             << "the victim never parked: " << describe(victim.pid());
@@ -565,10 +569,12 @@ TEST(FaultInjection, lock_holder_or_waiter_killed_at_random_moments_never_deadlo
     Tally tally;
     for (int round = 0; round < rounds() && !HasFatalFailure(); ++round) {
         SCOPED_TRACE("round " + std::to_string(round) + (round % 2 == 0 ? " (Lock)" : " (RLock)"));
+        // The first Lock and RLock rounds kill inside the critical section; the rest at random.
+        const KillMode mode = round < 2 ? KillMode::stopped : pick_mode(rng);
         if (round % 2 == 0)
-            lock_round<Lock>(rng, ledger, tally);
+            lock_round<Lock>(rng, ledger, tally, mode);
         else
-            lock_round<RLock>(rng, ledger, tally);
+            lock_round<RLock>(rng, ledger, tally, mode);
     }
     tally.print("lock/rlock");
     EXPECT_GT(tally.kills_holding, 0u) << "no kill landed inside the critical section";
