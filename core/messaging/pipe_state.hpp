@@ -69,9 +69,8 @@ inline std::optional<std::string> channel_problem(const PipeState& state, std::u
         c.ring_offset > size || c.ring_bytes > size - c.ring_offset)
         return "pipe state: the ring of channel " + std::to_string(channel) +
                " lies outside the object";
-    return validate(*reinterpret_cast<const SpscRingHeader*>(reinterpret_cast<const char*>(&state) +
-                                                             c.ring_offset),
-                    c.ring_bytes);
+    return state_problem<SpscRingHeader>(reinterpret_cast<const char*>(&state) + c.ring_offset,
+                                         c.ring_bytes);
 }
 
 /// Why the `size` bytes at `state` are not a Pipe of this build, its rings included, or nullopt

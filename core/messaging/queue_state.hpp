@@ -67,7 +67,7 @@ inline std::optional<std::string> validate(const QueueState& state, std::uint64_
         return "queue state: its ring lies outside the object";
     const auto& ring = *reinterpret_cast<const MpmcRingHeader*>(
         reinterpret_cast<const char*>(&state) + state.ring_offset);
-    if (auto problem = validate(ring, state.ring_bytes))
+    if (auto problem = state_problem<MpmcRingHeader>(&ring, state.ring_bytes))
         return problem;
     if (state.max_message_size > MpmcRing::max_frame_for(ring.slot_count))
         return "queue state: max_message_size " + std::to_string(state.max_message_size) +

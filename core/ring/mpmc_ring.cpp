@@ -100,8 +100,6 @@ void MpmcRing::init(void* at, std::uint64_t slot_count) {
 }
 
 std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t bytes) {
-    if (bytes < sizeof(MpmcRingHeader))
-        return "mpmc ring: " + std::to_string(bytes) + " bytes cannot hold its header";
     if (auto problem = stamp_problem("mpmc ring", header.magic, kMpmcRingHeaderMagic,
                                      header.version, kMpmcRingHeaderVersion))
         return problem;
@@ -116,7 +114,7 @@ std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t 
 }
 
 MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingHeader*>(at)) {
-    if (auto problem = validate(*m_header, bytes))
+    if (auto problem = state_problem<MpmcRingHeader>(at, bytes))
         throw CorruptSegment(*problem);
     const MpmcRingHeader& h = *m_header;
     char* base = static_cast<char*>(at);

@@ -71,8 +71,6 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 /// Why the `bytes` bytes at `header` are not an SPSC ring of this build, or nullopt
 /// (segment/state_ref.hpp).
 inline std::optional<std::string> validate(const SpscRingHeader& header, std::uint64_t bytes) {
-    if (bytes < sizeof(SpscRingHeader))
-        return "spsc ring: " + std::to_string(bytes) + " bytes cannot hold its header";
     if (auto problem = stamp_problem("spsc ring", header.magic, kSpscRingHeaderMagic,
                                      header.version, kSpscRingHeaderVersion))
         return problem;
@@ -104,7 +102,7 @@ public:
         : m_header(static_cast<SpscRingHeader*>(at)),
           m_data(static_cast<std::byte*>(at) + sizeof(SpscRingHeader)),
           m_mask(m_header->capacity - 1) {
-        if (auto problem = validate(*m_header, bytes))
+        if (auto problem = state_problem<SpscRingHeader>(at, bytes))
             throw CorruptSegment(*problem);
     }
 
