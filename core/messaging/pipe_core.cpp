@@ -2,6 +2,7 @@
 #include "shmbus/detail/pipe_core.hpp"
 
 #include "messaging/pipe_state.hpp"
+#include "os/membarrier.hpp"
 #include "os/owner.hpp"
 #include "ring/spsc_ring.hpp"
 #include "segment/state_ref.hpp"
@@ -28,11 +29,13 @@ int channel_count(bool duplex) {
     return duplex ? 2 : 1;
 }
 
-void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max_message) {
+void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max_message,
+                bool fence_free) {
     auto* state = new (at) PipeState{};
     state->magic = kPipeStateMagic;
     state->version = kPipeStateVersion;
     state->duplex = duplex ? 1 : 0;
+    state->fence_free_wakers = fence_free ? 1 : 0;
     state->capacity = capacity;
     state->max_message_size = max_message;
     for (PipeEndState& end : state->ends) {
@@ -87,16 +90,20 @@ std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool dupl
         throw UsageError("max_message_size must lie in [1, 2^32 - 1]");
     const std::uint64_t capacity = ring_capacity(options);
     const std::uint64_t size = state_bytes(duplex, capacity);
+    // A block-policy pipe parks on every wait, where the waiter's barrier would cost ~2.5 us;
+    // processes that use the pipe are forks of this one, which inherit the registration.
+    const bool fence_free = options.wait.policy != WaitPolicy::block && heavy_barrier_ready();
     ObjectRef object = attach_object(
         segment, "", ObjectSpec{ObjectKind::pipe, size, kCacheLine, 0}, OpenMode::create,
-        [&](void* at) { init_state(at, duplex, capacity, options.max_message_size); });
+        [&](void* at) { init_state(at, duplex, capacity, options.max_message_size, fence_free); });
     return {PipeCore(object, 0, options.wait), PipeCore(object, 1, options.wait)};
 }
 
 PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait)
     : m_object(std::move(object)), m_state(StateRef<PipeState>(m_object).get()), m_end(end),
       m_recv_ring(channel_ring(*m_state, m_state->channels[m_end])),
-      m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait) {}
+      m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait),
+      m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()) {}
 
 std::size_t PipeCore::max_message_size() const {
     return m_state->max_message_size;
@@ -128,11 +135,14 @@ bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
     PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
     ParkingSpot& spot = for_space ? channel.space : channel.data;
     const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
-    return park_at(spot, try_once, deadline, m_wait, probe_every(kProbePeriod, [&peer] {
-                       // relaxed is enough: a single word; a stale identity only delays the
-                       // verdict a period.
-                       return !owner_alive(peer.load(std::memory_order_relaxed));
-                   }));
+    return park_at(spot, try_once, deadline, m_wait,
+                   probe_every(kProbePeriod,
+                               [&peer] {
+                                   // relaxed is enough: a single word; a stale identity only
+                                   // delays the verdict a period.
+                                   return !owner_alive(peer.load(std::memory_order_relaxed));
+                               }),
+                   BarrierWakers{fence_free()});
 }
 
 void PipeCore::write_all(std::span<const std::byte> header, std::span<const std::byte> payload) {
@@ -144,7 +154,7 @@ void PipeCore::write_all(std::span<const std::byte> header, std::span<const std:
         header = header.subspan(from_header);
         payload = payload.subspan(taken - from_header);
         if (taken != 0)
-            notify_all(channel.data);
+            notify_without_fence(channel.data, fence_free());
         if (header.empty() && payload.empty())
             return;
         wait_until(
@@ -230,11 +240,10 @@ std::uint32_t PipeCore::await_header(Deadline deadline) {
 void PipeCore::read_payload(std::byte* to, std::size_t length) {
     SpscRing& ring = *m_recv_ring;
     PipeChannelState& channel = m_state->channels[m_end];
-    std::byte header[kHeaderBytes];
-    ring.read_some(header);
-    for (std::size_t done = 0;;) {
-        done += ring.read_some({to + done, length - done});
-        notify_all(channel.space);
+    // The header was peeked (await_header): consumed with the first bytes of the payload.
+    for (std::size_t done = 0, header = kHeaderBytes;; header = 0) {
+        done += ring.skip_and_read(header, {to + done, length - done});
+        notify_without_fence(channel.space, fence_free());
         if (done == length) {
             ring.count_message_read();
             return;

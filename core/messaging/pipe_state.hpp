@@ -19,7 +19,7 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kPipeStateMagic = 0x3145'5049'5053'4253ULL; // "SBSPIPE1"
-inline constexpr std::uint32_t kPipeStateVersion = 2;
+inline constexpr std::uint32_t kPipeStateVersion = 3;
 
 struct alignas(kCacheLine) PipeEndState {
     /// 1 once close() was called on this end, by any process.
@@ -46,6 +46,9 @@ struct alignas(kCacheLine) PipeState {
     std::uint32_t duplex;
     std::uint64_t capacity; ///< bytes of each ring
     std::uint64_t max_message_size;
+    /// 1: wakers skip their fence and waiters pass heavy_barrier() (wait/notify.hpp,
+    /// notify_without_fence); 0: the fenced notify_all.
+    std::uint32_t fence_free_wakers;
     PipeEndState ends[2];
     PipeChannelState channels[2];
 };
@@ -81,6 +84,8 @@ inline std::optional<std::string> validate(const PipeState& state, std::uint64_t
         return problem;
     if (state.duplex > 1)
         return "pipe state: duplex is " + std::to_string(state.duplex);
+    if (state.fence_free_wakers > 1)
+        return "pipe state: fence_free_wakers is " + std::to_string(state.fence_free_wakers);
     if (state.max_message_size > UINT32_MAX)
         return "pipe state: max_message_size " + std::to_string(state.max_message_size) +
                " does not fit a frame header";

@@ -143,10 +143,19 @@ public:
     }
 
     /// Reader: copies up to out.size() bytes out and consumes them; returns how many.
-    std::size_t read_some(std::span<std::byte> out) {
-        const std::size_t count = peek(out);
-        if (count != 0)
-            consume(count);
+    std::size_t read_some(std::span<std::byte> out) { return skip_and_read(0, out); }
+
+    /// Reader: consumes `skip` bytes already looked at (peek) and then up to out.size() more,
+    /// copied out, with one store of the read position; returns the bytes copied.
+    /// @pre `skip` bytes are readable.
+    std::size_t skip_and_read(std::size_t skip, std::span<std::byte> out) {
+        // relaxed is enough: only the reader stores read_pos.
+        const std::uint64_t pos = m_header->read_pos.load(std::memory_order_relaxed);
+        const std::size_t count =
+            std::min<std::uint64_t>(out.size(), available_at(pos, skip + out.size()) - skip);
+        copy_out(pos + skip, out.first(count));
+        if (skip + count != 0)
+            consume(skip + count);
         return count;
     }
 

@@ -67,6 +67,7 @@ private:
     void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
     bool peer_gone() const;
     void require_open() const;
+    bool fence_free() const { return m_fence_free; }
 
     ObjectRef m_object;
     /// Validated once at attach (core/segment/state_ref.hpp).
@@ -75,6 +76,8 @@ private:
     std::shared_ptr<SpscRing> m_recv_ring; ///< null on a send-only end
     std::shared_ptr<SpscRing> m_send_ring; ///< null on a receive-only end
     WaitOptions m_wait;
+    /// The pipe's wakers skip their fence (core/wait/notify.hpp, notify_without_fence).
+    bool m_fence_free;
 };
 
 } // namespace detail
