@@ -14,6 +14,7 @@
 #include <bit>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace shmbus::detail {
@@ -111,8 +112,9 @@ bool take_item(QueueState& state) {
 
 void return_items(QueueState& state, std::int64_t count) {
     if (state.maxsize != 0 && count != 0)
-        // relaxed is enough: notify_all's fence orders it before the waiter check.
-        state.free_items.fetch_add(count, std::memory_order_relaxed);
+        // SYNC seq_cst: a claim for wake_after_claim, read by a putter's may_sleep (case
+        // analysis in wait/notify.hpp).
+        state.free_items.fetch_add(count, std::memory_order_seq_cst);
 }
 
 void finish_task(QueueState& state) {
@@ -145,10 +147,12 @@ QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueO
                                         m_state->ring_bytes)),
       m_wait(options.wait) {}
 
-QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
+QueueStatus QueueCore::try_put(std::span<const std::byte> first,
+                               std::span<const std::byte> second) {
     QueueState& state = *m_state;
-    if (message.size() > state.max_message_size)
-        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
+    const std::size_t size = first.size() + second.size();
+    if (size > state.max_message_size)
+        throw MessageTooLarge("a message of " + std::to_string(size) +
                               " bytes exceeds this queue's max_message_size of " +
                               std::to_string(state.max_message_size));
     if (m_ring->closed())
@@ -158,7 +162,7 @@ QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
     if (state.joinable != 0)
         // relaxed is enough: the ring's publish (release) orders it before any get of the item.
         state.unfinished.fetch_add(1, std::memory_order_relaxed);
-    const RingStatus status = m_ring->try_put(message);
+    const RingStatus status = m_ring->try_put(first, second);
     if (status != RingStatus::ok) {
         return_items(state, 1);
         if (state.joinable != 0)
@@ -169,37 +173,56 @@ QueueStatus QueueCore::try_put(std::span<const std::byte> message) {
             notify_all(state.space);
         return to_status(status);
     }
-    notify_all(state.items);
+    wake_after_claim(state.items);
     return QueueStatus::ok;
 }
 
 QueueStatus QueueCore::try_get(ByteBuffer& out) {
+    return try_get(sink_into(out));
+}
+
+QueueStatus QueueCore::try_get(FrameSink sink) {
     QueueState& state = *m_state;
-    const RingStatus status = m_ring->try_get(out);
+    const RingStatus status = m_ring->try_get(sink);
     if (status == RingStatus::ok) {
         return_items(state, 1);
-        notify_all(state.space);
+        wake_after_claim(state.space);
     }
     return to_status(status);
 }
 
+// A put waits for a maxsize token or ring space (frame_size bytes), a get for a message. The
+// wakers are fence-free (wake_after_claim), so a registered waiter sleeps only when the claim
+// that will free what it waits for has not been made yet (wait/notify.hpp).
 template <class Try>
-bool QueueCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
+bool QueueCore::wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline) {
     QueueState& state = *m_state;
-    ParkingSpot& spot = for_space ? state.space : state.items;
-    return park_at(spot, try_once, deadline, m_wait, probe_every(kProbePeriod, [this] {
-                       recover_dead();
-                       return false;
-                   }));
+    const MpmcRing& ring = *m_ring;
+    const auto may_sleep = [&] {
+        if (!frame_size)
+            return ring.getter_may_sleep();
+        // SYNC seq_cst: after the putter's registration; case analysis in wait/notify.hpp.
+        if (state.maxsize != 0 && state.free_items.load(std::memory_order_seq_cst) <= 0)
+            return true;
+        return ring.putter_may_sleep(*frame_size);
+    };
+    return park_at(frame_size ? state.space : state.items, try_once, deadline, m_wait,
+                   probe_every(kProbePeriod,
+                               [this] {
+                                   recover_dead();
+                                   return false;
+                               }),
+                   claiming_wakers(may_sleep));
 }
 
-bool QueueCore::put(std::span<const std::byte> message, Deadline deadline) {
+bool QueueCore::put(std::span<const std::byte> first, std::span<const std::byte> second,
+                    Deadline deadline) {
     QueueStatus status = QueueStatus::full;
     const auto try_once = [&] {
-        status = try_put(message);
+        status = try_put(first, second);
         return status != QueueStatus::full;
     };
-    if (!wait_until(true, try_once, deadline))
+    if (!wait_until(first.size() + second.size(), try_once, deadline))
         return false;
     if (status == QueueStatus::closed)
         throw Closed("put on a closed queue");
@@ -207,12 +230,16 @@ bool QueueCore::put(std::span<const std::byte> message, Deadline deadline) {
 }
 
 bool QueueCore::get(ByteBuffer& out, Deadline deadline) {
+    return get(sink_into(out), deadline);
+}
+
+bool QueueCore::get(FrameSink sink, Deadline deadline) {
     QueueStatus status = QueueStatus::empty;
     const auto try_once = [&] {
-        status = try_get(out);
+        status = try_get(sink);
         return status != QueueStatus::empty;
     };
-    if (!wait_until(false, try_once, deadline))
+    if (!wait_until(std::nullopt, try_once, deadline))
         return false;
     if (status == QueueStatus::closed)
         throw Closed("get on a closed and drained queue");

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <new>
@@ -30,6 +31,12 @@ std::uint64_t data_offset(std::uint64_t slot_count) {
 
 std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
     return static_cast<std::int64_t>(seq - expected);
+}
+
+// The lease's holder is its counters' only writer: a plain load and store, no locked
+// instruction. relaxed is enough (both): an approximate count for qsize, ordered by nothing.
+void count(std::atomic<std::uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
@@ -92,8 +99,11 @@ void MpmcRing::init(void* at, std::uint64_t slot_count) {
         lease->put_pos.store(kNoPosition, std::memory_order_relaxed);
         lease->get_pos.store(kNoPosition, std::memory_order_relaxed);
     }
+    const auto slot_bits = static_cast<unsigned>(std::countr_zero(slot_count));
     for (std::uint64_t i = 0; i < slot_count; ++i) {
-        auto* control = new (base + kControlOffset + i * sizeof(RingControl)) RingControl{};
+        auto* control =
+            new (base + kControlOffset + control_index(i, slot_bits) * sizeof(RingControl))
+                RingControl{};
         // relaxed is enough: the object directory publishes the initialised state.
         control->seq.store(i, std::memory_order_relaxed);
     }
@@ -122,6 +132,7 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
     m_control = reinterpret_cast<RingControl*>(base + kControlOffset);
     m_data = reinterpret_cast<unsigned char*>(base + h.data_offset);
     m_mask = h.slot_count - 1;
+    m_slot_bits = static_cast<unsigned>(std::countr_zero(h.slot_count));
 }
 
 // ---- leases (the slow path is in mpmc_ring_leases.cpp) ----------------------------------
@@ -139,8 +150,7 @@ MpmcRing::LeaseUse::~LeaseUse() {
     m_lease.owner.store(kNoOwner, std::memory_order_release);
 }
 
-MpmcRing::LeaseUse MpmcRing::my_lease() {
-    const OwnerId me = this_thread_owner();
+MpmcRing::LeaseUse MpmcRing::my_lease(OwnerId me) {
     for (LeaseCacheEntry& entry : t_lease_cache) {
         if (entry.ring != m_header)
             continue;
@@ -218,20 +228,26 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos) 
     }
 }
 
-void MpmcRing::copy_in(std::uint64_t pos, std::span<const std::byte> from) {
-    const std::size_t at = (pos & m_mask) * kSlotBytes;
-    const std::size_t first = std::min(from.size(), slot_count() * kSlotBytes - at);
+// Copies `from` to the data bytes starting at `at` (a byte index), wrapping at the end.
+void MpmcRing::copy_in(std::size_t at, std::span<const std::byte> from) {
+    if (from.empty())
+        return;
+    const std::size_t ring_bytes = slot_count() * kSlotBytes;
+    at &= ring_bytes - 1; // a power of two
+    const std::size_t first = std::min(from.size(), ring_bytes - at);
     std::memcpy(m_data + at, from.data(), first);
     if (first != from.size())
         std::memcpy(m_data, from.data() + first, from.size() - first);
 }
 
-void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> frame) {
+void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> first,
+                           std::span<const std::byte> second, OwnerId writer) {
+    const auto size = static_cast<std::uint32_t>(first.size() + second.size());
     // relaxed is enough: publish() releases the whole frame.
-    slot(pos).meta.store(frame_meta(static_cast<std::uint32_t>(frame.size()), this_thread_owner()),
-                         std::memory_order_relaxed);
-    if (!frame.empty())
-        copy_in(pos, frame);
+    slot(pos).meta.store(frame_meta(size, writer), std::memory_order_relaxed);
+    const std::size_t at = (pos & m_mask) * kSlotBytes;
+    copy_in(at, first);
+    copy_in(at + first.size(), second);
 }
 
 void MpmcRing::publish(std::uint64_t pos) {
@@ -239,16 +255,18 @@ void MpmcRing::publish(std::uint64_t pos) {
     slot(pos).seq.store(pos + 1, std::memory_order_release);
 }
 
-RingStatus MpmcRing::try_put(std::span<const std::byte> frame) {
-    const std::uint64_t slots = slots_for(frame.size());
-    if (frame.size() > kMaxFrameSize || slots > slot_count())
-        throw MessageTooLarge("a message of " + std::to_string(frame.size()) +
+RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const std::byte> second) {
+    const std::size_t size = first.size() + second.size();
+    const std::uint64_t slots = slots_for(size);
+    if (size > kMaxFrameSize || slots > slot_count())
+        throw MessageTooLarge("a message of " + std::to_string(size) +
                               " bytes does not fit in a ring of " + std::to_string(slot_count()) +
                               " slots");
     // relaxed is enough: a fast refusal only; the seq_cst re-check after the claim decides.
     if (m_header->closed.load(std::memory_order_relaxed) != 0)
         return RingStatus::closed;
-    const LeaseUse use = my_lease();
+    const OwnerId me = this_thread_owner();
+    const LeaseUse use = my_lease(me);
     RingLease& lease = *use;
     std::uint64_t pos = 0;
     if (!claim(lease, slots, pos))
@@ -260,10 +278,9 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> frame) {
         slot(pos).meta.store(kPaddingFlag | static_cast<std::uint32_t>(slots),
                              std::memory_order_relaxed);
     else
-        write_frame(pos, frame);
+        write_frame(pos, first, second, me);
     if (!closed)
-        // relaxed is enough: an approximate count for qsize; the line is ours after the CAS.
-        m_header->put_count.fetch_add(1, std::memory_order_relaxed);
+        count(lease.puts);
     publish(pos);
     // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
     lease.put_pos.store(kNoPosition, std::memory_order_release);
@@ -279,18 +296,11 @@ std::uint64_t MpmcRing::frame_slots(std::uint64_t meta) const {
     return slots == 0 || slots > slot_count() ? 0 : slots;
 }
 
-void MpmcRing::copy_out(std::uint64_t pos, std::byte* to, std::size_t size) const {
+FrameView MpmcRing::frame_at(std::uint64_t pos, std::uint32_t size) const {
     const std::size_t at = (pos & m_mask) * kSlotBytes;
-    const std::size_t first = std::min(size, slot_count() * kSlotBytes - at);
-    std::memcpy(to, m_data + at, first);
-    if (first != size)
-        std::memcpy(to + first, m_data, size - first);
-}
-
-void MpmcRing::read_frame(std::uint64_t pos, std::uint32_t size, ByteBuffer& out) const {
-    std::byte* to = out.resize_for_overwrite(size);
-    if (size != 0)
-        copy_out(pos, to, size);
+    const std::size_t first = std::min<std::size_t>(size, slot_count() * kSlotBytes - at);
+    const auto* data = reinterpret_cast<const std::byte*>(m_data);
+    return {{data + at, first}, {data, size - first}};
 }
 
 void MpmcRing::release_slots(std::uint64_t pos, std::uint64_t slots) {
@@ -312,7 +322,33 @@ RingStatus MpmcRing::empty_or_closed(std::uint64_t pos) const {
 }
 
 RingStatus MpmcRing::try_get(ByteBuffer& out) {
-    const LeaseUse use = my_lease();
+    return try_get(sink_into(out));
+}
+
+// Hands the claimed frame to the sink, then releases its slots, whatever the sink does: a
+// frame that does not decode is consumed, not left to block the ring.
+void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t meta, FrameSink sink) {
+    const auto size_word = static_cast<std::uint32_t>(meta);
+    const std::uint64_t slots = frame_slots(meta);
+    struct Release {
+        MpmcRing& ring;
+        RingLease& lease;
+        std::uint64_t pos;
+        std::uint64_t slots;
+        ~Release() {
+            ring.release_slots(pos, slots);
+            // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
+            lease.get_pos.store(kNoPosition, std::memory_order_release);
+        }
+    } release{*this, lease, pos, slots};
+    if ((size_word & kPaddingFlag) == 0) {
+        count(lease.gets);
+        sink(frame_at(pos, size_word));
+    }
+}
+
+RingStatus MpmcRing::try_get(FrameSink sink) {
+    const LeaseUse use = my_lease(this_thread_owner());
     RingLease& lease = *use;
     // relaxed is enough: the CAS below validates the snapshot.
     std::uint64_t pos = m_header->head.load(std::memory_order_relaxed);
@@ -356,17 +392,8 @@ RingStatus MpmcRing::try_get(ByteBuffer& out) {
         if (!m_header->head.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
                                                   std::memory_order_relaxed))
             continue;
-        const auto size_word = static_cast<std::uint32_t>(meta);
-        const bool padding = (size_word & kPaddingFlag) != 0;
-        if (!padding) {
-            // relaxed is enough: an approximate count for qsize; the line is ours after the CAS.
-            m_header->get_count.fetch_add(1, std::memory_order_relaxed);
-            read_frame(pos, size_word, out);
-        }
-        release_slots(pos, slots);
-        // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
-        lease.get_pos.store(kNoPosition, std::memory_order_release);
-        if (!padding)
+        take_frame(lease, pos, meta, sink);
+        if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
             return RingStatus::ok;
         pos = m_header->head.load(std::memory_order_relaxed);
     }

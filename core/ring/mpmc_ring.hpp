@@ -26,14 +26,25 @@
 // Layout (each line is one 64-byte cache line unless noted):
 //
 //   MpmcRingHeader  immutable geometry, closed flag, recovery lock   (line 0)
-//                   tail + put_count     producers only              (line 2, line 1 padding)
-//                   head + get_count     consumers only              (line 4, line 3 padding)
-//   RingLease[160]  a thread's claim in flight: 128 owned (one per thread that used the
-//                   ring, kept until it dies), then 32 shared (borrowed for one put or get by
-//                   a thread that found every owned lease held by a live thread)
-//   RingControl[N]  16 bytes per slot: [seq u64][meta u64]; N a power of two
+//                   tail                 producers only              (line 2, line 1 padding)
+//                   head                 consumers only              (line 4, line 3 padding)
+//   RingLease[160]  a thread's claim in flight and its message counts: 128 owned (one per
+//                   thread that used the ring, kept until it dies), then 32 shared (borrowed
+//                   for one put or get by a thread that found every owned lease held by a live
+//                   thread)
+//   RingControl[N]  16 bytes per slot: [seq u64][meta u64]; N a power of two; slot i's control
+//                   at control_index(i), so that consecutive slots use different lines
 //   data[N * 64]    the payload: slot i's 64 bytes; a frame's bytes are contiguous (modulo
 //                   the wrap), so a large message is one or two memcpy calls
+//
+// Controls are spread: four fit in a line, and were slots i..i+3 to share one, a producer
+// publishing slot i+1 would take the line from the consumer still releasing slot i on every
+// message. control_index(i) puts slot i in line i mod (N/4), at place i div (N/4) (the
+// rigtorp/folly MPMC queues do the same). Rings of 4 slots or fewer keep the plain order.
+//
+// Counts. Each lease counts the messages its threads put and got: one writer at a time (the
+// lease's holder), so a plain load and store on a line the put or get writes anyway, never a
+// locked instruction on a shared line. qsize adds them up over the leases.
 //
 // Slot i serves positions i, i+N, i+2N, ... For position p (slot p mod N):
 //   seq == p       free for p (or claimed for p by a producer that has not published yet)
@@ -74,6 +85,7 @@
 #include "os/owner.hpp"
 #include "segment/layout.hpp"
 #include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -85,7 +97,7 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
-inline constexpr std::uint32_t kMpmcRingHeaderVersion = 2;
+inline constexpr std::uint32_t kMpmcRingHeaderVersion = 3;
 inline constexpr std::uint32_t kOwnedLeases = 128;
 inline constexpr std::uint32_t kSharedLeases = 32;
 inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
@@ -100,12 +112,15 @@ struct RingControl {
     std::atomic<std::uint64_t> meta;
 };
 
-/// The claim a thread has in flight; kNoPosition when none.
+/// The claim a thread has in flight (kNoPosition when none), and the messages put and got
+/// through this lease since the ring was made (whoever held it).
 struct alignas(kCacheLine) RingLease {
     std::atomic<OwnerId> owner; ///< kNoOwner: free
     std::atomic<std::uint64_t> put_pos;
     std::atomic<std::uint64_t> get_pos;
     std::atomic<std::uint32_t> put_slots;
+    std::atomic<std::uint64_t> puts;
+    std::atomic<std::uint64_t> gets;
 };
 
 struct alignas(kCacheLine) MpmcRingHeader {
@@ -124,10 +139,8 @@ struct alignas(kCacheLine) MpmcRingHeader {
     // pulls 128-byte pairs.
     alignas(kCacheLine) unsigned char pad_producers[kCacheLine];
     std::atomic<std::uint64_t> tail;
-    std::atomic<std::uint64_t> put_count;
     alignas(kCacheLine) unsigned char pad_consumers[kCacheLine];
     std::atomic<std::uint64_t> head;
-    std::atomic<std::uint64_t> get_count;
     /// Totals of every recover_dead() so far (see RecoveryReport), for `shmbus inspect`.
     std::atomic<std::uint64_t> lost_count;
     std::atomic<std::uint64_t> padded_count;
@@ -151,6 +164,36 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Where slot `slot` (< 2^slot_bits slots) has its control: slots that follow each other sit
+/// in different cache lines (see "Controls are spread" at the top of this file).
+inline std::uint64_t control_index(std::uint64_t slot, unsigned slot_bits) {
+    constexpr unsigned kPlaceBits = 2; // four 16-byte controls per line
+    static_assert(kCacheLine / sizeof(RingControl) == 1U << kPlaceBits);
+    if (slot_bits <= kPlaceBits)
+        return slot;
+    const unsigned line_bits = slot_bits - kPlaceBits;
+    return ((slot & ((std::uint64_t{1} << line_bits) - 1)) << kPlaceBits) | (slot >> line_bits);
+}
+
+struct MessageCounts {
+    std::uint64_t put = 0;
+    std::uint64_t got = 0;
+};
+
+/// The messages put and got through every lease of a ring whose header validate() accepted.
+/// @concurrent result may be stale.
+inline MessageCounts message_counts(const MpmcRingHeader& header) {
+    const auto* leases = reinterpret_cast<const RingLease*>(reinterpret_cast<const char*>(&header) +
+                                                            header.leases_offset);
+    MessageCounts counts;
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        // relaxed is enough (both): the result may be stale by definition.
+        counts.put += leases[i].puts.load(std::memory_order_relaxed);
+        counts.got += leases[i].gets.load(std::memory_order_relaxed);
+    }
+    return counts;
+}
 
 /// Why the `bytes` bytes at `header` are not an MPMC ring of this build, or nullopt
 /// (segment/state_ref.hpp).
@@ -183,15 +226,26 @@ public:
 
     /// ok, full, or closed (the frame was not queued). MessageTooLarge when the frame can
     /// never fit. @concurrent any thread / any process.
-    RingStatus try_put(std::span<const std::byte> frame);
+    RingStatus try_put(std::span<const std::byte> frame) { return try_put(frame, {}); }
+    /// try_put of the frame `first` then `second` (gathered: no copy in between).
+    RingStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second);
     /// ok (the frame is in `out`), empty, or closed (closed and drained).
     RingStatus try_get(ByteBuffer& out);
+    /// try_get that hands the frame, in place, to `sink` (ok); the frame is consumed even when
+    /// the sink throws.
+    RingStatus try_get(FrameSink sink);
     /// Further puts return closed; gets drain what is left, then return closed.
     void close();
     bool closed() const;
 
     /// Frames put minus frames got. @concurrent result may be stale.
     std::uint64_t size_guess() const;
+    /// For a getter registered as parked (wait/notify.hpp, wake_after_claim): no put has
+    /// claimed a position a get could take, so the next one to claim will see the getter.
+    bool getter_may_sleep() const;
+    /// For a putter of `frame_size` bytes registered as parked: some slot the put needs holds
+    /// a frame no get has claimed yet, so the get that frees it will see the putter.
+    bool putter_may_sleep(std::size_t frame_size) const;
     /// Positions claimed and not yet released. @concurrent result may be stale.
     std::uint64_t slots_used_guess() const;
     std::uint64_t slot_count() const { return m_mask + 1; }
@@ -219,8 +273,10 @@ private:
         bool m_borrowed;
     };
 
-    RingControl& slot(std::uint64_t pos) const { return m_control[pos & m_mask]; }
-    LeaseUse my_lease();
+    RingControl& slot(std::uint64_t pos) const {
+        return m_control[control_index(pos & m_mask, m_slot_bits)];
+    }
+    LeaseUse my_lease(OwnerId me);
     RingLease* claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count);
     RingLease* own_lease(OwnerId me);
     RingLease* borrow_lease(OwnerId me);
@@ -228,10 +284,11 @@ private:
     bool lease_idle(const RingLease& lease) const;
     Room room_at(std::uint64_t pos, std::uint64_t slots) const;
     bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos);
-    void write_frame(std::uint64_t pos, std::span<const std::byte> frame);
-    void read_frame(std::uint64_t pos, std::uint32_t size, ByteBuffer& out) const;
-    void copy_in(std::uint64_t pos, std::span<const std::byte> from);
-    void copy_out(std::uint64_t pos, std::byte* to, std::size_t size) const;
+    void write_frame(std::uint64_t pos, std::span<const std::byte> first,
+                     std::span<const std::byte> second, OwnerId writer);
+    FrameView frame_at(std::uint64_t pos, std::uint32_t size) const;
+    void copy_in(std::size_t at, std::span<const std::byte> from);
+    void take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t meta, FrameSink sink);
     void publish(std::uint64_t pos);
     void release_slots(std::uint64_t pos, std::uint64_t slots);
     std::uint64_t frame_slots(std::uint64_t meta) const;
@@ -251,6 +308,7 @@ private:
     RingControl* m_control;
     unsigned char* m_data;
     std::uint64_t m_mask;
+    unsigned m_slot_bits; ///< log2 of the slot count
 };
 
 } // namespace shmbus::detail

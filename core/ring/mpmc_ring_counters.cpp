@@ -3,15 +3,30 @@
 // recovery it has done. Every figure may be stale by the time it is read.
 #include "ring/mpmc_ring.hpp"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace shmbus::detail {
 
 std::uint64_t MpmcRing::size_guess() const {
-    // relaxed is enough: the result may be stale by definition.
-    const std::uint64_t got = m_header->get_count.load(std::memory_order_relaxed);
-    const std::uint64_t put = m_header->put_count.load(std::memory_order_relaxed);
-    return put > got ? put - got : 0;
+    const MessageCounts counts = message_counts(*m_header);
+    return counts.put > counts.got ? counts.put - counts.got : 0;
+}
+
+bool MpmcRing::getter_may_sleep() const {
+    // SYNC seq_cst (both): after the getter's registration; case analysis in wait/notify.hpp.
+    const std::uint64_t tail = m_header->tail.load(std::memory_order_seq_cst);
+    return m_header->head.load(std::memory_order_seq_cst) == tail;
+}
+
+bool MpmcRing::putter_may_sleep(std::size_t frame_size) const {
+    // SYNC seq_cst (both): after the putter's registration; case analysis in wait/notify.hpp.
+    // tail first: a head read later is only larger, which errs towards not sleeping.
+    const std::uint64_t tail = m_header->tail.load(std::memory_order_seq_cst);
+    const std::uint64_t head = m_header->head.load(std::memory_order_seq_cst);
+    // The last slot the put needs holds position tail + slots - 1 - N's frame: unclaimed while
+    // head has not passed it.
+    return head + slot_count() <= tail + slots_for(frame_size) - 1;
 }
 
 std::uint64_t MpmcRing::slots_used_guess() const {

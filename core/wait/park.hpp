@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 #include <utility>
 
 namespace shmbus::detail {
@@ -59,6 +60,22 @@ inline Deadline spin_end(Deadline deadline, const WaitOptions& options) {
                                               : deadline.earlier(Deadline::after(options.spin_for));
 }
 
+/// Tries before a spinning wait first reads the clock: most waits for a busy peer end within a
+/// few hundred nanoseconds, and a clock read (~26 ns on the reference VM) would be a large part
+/// of them.
+inline constexpr unsigned kTriesBeforeClock = 64;
+
+/// Calls try_once() up to kTriesBeforeClock times without reading the clock.
+template <class Try>
+bool spin_without_clock(Try& try_once) {
+    for (unsigned round = 0; round < kTriesBeforeClock; ++round) {
+        cpu_relax();
+        if (try_once())
+            return true;
+    }
+    return false;
+}
+
 /// What a long wait checks every `period` without progress: whether a peer died holding what
 /// the waiter needs. check() returns true when it ended the wait for the caller (a Lock taken
 /// over from a dead holder, a pipe whose peer died); a repair that only makes progress possible
@@ -80,22 +97,35 @@ struct NoProbe {
     static Deadline slice_of(Deadline deadline) { return deadline; }
 };
 
+/// What a registered waiter must do for its kind of waker (wait/notify.hpp). These wakers
+/// change the data and then wake with a fence or with a seq_cst change of the word itself, so
+/// nothing: a waiter whose re-check failed may always sleep.
+struct FencedWakers {
+    /// Called once, right after the waiter registered, before its first re-check.
+    static void registered() {}
+    /// Whether the waiter may sleep now that its re-check failed.
+    static bool may_sleep() { return true; }
+};
+
 /// The one wait loop behind every blocking primitive: try; spin as `options` says; then park
 /// on `word`, registered in `waiters`, until try_once() succeeds (true) or the deadline passes
 /// (false). `probe` runs after every period spent spinning or parked without success, under
 /// every policy. `parks`, when given, counts the sleeps (for display).
 /// Contract: whoever may make try_once() succeed changes `word` with a seq_cst operation and
-/// then wakes the waiters (wake_waiters, notify_all).
-template <class Try, class Probe = NoProbe>
+/// then wakes the waiters (wake_waiters, notify_all). Wakers that skip the fence need the
+/// waiter's help, given by `wakers` (wait/notify.hpp: ClaimingWakers, BarrierWakers).
+template <class Try, class Probe = NoProbe, class Wakers = FencedWakers>
 bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
                 Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
-                std::atomic<std::uint64_t>* parks = nullptr) {
+                std::atomic<std::uint64_t>* parks = nullptr, Wakers wakers = {}) {
     // The uncontended path reads no clock.
     if (try_once())
         return true;
     if (deadline.expired())
         return false;
     if (options.policy != WaitPolicy::block) {
+        if (spin_without_clock(try_once))
+            return true;
         const Deadline spinning_until = spin_end(deadline, options);
         for (;;) {
             if (spin_until(try_once, probe.slice_of(spinning_until)))
@@ -112,6 +142,8 @@ bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_
         // relaxed is enough: a statistic, read only for display.
         parks->fetch_add(1, std::memory_order_relaxed);
     ParkScope parked(waiters);
+    wakers.registered();
+    Deadline next_probe = probe.slice_of(deadline);
     for (;;) {
         // SYNC seq_cst: after our waiters increment, pairs with the waker's seq_cst change of word.
         const std::uint32_t seen = word.load(std::memory_order_seq_cst);
@@ -119,6 +151,17 @@ bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_
             return true;
         if (deadline.expired())
             return false;
+        if (!wakers.may_sleep()) {
+            // A waker is finishing a change it made before we registered: it will not wake us,
+            // and it needs no more than its own few instructions (or, dead, the probe's repair).
+            std::this_thread::yield();
+            if (next_probe.expired()) {
+                next_probe = probe.slice_of(deadline);
+                if (probe.check())
+                    return true;
+            }
+            continue;
+        }
         if (futex_wait(word, seen, probe.slice_of(deadline)) == FutexWait::timed_out &&
             probe.check())
             return true;

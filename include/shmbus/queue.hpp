@@ -31,6 +31,7 @@
 #pragma once
 
 #include "shmbus/codec.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
@@ -105,7 +106,12 @@ public:
     /// False when full or closed; never blocks. MessageTooLarge still throws: the item can
     /// never fit.
     [[nodiscard]] bool try_put(const T& item) {
-        return m_core.try_put(encoded(item)) == detail::QueueStatus::ok;
+        if constexpr (detail::kFrameInPlace<T>) {
+            const detail::FrameParts<T> parts(item);
+            return m_core.try_put(parts.first(), parts.second()) == detail::QueueStatus::ok;
+        } else {
+            return m_core.try_put(encoded(item)) == detail::QueueStatus::ok;
+        }
     }
 
     /// Blocks while empty. Closed once closed and drained. DecodeError when the message does
@@ -125,10 +131,17 @@ public:
     T get_nowait() { return get_by(detail::Deadline::immediate()); }
     /// nullopt when empty, or closed and drained; never blocks.
     [[nodiscard]] std::optional<T> try_get() {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        if (m_core.try_get(buffer) != detail::QueueStatus::ok)
-            return std::nullopt;
-        return decode<T>(buffer.bytes());
+        if constexpr (detail::kFrameInPlace<T>) {
+            detail::InPlaceDecoder<T> decoder;
+            if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
+                return std::nullopt;
+            return decoder.take();
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            if (m_core.try_get(buffer) != detail::QueueStatus::ok)
+                return std::nullopt;
+            return decode<T>(buffer.bytes());
+        }
     }
 
     /// Items in the queue. @concurrent result may be stale.
@@ -172,15 +185,31 @@ private:
         encode(item, buffer);
         return buffer.bytes();
     }
+    // Trivially copyable items and strings/vectors of them go straight into and out of the
+    // ring (frame_codec.hpp); the rest through a per-thread scratch buffer.
     void put_by(const T& item, detail::Deadline deadline) {
-        if (!m_core.put(encoded(item), deadline))
+        bool queued = false;
+        if constexpr (detail::kFrameInPlace<T>) {
+            const detail::FrameParts<T> parts(item);
+            queued = m_core.put(parts.first(), parts.second(), deadline);
+        } else {
+            queued = m_core.put(encoded(item), deadline);
+        }
+        if (!queued)
             throw Full("queue is full");
     }
     T get_by(detail::Deadline deadline) {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        if (!m_core.get(buffer, deadline))
-            throw Empty("queue is empty");
-        return decode<T>(buffer.bytes());
+        if constexpr (detail::kFrameInPlace<T>) {
+            detail::InPlaceDecoder<T> decoder;
+            if (!m_core.get(decoder.sink(), deadline))
+                throw Empty("queue is empty");
+            return decoder.take();
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            if (!m_core.get(buffer, deadline))
+                throw Empty("queue is empty");
+            return decode<T>(buffer.bytes());
+        }
     }
 };
 

@@ -15,6 +15,7 @@
 #include "support/harness.hpp"
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -226,17 +227,19 @@ public:
             reinterpret_cast<const detail::RingLease*>(m_base + header.leases_offset);
         const auto* control =
             reinterpret_cast<const detail::RingControl*>(m_base + header.control_offset);
-        const std::uint64_t mask = header.slot_count - 1;
+        const std::uint64_t slots = header.slot_count;
+        const auto seq = [&](std::uint64_t pos) {
+            const auto slot_bits = static_cast<unsigned>(std::countr_zero(slots));
+            return control[detail::control_index(pos & (slots - 1), slot_bits)].seq.load();
+        };
         for (std::uint32_t i = 0; i < detail::kRingLeases; ++i) {
             if (detail::owner_tid(leases[i].owner.load()) != pid)
                 continue;
             const std::uint64_t put = leases[i].put_pos.load();
             const std::uint64_t got = leases[i].get_pos.load();
-            if (put != detail::kNoPosition && header.tail.load() > put &&
-                control[put & mask].seq.load() == put)
+            if (put != detail::kNoPosition && header.tail.load() > put && seq(put) == put)
                 return true;
-            if (got != detail::kNoPosition && header.head.load() > got &&
-                control[got & mask].seq.load() == got + 1)
+            if (got != detail::kNoPosition && header.head.load() > got && seq(got) == got + 1)
                 return true;
         }
         return false;

@@ -373,8 +373,8 @@ TEST(QueueMultiprocess, a_put_blocked_by_a_dead_consumers_claim_recovers_it) {
             if (leases[i].owner.load() == detail::this_thread_owner()) {
                 const std::uint64_t head = header.head.load();
                 leases[i].get_pos.store(head);
-                header.head.store(head + 1);   // claimed (as try_get's CAS does) ...
-                header.get_count.fetch_add(1); // ... counted, then "killed"
+                header.head.store(head + 1); // claimed (as try_get's CAS does) ...
+                leases[i].gets.store(leases[i].gets.load() + 1); // ... counted, then "killed"
             }
     });
     ASSERT_EQ(child.wait(), 0);

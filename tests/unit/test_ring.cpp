@@ -66,6 +66,22 @@ TEST(MpmcRing, slots_for_counts_64_byte_slots) {
     EXPECT_EQ(MpmcRing::max_frame_for(16), 1024u);
 }
 
+TEST(MpmcRing, control_index_is_a_permutation_that_puts_neighbours_in_different_lines) {
+    for (unsigned bits = 0; bits <= 12; ++bits) {
+        const std::uint64_t slots = std::uint64_t{1} << bits;
+        std::vector<bool> taken(slots, false);
+        for (std::uint64_t i = 0; i < slots; ++i) {
+            const std::uint64_t at = control_index(i, bits);
+            ASSERT_LT(at, slots) << bits;
+            ASSERT_FALSE(taken[at]) << bits << " " << i;
+            taken[at] = true;
+            if (bits > 2 && i + 1 < slots) { // four controls per 64-byte line
+                EXPECT_NE(at / 4, control_index(i + 1, bits) / 4) << bits << " " << i;
+            }
+        }
+    }
+}
+
 TEST(MpmcRing, frames_of_every_size_come_back_in_order_across_many_wraps) {
     MpmcFixture f(128); // the sizes below take 98 slots: each round wraps
     ByteBuffer out;

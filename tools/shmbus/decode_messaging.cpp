@@ -42,8 +42,7 @@ std::string parked_summary(std::uint32_t readers, std::uint32_t writers) {
 }
 
 json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHeader& ring) {
-    const std::uint64_t put = peek(ring.put_count);
-    const std::uint64_t got = peek(ring.get_count);
+    const auto [put, got] = detail::message_counts(ring);
     const std::uint64_t tail = peek(ring.tail);
     const std::uint64_t head = peek(ring.head);
     return {

@@ -6,6 +6,7 @@
 
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -34,15 +36,25 @@ public:
     QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,
               OpenMode mode, ObjectKind kind, std::uint64_t type_tag);
 
-    /// ok, full or closed; MessageTooLarge beyond max_message_size. Never blocks.
-    QueueStatus try_put(std::span<const std::byte> message);
+    /// ok, full or closed; MessageTooLarge beyond max_message_size. Never blocks. The
+    /// message is `first` then `second`, gathered into the ring.
+    QueueStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second = {});
     /// ok (message in `out`), empty, or closed (closed and drained). Never blocks.
     QueueStatus try_get(ByteBuffer& out);
+    /// try_get that hands the message, in place, to `sink`.
+    QueueStatus try_get(FrameSink sink);
     /// Blocks until queued (true) or the deadline passes (false). Closed, MessageTooLarge.
-    bool put(std::span<const std::byte> message, Deadline deadline);
+    bool put(std::span<const std::byte> message, Deadline deadline) {
+        return put(message, {}, deadline);
+    }
+    /// put of `first` then `second`, gathered.
+    bool put(std::span<const std::byte> first, std::span<const std::byte> second,
+             Deadline deadline);
     /// Blocks until a message is in `out` (true) or the deadline passes (false). Closed once
     /// the queue is closed and drained.
     bool get(ByteBuffer& out, Deadline deadline);
+    /// get that hands the message, in place, to `sink`.
+    bool get(FrameSink sink, Deadline deadline);
 
     /// @concurrent result may be stale.
     std::size_t qsize() const;
@@ -71,8 +83,9 @@ public:
     const ObjectRef& object() const { return m_object; }
 
 private:
+    /// Waits for room for a frame of *frame_size bytes, or for a message when nullopt.
     template <class Try>
-    bool wait_until(bool for_space, Try try_once, Deadline deadline);
+    bool wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline);
     void require_joinable() const;
 
     ObjectRef m_object;
