@@ -38,7 +38,9 @@ std::string unique_name(std::string_view prefix = "shmbus-bench") {
 }
 
 /// A pause, and a yield every 1024 of them: on a loaded machine the peer may be preempted on
-/// its own CPU, and spinning through its whole time slice would measure the scheduler.
+/// its own CPU, and spinning through its whole time slice would measure the scheduler. The floor
+/// and the ring both wait with it (as shmbus's spin does): the pause also spares the pipeline
+/// flush a bare load loop takes when the line finally changes.
 void spin_pause(unsigned& spins) {
     if (++spins % 1024 == 0) {
         sched_yield();
@@ -47,13 +49,6 @@ void spin_pause(unsigned& spins) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-}
-
-/// The floor's wait: no pause (a pause delays noticing the line by up to ~100 cycles), only a
-/// yield now and then for a peer preempted on a loaded machine.
-void spin_bare(unsigned& spins) {
-    if (++spins % 4096 == 0)
-        sched_yield();
 }
 
 constexpr std::size_t kLine = 64;
@@ -65,47 +60,33 @@ constexpr std::size_t round_up(std::size_t value, std::size_t to) {
 
 // ---- the floor: one cache line each way, nothing else ---------------------------------------
 
-/// One direction of the floor: a line holding a sequence number and the message's 8-byte stamp.
+/// One direction of the floor: a sequence number alone on its line.
 struct alignas(kLine) FloorLine {
     std::atomic<std::uint64_t> seq{0};
-    std::atomic<std::uint64_t> stamp{0};
 };
 
 /// The least two processes can do to hand a message back and forth: the sender writes its line,
-/// the receiver spins reading it, then writes its own. The line carries the harness's stamp (so
-/// the measurement still checks every round trip), not the payload: the floor is the same at
-/// every size, the cost of the handoff alone. It cannot stream (a second send would overwrite an
-/// unread first), so it has latency rows only.
+/// the receiver spins reading it, then writes its own. Only the sequence number travels (the
+/// receiver waits for exactly the next one, so nothing can be lost or reordered); the payload
+/// does not, so the floor is the same at every size: the cost of the handoff alone. It cannot
+/// stream (a second send would overwrite an unread first), so it has latency rows only.
 class FloorChannel final : public Channel {
 public:
     FloorChannel() : m_memory(2 * sizeof(FloorLine)) { new (m_memory.data()) FloorLine[2]; }
-    void send(Side from, std::span<const std::byte> message) override {
-        FloorLine& line = line_from(from);
-        // SYNC relaxed: published by the release store of seq below.
-        line.stamp.store(read_stamp(message), std::memory_order_relaxed);
-        // SYNC release: publishes the stamp; pairs with recv's acquire load of seq.
-        line.seq.store(++m_sent, std::memory_order_release);
+    void send(Side from, std::span<const std::byte>) override {
+        // SYNC release: pairs with recv's acquire load; orders nothing else (no payload).
+        line_from(from).seq.store(++m_sent, std::memory_order_release);
     }
-    void recv(Side at, std::span<std::byte> message) override {
-        FloorLine& line = line_from(other(at));
+    void recv(Side at, std::span<std::byte>) override {
+        const FloorLine& line = line_from(other(at));
         const std::uint64_t expected = ++m_received;
         unsigned spins = 0;
-        // SYNC acquire: pairs with send's release store of seq; the stamp is visible after it.
+        // SYNC acquire: pairs with send's release store of seq.
         while (line.seq.load(std::memory_order_acquire) != expected)
-            spin_bare(spins);
-        // SYNC relaxed: ordered by the acquire above.
-        write_stamp(line.stamp.load(std::memory_order_relaxed), message);
+            spin_pause(spins);
     }
 
 private:
-    static std::uint64_t read_stamp(std::span<const std::byte> message) {
-        std::uint64_t stamp = 0;
-        std::memcpy(&stamp, message.data(), std::min(sizeof stamp, message.size()));
-        return stamp;
-    }
-    static void write_stamp(std::uint64_t stamp, std::span<std::byte> message) {
-        std::memcpy(message.data(), &stamp, std::min(sizeof stamp, message.size()));
-    }
     FloorLine& line_from(Side side) const {
         return static_cast<FloorLine*>(m_memory.data())[side == Side::parent ? 0 : 1];
     }

@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 namespace shmbus::bench {
 namespace {

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
+#include <string>
 
 namespace shmbus::bench {
 namespace {
