@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace shmbus::bench {
 namespace {
@@ -67,11 +68,23 @@ void wait_for(const Word& word) {
         sched_yield();
 }
 
-void echo(Channel& channel, std::size_t size, const Control& control) {
-    channel.enter(Side::child);
-    const AlignedBytes message(size);
+std::uint64_t round_up(std::uint64_t value, std::uint64_t to) {
+    return (value + to - 1) / to * to;
+}
+
+/// Which channel carries a round trip: they take turns in chunks of `chunk` round trips, the same
+/// schedule on both sides.
+std::size_t channel_of(std::uint64_t round_trip, std::uint64_t chunk, std::size_t channels) {
+    return static_cast<std::size_t>(round_trip / chunk % channels);
+}
+
+void echo(const std::vector<Channel*>& channels, const LatencyPlan& plan, const Control& control) {
+    for (Channel* channel : channels)
+        channel->enter(Side::child);
+    const AlignedBytes message(plan.size);
     // SYNC acquire: pairs with the parent's release store of limit before its last send.
     for (std::uint64_t i = 0; i < control.limit.value.load(std::memory_order_acquire); ++i) {
+        Channel& channel = *channels[channel_of(i, plan.chunk, channels.size())];
         channel.recv(Side::child, message.span());
         channel.send(Side::child, message.span());
     }
@@ -125,34 +138,58 @@ std::uint64_t now_ns() {
 }
 
 LatencySummary measure_latency(Channel& channel, const LatencyPlan& plan) {
+    return measure_latency_interleaved({&channel}, plan).front();
+}
+
+std::vector<LatencySummary> measure_latency_interleaved(const std::vector<Channel*>& channels,
+                                                        const LatencyPlan& plan) {
+    const std::size_t n = channels.size();
     SharedControl control;
-    std::uint64_t total = plan.warmup + plan.round_trips;
+    // Whole chunks per channel, so that every channel gets as many round trips.
+    const std::uint64_t unit = n > 1 ? plan.chunk : 1;
+    // A switch of channel costs its first round trips (cold lines; a peer waking from the
+    // previous channel's blocking wait): not recorded.
+    const std::uint64_t settling = n > 1 ? plan.chunk / 8 : 0;
+    const std::uint64_t warmup = n * round_up(plan.warmup, unit);
+    std::uint64_t total = warmup + n * round_up(plan.round_trips, unit);
     control->limit.value.store(total, std::memory_order_relaxed); // before the fork
     CpuPin cpu(0, plan.pin);
-    Peer peer([&] { echo(channel, plan.size, control.get()); }, plan.pin);
-    channel.enter(Side::parent);
+    Peer peer([&] { echo(channels, plan, control.get()); }, plan.pin);
+    for (Channel* channel : channels)
+        channel->enter(Side::parent);
     const AlignedBytes message(plan.size);
-    Histogram histogram;
+    std::vector<Histogram> histograms(n);
+    const auto fewest = [&] {
+        std::uint64_t count = ~std::uint64_t{0};
+        for (const Histogram& histogram : histograms)
+            count = std::min(count, histogram.count());
+        return count;
+    };
     std::uint64_t deadline = ~std::uint64_t{0};
     for (std::uint64_t i = 0; i < total; ++i) {
-        if (i == plan.warmup) // the budget counts from the end of the warm-up
+        if (i == warmup) // the budget counts from the end of the warm-up
             deadline = now_ns() + static_cast<std::uint64_t>(plan.budget.count());
-        if (i + 1 < total && histogram.count() >= kMinimumSamples && now_ns() > deadline) {
+        if (i + 1 < total && i > warmup && fewest() >= kMinimumSamples && now_ns() > deadline) {
             total = i + 1;
             // SYNC release: pairs with the peer's acquire after it echoes round trip i.
             control->limit.value.store(total, std::memory_order_release);
         }
+        const std::size_t index = channel_of(i, plan.chunk, n);
+        Channel& channel = *channels[index];
         stamp(message, i);
         const std::uint64_t start = now_ns();
         channel.send(Side::parent, message.span());
         channel.recv(Side::parent, message.span());
         const std::uint64_t elapsed = now_ns() - start;
         check_stamp(message, i);
-        if (i >= plan.warmup)
-            histogram.record(elapsed);
+        if (i >= warmup && i % plan.chunk >= settling)
+            histograms[index].record(elapsed);
     }
     finish(peer);
-    return summarize(histogram);
+    std::vector<LatencySummary> summaries;
+    for (const Histogram& histogram : histograms)
+        summaries.push_back(summarize(histogram));
+    return summaries;
 }
 
 Throughput measure_throughput(Channel& channel, const ThroughputPlan& plan) {

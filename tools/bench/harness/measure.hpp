@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace shmbus::bench {
 
@@ -25,11 +26,21 @@ struct LatencyPlan {
     std::uint64_t warmup = 1000;
     bool pin = true;
     std::chrono::nanoseconds budget = std::chrono::seconds(2);
+    /// measure_latency_interleaved: round trips per turn of a channel.
+    std::uint64_t chunk = 512;
 };
 
 /// Ping-pong: the parent sends a message stamped with its sequence number, the peer echoes it,
 /// the parent checks the stamp. Throws when the peer fails or a stamp is wrong.
 LatencySummary measure_latency(Channel& channel, const LatencyPlan& plan);
+
+/// The same over several channels between one pair of processes, taking turns in chunks of
+/// `plan.chunk` round trips (the peer follows the same schedule), so that every channel is
+/// measured through the same machine states: `round_trips` and `warmup` are per channel (in
+/// whole chunks); the first eighth of each turn settles the switch and is not recorded; the
+/// budget stops all of them together once each has kMinimumSamples. One summary per channel.
+std::vector<LatencySummary> measure_latency_interleaved(const std::vector<Channel*>& channels,
+                                                        const LatencyPlan& plan);
 
 struct ThroughputPlan {
     std::size_t size = 64;

@@ -68,20 +68,17 @@ void run_pool(const SuiteOptions& options, Report& report) {
     if (options.progress)
         options.progress("shmbus Pool");
     const int rounds = rounds_of(options);
-    report.rows.push_back(
-        measure_rounds(kPoolMapKey, Metric::throughput, kArgumentSize, rounds,
-                       [&] {
-                           return Measurement{{}, map_throughput(pool_map_tasks(options.quick))};
-                       },
-                       {}));
-    report.rows.push_back(
-        measure_rounds("shmbus.pool.apply_async", Metric::latency, kArgumentSize, rounds,
-                       [&] {
-                           return Measurement{options.quick ? apply_async_latency(1000, 50ms)
-                                                            : apply_async_latency(5000, 400ms),
-                                              {}};
-                       },
-                       {}));
+    const auto map_round = [&] {
+        return Measurement{{}, map_throughput(pool_map_tasks(options.quick))};
+    };
+    const auto apply_round = [&] {
+        return Measurement{
+            options.quick ? apply_async_latency(1000, 50ms) : apply_async_latency(5000, 400ms), {}};
+    };
+    report.rows.push_back(measure_rounds(kPoolMapKey, Metric::throughput, kArgumentSize, rounds,
+                                         after_baselines(map_round, {})));
+    report.rows.push_back(measure_rounds("shmbus.pool.apply_async", Metric::latency, kArgumentSize,
+                                         rounds, after_baselines(apply_round, {})));
     report.notes.push_back("Pool rows: " + std::to_string(kArgumentSize) +
                            " B argument, default worker count; map counts tasks per second, "
                            "results checked");

@@ -301,8 +301,9 @@ std::string format_report(const Report& report) {
            "claim.\nEvery row: the median of "
         << report.rounds
         << " rounds (min-max beside it). /floor and /ring: the median of each round's\n"
-           "ratio to the one-line floor and the plain SPSC ring measured in the same round; "
-           "/pipe and\n/DRAM memcpy: the row's median over pipe(2)'s or memcpy's median.\n";
+           "ratio to the one-line floor and the plain SPSC ring measured in the same round\n"
+           "(round trips interleaved with the row's); /pipe and /DRAM memcpy: the row's median\n"
+           "over pipe(2)'s or memcpy's median.\n";
     for (std::size_t size : report.sizes)
         out << "\n" << latency_table(report, size);
     for (std::size_t size : report.sizes)

@@ -88,14 +88,14 @@ std::optional<double> Row::messages_per_s() const {
 }
 
 Row measure_rounds(const std::string& key, Metric metric, std::size_t size, int rounds,
-                   const std::function<Measurement()>& measure,
-                   const std::vector<Baseline>& baselines) {
+                   const std::function<RoundResult()>& round) {
     Row row{key, metric, size, {}, {}, {}, false};
     try {
-        for (int round = 0; round < rounds; ++round) {
-            for (const Baseline& baseline : baselines)
-                row.paired[baseline.key].push_back(baseline.measure());
-            row.rounds.push_back(measure());
+        for (int i = 0; i < rounds; ++i) {
+            RoundResult result = round();
+            row.rounds.push_back(result.own);
+            for (auto& [baseline, measurement] : result.paired)
+                row.paired[baseline].push_back(measurement);
         }
     } catch (const Unsupported& e) {
         row.note = e.what();
@@ -108,6 +108,17 @@ Row measure_rounds(const std::string& key, Metric metric, std::size_t size, int 
         row.paired.clear();
     }
     return row;
+}
+
+std::function<RoundResult()> after_baselines(std::function<Measurement()> measure,
+                                             std::vector<Baseline> baselines) {
+    return [measure = std::move(measure), baselines = std::move(baselines)] {
+        RoundResult result;
+        for (const Baseline& baseline : baselines)
+            result.paired.emplace_back(baseline.key, baseline.measure());
+        result.own = measure();
+        return result;
+    };
 }
 
 Row pooled_baseline(const std::vector<Row>& rows, const std::string& key, Metric metric,

@@ -22,7 +22,8 @@ constexpr std::size_t kLarge = std::size_t{64} << 10;
 constexpr std::uint64_t kUnbounded = std::uint64_t{1} << 50;
 
 /// One round of one row. Latency: at most `round_trips` after `warmup_trips`, stopping once
-/// `latency_time` has passed; throughput: `throughput_time` after `warmup_messages`.
+/// `latency_time` per channel has passed; throughput: `throughput_time` after
+/// `warmup_messages`.
 struct Budget {
     std::uint64_t round_trips, warmup_trips;
     std::chrono::nanoseconds latency_time;
@@ -90,7 +91,21 @@ Measurement throughput_round(const Mechanism& mechanism, std::size_t size, const
                 *channel, {size, kUnbounded, pin, budget.throughput_time, budget.warmup_messages})};
 }
 
-/// The floor (latency only) and the ring, measured before the row in each of its rounds.
+/// One latency round of a channel row: the floor, the ring and the row's channel measured
+/// together, their round trips interleaved between the same two processes.
+RoundResult interleaved_latency_round(const Mechanism& mechanism, std::size_t size,
+                                      const Budget& budget, bool pin) {
+    const auto floor = find_mechanism(kFloorKey).open(size);
+    const auto ring = find_mechanism(kRingKey).open(size);
+    const auto channel = mechanism.open(size);
+    const std::vector<LatencySummary> summaries =
+        measure_latency_interleaved({floor.get(), ring.get(), channel.get()},
+                                    {size, budget.round_trips, budget.warmup_trips, pin,
+                                     3 * budget.latency_time, size >= kLarge / 4 ? 64u : 512u});
+    return {{summaries[2], {}}, {{kFloorKey, {summaries[0], {}}}, {kRingKey, {summaries[1], {}}}}};
+}
+
+/// The floor (latency only) and the ring, measured on their own before the row in each round.
 std::vector<Baseline> paired_baselines(Metric metric, std::size_t size, const Budget& budget,
                                        bool pin) {
     std::vector<Baseline> baselines;
@@ -115,14 +130,14 @@ void run_channels(const SuiteOptions& options, Report& report) {
         for (std::size_t size : options.sizes) {
             const Budget budget = budget_for(size, options.quick);
             progress(options, mechanism.label + ", " + size_name(size));
-            report.rows.push_back(measure_rounds(
-                mechanism.key, Metric::latency, size, rounds,
-                [&] { return latency_round(mechanism, size, budget, options.pin); },
-                paired_baselines(Metric::latency, size, budget, options.pin)));
+            report.rows.push_back(measure_rounds(mechanism.key, Metric::latency, size, rounds, [&] {
+                return interleaved_latency_round(mechanism, size, budget, options.pin);
+            }));
             report.rows.push_back(measure_rounds(
                 mechanism.key, Metric::throughput, size, rounds,
-                [&] { return throughput_round(mechanism, size, budget, options.pin); },
-                paired_baselines(Metric::throughput, size, budget, options.pin)));
+                after_baselines(
+                    [&] { return throughput_round(mechanism, size, budget, options.pin); },
+                    paired_baselines(Metric::throughput, size, budget, options.pin))));
         }
     }
 }
@@ -162,11 +177,12 @@ void run_memcpy(const SuiteOptions& options, Report& report) {
         // Two 256 KiB buffers stay in L2: the copy a ring transport does into warm memory.
         const CopyBuffers cache(std::max<std::size_t>(4 * size, 256 << 10));
         memcpy_round(cache, size, budget / 4); // warm-up
-        report.rows.push_back(measure_rounds(kMemcpyCacheKey, Metric::throughput, size, rounds,
-                                             [&] { return memcpy_round(cache, size, budget); },
-                                             {}));
-        report.rows.push_back(measure_rounds(kMemcpyDramKey, Metric::throughput, size, rounds,
-                                             [&] { return memcpy_round(dram, size, budget); }, {}));
+        report.rows.push_back(
+            measure_rounds(kMemcpyCacheKey, Metric::throughput, size, rounds,
+                           after_baselines([&] { return memcpy_round(cache, size, budget); }, {})));
+        report.rows.push_back(
+            measure_rounds(kMemcpyDramKey, Metric::throughput, size, rounds,
+                           after_baselines([&] { return memcpy_round(dram, size, budget); }, {})));
     }
     report.notes.push_back("memcpy rows: two 256 KiB buffers (4 blocks for 64 KiB) in cache; two " +
                            std::to_string(report.dram_bytes >> 20) +
@@ -242,8 +258,9 @@ void run_python(const SuiteOptions& options, Report& report) {
             for (Metric metric : {Metric::latency, Metric::throughput})
                 report.rows.push_back(measure_rounds(
                     key, metric, size, rounds,
-                    [&] { return python_round(options, key, metric, size, budget); },
-                    paired_baselines(metric, size, budget, options.pin)));
+                    after_baselines(
+                        [&] { return python_round(options, key, metric, size, budget); },
+                        paired_baselines(metric, size, budget, options.pin))));
         }
     }
     report.notes.push_back("Python rows: " + python_command(options) + " (" +

@@ -2,9 +2,10 @@
 // The whole side-by-side run behind `shmbus bench`: every mechanism at every size, latency and
 // throughput, plus the memcpy ceiling and (optionally) Python's multiprocessing, gathered into
 // one Report that prints as tables, JSON or an SVG plot. Every row is measured in several short
-// rounds, each right after the floor and the reference ring (the paired baselines), so that
-// each ratio to them divides figures of one round: on a VM whose speed shifts every few seconds,
-// figures taken seconds apart do not compare. Absolute figures vary by machine; the ratios
+// rounds, each with the floor and the reference ring (the paired baselines: interleaved with the
+// row's round trips, or measured right before its throughput), so that each ratio to them
+// divides figures of one round: on a VM whose speed shifts every few seconds, figures taken
+// seconds apart do not compare. Absolute figures vary by machine; the ratios
 // within one run are the claim.
 #pragma once
 
@@ -79,7 +80,7 @@ struct Row {
     std::size_t size = 0;
     /// This row's measurement in each round, in order.
     std::vector<Measurement> rounds;
-    /// The paired baselines (floor, ring) measured right next to this row in the same rounds:
+    /// The paired baselines (floor, ring) measured with this row in the same rounds:
     /// paired.at(key)[i] ran in round i, beside rounds[i].
     std::map<std::string, std::vector<Measurement>, std::less<>> paired;
     /// Why the figure is missing (n/a on this host, or the failure).
@@ -117,15 +118,26 @@ struct Report {
 
 Report run_suite(const SuiteOptions& options);
 
-/// A row measured `rounds` times by `measure`, each round preceded by the `baselines`'
-/// measurements (paired); n/a when it throws Unsupported, failed when it throws anything else.
+/// One round of a row: its own measurement and the paired baselines' of the same round.
+struct RoundResult {
+    Measurement own;
+    std::vector<std::pair<std::string, Measurement>> paired;
+};
+
+/// A row measured in `rounds` rounds; n/a when a round throws Unsupported, failed when it
+/// throws anything else (the row then keeps no figure).
+Row measure_rounds(const std::string& key, Metric metric, std::size_t size, int rounds,
+                   const std::function<RoundResult()>& round);
+
+/// A baseline measured on its own, right before the row in each round (for rows that cannot
+/// share their pair of processes with the baselines: throughput, Python).
 struct Baseline {
     std::string key;
     std::function<Measurement()> measure;
 };
-Row measure_rounds(const std::string& key, Metric metric, std::size_t size, int rounds,
-                   const std::function<Measurement()>& measure,
-                   const std::vector<Baseline>& baselines);
+/// A round that measures each baseline, then `measure`.
+std::function<RoundResult()> after_baselines(std::function<Measurement()> measure,
+                                             std::vector<Baseline> baselines);
 
 /// The baseline `key`'s row at (metric, size), pooled from every row's paired measurements
 /// of it (with the other baselines measured in the same rounds as its own pairs).

@@ -103,6 +103,21 @@ TEST(Measure, ThroughputStoppedByItsBudgetDrainsEverySentMessage) {
     }
 }
 
+TEST(Measure, InterleavedLatencyMeasuresEveryChannelThroughOnePeer) {
+    std::vector<std::unique_ptr<Channel>> owned;
+    std::vector<Channel*> channels;
+    for (const char* key : {kFloorKey, kRingKey, kPipeKey}) {
+        owned.push_back(find_mechanism(key).open(64));
+        channels.push_back(owned.back().get());
+    }
+    const std::vector<LatencySummary> summaries = measure_latency_interleaved(
+        channels, {64, 1000, 100, true, std::chrono::seconds(120), 128});
+    // 1000 rounded up to 8 whole chunks of 128 round trips, less 16 settling ones per chunk.
+    ASSERT_EQ(summaries.size(), 3u);
+    for (const LatencySummary& summary : summaries)
+        EXPECT_EQ(summary.count, 1024u - 8 * 16);
+}
+
 TEST(Measure, LatencyStoppedByItsBudgetStopsThePeerToo) {
     const Mechanism floor = find_mechanism(kFloorKey);
     const LatencySummary latency =
@@ -133,9 +148,10 @@ TEST(Rounds, PairedRatiosDivideFiguresOfTheSameRound) {
     // same-round ratio is 2, while the medians alone would give 200/150.
     int round = 0;
     int floor_round = 0;
-    const Row row =
-        measure_rounds("x", Metric::latency, 64, 3, [&] { return latency_of(200u << round++); },
-                       {{kFloorKey, [&] { return latency_of(100u << floor_round++); }}});
+    const Row row = measure_rounds(
+        "x", Metric::latency, 64, 3,
+        after_baselines([&] { return latency_of(200u << round++); },
+                        {{kFloorKey, [&] { return latency_of(100u << floor_round++); }}}));
     ASSERT_EQ(row.rounds.size(), 3u);
     ASSERT_EQ(row.paired.at(kFloorKey).size(), 3u);
     Report report;
@@ -149,9 +165,10 @@ TEST(Rounds, PairedRatiosDivideFiguresOfTheSameRound) {
 }
 
 TEST(Rounds, UnsupportedLeavesARowWithoutFiguresAndAReason) {
-    const Row row = measure_rounds("x", Metric::latency, 64, 3,
-                                   []() -> Measurement { throw Unsupported("too large"); },
-                                   {{kFloorKey, [] { return latency_of(100); }}});
+    const Row row =
+        measure_rounds("x", Metric::latency, 64, 3,
+                       after_baselines([]() -> Measurement { throw Unsupported("too large"); },
+                                       {{kFloorKey, [] { return latency_of(100); }}}));
     EXPECT_FALSE(row.available());
     EXPECT_TRUE(row.paired.empty());
     EXPECT_FALSE(row.failed);
