@@ -35,15 +35,16 @@ constexpr const char* kDescription =
     "  Every row is measured in several short rounds (3 with --quick, 5 otherwise, or\n"
     "  --rounds), each in fresh processes after an unrecorded warm-up, and the floor and the\n"
     "  ring are measured in the same round: for round trips, through the same two pinned\n"
-    "  processes, the three channels taking turns every 512 round trips (64 from 16 KiB up; the\n"
-    "  first eighth of a turn settles the switch and is not recorded), so a VM whose speed\n"
-    "  shifts every few seconds moves all three alike; for throughput (and Python's\n"
-    "  rows, another process), right before the row. A row reports the median of its rounds\n"
-    "  and their spread (min-max); /floor and /ring are the median of the per-round ratios.\n"
-    "  The floor's and the ring's own rows pool their measurements from every round. /pipe and\n"
-    "  /DRAM memcpy divide the row's median by that row's median (not paired). Latency rounds\n"
-    "  stop after 25 ms per channel (--quick) or 150 ms; throughput rounds run 100 ms (--quick)\n"
-    "  or 250 ms after their warm-up. Pool.map maps 10^5 (--quick) or 10^6 tasks.";
+    "  processes, the three channels taking turns in a rotating order every 512 round trips\n"
+    "  (64 from 16 KiB up; the first eighth of a turn settles the switch and is not recorded),\n"
+    "  so a VM whose speed shifts every few seconds moves all three alike; for throughput (and\n"
+    "  Python's rows, another process), right before the row. A row reports the median of\n"
+    "  its rounds and their spread (min-max); /floor and /ring are the median of the per-round\n"
+    "  ratios. The floor's and the ring's own rows pool their measurements from every round.\n"
+    "  /pipe and /DRAM memcpy divide the row's median by that row's median (not paired).\n"
+    "  Latency rounds stop after 25 ms per channel (--quick) or 150 ms; throughput rounds run\n"
+    "  100 ms (--quick) or 250 ms after their warm-up. Pool.map maps 10^5 (--quick) or 10^6\n"
+    "  tasks.";
 
 constexpr const char* kFooter =
     "\n\nOUTPUT\n"

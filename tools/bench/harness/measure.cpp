@@ -72,10 +72,12 @@ std::uint64_t round_up(std::uint64_t value, std::uint64_t to) {
     return (value + to - 1) / to * to;
 }
 
-/// Which channel carries a round trip: they take turns in chunks of `chunk` round trips, the same
-/// schedule on both sides.
+/// Which channel carries a round trip, the same schedule on both sides: they take turns in chunks
+/// of `chunk` round trips, the order rotating by one every cycle, so that each channel follows
+/// each other one as often (a turn after a blocking channel's starts on a sleeping peer).
 std::size_t channel_of(std::uint64_t round_trip, std::uint64_t chunk, std::size_t channels) {
-    return static_cast<std::size_t>(round_trip / chunk % channels);
+    const std::uint64_t turn = round_trip / chunk;
+    return static_cast<std::size_t>((turn + turn / channels) % channels);
 }
 
 void echo(const std::vector<Channel*>& channels, const LatencyPlan& plan, const Control& control) {
