@@ -1,69 +1,130 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Checks a `shmbus bench --json` document: it parses, has the schema, every mechanism, and
-sane figures (percentiles in order, positive rates). No speed is asserted.
+"""Checks a `shmbus bench --json` document: it parses, has the schema (version 2), every
+mechanism, the baselines (floor, ring, memcpy in cache and in DRAM), every row's rounds with
+their spread and per-round figures, and sane figures (percentiles in order, positive rates,
+paired ratios to the floor and the ring). No speed is asserted.
 
-    check_json.py FILE [--python]     --python: Python's rows must be there too
+    check_json.py FILE [--python]        --python: Python's rows must be there too
+    check_json.py FILE --python-only     a `--python --only python` run: Python's rows and the
+                                         baselines only
 """
 import json
 import sys
 
-EXPECTED = ["floor", "shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.queue.block",
+COMPARED = ["shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.queue.block",
             "shmbus.pipe.spin", "shmbus.pipe.hybrid", "shmbus.pipe.block", "pipe2", "socketpair",
             "posix_mq", "boost_mq"]
 PYTHON = ["python.mp_queue", "python.mp_pipe"]
-# Pool rows (8 B argument) exist when 8 is among the sizes: one latency or throughput row each.
+# Pool rows (8 B argument) exist when 8 is among the sizes: one row each.
 POOL = ["shmbus.pool.map", "shmbus.pool.apply_async"]
+PYTHON_POOL = ["python.pool.map"]
+MEMCPY = ["memcpy.cache", "memcpy.dram"]
 
 
 def fail(message):
     sys.exit(f"check_json: {message}")
 
 
-def check_latency(row):
+def check_rounds(row, figure):
+    rounds = row["per_round"]
+    if row["rounds"] != len(rounds) or not rounds:
+        fail(f"rounds and per_round disagree: {row}")
+    spread = row["spread"][figure]
+    values = [r[figure] for r in rounds]
+    if not spread["min"] <= row[figure] <= spread["max"] or \
+            (spread["min"], spread["max"]) != (min(values), max(values)):
+        fail(f"{figure} outside its spread or spread not the rounds' range: {row}")
+
+
+def check_ratio(row, name, figure, paired):
+    ratio = row.get(f"ratio_to_{name}")
+    if ratio is None or ratio.get(figure, 0) <= 0:
+        fail(f"{row['mechanism']} at {row['size']} B without ratio_to_{name}")
+    if paired and not ratio["paired"]:
+        fail(f"{row['mechanism']} at {row['size']} B: ratio_to_{name} not paired")
+    if not ratio["spread"]["min"] <= ratio[figure] <= ratio["spread"]["max"]:
+        fail(f"{row['mechanism']}: ratio_to_{name} outside its spread")
+
+
+def check_latency(row, paired):
     figures = [row[k] for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")]
-    if row["count"] <= 0 or figures[0] <= 0 or figures != sorted(figures):
+    if row["count"] <= 0 or figures[0] <= 0:
+        fail(f"latency figures not positive: {row}")
+    if figures != sorted(figures) or any(r["p50_ns"] > r["p99_ns"] for r in row["per_round"]):
         fail(f"latency percentiles out of order: {row}")
-    for baseline in ("ratio_to_floor", "ratio_to_pipe"):
-        if row[baseline].get("p50", 0) <= 0:
-            fail(f"latency row without {baseline}: {row}")
+    check_rounds(row, "p50_ns")
+    if paired:
+        for name in ("floor", "ring"):
+            check_ratio(row, name, "p50", True)
+            if any(r.get(f"{name}_p50_ns", 0) <= 0 for r in row["per_round"]):
+                fail(f"{row['mechanism']}: a round without the {name} beside it")
+        check_ratio(row, "pipe", "p50", False)
 
 
-def check_throughput(row):
+def check_throughput(row, paired):
     if row["messages"] <= 0 or row["seconds"] <= 0 or row["messages_per_s"] <= 0:
         fail(f"throughput figures not positive: {row}")
+    check_rounds(row, "messages_per_s")
+    if paired:
+        check_ratio(row, "ring", "messages_per_s", True)
+        for name in ("pipe", "memcpy_cache", "memcpy_dram"):
+            check_ratio(row, name, "messages_per_s", False)
+
+
+def rows_of(doc, metric, key):
+    return [r for r in doc[metric] if r["mechanism"] == key]
+
+
+def check_every_size(doc, key, metric, paired):
+    rows = rows_of(doc, metric, key)
+    if len(rows) != len(doc["sizes"]):
+        fail(f"{key}: {len(rows)} {metric} rows for {len(doc['sizes'])} sizes")
+    check = check_latency if metric == "latency" else check_throughput
+    for row in rows:
+        if row["available"]:
+            check(row, paired)
+        elif not row.get("note"):
+            fail(f"{key}: {metric} at {row['size']} B missing without a reason")
+    if not any(r["available"] for r in rows):
+        fail(f"{key}: no {metric} figure at any size")
 
 
 def main():
     with open(sys.argv[1]) as f:
         doc = json.load(f)
-    if doc.get("schema") != "shmbus.bench" or doc.get("version") != 1:
-        fail("not a shmbus.bench version 1 document")
-    expected = EXPECTED + (PYTHON if "--python" in sys.argv[2:] else [])
+    if doc.get("schema") != "shmbus.bench" or doc.get("version") != 2:
+        fail("not a shmbus.bench version 2 document")
+    if doc["rounds"] < 1 or doc["dram_buffer_bytes"] <= 0:
+        fail("rounds or dram_buffer_bytes missing")
+    python_only = "--python-only" in sys.argv[2:]
+    python = python_only or "--python" in sys.argv[2:]
+    compared = (["pipe2"] if python_only else COMPARED) + (PYTHON if python else [])
+    pools = ([] if python_only else POOL) + (PYTHON_POOL if python else [])
+    pools = pools if 8 in doc["sizes"] else []
     keys = [m["key"] for m in doc["mechanisms"]]
-    missing = [k for k in expected + ["memcpy"] + (POOL if 8 in doc["sizes"] else []) if k not in keys]
+    missing = [k for k in ["floor", "ring"] + compared + MEMCPY + pools if k not in keys]
     if missing:
         fail(f"mechanisms missing: {missing}")
-    for metric, check in (("latency", check_latency), ("throughput", check_throughput)):
-        for key in expected:
-            rows = [r for r in doc[metric] if r["mechanism"] == key]
-            if len(rows) != len(doc["sizes"]):
-                fail(f"{key}: {len(rows)} {metric} rows for {len(doc['sizes'])} sizes")
-            for row in rows:
-                if row["available"]:
-                    check(row)
-                elif not row.get("note"):
-                    fail(f"{key}: {metric} at {row['size']} B missing without a reason")
-            if not any(r["available"] for r in rows):
-                fail(f"{key}: no {metric} figure at any size")
-    if 8 in doc["sizes"]:
-        for key in POOL:
-            rows = [r for r in doc["latency"] + doc["throughput"] if r["mechanism"] == key]
-            if len(rows) != 1 or not rows[0]["available"]:
-                fail(f"{key}: expected one row with a figure, got {rows}")
-            (check_latency if "p50_ns" in rows[0] else check_throughput)(rows[0])
+    for key in compared:
+        check_every_size(doc, key, "latency", True)
+        check_every_size(doc, key, "throughput", True)
+    check_every_size(doc, "floor", "latency", False)
+    if rows_of(doc, "throughput", "floor"):
+        fail("the floor cannot stream: it has no throughput rows")
+    check_every_size(doc, "ring", "latency", False)
+    check_every_size(doc, "ring", "throughput", False)
+    for row in rows_of(doc, "latency", "ring"):
+        check_ratio(row, "floor", "p50", True)
+    for key in MEMCPY:
+        check_every_size(doc, key, "throughput", False)
+    for key in pools:
+        rows = rows_of(doc, "latency", key) + rows_of(doc, "throughput", key)
+        if len(rows) != 1 or not rows[0]["available"]:
+            fail(f"{key}: expected one row with a figure, got {rows}")
+        (check_latency if "p50_ns" in rows[0] else check_throughput)(rows[0], False)
     print(f"check_json: {len(keys)} mechanisms, {len(doc['latency'])} latency and "
-          f"{len(doc['throughput'])} throughput rows")
+          f"{len(doc['throughput'])} throughput rows, {doc['rounds']} rounds each")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ figures cannot drift from the run they came from.
     readme-figures.py BENCH.json [--readme README.md] --check   exit 1 when the block differs
 
 The command shown is rebuilt from the document (mode, sizes, Python rows); give --command to
-spell it yourself.
+spell it yourself. Reads schema versions 1 and 2; a version 2 document (rows measured in rounds,
+with the reference ring) adds the ring's columns, the rounds and Python's Pool.map.
 """
 import argparse
 import difflib
@@ -25,16 +26,18 @@ LATENCY_SIZE = 64
 FAST = ["shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.pipe.spin", "shmbus.pipe.hybrid"]
 BLOCK = ["shmbus.queue.block", "shmbus.pipe.block"]
 # Rows of the tables, in this order when present; Pool rows exist at 8 B only (own sentence).
-TABLE_KEYS = ["floor", "shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.queue.block",
+TABLE_KEYS = ["floor", "ring", "shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.queue.block",
               "shmbus.pipe.spin", "shmbus.pipe.hybrid", "shmbus.pipe.block", "pipe2", "socketpair",
-              "posix_mq", "boost_mq", "memcpy", "python.mp_queue", "python.mp_pipe"]
+              "posix_mq", "boost_mq", "memcpy", "memcpy.cache", "memcpy.dram", "python.mp_queue",
+              "python.mp_pipe"]
 
 
 class Bench:
     def __init__(self, doc):
-        if doc.get("schema") != "shmbus.bench" or doc.get("version") != 1:
-            sys.exit("readme-figures: not a shmbus.bench version 1 document")
+        if doc.get("schema") != "shmbus.bench" or doc.get("version") not in (1, 2):
+            sys.exit("readme-figures: not a shmbus.bench version 1 or 2 document")
         self.doc = doc
+        self.rounds = doc["version"] >= 2
         self.labels = {m["key"]: m["label"] for m in doc["mechanisms"]}
         self.rows = {(r["mechanism"], "latency", r["size"]): r for r in doc["latency"]}
         self.rows.update({(r["mechanism"], "throughput", r["size"]): r for r in doc["throughput"]})
@@ -113,46 +116,57 @@ def machine_lines(bench, override):
     doc = bench.doc
     pinned = "the two processes pinned to two CPUs" if doc["pinned"] else "processes not pinned"
     load = doc["load_average"]
+    rounds = (f" Every figure is the median of {doc['rounds']} rounds; each ratio to the floor or "
+              "the ring divides figures of one round.") if bench.rounds else ""
     return [
         f"`{command(bench, override)}` ({doc['mode']} run) on {doc['cpu_model']}, "
         f"{doc['cpus']} CPUs, {pinned}; 1-minute load average {load_figure(load['before'])} "
-        f"before the run and {load_figure(load['after'])} after it.",
+        f"before the run and {load_figure(load['after'])} after it.{rounds}",
     ]
+
+
+def ratio_cell(row, baseline, figure):
+    ratio = row.get(f"ratio_to_{baseline}")
+    return fmt_ratio(ratio[figure]) if ratio and figure in ratio else "–"
 
 
 def latency_table(bench):
     size = bench.size_or_first(LATENCY_SIZE)
     pipe = bench.row("pipe2", "latency", size)
-    lines = [f"| {size_name(size)} round trip | p50 | p99 | p99.9 | p50 ÷ floor | p50 ÷ pipe(2) "
-             "| pipe(2) p50 ÷ this |",
-             "|---|--:|--:|--:|--:|--:|--:|"]
+    ring = " p50 ÷ ring |" if bench.rounds else ""
+    lines = [f"| {size_name(size)} round trip | p50 | p99 | p99.9 | p50 ÷ floor |{ring} "
+             "p50 ÷ pipe(2) | pipe(2) p50 ÷ this |",
+             "|---|--:|--:|--:|--:|--:|--:|" + ("--:|" if ring else "")]
     for key in bench.keys("latency", size):
         row = bench.row(key, "latency", size)
         label = bench.labels[key]
         if row is None:
-            lines.append(f"| {label} | n/a | | | | | |")
+            lines.append(f"| {label} | n/a | | | | | |" + (" |" if ring else ""))
             continue
         speedup = fmt_ratio(pipe["p50_ns"] / row["p50_ns"]) if pipe else "–"
+        to_ring = f" {ratio_cell(row, 'ring', 'p50')} |" if ring else ""
         lines.append(f"| {label} | {fmt_ns(row['p50_ns'])} | {fmt_ns(row['p99_ns'])} "
-                     f"| {fmt_ns(row['p999_ns'])} | {fmt_ratio(row['ratio_to_floor']['p50'])} "
-                     f"| {fmt_ratio(row['ratio_to_pipe']['p50'])} | {speedup} |")
+                     f"| {fmt_ns(row['p999_ns'])} | {ratio_cell(row, 'floor', 'p50')} |{to_ring} "
+                     f"{ratio_cell(row, 'pipe', 'p50')} | {speedup} |")
     return lines
 
 
 def throughput_cells(bench, key, size, rate):
     row = bench.row(key, "throughput", size)
+    baselines = ["ring", "pipe"] if bench.rounds else ["pipe"]
     if row is None:
-        return ["n/a", ""]
+        return ["n/a"] + [""] * len(baselines)
     figure = fmt_rate(row["messages_per_s"]) if rate else f"{row['bytes_per_s'] / 1e6:.0f}"
-    return [figure, fmt_ratio(row["ratio_to_pipe"]["messages_per_s"])]
+    return [figure] + [ratio_cell(row, b, "messages_per_s") for b in baselines]
 
 
 def throughput_table(bench):
     small = bench.size_or_first(LATENCY_SIZE)
     large = max(bench.doc["sizes"])
-    lines = [f"| one way | {size_name(small)} msg/s | ÷ pipe(2) | {size_name(large)} MB/s "
-             "| ÷ pipe(2) |",
-             "|---|--:|--:|--:|--:|"]
+    ring = " ÷ ring |" if bench.rounds else ""
+    lines = [f"| one way | {size_name(small)} msg/s |{ring} ÷ pipe(2) | {size_name(large)} MB/s "
+             f"|{ring} ÷ pipe(2) |",
+             "|---|--:|--:|--:|--:|" + ("--:|--:|" if ring else "")]
     for key in bench.keys("throughput", small):
         cells = throughput_cells(bench, key, small, True) + throughput_cells(bench, key, large,
                                                                               False)
@@ -175,9 +189,12 @@ def summary_lines(bench):
     if fast:
         to_floor = [r["ratio_to_floor"]["p50"] for r in fast]
         faster = [1 / r["ratio_to_pipe"]["p50"] for r in fast]
+        floor = "the one-line floor" if bench.rounds else "the raw cache-line floor"
+        to_ring = [r["ratio_to_ring"]["p50"] for r in fast if "ratio_to_ring" in r]
+        ring = f", {ratio_range(to_ring)} the plain SPSC ring" if to_ring else ""
         lines.append(f"- Queue and Pipe round trips with a spinning or hybrid waiter, at "
-                     f"{'–'.join(size_name(s) for s in small)}: {ratio_range(to_floor)} the raw "
-                     f"cache-line floor, {ratio_range(faster)} faster than pipe(2).")
+                     f"{'–'.join(size_name(s) for s in small)}: {ratio_range(to_floor)} "
+                     f"{floor}{ring}, {ratio_range(faster)} faster than pipe(2).")
     block = [bench.row(k, "latency", s) for k in BLOCK for s in bench.doc["sizes"]]
     block = [r["ratio_to_pipe"]["p50"] for r in block if r]
     if block:
@@ -189,10 +206,17 @@ def summary_lines(bench):
 def pool_lines(bench):
     mapped = bench.row("shmbus.pool.map", "throughput", 8)
     apply = bench.row("shmbus.pool.apply_async", "latency", 8)
+    python = bench.row("python.pool.map", "throughput", 8)
     parts = []
     if mapped:
-        parts.append(f"`Pool.map` of {mapped['messages']:,} trivial tasks ran at "
+        tasks = mapped["per_round"][0]["messages"] if "per_round" in mapped else mapped["messages"]
+        parts.append(f"`Pool.map` of {tasks:,} trivial tasks ran at "
                      f"{fmt_rate(mapped['messages_per_s'])} tasks/s")
+    if mapped and python:
+        parts.append(f"Python's `multiprocessing.Pool.map` of the same tasks at "
+                     f"{fmt_rate(python['messages_per_s'])} tasks/s "
+                     f"(**{fmt_times(mapped['messages_per_s'] / python['messages_per_s'])} "
+                     "faster**)")
     if apply:
         parts.append(f"an `apply_async(...).get()` round trip took {fmt_ns(apply['p50_ns'])} p50")
     return ["- Pool: " + "; ".join(parts) + "."] if parts else []

@@ -22,30 +22,61 @@ constexpr const char* kDescription =
     "  - round-trip latency (ping-pong between two processes): p50, p90, p99, p99.9 and max\n"
     "    from a log-linear histogram (3% resolution);\n"
     "  - one-way throughput (msg/s and MB/s), every message checked for order and loss.\n"
-    "  Mechanisms: the raw cache-line ping-pong between two processes (the floor), shmbus\n"
-    "  Queue and Pipe under the spin, hybrid (default) and block wait policies, pipe(2), a Unix\n"
-    "  socketpair, a POSIX message queue and a Boost.Interprocess message_queue; memcpy in\n"
-    "  cache is the throughput ceiling. With --python, Python's multiprocessing Queue and Pipe\n"
-    "  too. The two processes are pinned to two CPUs when the process may use two or more.\n"
-    "  Each measurement stops early when its time budget (0.15 s with --quick, 2 s otherwise)\n"
-    "  has passed, so a slow mechanism on a loaded machine gives fewer samples, not a hang.";
+    "  Baselines: the floor (one cache line each way, nothing else: the least a handoff between\n"
+    "  two processes costs, the same at every size; latency only), a plain SPSC ring in shared\n"
+    "  memory (a sequence word per slot, payloads 64-byte aligned, no features: what a\n"
+    "  competent hand-written ring costs), pipe(2), and memcpy within the caches and across\n"
+    "  two buffers far beyond the last-level cache (DRAM). Compared: shmbus Queue and Pipe under\n"
+    "  the spin, hybrid (default) and block wait policies, a Unix socketpair, a POSIX message\n"
+    "  queue, a Boost.Interprocess message_queue, shmbus Pool.map and apply_async; with\n"
+    "  --python, Python's multiprocessing Queue, Pipe and Pool.map too. The two processes are\n"
+    "  pinned to two CPUs when the process may use two or more.\n"
+    "\nROUNDS AND RATIOS\n"
+    "  Every row is measured in several short rounds (3 with --quick, 5 otherwise, or\n"
+    "  --rounds), each in fresh processes after an unrecorded warm-up, and the floor and the\n"
+    "  ring are measured in the same round: for round trips, through the same two pinned\n"
+    "  processes, the three channels taking turns in a rotating order every 512 round trips\n"
+    "  (64 from 16 KiB up; the first eighth of a turn settles the switch and is not recorded),\n"
+    "  so a VM whose speed shifts every few seconds moves all three alike; for throughput (and\n"
+    "  Python's rows, another process), right before the row. A row reports the median of\n"
+    "  its rounds and their spread (min-max); /floor and /ring are the median of the per-round\n"
+    "  ratios. The floor's and the ring's own rows pool their measurements from every round.\n"
+    "  /pipe and /DRAM memcpy divide the row's median by that row's median (not paired).\n"
+    "  Latency rounds stop after 25 ms per channel (--quick) or 150 ms; throughput rounds run\n"
+    "  100 ms (--quick) or 250 ms after their warm-up. Pool.map maps 10^5 (--quick) or 10^6\n"
+    "  tasks.";
 
 constexpr const char* kFooter =
     "\n\nOUTPUT\n"
-    "  One latency table and one throughput table per message size. Every figure is also\n"
-    "  given divided by the same figure of the floor (/floor) and of pipe(2) (/pipe): absolute\n"
-    "  figures vary by machine and load, the ratios within one run are the claim. The load\n"
-    "  average before and after the run is printed: compare only quiet runs.\n"
-    "  --json prints one document (schema shmbus.bench, version 1): mechanisms, latency and\n"
-    "  throughput rows (with ratio_to_floor and ratio_to_pipe), notes.\n"
+    "  One latency table and one throughput table per message size. Absolute figures vary by\n"
+    "  machine and load, the ratios within one run are the claim. The load average before and\n"
+    "  after the run is printed: compare only quiet runs.\n"
+    "  --json prints one document: schema \"shmbus.bench\", version 2; mode, rounds, cpu_model,\n"
+    "  cpus, pinned, llc_bytes, dram_buffer_bytes, load_average, sizes, mechanisms (key,\n"
+    "  label), latency and throughput rows, notes. A row: mechanism, size, available, note,\n"
+    "  rounds (how many); latency: count and p50_ns ... max_ns (each the median over the\n"
+    "  rounds); throughput: messages and seconds (summed), messages_per_s and bytes_per_s\n"
+    "  (medians); spread ({min, max} over the rounds of p50_ns and p99_ns, or messages_per_s);\n"
+    "  per_round (each round's count, p50_ns and p99_ns, or messages, seconds and\n"
+    "  messages_per_s, with floor_p50_ns and ring_p50_ns, or ring_messages_per_s, of the\n"
+    "  baselines measured beside it); ratio_to_floor, ratio_to_ring,\n"
+    "  ratio_to_pipe (latency: p50 ... max) and ratio_to_ring, ratio_to_pipe,\n"
+    "  ratio_to_memcpy_cache, ratio_to_memcpy_dram (throughput: messages_per_s), each with\n"
+    "  paired (true: per-round ratios) and spread ({min, max} of the p50 or rate ratio).\n"
+    "  Keys: floor, ring, pipe2, memcpy.cache, memcpy.dram, shmbus.queue.<policy>,\n"
+    "  shmbus.pipe.<policy>, socketpair, posix_mq, boost_mq, shmbus.pool.map,\n"
+    "  shmbus.pool.apply_async, python.mp_queue, python.mp_pipe, python.pool.map.\n"
+    "  tools/scripts/check-floor.sh runs --quick N times and lists every round in which a row\n"
+    "  beat the floor.\n"
     "\nNOTES\n"
     "  POSIX mq messages are limited by /proc/sys/fs/mqueue/msgsize_max (8192 by default):\n"
     "  larger sizes are reported n/a, unless --raise-mq-limit is given as root, which raises\n"
     "  the limit for the run, says so, and restores it. Spin policies burn both CPUs while\n"
     "  they wait. Segment and queue names are removed as soon as their objects exist, so a\n"
-    "  run leaves nothing behind in /dev/shm or the mqueue filesystem.\n"
+    "  run leaves nothing behind in /dev/shm or the mqueue filesystem. The DRAM memcpy row\n"
+    "  fills two buffers of 4x the last-level cache (256 MiB to 1 GiB each; --dram-mib).\n"
     "\nEXAMPLES\n"
-    "  shmbus bench --quick                        about 15 seconds\n"
+    "  shmbus bench --quick                        under a minute\n"
     "  shmbus bench                                the full run, a few minutes\n"
     "  shmbus bench --python --plot latency.svg    add Python's multiprocessing, draw a plot\n"
     "  shmbus bench --quick --only queue --json    shmbus Queue rows and the baselines, as JSON\n"
@@ -71,12 +102,11 @@ bool write_file(const std::string& path, const std::string& text, std::ostream& 
 BenchCommand::BenchCommand(CLI::App& app)
     : m_command(app.add_subcommand(
           "bench", wrap_help("Compare shmbus Queue and Pipe with pipe(2), Unix sockets, POSIX "
-                             "and Boost message queues and the raw shared-memory floor: "
-                             "latency and throughput"))) {
+                             "and Boost message queues, a plain shared-memory ring and the "
+                             "one-line floor: latency and throughput, in interleaved rounds"))) {
     m_command->footer(std::string(kDescription) + kFooter);
-    m_command->add_flag(
-        "--quick", m_quick,
-        wrap_help("Fewer round trips and messages: under 30 seconds, for smoke tests"));
+    m_command->add_flag("--quick", m_quick,
+                        wrap_help("3 shorter rounds per row: under a minute, for smoke tests"));
     m_command->add_flag("--json", m_json, "Print one JSON document (schema shmbus.bench)");
     m_command
         ->add_option("--plot", m_plot,
@@ -87,20 +117,27 @@ BenchCommand::BenchCommand(CLI::App& app)
                      wrap_help("Also write the JSON document to FILE (with the tables on stdout)"))
         ->type_name("FILE");
     m_command->add_flag("--python", m_python,
-                        wrap_help("Also run Python's multiprocessing Queue and Pipe through "
-                                  "tools/bench/python_mp.py (needs python3)"));
+                        wrap_help("Also run Python's multiprocessing Queue, Pipe and Pool.map "
+                                  "through tools/bench/python_mp.py (needs python3)"));
     m_python_script = SHMBUS_BENCH_PYTHON_SCRIPT;
     m_command->add_option("--python-script", m_python_script, "Where python_mp.py is")
         ->capture_default_str();
     m_command
         ->add_option("--only", m_only,
                      wrap_help("Only mechanisms whose key contains TEXT (queue, pipe., shmbus, mq, "
-                               "...); the floor and pipe(2) always run"))
+                               "...); the floor, the ring and pipe(2) always run"))
         ->type_name("TEXT");
     m_command->add_option("--sizes", m_sizes, "Message sizes in bytes, comma-separated")
         ->delimiter(',')
         ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20))
         ->capture_default_str();
+    m_command->add_option("--rounds", m_rounds, "Rounds per row (default 3 with --quick, else 5)")
+        ->check(CLI::Range(1, 100));
+    m_command
+        ->add_option("--dram-mib", m_dram_mib,
+                     wrap_help("Each DRAM memcpy buffer in MiB (default: 4x the last-level "
+                               "cache, 256 to 1024)"))
+        ->check(CLI::Range(1, 1 << 16));
     m_command->add_flag("--no-pin", m_no_pin, "Let the scheduler place the two processes");
     m_command->add_flag("--raise-mq-limit", m_raise_mq_limit,
                         wrap_help("As root: raise /proc/sys/fs/mqueue/msgsize_max for the run so "
@@ -115,6 +152,8 @@ int BenchCommand::run(std::ostream& out, std::ostream& err) const {
         options.raise_mq_limit = m_raise_mq_limit;
         options.only = m_only;
         options.sizes = m_sizes;
+        options.rounds = m_rounds;
+        options.dram_bytes = m_dram_mib << 20;
         if (m_python)
             options.python_script = m_python_script;
         if (&err == &std::cerr && ::isatty(STDERR_FILENO))

@@ -31,6 +31,8 @@ private:
     std::string m_only;
     std::string m_python_script;
     std::vector<std::size_t> m_sizes = {8, 64, 1024, 65536};
+    int m_rounds = 0;
+    std::size_t m_dram_mib = 0;
 };
 
 } // namespace shmbus::cli

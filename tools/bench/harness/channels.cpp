@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <mqueue.h>
+#include <new>
 #include <sched.h>
 #include <shmbus/pipe.hpp>
 #include <shmbus/queue.hpp>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace shmbus::bench {
 namespace {
@@ -36,7 +38,9 @@ std::string unique_name(std::string_view prefix = "shmbus-bench") {
 }
 
 /// A pause, and a yield every 1024 of them: on a loaded machine the peer may be preempted on
-/// its own CPU, and spinning through its whole time slice would measure the scheduler.
+/// its own CPU, and spinning through its whole time slice would measure the scheduler. The floor
+/// and the ring both wait with it (as shmbus's spin does): the pause also spares the pipeline
+/// flush a bare load loop takes when the line finally changes.
 void spin_pause(unsigned& spins) {
     if (++spins % 1024 == 0) {
         sched_yield();
@@ -47,24 +51,86 @@ void spin_pause(unsigned& spins) {
 #endif
 }
 
-// ---- the floor: per-slot sequence words in anonymous shared memory ------------------------
+constexpr std::size_t kLine = 64;
+constexpr std::size_t kPage = 4096;
 
-/// One direction: `slots` slots of [sequence word, payload], each on its own cache lines (a
-/// message of up to 56 bytes and its word share one line).
-/// Slot i % slots holds message i when its word reads i + 1 and is free for message i when it
-/// reads i (Vyukov's bounded SPSC scheme). No head or tail is shared: nothing is touched but the
-/// slot itself, so this is the least any shared-memory transport can do.
+constexpr std::size_t round_up(std::size_t value, std::size_t to) {
+    return (value + to - 1) / to * to;
+}
+
+// ---- the floor: one cache line each way, nothing else ---------------------------------------
+
+/// One direction of the floor: a sequence number alone on its line.
+struct alignas(kLine) FloorLine {
+    std::atomic<std::uint64_t> seq{0};
+};
+
+/// The least two processes can do to hand a message back and forth: the sender writes its line,
+/// the receiver spins reading it, then writes its own. Only the sequence number travels (the
+/// receiver waits for exactly the next one, so nothing can be lost or reordered); the payload
+/// does not, so the floor is the same at every size: the cost of the handoff alone. It cannot
+/// stream (a second send would overwrite an unread first), so it has latency rows only.
+class FloorChannel final : public Channel {
+public:
+    FloorChannel() : m_memory(2 * sizeof(FloorLine)) { new (m_memory.data()) FloorLine[2]; }
+    void send(Side from, std::span<const std::byte>) override {
+        // SYNC release: pairs with recv's acquire load; orders nothing else (no payload).
+        line_from(from).seq.store(++m_sent, std::memory_order_release);
+    }
+    void recv(Side at, std::span<std::byte>) override {
+        const FloorLine& line = line_from(other(at));
+        const std::uint64_t expected = ++m_received;
+        unsigned spins = 0;
+        // SYNC acquire: pairs with send's release store of seq.
+        while (line.seq.load(std::memory_order_acquire) != expected)
+            spin_pause(spins);
+    }
+
+private:
+    FloorLine& line_from(Side side) const {
+        return static_cast<FloorLine*>(m_memory.data())[side == Side::parent ? 0 : 1];
+    }
+
+    SharedMemory m_memory;
+    // Process-local after the fork: each side counts its own sends and receives.
+    std::uint64_t m_sent = 0;
+    std::uint64_t m_received = 0;
+};
+
+// ---- the reference ring: a plain SPSC ring, no features --------------------------------------
+
+/// Where a slot's payload starts and how far apart slots are. Up to 56 bytes the sequence word
+/// and the payload share one line; larger payloads start on their own line; from a page up they
+/// start half a page into a page-aligned slot, so that a copy from or to a page-aligned buffer
+/// is never 4 KiB-aliased (a destination just past the source modulo 4 KiB slows `rep movsb`).
+struct SlotLayout {
+    std::size_t payload_offset;
+    std::size_t stride;
+};
+
+constexpr SlotLayout slot_layout(std::size_t size) {
+    constexpr std::size_t word = sizeof(std::atomic<std::uint64_t>);
+    if (size <= kLine - word)
+        return {word, kLine};
+    if (size < kPage)
+        return {kLine, kLine + round_up(size, kLine)};
+    return {kPage / 2, round_up(kPage / 2 + size, kPage)};
+}
+
+/// One direction: Vyukov's bounded SPSC scheme. Slot i % slots holds message i when its
+/// sequence word reads i + 1 and is free for message i when it reads i; nothing but the slot is
+/// shared (no head or tail), which is what a competent hand-written ring costs.
 class SlotRing {
 public:
     SlotRing(std::size_t size, std::size_t slots)
-        : m_stride((kWordBytes + size + 63) / 64 * 64), m_slots(slots), m_memory(m_stride * slots) {
+        : m_layout(slot_layout(size)), m_slots(slots), m_memory(m_layout.stride * slots) {
         for (std::size_t i = 0; i < slots; ++i)
             new (word(i)) std::atomic<std::uint64_t>(i);
     }
     void push(std::uint64_t index, std::span<const std::byte> message) {
         std::atomic<std::uint64_t>& seq = *word(index % m_slots);
-        // SYNC acquire: pairs with pop's release, so the reader is done with the old payload.
         unsigned spins = 0;
+        // SYNC acquire: pairs with pop's release, so the reader is done with the old payload.
         while (seq.load(std::memory_order_acquire) != index)
             spin_pause(spins);
         std::memcpy(payload(index % m_slots), message.data(), message.size());
@@ -73,54 +139,52 @@ public:
     }
     void pop(std::uint64_t index, std::span<std::byte> message) {
         std::atomic<std::uint64_t>& seq = *word(index % m_slots);
-        // SYNC acquire: pairs with push's release, so the payload is visible.
         unsigned spins = 0;
+        // SYNC acquire: pairs with push's release, so the payload is visible.
         while (seq.load(std::memory_order_acquire) != index + 1)
             spin_pause(spins);
         std::memcpy(message.data(), payload(index % m_slots), message.size());
-        // SYNC release: hands the slot back for message index + slots; pairs with push.
+        // SYNC release: hands the slot back for message index + slots; pairs with push's acquire.
         seq.store(index + m_slots, std::memory_order_release);
     }
 
 private:
-    std::atomic<std::uint64_t>* word(std::size_t slot) const {
-        return static_cast<std::atomic<std::uint64_t>*>(
-            static_cast<void*>(static_cast<std::byte*>(m_memory.data()) + slot * m_stride));
+    std::byte* slot(std::size_t i) const {
+        return static_cast<std::byte*>(m_memory.data()) + i * m_layout.stride;
     }
-    std::byte* payload(std::size_t slot) const {
-        return static_cast<std::byte*>(m_memory.data()) + slot * m_stride + kWordBytes;
+    std::atomic<std::uint64_t>* word(std::size_t i) const {
+        return static_cast<std::atomic<std::uint64_t>*>(static_cast<void*>(slot(i)));
     }
+    std::byte* payload(std::size_t i) const { return slot(i) + m_layout.payload_offset; }
 
-    static constexpr std::size_t kWordBytes = sizeof(std::atomic<std::uint64_t>);
-
-    std::size_t m_stride;
+    SlotLayout m_layout;
     std::size_t m_slots;
     SharedMemory m_memory;
 };
 
-class FloorChannel final : public Channel {
+/// Two SlotRings, one per direction, of about 1 MiB each (at least 2 slots, at most 256).
+class RingChannel final : public Channel {
 public:
-    explicit FloorChannel(std::size_t size)
+    explicit RingChannel(std::size_t size)
         : m_to_child(size, slots_for(size)), m_to_parent(size, slots_for(size)) {}
     void send(Side from, std::span<const std::byte> message) override {
-        ring_from(from).push(m_sent[index(from)]++, message);
+        ring_from(from).push(m_sent++, message);
     }
     void recv(Side at, std::span<std::byte> message) override {
-        ring_from(other(at)).pop(m_received[index(at)]++, message);
+        ring_from(other(at)).pop(m_received++, message);
     }
 
 private:
     static std::size_t slots_for(std::size_t size) {
-        return std::clamp<std::size_t>((std::size_t{1} << 20) / (size + 64), 2, 256);
+        return std::clamp<std::size_t>((std::size_t{1} << 20) / slot_layout(size).stride, 2, 256);
     }
-    static std::size_t index(Side side) { return side == Side::parent ? 0 : 1; }
     SlotRing& ring_from(Side side) { return side == Side::parent ? m_to_child : m_to_parent; }
 
     SlotRing m_to_child;
     SlotRing m_to_parent;
     // Process-local after the fork: each side only counts its own messages.
-    std::array<std::uint64_t, 2> m_sent{};
-    std::array<std::uint64_t, 2> m_received{};
+    std::uint64_t m_sent = 0;
+    std::uint64_t m_received = 0;
 };
 
 // ---- file descriptors: pipe(2) and a Unix socketpair --------------------------------------
@@ -334,19 +398,20 @@ public:
         : m_segment(private_segment(ring_bytes_for(N))),
           m_to_child(MessageQueue::create(m_segment, "to-child", options(policy))),
           m_to_parent(MessageQueue::create(m_segment, "to-parent", options(policy))),
-          m_message(std::make_unique<Message>()) {
+          m_message(sizeof(Message)) {
         Segment::unlink(m_segment.name());
     }
     void send(Side from, std::span<const std::byte> message) override {
-        std::memcpy(m_message->data(), message.data(), N);
-        (from == Side::parent ? m_to_child : m_to_parent).put(*m_message);
+        std::memcpy(m_message.data(), message.data(), N);
+        (from == Side::parent ? m_to_child : m_to_parent).put(message_ref());
     }
     void recv(Side at, std::span<std::byte> message) override {
-        *m_message = (at == Side::parent ? m_to_parent : m_to_child).get();
-        std::memcpy(message.data(), m_message->data(), N);
+        message_ref() = (at == Side::parent ? m_to_parent : m_to_child).get();
+        std::memcpy(message.data(), m_message.data(), N);
     }
 
 private:
+    Message& message_ref() { return *std::launder(reinterpret_cast<Message*>(m_message.data())); }
     static QueueOptions options(WaitPolicy policy) {
         return {.maxsize = 0,
                 .max_message_size = N,
@@ -357,7 +422,7 @@ private:
     Segment m_segment;
     MessageQueue m_to_child;
     MessageQueue m_to_parent;
-    std::unique_ptr<Message> m_message;
+    AlignedBytes m_message; ///< the caller's T, page-aligned like every harness buffer
 };
 
 std::unique_ptr<Channel> open_queue(std::size_t size, WaitPolicy policy) {
@@ -417,8 +482,10 @@ std::string policy_name(WaitPolicy policy) {
 
 std::vector<Mechanism> channel_mechanisms() {
     std::vector<Mechanism> all;
-    all.push_back({"floor", "raw cache-line ping-pong (floor)",
-                   [](std::size_t size) { return std::make_unique<FloorChannel>(size); }});
+    all.push_back({kFloorKey, "one-line ping-pong (floor)",
+                   [](std::size_t) { return std::make_unique<FloorChannel>(); }, false});
+    all.push_back({kRingKey, "plain SPSC ring (reference)",
+                   [](std::size_t size) { return std::make_unique<RingChannel>(size); }});
     for (WaitPolicy policy : {WaitPolicy::spin, WaitPolicy::hybrid, WaitPolicy::block})
         all.push_back({"shmbus.queue." + policy_name(policy),
                        "shmbus Queue, " + policy_name(policy),
@@ -437,6 +504,13 @@ std::vector<Mechanism> channel_mechanisms() {
     all.push_back({"boost_mq", "Boost.Interprocess message_queue",
                    [](std::size_t size) { return std::make_unique<BoostMqChannel>(size); }});
     return all;
+}
+
+Mechanism find_mechanism(std::string_view key) {
+    for (Mechanism& mechanism : channel_mechanisms())
+        if (mechanism.key == key)
+            return std::move(mechanism);
+    throw std::out_of_range("no bench mechanism " + std::string(key));
 }
 
 std::size_t mq_msgsize_max() {

@@ -11,6 +11,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shmbus::bench {
@@ -38,16 +39,27 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// The keys of the baselines: the one-line ping-pong, the reference ring and pipe(2).
+inline constexpr const char* kFloorKey = "floor";
+inline constexpr const char* kRingKey = "ring";
+inline constexpr const char* kPipeKey = "pipe2";
+
 struct Mechanism {
     std::string key;   ///< stable id in the JSON output: "floor", "pipe2", "shmbus.queue.spin"
     std::string label; ///< for tables and plots
     /// A fresh channel for messages of `size` bytes.
     std::function<std::unique_ptr<Channel>(std::size_t size)> open;
+    /// False for the floor, which can only ping-pong: it has no throughput rows.
+    bool streams = true;
 };
 
-/// The raw floor, shmbus Queue and Pipe under each wait policy, pipe(2), a Unix socketpair,
-/// a POSIX message queue and a Boost.Interprocess message_queue, in table order.
+/// The floor (one cache line each way), the reference plain SPSC ring, shmbus Queue and Pipe
+/// under each wait policy, pipe(2), a Unix socketpair, a POSIX message queue and a
+/// Boost.Interprocess message_queue, in table order.
 std::vector<Mechanism> channel_mechanisms();
+
+/// The mechanism of channel_mechanisms() with this key; throws std::out_of_range when none.
+Mechanism find_mechanism(std::string_view key);
 
 /// While alive, raises /proc/sys/fs/mqueue/msgsize_max to at least `bytes` (root only) and
 /// restores the old value afterwards. `raised()` tells whether it changed anything.

@@ -51,33 +51,34 @@ LatencySummary apply_async_latency(std::uint64_t round_trips, std::chrono::nanos
     return summarize(histogram);
 }
 
-template <class Measure>
-Row pool_row(const char* key, Metric metric, Measure measure) {
-    Row row{key, metric, kArgumentSize, {}, {}, {}, false};
-    try {
-        measure(row);
-    } catch (const std::exception& e) {
-        row.note = std::string("failed: ") + e.what();
-        row.failed = true;
-    }
-    return row;
+int rounds_of(const SuiteOptions& options) {
+    return options.rounds > 0 ? options.rounds : options.quick ? 3 : 5;
 }
 
 } // namespace
 
+std::uint64_t pool_map_tasks(bool quick) {
+    return quick ? 100'000 : 1'000'000;
+}
+
 void run_pool(const SuiteOptions& options, Report& report) {
     using namespace std::chrono_literals;
-    report.mechanisms.push_back({"shmbus.pool.map", "shmbus Pool.map, trivial tasks"});
+    report.mechanisms.push_back({kPoolMapKey, "shmbus Pool.map, trivial tasks"});
     report.mechanisms.push_back({"shmbus.pool.apply_async", "shmbus Pool.apply_async"});
     if (options.progress)
         options.progress("shmbus Pool");
-    report.rows.push_back(pool_row("shmbus.pool.map", Metric::throughput, [&](Row& row) {
-        row.throughput = map_throughput(options.quick ? 100'000 : 1'000'000);
-    }));
-    report.rows.push_back(pool_row("shmbus.pool.apply_async", Metric::latency, [&](Row& row) {
-        row.latency =
-            options.quick ? apply_async_latency(1000, 150ms) : apply_async_latency(20000, 2s);
-    }));
+    const int rounds = rounds_of(options);
+    const auto map_round = [&] {
+        return Measurement{{}, map_throughput(pool_map_tasks(options.quick))};
+    };
+    const auto apply_round = [&] {
+        return Measurement{
+            options.quick ? apply_async_latency(1000, 50ms) : apply_async_latency(5000, 400ms), {}};
+    };
+    report.rows.push_back(measure_rounds(kPoolMapKey, Metric::throughput, kArgumentSize, rounds,
+                                         after_baselines(map_round, {})));
+    report.rows.push_back(measure_rounds("shmbus.pool.apply_async", Metric::latency, kArgumentSize,
+                                         rounds, after_baselines(apply_round, {})));
     report.notes.push_back("Pool rows: " + std::to_string(kArgumentSize) +
                            " B argument, default worker count; map counts tasks per second, "
                            "results checked");

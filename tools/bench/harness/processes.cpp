@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "processes.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <sys/mman.h>
@@ -110,6 +112,19 @@ SharedMemory::SharedMemory(std::size_t bytes)
 
 SharedMemory::~SharedMemory() {
     munmap(m_data, m_size);
+}
+
+namespace {
+
+constexpr std::align_val_t kPage{4096};
+
+} // namespace
+
+AlignedBytes::AlignedBytes(std::size_t bytes)
+    : m_data(new (kPage) std::byte[std::max<std::size_t>(bytes, 1)]()), m_size(bytes) {}
+
+void AlignedBytes::Free::operator()(std::byte* bytes) const {
+    ::operator delete[](bytes, kPage);
 }
 
 } // namespace shmbus::bench

@@ -5,8 +5,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sched.h>
+#include <span>
 #include <sys/types.h>
 
 namespace shmbus::bench {
@@ -61,6 +63,24 @@ public:
 
 private:
     void* m_data;
+    std::size_t m_size;
+};
+
+/// Page-aligned private bytes, zero-filled. The harness keeps every message buffer at the
+/// start of a page, so that where a copy's source and destination fall relative to each other
+/// (the 4 KiB aliasing that slows `rep movsb`) depends on the mechanism's layout, not on malloc.
+class AlignedBytes {
+public:
+    explicit AlignedBytes(std::size_t bytes);
+    std::byte* data() const { return m_data.get(); }
+    std::size_t size() const { return m_size; }
+    std::span<std::byte> span() const { return {m_data.get(), m_size}; }
+
+private:
+    struct Free {
+        void operator()(std::byte* bytes) const;
+    };
+    std::unique_ptr<std::byte[], Free> m_data;
     std::size_t m_size;
 };
 

@@ -9,17 +9,34 @@
 namespace shmbus::bench {
 namespace {
 
-using Figure = std::uint64_t LatencySummary::*;
-
 struct NamedFigure {
     const char* name;
     Figure figure;
 };
-constexpr NamedFigure kFigures[] = {{"p50", &LatencySummary::p50},
-                                    {"p90", &LatencySummary::p90},
-                                    {"p99", &LatencySummary::p99},
-                                    {"p999", &LatencySummary::p999},
-                                    {"max", &LatencySummary::max}};
+constexpr NamedFigure kPercentiles[] = {{"p50", Figure::p50},
+                                        {"p90", Figure::p90},
+                                        {"p99", Figure::p99},
+                                        {"p999", Figure::p999},
+                                        {"max", Figure::max}};
+
+/// The baselines every row is divided by, as "ratio_to_<name>" in the JSON.
+struct NamedBaseline {
+    const char* name;
+    const char* key;
+    Metric metric;
+};
+constexpr NamedBaseline kBaselines[] = {{"floor", kFloorKey, Metric::latency},
+                                        {"ring", kRingKey, Metric::latency},
+                                        {"pipe", kPipeKey, Metric::latency},
+                                        {"ring", kRingKey, Metric::throughput},
+                                        {"pipe", kPipeKey, Metric::throughput},
+                                        {"memcpy_cache", kMemcpyCacheKey, Metric::throughput},
+                                        {"memcpy_dram", kMemcpyDramKey, Metric::throughput}};
+
+/// Pool rows measure dispatch, not a channel: no baseline divides them.
+bool is_pool(const std::string& key) {
+    return key.find(".pool.") != std::string::npos;
+}
 
 std::string printf_string(const char* format, double value) {
     char text[64];
@@ -94,55 +111,131 @@ std::string label_of(const Report& report, const std::string& key) {
     return key;
 }
 
+std::string ratio_cell(const Report& report, const Row& row, const char* baseline, Figure figure) {
+    const auto ratio = ratio_to(report, row, baseline, figure);
+    return format_ratio(ratio ? std::optional<double>(ratio->median) : std::nullopt);
+}
+
+std::string ns_range(const Spread& spread) {
+    return format_ns(static_cast<std::uint64_t>(spread.min)) + "-" +
+           format_ns(static_cast<std::uint64_t>(spread.max));
+}
+
+std::string rate_range(const Spread& spread) {
+    return format_rate(spread.min) + "-" + format_rate(spread.max);
+}
+
 std::string latency_table(const Report& report, std::size_t size) {
-    Table table({"round trip, " + size_name(size), "p50", "p90", "p99", "p99.9", "max", "p50/floor",
-                 "p50/pipe", "p99/floor", "p99/pipe"});
+    Table table({"round trip, " + size_name(size), "p50", "p50 min-max", "p90", "p99", "p99.9",
+                 "max", "p50/floor", "p50/ring", "p50/pipe"});
     for (const MechanismInfo& mechanism : report.mechanisms) {
         const Row* row = report.find(mechanism.key, Metric::latency, size);
         if (row == nullptr)
             continue;
-        if (!row->latency) {
+        if (!row->available()) {
             table.add({mechanism.label, "n/a", "", "", "", "", "", "", "", ""});
             continue;
         }
-        const LatencySummary& l = *row->latency;
-        table.add({mechanism.label, format_ns(l.p50), format_ns(l.p90), format_ns(l.p99),
-                   format_ns(l.p999), format_ns(l.max),
-                   format_ratio(latency_ratio(report, *row, kFloorKey, &LatencySummary::p50)),
-                   format_ratio(latency_ratio(report, *row, kPipeKey, &LatencySummary::p50)),
-                   format_ratio(latency_ratio(report, *row, kFloorKey, &LatencySummary::p99)),
-                   format_ratio(latency_ratio(report, *row, kPipeKey, &LatencySummary::p99))});
+        const LatencySummary l = *row->latency();
+        const bool pool = is_pool(row->mechanism);
+        table.add({mechanism.label, format_ns(l.p50), ns_range(*row->spread(Figure::p50)),
+                   format_ns(l.p90), format_ns(l.p99), format_ns(l.p999), format_ns(l.max),
+                   pool ? "-" : ratio_cell(report, *row, kFloorKey, Figure::p50),
+                   pool ? "-" : ratio_cell(report, *row, kRingKey, Figure::p50),
+                   pool ? "-" : ratio_cell(report, *row, kPipeKey, Figure::p50)});
     }
     return table.str();
 }
 
 std::string throughput_table(const Report& report, std::size_t size) {
-    Table table({"one way, " + size_name(size), "msg/s", "MB/s", "/floor", "/pipe"});
+    Table table({"one way, " + size_name(size), "msg/s", "min-max", "MB/s", "/ring", "/pipe",
+                 "/DRAM memcpy"});
     for (const MechanismInfo& mechanism : report.mechanisms) {
         const Row* row = report.find(mechanism.key, Metric::throughput, size);
         if (row == nullptr)
             continue;
-        if (!row->throughput) {
-            table.add({mechanism.label, "n/a", "", "", ""});
+        if (!row->available()) {
+            table.add({mechanism.label, "n/a", "", "", "", "", ""});
             continue;
         }
-        const double rate = row->throughput->messages_per_s();
-        table.add({mechanism.label, format_rate(rate),
+        const double rate = *row->messages_per_s();
+        const bool pool = is_pool(row->mechanism);
+        table.add({mechanism.label, format_rate(rate), rate_range(*row->spread(Figure::rate)),
                    printf_string("%.1f", rate * static_cast<double>(size) / 1e6),
-                   format_ratio(throughput_ratio(report, *row, kFloorKey)),
-                   format_ratio(throughput_ratio(report, *row, kPipeKey))});
+                   pool ? "-" : ratio_cell(report, *row, kRingKey, Figure::rate),
+                   pool ? "-" : ratio_cell(report, *row, kPipeKey, Figure::rate),
+                   pool ? "-" : ratio_cell(report, *row, kMemcpyDramKey, Figure::rate)});
     }
     return table.str();
 }
 
-nlohmann::json ratios_json(const Report& report, const Row& row, std::string_view baseline) {
+nlohmann::json range_json(const Spread& spread) {
+    return {{"min", spread.min}, {"max", spread.max}};
+}
+
+/// {"p50": median ratio, ..., "paired": bool, "spread": {"min", "max"} of the p50 (or rate)
+/// ratio over the rounds}; null when the baseline is missing.
+nlohmann::json ratio_json(const Report& report, const Row& row, const char* baseline) {
     nlohmann::json out = nlohmann::json::object();
-    if (row.latency) {
-        for (const NamedFigure& f : kFigures)
-            if (const auto ratio = latency_ratio(report, row, baseline, f.figure))
-                out[f.name] = *ratio;
-    } else if (const auto ratio = throughput_ratio(report, row, baseline)) {
-        out["messages_per_s"] = *ratio;
+    const bool latency = row.metric == Metric::latency;
+    const Figure headline = latency ? Figure::p50 : Figure::rate;
+    const auto main = ratio_to(report, row, baseline, headline);
+    if (!main)
+        return nullptr;
+    if (latency) {
+        for (const NamedFigure& f : kPercentiles)
+            if (const auto ratio = ratio_to(report, row, baseline, f.figure))
+                out[f.name] = ratio->median;
+    } else {
+        out["messages_per_s"] = main->median;
+    }
+    out["paired"] = row.paired.contains(baseline);
+    out["spread"] = range_json(*main);
+    return out;
+}
+
+/// One round: its count, p50 and p99 (or messages, seconds and rate), and the paired baselines'
+/// p50 (or rate) of the same round.
+nlohmann::json round_json(const Row& row, std::size_t i) {
+    const Measurement& m = row.rounds[i];
+    nlohmann::json out;
+    if (m.latency) {
+        out = {{"count", m.latency->count}, {"p50_ns", m.latency->p50}, {"p99_ns", m.latency->p99}};
+    } else if (m.throughput) {
+        out = {{"messages", m.throughput->messages},
+               {"seconds", m.throughput->seconds},
+               {"messages_per_s", m.throughput->messages_per_s()}};
+    }
+    for (const auto& [key, measurements] : row.paired) {
+        if (i >= measurements.size())
+            continue;
+        if (m.latency)
+            out[key + "_p50_ns"] = measurements[i].latency->p50;
+        else
+            out[key + "_messages_per_s"] = figure_of(measurements[i], Figure::rate);
+    }
+    return out;
+}
+
+nlohmann::json figures_json(const Row& row) {
+    nlohmann::json out;
+    if (const auto l = row.latency()) {
+        out = {{"count", l->count}, {"p50_ns", l->p50},   {"p90_ns", l->p90},
+               {"p99_ns", l->p99},  {"p999_ns", l->p999}, {"max_ns", l->max}};
+        out["spread"] = {{"p50_ns", range_json(*row.spread(Figure::p50))},
+                         {"p99_ns", range_json(*row.spread(Figure::p99))}};
+    } else if (const auto rate = row.messages_per_s()) {
+        std::uint64_t messages = 0;
+        double seconds = 0;
+        for (const Measurement& m : row.rounds) {
+            messages += m.throughput->messages;
+            seconds += m.throughput->seconds;
+        }
+        out = {{"messages", messages},
+               {"seconds", seconds},
+               {"messages_per_s", *rate},
+               {"bytes_per_s", *rate * static_cast<double>(row.size)}};
+        out["spread"] = {{"messages_per_s", range_json(*row.spread(Figure::rate))}};
     }
     return out;
 }
@@ -150,29 +243,23 @@ nlohmann::json ratios_json(const Report& report, const Row& row, std::string_vie
 nlohmann::json row_json(const Report& report, const Row& row) {
     nlohmann::json out = {{"mechanism", row.mechanism},
                           {"size", row.size},
-                          {"available", row.latency.has_value() || row.throughput.has_value()}};
+                          {"available", row.available()},
+                          {"rounds", row.rounds.size()}};
     if (!row.note.empty())
         out["note"] = row.note;
-    if (row.latency) {
-        const LatencySummary& l = *row.latency;
-        out.update({{"count", l.count},
-                    {"p50_ns", l.p50},
-                    {"p90_ns", l.p90},
-                    {"p99_ns", l.p99},
-                    {"p999_ns", l.p999},
-                    {"max_ns", l.max}});
-    }
-    if (row.throughput) {
-        const double rate = row.throughput->messages_per_s();
-        out.update({{"messages", row.throughput->messages},
-                    {"seconds", row.throughput->seconds},
-                    {"messages_per_s", rate},
-                    {"bytes_per_s", rate * static_cast<double>(row.size)}});
-    }
-    if (row.latency || row.throughput) {
-        out["ratio_to_floor"] = ratios_json(report, row, kFloorKey);
-        out["ratio_to_pipe"] = ratios_json(report, row, kPipeKey);
-    }
+    if (!row.available())
+        return out;
+    out.update(figures_json(row));
+    nlohmann::json rounds = nlohmann::json::array();
+    for (std::size_t i = 0; i < row.rounds.size(); ++i)
+        rounds.push_back(round_json(row, i));
+    out["per_round"] = rounds;
+    if (is_pool(row.mechanism))
+        return out;
+    for (const NamedBaseline& baseline : kBaselines)
+        if (baseline.metric == row.metric)
+            if (nlohmann::json ratio = ratio_json(report, row, baseline.key); !ratio.is_null())
+                out[std::string("ratio_to_") + baseline.name] = ratio;
     return out;
 }
 
@@ -189,9 +276,12 @@ nlohmann::json to_json(const Report& report) {
     return {{"schema", "shmbus.bench"},
             {"version", kSchemaVersion},
             {"mode", report.mode},
+            {"rounds", report.rounds},
             {"cpu_model", report.cpu_model},
             {"cpus", report.cpus},
             {"pinned", report.pinned},
+            {"llc_bytes", report.llc_bytes},
+            {"dram_buffer_bytes", report.dram_bytes},
             {"load_average", {{"before", report.load_before}, {"after", report.load_after}}},
             {"sizes", report.sizes},
             {"mechanisms", mechanisms},
@@ -208,8 +298,12 @@ std::string format_report(const Report& report) {
         << "\nload average before: " << report.load_before << "\n"
         << "load average after:  " << report.load_after << "\n"
         << "Absolute figures vary by machine and load; the ratios within one run are the "
-           "claim.\nx/floor and x/pipe divide a figure by the same figure of the raw "
-           "cache-line floor and of pipe(2).\n";
+           "claim.\nEvery row: the median of "
+        << report.rounds
+        << " rounds (min-max beside it). /floor and /ring: the median of each round's\n"
+           "ratio to the one-line floor and the plain SPSC ring measured in the same round\n"
+           "(round trips interleaved with the row's); /pipe and /DRAM memcpy: the row's median\n"
+           "over pipe(2)'s or memcpy's median.\n";
     for (std::size_t size : report.sizes)
         out << "\n" << latency_table(report, size);
     for (std::size_t size : report.sizes)

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
+#include <string>
 
 namespace shmbus::bench {
 namespace {
@@ -18,20 +18,30 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t kLarge = std::size_t{64} << 10;
+/// A throughput round ends by time, never by count.
+constexpr std::uint64_t kUnbounded = std::uint64_t{1} << 50;
 
+/// One round of one row. Latency: at most `round_trips` after `warmup_trips`, stopping once
+/// `latency_time` per channel has passed; throughput: `throughput_time` after
+/// `warmup_messages`.
 struct Budget {
-    std::uint64_t round_trips, warmup, messages;
-    /// Per measurement: it stops early once this has passed (after kMinimumSamples).
-    std::chrono::nanoseconds time;
+    std::uint64_t round_trips, warmup_trips;
+    std::chrono::nanoseconds latency_time;
+    std::uint64_t warmup_messages;
+    std::chrono::nanoseconds throughput_time;
 };
 
-/// --quick: at most 0.15 s per measurement, so the ~90 of them stay under 30 s even on a
-/// loaded 2-core VM; the full run allows 2 s each.
+/// Throughput rounds run 100 ms (--quick) or 250 ms; latency rounds are shorter, as their
+/// samples are many more.
 Budget budget_for(std::size_t size, bool quick) {
     const bool large = size >= kLarge;
     if (quick)
-        return large ? Budget{300, 30, 2000, 150ms} : Budget{2000, 200, 50000, 150ms};
-    return large ? Budget{10000, 500, 50000, 2s} : Budget{100000, 2000, 2000000, 2s};
+        return {20000, large ? 20u : 200u, 25ms, large ? 20u : 1000u, 100ms};
+    return {100000, large ? 100u : 1000u, 150ms, large ? 100u : 10000u, 250ms};
+}
+
+int rounds_for(const SuiteOptions& options) {
+    return options.rounds > 0 ? options.rounds : options.quick ? 3 : 5;
 }
 
 std::string first_line_of(const char* path) {
@@ -56,68 +66,129 @@ std::string size_name(std::size_t size) {
     return size >= 1024 ? std::to_string(size / 1024) + " KiB" : std::to_string(size) + " B";
 }
 
-/// Runs one measurement into a row: n/a with the reason when unsupported, failed otherwise.
-template <class Measure>
-Row measure_row(const std::string& key, Metric metric, std::size_t size, Measure measure) {
-    Row row{key, metric, size, {}, {}, {}, false};
-    try {
-        measure(row);
-    } catch (const Unsupported& e) {
-        row.note = e.what();
-    } catch (const std::exception& e) {
-        row.note = std::string("failed: ") + e.what();
-        row.failed = true;
-    }
-    return row;
+bool selected(const SuiteOptions& options, const std::string& key) {
+    return options.only.empty() || key == kPipeKey || key.find(options.only) != std::string::npos;
 }
 
-bool selected(const SuiteOptions& options, const std::string& key) {
-    return options.only.empty() || key == kFloorKey || key == kPipeKey ||
-           key.find(options.only) != std::string::npos;
+void progress(const SuiteOptions& options, const std::string& step) {
+    if (options.progress)
+        options.progress(step);
+}
+
+Measurement latency_round(const Mechanism& mechanism, std::size_t size, const Budget& budget,
+                          bool pin) {
+    const auto channel = mechanism.open(size);
+    return {measure_latency(*channel, {size, budget.round_trips, budget.warmup_trips, pin,
+                                       budget.latency_time}),
+            {}};
+}
+
+Measurement throughput_round(const Mechanism& mechanism, std::size_t size, const Budget& budget,
+                             bool pin) {
+    const auto channel = mechanism.open(size);
+    return {{},
+            measure_throughput(
+                *channel, {size, kUnbounded, pin, budget.throughput_time, budget.warmup_messages})};
+}
+
+/// One latency round of a channel row: the floor, the ring and the row's channel measured
+/// together, their round trips interleaved between the same two processes.
+RoundResult interleaved_latency_round(const Mechanism& mechanism, std::size_t size,
+                                      const Budget& budget, bool pin) {
+    const auto floor = find_mechanism(kFloorKey).open(size);
+    const auto ring = find_mechanism(kRingKey).open(size);
+    const auto channel = mechanism.open(size);
+    const std::vector<LatencySummary> summaries =
+        measure_latency_interleaved({floor.get(), ring.get(), channel.get()},
+                                    {size, budget.round_trips, budget.warmup_trips, pin,
+                                     3 * budget.latency_time, size >= kLarge / 4 ? 64u : 512u});
+    return {{summaries[2], {}}, {{kFloorKey, {summaries[0], {}}}, {kRingKey, {summaries[1], {}}}}};
+}
+
+/// The floor (latency only) and the ring, measured on their own before the row in each round.
+std::vector<Baseline> paired_baselines(Metric metric, std::size_t size, const Budget& budget,
+                                       bool pin) {
+    std::vector<Baseline> baselines;
+    for (const char* key : {kFloorKey, kRingKey}) {
+        const Mechanism mechanism = find_mechanism(key);
+        if (metric == Metric::latency)
+            baselines.push_back({key, [=] { return latency_round(mechanism, size, budget, pin); }});
+        else if (mechanism.streams)
+            baselines.push_back(
+                {key, [=] { return throughput_round(mechanism, size, budget, pin); }});
+    }
+    return baselines;
 }
 
 void run_channels(const SuiteOptions& options, Report& report) {
+    const int rounds = rounds_for(options);
     for (const Mechanism& mechanism : channel_mechanisms()) {
-        if (!selected(options, mechanism.key))
+        if (mechanism.key == kFloorKey || mechanism.key == kRingKey ||
+            !selected(options, mechanism.key))
             continue;
         report.mechanisms.push_back({mechanism.key, mechanism.label});
         for (std::size_t size : options.sizes) {
             const Budget budget = budget_for(size, options.quick);
-            if (options.progress)
-                options.progress(mechanism.label + ", " + size_name(size));
-            report.rows.push_back(measure_row(mechanism.key, Metric::latency, size, [&](Row& row) {
-                const auto channel = mechanism.open(size);
-                row.latency = measure_latency(
-                    *channel, {size, budget.round_trips, budget.warmup, options.pin, budget.time});
+            progress(options, mechanism.label + ", " + size_name(size));
+            report.rows.push_back(measure_rounds(mechanism.key, Metric::latency, size, rounds, [&] {
+                return interleaved_latency_round(mechanism, size, budget, options.pin);
             }));
-            report.rows.push_back(
-                measure_row(mechanism.key, Metric::throughput, size, [&](Row& row) {
-                    const auto channel = mechanism.open(size);
-                    row.throughput = measure_throughput(
-                        *channel, {size, budget.messages, options.pin, budget.time});
-                }));
+            report.rows.push_back(measure_rounds(
+                mechanism.key, Metric::throughput, size, rounds,
+                after_baselines(
+                    [&] { return throughput_round(mechanism, size, budget, options.pin); },
+                    paired_baselines(Metric::throughput, size, budget, options.pin))));
         }
     }
 }
 
-void run_memcpy(const SuiteOptions& options, Report& report) {
-    report.mechanisms.push_back({"memcpy", "memcpy in cache (ceiling)"});
-    for (std::size_t size : options.sizes) {
-        if (options.progress)
-            options.progress("memcpy, " + size_name(size));
-        report.rows.push_back(measure_row("memcpy", Metric::throughput, size, [&](Row& row) {
-            // Two 256 KiB buffers stay in L2: the copy a ring transport does into warm memory.
-            const std::size_t span = std::max<std::size_t>(size, 256 << 10);
-            row.throughput = measure_memcpy(size, span, budget_for(size, options.quick).time / 4);
-        }));
+/// The floor's and the ring's own rows, pooled from their pairs with every other row, first
+/// in the tables.
+void add_baseline_rows(const SuiteOptions& options, Report& report) {
+    std::vector<Row> pooled;
+    std::vector<MechanismInfo> infos;
+    for (const char* key : {kFloorKey, kRingKey}) {
+        const Mechanism mechanism = find_mechanism(key);
+        infos.push_back({mechanism.key, mechanism.label});
+        for (std::size_t size : options.sizes) {
+            pooled.push_back(pooled_baseline(report.rows, key, Metric::latency, size));
+            if (mechanism.streams)
+                pooled.push_back(pooled_baseline(report.rows, key, Metric::throughput, size));
+        }
     }
+    report.mechanisms.insert(report.mechanisms.begin(), infos.begin(), infos.end());
+    report.rows.insert(report.rows.begin(), pooled.begin(), pooled.end());
 }
 
-std::string join_sizes(const std::vector<std::size_t>& sizes) {
-    std::string out;
-    for (std::size_t size : sizes)
-        out += (out.empty() ? "" : ",") + std::to_string(size);
-    return out;
+Measurement memcpy_round(const CopyBuffers& buffers, std::size_t block,
+                         std::chrono::nanoseconds budget) {
+    return {{}, measure_memcpy(buffers, block, budget)};
+}
+
+void run_memcpy(const SuiteOptions& options, Report& report) {
+    report.mechanisms.push_back({kMemcpyCacheKey, "memcpy in cache (ceiling)"});
+    report.mechanisms.push_back({kMemcpyDramKey, "memcpy in DRAM"});
+    const int rounds = rounds_for(options);
+    progress(options, "memcpy: filling the DRAM buffers");
+    const CopyBuffers dram(report.dram_bytes);
+    for (std::size_t size : options.sizes) {
+        const auto budget = budget_for(size, options.quick).throughput_time;
+        progress(options, "memcpy, " + size_name(size));
+        // Two 256 KiB buffers stay in L2: the copy a ring transport does into warm memory.
+        const CopyBuffers cache(std::max<std::size_t>(4 * size, 256 << 10));
+        memcpy_round(cache, size, budget / 4); // warm-up
+        report.rows.push_back(
+            measure_rounds(kMemcpyCacheKey, Metric::throughput, size, rounds,
+                           after_baselines([&] { return memcpy_round(cache, size, budget); }, {})));
+        report.rows.push_back(
+            measure_rounds(kMemcpyDramKey, Metric::throughput, size, rounds,
+                           after_baselines([&] { return memcpy_round(dram, size, budget); }, {})));
+    }
+    report.notes.push_back("memcpy rows: two 256 KiB buffers (4 blocks for 64 KiB) in cache; two " +
+                           std::to_string(report.dram_bytes >> 20) +
+                           " MiB buffers for DRAM (last-level cache " +
+                           std::to_string(report.llc_bytes >> 20) +
+                           " MiB); page-aligned, destination half a page off the source");
 }
 
 std::string run_command(const std::string& command) {
@@ -141,6 +212,80 @@ std::string shell_quote(const std::string& text) {
     return out + "'";
 }
 
+// ---- Python's multiprocessing, through tools/bench/python_mp.py -----------------------------
+
+std::string python_command(const SuiteOptions& options) {
+    return "python3 " + shell_quote(options.python_script) + " --json" +
+           (options.quick ? " --quick" : "") + (options.pin ? "" : " --no-pin");
+}
+
+nlohmann::json run_python_script(const SuiteOptions& options, const std::string& arguments) {
+    return nlohmann::json::parse(run_command(python_command(options) + " " + arguments));
+}
+
+std::string seconds_text(std::chrono::nanoseconds time) {
+    return std::to_string(std::chrono::duration<double>(time).count());
+}
+
+/// One round of one Python row: the script measures one mechanism, size and metric.
+Measurement python_round(const SuiteOptions& options, const std::string& key, Metric metric,
+                         std::size_t size, const Budget& budget) {
+    const bool latency = metric == Metric::latency;
+    const nlohmann::json doc = run_python_script(
+        options, "--only " + shell_quote(key) + " --metric " +
+                     (latency ? "latency" : "throughput") + " --sizes " + std::to_string(size) +
+                     " --seconds " +
+                     seconds_text(latency ? budget.latency_time : budget.throughput_time));
+    return measurement_from_json(doc.at("rows").at(0));
+}
+
+/// Python's Queue and Pipe rows, each round paired with the floor and the ring like any other.
+void run_python(const SuiteOptions& options, Report& report) {
+    nlohmann::json listing;
+    try {
+        listing = run_python_script(options, "--list");
+    } catch (const std::exception& e) {
+        report.notes.push_back(std::string("Python rows missing: ") + e.what());
+        return;
+    }
+    const int rounds = rounds_for(options);
+    for (const auto& mechanism : listing.at("mechanisms")) {
+        const std::string key = mechanism.at("key");
+        report.mechanisms.push_back({key, mechanism.at("label")});
+        for (std::size_t size : options.sizes) {
+            const Budget budget = budget_for(size, options.quick);
+            progress(options, std::string(mechanism.at("label")) + ", " + size_name(size));
+            for (Metric metric : {Metric::latency, Metric::throughput})
+                report.rows.push_back(measure_rounds(
+                    key, metric, size, rounds,
+                    after_baselines(
+                        [&] { return python_round(options, key, metric, size, budget); },
+                        paired_baselines(metric, size, budget, options.pin))));
+        }
+    }
+    report.notes.push_back("Python rows: " + python_command(options) + " (" +
+                           std::string(listing.value("python", "")) + "), started once per round");
+}
+
+/// Python's Pool.map of the tasks shmbus's Pool row maps, one item per round.
+void run_python_pool(const SuiteOptions& options, Report& report) {
+    const std::uint64_t tasks = pool_map_tasks(options.quick);
+    progress(options, "Python Pool.map");
+    Row row{kPythonPoolKey, Metric::throughput, sizeof(std::int64_t), {}, {}, {}, false};
+    try {
+        const nlohmann::json doc =
+            run_python_script(options, "--pool-map " + std::to_string(tasks) + " --rounds " +
+                                           std::to_string(rounds_for(options)));
+        for (const auto& item : doc.at("rows"))
+            row.rounds.push_back(measurement_from_json(item));
+    } catch (const std::exception& e) {
+        row.note = std::string("failed: ") + e.what();
+        row.failed = true;
+    }
+    report.mechanisms.push_back({kPythonPoolKey, "Python multiprocessing.Pool.map, trivial tasks"});
+    report.rows.push_back(std::move(row));
+}
+
 } // namespace
 
 const Row* Report::find(std::string_view mechanism, Metric metric, std::size_t size) const {
@@ -154,29 +299,9 @@ bool Report::any_failed() const {
     return std::any_of(rows.begin(), rows.end(), [](const Row& row) { return row.failed; });
 }
 
-void add_python_rows(Report& report, const std::string& script, bool quick,
-                     const std::vector<std::size_t>& sizes) {
-    const std::string command = "python3 " + shell_quote(script) + " --json --sizes " +
-                                join_sizes(sizes) + (quick ? " --quick" : "");
-    const nlohmann::json doc = nlohmann::json::parse(run_command(command));
-    for (const auto& mechanism : doc.at("mechanisms"))
-        report.mechanisms.push_back({mechanism.at("key"), mechanism.at("label")});
-    for (const auto& item : doc.at("rows")) {
-        Row row{item.at("mechanism"),
-                item.at("metric") == "latency" ? Metric::latency : Metric::throughput,
-                item.at("size"),
-                {},
-                {},
-                {},
-                false};
-        if (row.metric == Metric::latency)
-            row.latency = LatencySummary{item.at("p50_ns"),  item.at("p90_ns"), item.at("p99_ns"),
-                                         item.at("p999_ns"), item.at("max_ns"), item.at("count")};
-        else
-            row.throughput = Throughput{item.at("messages"), item.at("seconds")};
-        report.rows.push_back(std::move(row));
-    }
-    report.notes.push_back("Python rows: " + command + " (" + doc.value("python", "") + ")");
+std::size_t dram_buffer_bytes() {
+    constexpr std::size_t kMiB = std::size_t{1} << 20;
+    return std::clamp<std::size_t>(4 * last_level_cache_bytes(), 256 * kMiB, 1024 * kMiB);
 }
 
 Report run_suite(const SuiteOptions& options) {
@@ -185,6 +310,9 @@ Report run_suite(const SuiteOptions& options) {
     report.cpu_model = cpu_model();
     report.cpus = usable_cpus();
     report.pinned = options.pin && report.cpus >= 2;
+    report.rounds = rounds_for(options);
+    report.llc_bytes = last_level_cache_bytes();
+    report.dram_bytes = options.dram_bytes > 0 ? options.dram_bytes : dram_buffer_bytes();
     report.load_before = first_line_of("/proc/loadavg");
     report.sizes = options.sizes;
 
@@ -203,39 +331,18 @@ Report run_suite(const SuiteOptions& options) {
     }
     run_channels(options, report);
     mq_limit.reset();
+    if (!options.python_script.empty())
+        run_python(options, report);
+    add_baseline_rows(options, report);
     run_memcpy(options, report);
     const bool has_pool_size = std::find(options.sizes.begin(), options.sizes.end(),
                                          sizeof(std::int64_t)) != options.sizes.end();
     if (has_pool_size && selected(options, "shmbus.pool"))
         run_pool(options, report);
-    if (!options.python_script.empty()) {
-        if (options.progress)
-            options.progress("Python multiprocessing");
-        try {
-            add_python_rows(report, options.python_script, options.quick, options.sizes);
-        } catch (const std::exception& e) {
-            report.notes.push_back(std::string("Python rows missing: ") + e.what());
-        }
-    }
+    if (has_pool_size && !options.python_script.empty())
+        run_python_pool(options, report);
     report.load_after = first_line_of("/proc/loadavg");
     return report;
-}
-
-std::optional<double> latency_ratio(const Report& report, const Row& row, std::string_view baseline,
-                                    std::uint64_t LatencySummary::*figure) {
-    const Row* base = report.find(baseline, Metric::latency, row.size);
-    if (!row.latency || base == nullptr || !base->latency || (*base->latency).*figure == 0)
-        return std::nullopt;
-    return static_cast<double>((*row.latency).*figure) /
-           static_cast<double>((*base->latency).*figure);
-}
-
-std::optional<double> throughput_ratio(const Report& report, const Row& row,
-                                       std::string_view baseline) {
-    const Row* base = report.find(baseline, Metric::throughput, row.size);
-    if (!row.throughput || base == nullptr || !base->throughput)
-        return std::nullopt;
-    return row.throughput->messages_per_s() / base->throughput->messages_per_s();
 }
 
 } // namespace shmbus::bench

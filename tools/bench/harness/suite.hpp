@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The whole side-by-side run behind `shmbus bench`: every mechanism at every size, latency and
 // throughput, plus the memcpy ceiling and (optionally) Python's multiprocessing, gathered into
-// one Report that prints as tables, JSON or an SVG plot. Figures from one Report compare; the
-// ratios to the floor and to pipe(2) are the claim, the absolute figures vary by machine.
+// one Report that prints as tables, JSON or an SVG plot. Every row is measured in several short
+// rounds, each with the floor and the reference ring (the paired baselines: interleaved with the
+// row's round trips, or measured right before its throughput), so that each ratio to them
+// divides figures of one round: on a VM whose speed shifts every few seconds, figures taken
+// seconds apart do not compare. Absolute figures vary by machine; the ratios
+// within one run are the claim.
 #pragma once
 
 #include "histogram.hpp"
@@ -10,6 +14,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -17,10 +22,10 @@
 
 namespace shmbus::bench {
 
-inline constexpr int kSchemaVersion = 1;
-/// The keys of the two baselines every figure is divided by.
-inline constexpr const char* kFloorKey = "floor";
-inline constexpr const char* kPipeKey = "pipe2";
+inline constexpr int kSchemaVersion = 2;
+/// The memcpy rows: blocks copied within the caches, and across buffers far beyond them.
+inline constexpr const char* kMemcpyCacheKey = "memcpy.cache";
+inline constexpr const char* kMemcpyDramKey = "memcpy.dram";
 
 struct SuiteOptions {
     bool quick = false;
@@ -33,9 +38,17 @@ struct SuiteOptions {
     std::string only;
     /// tools/bench/python_mp.py to add Python's multiprocessing rows; empty: none.
     std::string python_script;
+    /// Rounds per row; 0: 3 with quick, 5 otherwise.
+    int rounds = 0;
+    /// Bytes of each of the two DRAM memcpy buffers; 0: dram_buffer_bytes().
+    std::size_t dram_bytes = 0;
     /// Called before each measurement with a short description.
     std::function<void(const std::string&)> progress;
 };
+
+/// 4x the last-level cache, at least 256 MiB and at most 1 GiB (per buffer; the row copies
+/// between two of them).
+std::size_t dram_buffer_bytes();
 
 enum class Metric { latency, throughput };
 
@@ -44,16 +57,44 @@ struct MechanismInfo {
     std::string label;
 };
 
+/// One measurement of a row: a latency summary (latency rows) or a throughput.
+struct Measurement {
+    std::optional<LatencySummary> latency;
+    std::optional<Throughput> throughput;
+};
+
+/// What a row reports of each measurement: a latency percentile (ns) or the message rate.
+enum class Figure { p50, p90, p99, p999, max, rate };
+double figure_of(const Measurement& measurement, Figure figure);
+
+/// The smallest, the median and the largest of a figure over rounds.
+struct Spread {
+    double min = 0, median = 0, max = 0;
+};
+/// nullopt when there is no value.
+std::optional<Spread> spread_of(const std::vector<double>& values);
+
 struct Row {
     std::string mechanism;
     Metric metric = Metric::latency;
     std::size_t size = 0;
-    std::optional<LatencySummary> latency;
-    std::optional<Throughput> throughput;
+    /// This row's measurement in each round, in order.
+    std::vector<Measurement> rounds;
+    /// The paired baselines (floor, ring) measured with this row in the same rounds:
+    /// paired.at(key)[i] ran in round i, beside rounds[i].
+    std::map<std::string, std::vector<Measurement>, std::less<>> paired;
     /// Why the figure is missing (n/a on this host, or the failure).
     std::string note;
     /// True when the measurement failed (as opposed to n/a by design).
     bool failed = false;
+
+    bool available() const { return !rounds.empty(); }
+    /// The figure over this row's rounds.
+    std::optional<Spread> spread(Figure figure) const;
+    /// Each percentile's median over the rounds, the counts summed (latency rows).
+    std::optional<LatencySummary> latency() const;
+    /// The median message rate over the rounds (throughput rows).
+    std::optional<double> messages_per_s() const;
 };
 
 struct Report {
@@ -61,7 +102,10 @@ struct Report {
     std::string cpu_model;
     int cpus = 0;
     bool pinned = false;
-    std::string load_before; ///< /proc/loadavg when the run started
+    int rounds = 0;
+    std::size_t llc_bytes = 0;  ///< the last-level cache, as the kernel reports it
+    std::size_t dram_bytes = 0; ///< each DRAM memcpy buffer
+    std::string load_before;    ///< /proc/loadavg when the run started
     std::string load_after;
     std::vector<std::size_t> sizes;
     std::vector<MechanismInfo> mechanisms;
@@ -74,15 +118,40 @@ struct Report {
 
 Report run_suite(const SuiteOptions& options);
 
-/// Adds the rows that `python3 script --json` prints (python_mp.py's schema) to `report`.
-void add_python_rows(Report& report, const std::string& script, bool quick,
-                     const std::vector<std::size_t>& sizes);
+/// One round of a row: its own measurement and the paired baselines' of the same round.
+struct RoundResult {
+    Measurement own;
+    std::vector<std::pair<std::string, Measurement>> paired;
+};
 
-/// figure / the baseline's same figure; nullopt when either is missing.
-std::optional<double> latency_ratio(const Report& report, const Row& row, std::string_view baseline,
-                                    std::uint64_t LatencySummary::*figure);
-std::optional<double> throughput_ratio(const Report& report, const Row& row,
-                                       std::string_view baseline);
+/// A row measured in `rounds` rounds; n/a when a round throws Unsupported, failed when it
+/// throws anything else (the row then keeps no figure).
+Row measure_rounds(const std::string& key, Metric metric, std::size_t size, int rounds,
+                   const std::function<RoundResult()>& round);
+
+/// A baseline measured on its own, right before the row in each round (for rows that cannot
+/// share their pair of processes with the baselines: throughput, Python).
+struct Baseline {
+    std::string key;
+    std::function<Measurement()> measure;
+};
+/// A round that measures each baseline, then `measure`.
+std::function<RoundResult()> after_baselines(std::function<Measurement()> measure,
+                                             std::vector<Baseline> baselines);
+
+/// The baseline `key`'s row at (metric, size), pooled from every row's paired measurements
+/// of it (with the other baselines measured in the same rounds as its own pairs).
+Row pooled_baseline(const std::vector<Row>& rows, const std::string& key, Metric metric,
+                    std::size_t size);
+
+/// The row's figure divided by the baseline's: with the baseline paired, the ratio of each
+/// round's figures (median and spread over the rounds); otherwise the ratio of the two rows'
+/// medians (min = median = max). nullopt when either is missing.
+std::optional<Spread> ratio_to(const Report& report, const Row& row, std::string_view baseline,
+                               Figure figure);
+
+/// Python's rows from python_mp.py's JSON (its schema): one Measurement per row item.
+Measurement measurement_from_json(const nlohmann::json& item);
 
 nlohmann::json to_json(const Report& report);
 std::string format_report(const Report& report);

@@ -80,7 +80,7 @@ std::string size_name(std::size_t size) {
 std::vector<const Row*> latency_rows(const Report& report, std::size_t size) {
     std::vector<const Row*> rows;
     for (const MechanismInfo& m : report.mechanisms)
-        if (const Row* row = report.find(m.key, Metric::latency, size); row && row->latency)
+        if (const Row* row = report.find(m.key, Metric::latency, size); row && row->latency())
             rows.push_back(row);
     return rows;
 }
@@ -103,7 +103,7 @@ void panel(std::ostream& out, const Report& report, std::size_t size, const Axis
         for (const MechanismInfo& m : report.mechanisms)
             if (m.key == row->mechanism)
                 label = m.label;
-        const LatencySummary& l = *row->latency;
+        const LatencySummary l = *row->latency();
         out << "<text x=\"" << kLeft - 8 << "\" y=\"" << row_y + 4
             << "\" text-anchor=\"end\" font-size=\"12\">" << escape(label) << "</text>\n"
             << "<line x1=\"" << axis.x(static_cast<double>(l.p50)) << "\" y1=\"" << row_y
@@ -123,9 +123,9 @@ void panel(std::ostream& out, const Report& report, std::size_t size, const Axis
 std::string render_svg(const Report& report) {
     double lo = 1e18, hi = 1;
     for (const Row& row : report.rows)
-        if (row.latency) {
-            lo = std::min(lo, static_cast<double>(row.latency->p50));
-            hi = std::max(hi, static_cast<double>(row.latency->max));
+        if (const auto latency = row.latency()) {
+            lo = std::min(lo, static_cast<double>(latency->p50));
+            hi = std::max(hi, static_cast<double>(latency->max));
         }
     const Axis axis(lo > hi ? 1 : lo, hi);
     std::ostringstream body;

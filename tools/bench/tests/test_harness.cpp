@@ -76,8 +76,10 @@ TEST_P(EveryMechanism, CarriesStampedMessagesBothWaysAndOneWay) {
             EXPECT_EQ(latency.count, 300u);
             EXPECT_LE(latency.p50, latency.p99);
             EXPECT_LE(latency.p99, latency.max);
+            if (!mechanism.streams)
+                continue;
             const Throughput throughput =
-                measure_throughput(*mechanism.open(size), {size, 2000, true, kBudget});
+                measure_throughput(*mechanism.open(size), {size, 2000, true, kBudget, 100});
             EXPECT_EQ(throughput.messages, 2000u);
         } catch (const Unsupported& e) {
             // Only POSIX mq may lack a size, and only beyond the host's msgsize_max.
@@ -92,6 +94,8 @@ INSTANTIATE_TEST_SUITE_P(Sizes, EveryMechanism, ::testing::Values(8, 64, 1024, 6
 TEST(Measure, ThroughputStoppedByItsBudgetDrainsEverySentMessage) {
     for (const Mechanism& mechanism : channel_mechanisms()) {
         SCOPED_TRACE(mechanism.label);
+        if (!mechanism.streams)
+            continue;
         const Throughput throughput = measure_throughput(
             *mechanism.open(64), {64, 10'000'000, true, std::chrono::nanoseconds(0)});
         EXPECT_GE(throughput.messages, kMinimumSamples);
@@ -99,37 +103,136 @@ TEST(Measure, ThroughputStoppedByItsBudgetDrainsEverySentMessage) {
     }
 }
 
+TEST(Measure, InterleavedLatencyMeasuresEveryChannelThroughOnePeer) {
+    std::vector<std::unique_ptr<Channel>> owned;
+    std::vector<Channel*> channels;
+    for (const char* key : {kFloorKey, kRingKey, kPipeKey}) {
+        owned.push_back(find_mechanism(key).open(64));
+        channels.push_back(owned.back().get());
+    }
+    const std::vector<LatencySummary> summaries = measure_latency_interleaved(
+        channels, {64, 1000, 100, true, std::chrono::seconds(120), 128});
+    // 1000 rounded up to 8 whole chunks of 128 round trips, less 16 settling ones per chunk.
+    ASSERT_EQ(summaries.size(), 3u);
+    for (const LatencySummary& summary : summaries)
+        EXPECT_EQ(summary.count, 1024u - 8 * 16);
+}
+
 TEST(Measure, LatencyStoppedByItsBudgetStopsThePeerToo) {
-    const Mechanism floor = channel_mechanisms().front();
+    const Mechanism floor = find_mechanism(kFloorKey);
     const LatencySummary latency =
         measure_latency(*floor.open(8), {8, 100'000'000, 0, true, std::chrono::nanoseconds(0)});
     EXPECT_GE(latency.count, kMinimumSamples);
     EXPECT_LT(latency.count, 100'000'000u);
 }
 
-TEST(Report, RatiosDivideByTheBaselineOfTheSameSize) {
+Measurement latency_of(std::uint64_t p50) {
+    return {LatencySummary{p50, p50, 2 * p50, 2 * p50, 3 * p50, 1}, {}};
+}
+
+Measurement rate_of(std::uint64_t messages_per_s) {
+    return {{}, Throughput{messages_per_s, 1.0}};
+}
+
+TEST(Rounds, SpreadIsTheMinimumMedianAndMaximum) {
+    EXPECT_FALSE(spread_of({}).has_value());
+    const Spread odd = *spread_of({5, 1, 3});
+    EXPECT_EQ(odd.min, 1);
+    EXPECT_EQ(odd.median, 3);
+    EXPECT_EQ(odd.max, 5);
+    EXPECT_EQ(spread_of({4, 1, 3, 2})->median, 2.5);
+}
+
+TEST(Rounds, PairedRatiosDivideFiguresOfTheSameRound) {
+    // The floor doubles between rounds (a VM changing speed) and the row with it: every
+    // same-round ratio is 2, while the medians alone would give 200/150.
+    int round = 0;
+    int floor_round = 0;
+    const Row row = measure_rounds(
+        "x", Metric::latency, 64, 3,
+        after_baselines([&] { return latency_of(200u << round++); },
+                        {{kFloorKey, [&] { return latency_of(100u << floor_round++); }}}));
+    ASSERT_EQ(row.rounds.size(), 3u);
+    ASSERT_EQ(row.paired.at(kFloorKey).size(), 3u);
+    Report report;
+    report.rows = {row};
+    const Spread ratio = *ratio_to(report, row, kFloorKey, Figure::p50);
+    EXPECT_DOUBLE_EQ(ratio.min, 2.0);
+    EXPECT_DOUBLE_EQ(ratio.median, 2.0);
+    EXPECT_DOUBLE_EQ(ratio.max, 2.0);
+    EXPECT_EQ(row.latency()->p50, 400u);
+    EXPECT_EQ(row.latency()->count, 3u);
+}
+
+TEST(Rounds, UnsupportedLeavesARowWithoutFiguresAndAReason) {
+    const Row row =
+        measure_rounds("x", Metric::latency, 64, 3,
+                       after_baselines([]() -> Measurement { throw Unsupported("too large"); },
+                                       {{kFloorKey, [] { return latency_of(100); }}}));
+    EXPECT_FALSE(row.available());
+    EXPECT_TRUE(row.paired.empty());
+    EXPECT_FALSE(row.failed);
+    EXPECT_EQ(row.note, "too large");
+}
+
+TEST(Rounds, BaselinesArePooledFromEveryRowWithTheirOwnPairs) {
+    Row a{"a", Metric::latency, 64, {latency_of(300)}, {}, {}, false};
+    a.paired[kFloorKey] = {latency_of(100)};
+    a.paired[kRingKey] = {latency_of(200)};
+    Row b{"b", Metric::latency, 64, {latency_of(900)}, {}, {}, false};
+    b.paired[kFloorKey] = {latency_of(300)};
+    b.paired[kRingKey] = {latency_of(300)};
+    const Row ring = pooled_baseline({a, b}, kRingKey, Metric::latency, 64);
+    ASSERT_EQ(ring.rounds.size(), 2u);
+    Report report;
+    report.rows = {ring};
+    // Round ratios 2 and 1: their median.
+    EXPECT_DOUBLE_EQ(ratio_to(report, ring, kFloorKey, Figure::p50)->median, 1.5);
+}
+
+TEST(Report, JsonCarriesMediansSpreadsRoundsAndRatios) {
     Report report;
     report.sizes = {64};
-    report.mechanisms = {{"floor", "floor"}, {"pipe2", "pipe"}, {"x", "x"}};
+    report.rounds = 2;
+    report.mechanisms = {
+        {kFloorKey, "floor"}, {kPipeKey, "pipe"}, {"x", "x"}, {kMemcpyDramKey, "dram"}};
     report.rows.push_back(
-        {"floor", Metric::latency, 64, LatencySummary{100, 100, 200, 200, 300, 1}, {}, {}, false});
-    report.rows.push_back({"pipe2",
-                           Metric::latency,
-                           64,
-                           LatencySummary{10000, 10000, 20000, 20000, 30000, 1},
-                           {},
-                           {},
-                           false});
-    report.rows.push_back(
-        {"x", Metric::latency, 64, LatencySummary{200, 200, 400, 400, 600, 1}, {}, {}, false});
-    const Row& row = report.rows.back();
-    EXPECT_DOUBLE_EQ(*latency_ratio(report, row, kFloorKey, &LatencySummary::p50), 2.0);
-    EXPECT_DOUBLE_EQ(*latency_ratio(report, row, kPipeKey, &LatencySummary::p99), 0.02);
+        {kPipeKey, Metric::latency, 64, {latency_of(10000), latency_of(10000)}, {}, {}, false});
+    Row x{"x", Metric::latency, 64, {latency_of(200), latency_of(300)}, {}, {}, false};
+    x.paired[kFloorKey] = {latency_of(100), latency_of(100)};
+    report.rows.push_back(x);
+    report.rows.push_back(pooled_baseline(report.rows, kFloorKey, Metric::latency, 64));
+    report.rows.push_back({"x", Metric::throughput, 64, {rate_of(1000)}, {}, {}, false});
+    report.rows.push_back({kMemcpyDramKey, Metric::throughput, 64, {rate_of(4000)}, {}, {}, false});
+
     const nlohmann::json doc = to_json(report);
     EXPECT_EQ(doc["schema"], "shmbus.bench");
-    EXPECT_DOUBLE_EQ(doc["latency"][2]["ratio_to_floor"]["p50"].get<double>(), 2.0);
-    EXPECT_NE(format_report(report).find("2.00x"), std::string::npos);
+    EXPECT_EQ(doc["version"], 2);
+    const nlohmann::json& row = doc["latency"][1];
+    EXPECT_EQ(row["mechanism"], "x");
+    EXPECT_EQ(row["rounds"], 2);
+    EXPECT_EQ(row["p50_ns"], 250);
+    EXPECT_EQ(row["spread"]["p50_ns"]["min"], 200);
+    EXPECT_EQ(row["per_round"][1]["floor_p50_ns"], 100);
+    EXPECT_DOUBLE_EQ(row["ratio_to_floor"]["p50"].get<double>(), 2.5);
+    EXPECT_TRUE(row["ratio_to_floor"]["paired"].get<bool>());
+    EXPECT_DOUBLE_EQ(row["ratio_to_floor"]["spread"]["max"].get<double>(), 3.0);
+    EXPECT_FALSE(row["ratio_to_pipe"]["paired"].get<bool>());
+    EXPECT_DOUBLE_EQ(row["ratio_to_pipe"]["p50"].get<double>(), 0.025);
+    EXPECT_DOUBLE_EQ(doc["throughput"][0]["ratio_to_memcpy_dram"]["messages_per_s"].get<double>(),
+                     0.25);
+    EXPECT_NE(format_report(report).find("2.50x"), std::string::npos);
     EXPECT_NE(render_svg(report).find("</svg>"), std::string::npos);
+}
+
+TEST(Measure, MemcpyBuffersAreAlignedAndHalfAPageApart) {
+    const CopyBuffers buffers(10000);
+    const auto source = reinterpret_cast<std::uintptr_t>(buffers.source());
+    const auto destination = reinterpret_cast<std::uintptr_t>(buffers.destination());
+    EXPECT_EQ(source % 64, 0u);
+    EXPECT_EQ((destination - source) % 4096, 2048u);
+    EXPECT_GE(destination - source, buffers.span());
+    EXPECT_GT(measure_memcpy(buffers, 4096, std::chrono::milliseconds(1)).messages, 0u);
 }
 
 } // namespace
