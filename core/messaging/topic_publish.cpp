@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+// Publishing to a Topic: claim the next position in its slot, write, publish (the slot
+// protocol and its memory ordering are in docs/design/topics.md).
+#include "messaging/topic_state.hpp"
+#include "os/owner.hpp"
+#include "shmbus/detail/topic_core.hpp"
+#include "shmbus/errors.hpp"
+#include "wait/notify.hpp"
+#include "wait/park.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+// How often a blocked publisher frees the entries of dead subscribers and publishers.
+constexpr auto kProbePeriod = std::chrono::milliseconds(50);
+
+std::uint32_t take_lease(const TopicCore& topic, OwnerId me) {
+    const TopicLayout layout(topic.state());
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        for (std::uint32_t i = 0; i < topic.state().max_publishers; ++i) {
+            OwnerId free = kNoOwner;
+            // SYNC acquire: pairs with the release store that freed the lease.
+            if (layout.publisher(i).owner.compare_exchange_strong(free, me,
+                                                                  std::memory_order_acquire))
+                return i;
+        }
+        topic.recover_dead();
+    }
+    throw OutOfSpace("topic has " + std::to_string(topic.state().max_publishers) +
+                     " live publishers already (TopicOptions::max_publishers)");
+}
+
+// The lowest cursor of a live subscriber, kNoCursor when there is none.
+std::uint64_t slowest_cursor(const TopicLayout& layout) {
+    std::uint64_t slowest = kNoCursor;
+    for (std::uint32_t i = 0; i < layout.state().max_subscribers; ++i) {
+        // SYNC acquire: pairs with the subscriber's release store of its cursor after it read
+        // the slots below: its copies are done before we overwrite them.
+        const std::uint64_t cursor = layout.subscriber(i).cursor.load(std::memory_order_acquire);
+        slowest = std::min(slowest, cursor);
+    }
+    return slowest;
+}
+
+} // namespace
+
+TopicPublisherCore::TopicPublisherCore(std::shared_ptr<TopicCore> topic)
+    : m_topic(std::move(topic)), m_owner(this_process_owner()) {
+    m_lease = take_lease(*m_topic, m_owner);
+}
+
+TopicPublisherCore::~TopicPublisherCore() {
+    if (!held_here())
+        return; // a forked child's copy: the lease is its parent's
+    TopicPublisher& lease = TopicLayout(m_topic->state()).publisher(m_lease);
+    // SYNC release: pairs with the acquire CAS of the next publisher that takes the lease.
+    lease.owner.store(kNoOwner, std::memory_order_release);
+}
+
+bool TopicPublisherCore::held_here() const {
+    return m_owner == this_process_owner();
+}
+
+bool TopicPublisherCore::has_room(std::uint64_t position) {
+    TopicState& state = m_topic->state();
+    if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+        return true;
+    // SYNC acquire: pairs with the joiner's release increment, after it stored its cursor.
+    const std::uint64_t joins = state.joins.load(std::memory_order_acquire);
+    if (position < m_room_until && joins == m_joins_seen)
+        return true;
+    m_joins_seen = joins;
+    const std::uint64_t slowest = slowest_cursor(TopicLayout(m_topic->state()));
+    m_room_until = slowest > kNoCursor - state.capacity ? kNoCursor : slowest + state.capacity;
+    return position < m_room_until;
+}
+
+TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) {
+    TopicState& state = m_topic->state();
+    if (message.size() > state.max_message_size)
+        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
+                              " bytes exceeds this topic's max_message_size of " +
+                              std::to_string(state.max_message_size));
+    const TopicLayout layout(state);
+    TopicPublisher& lease = layout.publisher(m_lease);
+    for (;;) {
+        // SYNC acquire: pairs with the acq_rel CAS that moved next on, after its slot claim.
+        std::uint64_t position = state.next.load(std::memory_order_acquire);
+        TopicSlotHeader& slot = layout.slot(position);
+        // SYNC acquire: pairs with the release of the claim CAS or the publish of the slot.
+        std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
+        if (seen != 0 && seen >> 2 >= position) {
+            if (seen >> 2 == position)
+                // SYNC acq_rel: helps a claimer that has not moved next on yet; pairs with the
+                // acquire load of next above.
+                state.next.compare_exchange_strong(position, position + 1,
+                                                   std::memory_order_acq_rel);
+            continue;
+        }
+        // The slot's previous message is still being written, or a slow subscriber holds it.
+        if ((seen & kSlotMarkMask) == kSlotWriting || !has_room(position))
+            return TopicStatus::full;
+        // relaxed is enough: the claim CAS below releases it to recoverers.
+        lease.claiming.store(position, std::memory_order_relaxed);
+        // SYNC acq_rel: the claim; release pairs with a recoverer's acquire of the sequence
+        // (which then sees `claiming`), acquire with the previous publisher's release.
+        if (!slot.sequence.compare_exchange_strong(seen, slot_sequence(position, kSlotWriting),
+                                                   std::memory_order_acq_rel)) {
+            continue;
+        }
+        // SYNC release fence: a subscriber that reads any byte written below and then issues its
+        // acquire fence sees the writing mark (the seqlock's writer side).
+        std::atomic_thread_fence(std::memory_order_release);
+        // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
+        state.next.compare_exchange_strong(position, position + 1, std::memory_order_acq_rel);
+        // relaxed is enough: published by the release store of the sequence.
+        slot.size.store(message.size(), std::memory_order_relaxed);
+        if (!message.empty())
+            std::memcpy(TopicLayout::payload(slot), message.data(), message.size());
+        // SYNC release: pairs with the subscriber's acquire load of the sequence.
+        slot.sequence.store(slot_sequence(position, kSlotPublished), std::memory_order_release);
+        // relaxed is enough: read by recoverers only after the sequence changed.
+        lease.claiming.store(kNotClaiming, std::memory_order_relaxed);
+        // relaxed is enough: a statistic, read only for display.
+        lease.published.store(++m_published, std::memory_order_relaxed);
+        notify_all(state.items);
+        if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+            notify_all(state.space); // a publisher a whole ring behind may wait for this slot
+        return TopicStatus::ok;
+    }
+}
+
+bool TopicPublisherCore::publish(std::span<const std::byte> message, Deadline deadline) {
+    const TopicCore& topic = *m_topic;
+    return park_at(
+        topic.state().space, [&] { return try_publish(message) == TopicStatus::ok; }, deadline,
+        topic.wait_options(), probe_every(kProbePeriod, [&topic] {
+            topic.recover_dead();
+            return false;
+        }));
+}
+
+} // namespace shmbus::detail
