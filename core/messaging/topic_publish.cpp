@@ -115,7 +115,9 @@ TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) 
         // acquire fence sees the writing mark (the seqlock's writer side).
         std::atomic_thread_fence(std::memory_order_release);
         // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
-        state.next.compare_exchange_strong(position, position + 1, std::memory_order_acq_rel);
+        // It fails when another publisher helped already; `expected` takes its value then.
+        std::uint64_t expected = position;
+        state.next.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel);
         // relaxed is enough: published by the release store of the sequence.
         slot.size.store(message.size(), std::memory_order_relaxed);
         if (!message.empty())
