@@ -78,12 +78,18 @@ bool TopicPublisherCore::has_room(std::uint64_t position) {
     return position < m_room_until;
 }
 
-TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) {
-    TopicState& state = m_topic->state();
-    if (message.size() > state.max_message_size)
-        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
+void TopicPublisherCore::check_size(std::size_t size) const {
+    const TopicState& state = m_topic->state();
+    if (size > state.max_message_size)
+        throw MessageTooLarge("a message of " + std::to_string(size) +
                               " bytes exceeds this topic's max_message_size of " +
                               std::to_string(state.max_message_size));
+    if (m_loaned)
+        throw UsageError("this publisher holds a loan: publish or drop it first");
+}
+
+std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
+    TopicState& state = m_topic->state();
     const TopicLayout layout(state);
     TopicPublisher& lease = layout.publisher(m_lease);
     for (;;) {
@@ -98,11 +104,17 @@ TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) 
                 // acquire load of next above.
                 state.next.compare_exchange_strong(position, position + 1,
                                                    std::memory_order_acq_rel);
+            // SYNC acquire: a claim of a later position was made after next reached it, so a
+            // fresh load of next is past `position` (docs/design/topics.md); a next that stays
+            // put is a forged one, which would make this loop spin for good.
+            else if (state.next.load(std::memory_order_acquire) == position)
+                throw CorruptSegment("topic state: slot " + std::to_string(position) +
+                                     " holds a later position than next");
             continue;
         }
         // The slot's previous message is still being written, or a slow subscriber holds it.
         if ((seen & kSlotMarkMask) == kSlotWriting || !has_room(position))
-            return TopicStatus::full;
+            return nullptr;
         // relaxed is enough: the claim CAS below releases it to recoverers.
         lease.claiming.store(position, std::memory_order_relaxed);
         // SYNC acq_rel: the claim; release pairs with a recoverer's acquire of the sequence
@@ -111,38 +123,79 @@ TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) 
                                                    std::memory_order_acq_rel)) {
             continue;
         }
-        // SYNC release fence: a subscriber that reads any byte written below and then issues its
-        // acquire fence sees the writing mark (the seqlock's writer side).
+        // SYNC release fence: a subscriber that reads any byte written after the claim and then
+        // issues its acquire fence sees the writing mark (the seqlock's writer side).
         std::atomic_thread_fence(std::memory_order_release);
         // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
         // It fails when another publisher helped already; `expected` takes its value then.
         std::uint64_t expected = position;
         state.next.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel);
-        // relaxed is enough: published by the release store of the sequence.
-        slot.size.store(message.size(), std::memory_order_relaxed);
-        if (!message.empty())
-            std::memcpy(TopicLayout::payload(slot), message.data(), message.size());
-        // SYNC release: pairs with the subscriber's acquire load of the sequence.
-        slot.sequence.store(slot_sequence(position, kSlotPublished), std::memory_order_release);
-        // relaxed is enough: read by recoverers only after the sequence changed.
-        lease.claiming.store(kNotClaiming, std::memory_order_relaxed);
-        // relaxed is enough: a statistic, read only for display.
-        lease.published.store(++m_published, std::memory_order_relaxed);
-        notify_all(state.items);
-        if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
-            notify_all(state.space); // a publisher a whole ring behind may wait for this slot
-        return TopicStatus::ok;
+        claimed = position;
+        return TopicLayout::payload(slot);
     }
 }
 
-bool TopicPublisherCore::publish(std::span<const std::byte> message, Deadline deadline) {
+void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std::size_t size) {
+    TopicState& state = m_topic->state();
+    const TopicLayout layout(state);
+    TopicSlotHeader& slot = layout.slot(position);
+    TopicPublisher& lease = layout.publisher(m_lease);
+    // relaxed is enough: published by the release store of the sequence.
+    slot.size.store(size, std::memory_order_relaxed);
+    // SYNC release: pairs with the subscriber's acquire load of the sequence.
+    slot.sequence.store(slot_sequence(position, mark), std::memory_order_release);
+    // relaxed is enough: read by recoverers only after the sequence changed.
+    lease.claiming.store(kNotClaiming, std::memory_order_relaxed);
+    if (mark == kSlotPublished)
+        // relaxed is enough: a statistic, read only for display.
+        lease.published.store(++m_published, std::memory_order_relaxed);
+    notify_all(state.items);
+    if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+        notify_all(state.space); // a publisher a whole ring behind may wait for this slot
+}
+
+TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) {
+    check_size(message.size());
+    std::uint64_t position = 0;
+    std::byte* payload = try_claim(position);
+    if (payload == nullptr)
+        return TopicStatus::full;
+    if (!message.empty())
+        std::memcpy(payload, message.data(), message.size());
+    finish(position, kSlotPublished, message.size());
+    return TopicStatus::ok;
+}
+
+template <class Try>
+bool TopicPublisherCore::wait_for_room(Try try_once, Deadline deadline) {
     const TopicCore& topic = *m_topic;
-    return park_at(
-        topic.state().space, [&] { return try_publish(message) == TopicStatus::ok; }, deadline,
-        topic.wait_options(), probe_every(kProbePeriod, [&topic] {
-            topic.recover_dead();
-            return false;
-        }));
+    return park_at(topic.state().space, try_once, deadline, topic.wait_options(),
+                   probe_every(kProbePeriod, [&topic] {
+                       topic.recover_dead();
+                       return false;
+                   }));
+}
+
+std::byte* TopicPublisherCore::loan(std::size_t size, Deadline deadline, std::uint64_t& position) {
+    check_size(size);
+    std::byte* payload = nullptr;
+    wait_for_room([&] { return (payload = try_claim(position)) != nullptr; }, deadline);
+    m_loaned = payload != nullptr;
+    return payload;
+}
+
+void TopicPublisherCore::publish_loan(std::uint64_t position, std::size_t size) {
+    m_loaned = false;
+    finish(position, kSlotPublished, size);
+}
+
+void TopicPublisherCore::return_loan(std::uint64_t position) {
+    m_loaned = false;
+    finish(position, kSlotAborted, 0); // subscribers skip it, as a dead publisher's
+}
+
+bool TopicPublisherCore::publish(std::span<const std::byte> message, Deadline deadline) {
+    return wait_for_room([&] { return try_publish(message) == TopicStatus::ok; }, deadline);
 }
 
 } // namespace shmbus::detail

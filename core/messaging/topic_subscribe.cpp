@@ -99,45 +99,14 @@ TopicStatus TopicSubscriberCore::skip_lost() {
     return TopicStatus::lagged;
 }
 
-TopicStatus TopicSubscriberCore::try_recv(ByteBuffer& out) {
-    const TopicLayout layout(m_topic->state());
-    for (;;) {
-        TopicSlotHeader& slot = layout.slot(m_cursor);
-        // SYNC acquire: pairs with the publisher's release store of the published mark.
-        const std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
-        if (seen == slot_sequence(m_cursor, kSlotAborted)) {
-            advance(m_cursor + 1); // its publisher died while writing it: never a message
-            continue;
-        }
-        if (seen == 0 || seen >> 2 < m_cursor || seen == slot_sequence(m_cursor, kSlotWriting))
-            return TopicStatus::empty;
-        if (seen != slot_sequence(m_cursor, kSlotPublished))
-            return skip_lost();
-        // relaxed is enough: ordered by the acquire load above; a torn size is caught below.
-        const std::uint64_t size =
-            std::min(slot.size.load(std::memory_order_relaxed), layout.room());
-        std::memcpy(out.resize_for_overwrite(size), TopicLayout::payload(slot), size);
-        // SYNC acquire fence: pairs with the publisher's release fence after its claim: had a
-        // later publisher written any byte we copied, the load below sees its claim.
-        std::atomic_thread_fence(std::memory_order_acquire);
-        // relaxed is enough after the fence above.
-        if (slot.sequence.load(std::memory_order_relaxed) != seen)
-            return skip_lost();
-        ++m_received;
-        // relaxed is enough: a statistic, read only for display.
-        layout.subscriber(m_entry).received.store(m_received, std::memory_order_relaxed);
-        advance(m_cursor + 1);
-        return TopicStatus::ok;
-    }
-}
-
-TopicStatus TopicSubscriberCore::recv(ByteBuffer& out, Deadline deadline) {
+template <class Try>
+TopicStatus TopicSubscriberCore::wait_for_message(Try try_once, Deadline deadline) {
     const TopicCore& topic = *m_topic;
     TopicStatus status = TopicStatus::empty;
     park_at(
         topic.state().items,
         [&] {
-            status = try_recv(out);
+            status = try_once();
             return status != TopicStatus::empty;
         },
         deadline, topic.wait_options(), probe_every(kProbePeriod, [&topic] {
@@ -145,6 +114,96 @@ TopicStatus TopicSubscriberCore::recv(ByteBuffer& out, Deadline deadline) {
             return false;
         }));
     return status;
+}
+
+TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint64_t& seen) {
+    if (m_borrowing)
+        throw UsageError("this subscriber holds a borrowed message: release it first");
+    const TopicLayout layout(m_topic->state());
+    for (;;) {
+        TopicSlotHeader& slot = layout.slot(m_cursor);
+        // SYNC acquire: pairs with the publisher's release store of the published mark.
+        seen = slot.sequence.load(std::memory_order_acquire);
+        if (seen == slot_sequence(m_cursor, kSlotAborted)) {
+            advance(m_cursor + 1); // never a message: returned unpublished, or its writer died
+            continue;
+        }
+        if (seen == 0 || seen >> 2 < m_cursor || seen == slot_sequence(m_cursor, kSlotWriting))
+            return TopicStatus::empty;
+        if (seen != slot_sequence(m_cursor, kSlotPublished))
+            return skip_lost();
+        found = &slot;
+        return TopicStatus::ok;
+    }
+}
+
+bool TopicSubscriberCore::unchanged(const TopicSlotHeader& slot, std::uint64_t seen) {
+    // SYNC acquire fence: pairs with the publisher's release fence after its claim: had a later
+    // publisher written any byte read before this call, the load below sees its claim.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    // relaxed is enough after the fence above.
+    return slot.sequence.load(std::memory_order_relaxed) == seen;
+}
+
+TopicStatus TopicSubscriberCore::consumed(bool intact) {
+    if (!intact)
+        return skip_lost();
+    ++m_received;
+    // relaxed is enough: a statistic, read only for display.
+    TopicLayout(m_topic->state())
+        .subscriber(m_entry)
+        .received.store(m_received, std::memory_order_relaxed);
+    advance(m_cursor + 1);
+    return TopicStatus::ok;
+}
+
+TopicStatus TopicSubscriberCore::try_recv(ByteBuffer& out) {
+    TopicSlotHeader* slot = nullptr;
+    std::uint64_t seen = 0;
+    const TopicStatus status = find_message(slot, seen);
+    if (status != TopicStatus::ok)
+        return status;
+    const std::uint64_t size = message_size(*slot);
+    std::memcpy(out.resize_for_overwrite(size), TopicLayout::payload(*slot), size);
+    return consumed(unchanged(*slot, seen));
+}
+
+std::uint64_t TopicSubscriberCore::message_size(const TopicSlotHeader& slot) const {
+    // relaxed is enough: ordered by the acquire load of the sequence; a size torn by an
+    // overwrite is caught by the sequence check, and the clamp keeps the read in the slot.
+    return std::min(slot.size.load(std::memory_order_relaxed),
+                    TopicLayout(m_topic->state()).room());
+}
+
+TopicStatus TopicSubscriberCore::try_borrow(std::span<const std::byte>& message) {
+    TopicSlotHeader* slot = nullptr;
+    const TopicStatus status = find_message(slot, m_borrowed_sequence);
+    if (status != TopicStatus::ok)
+        return status;
+    m_borrowing = true;
+    message = {TopicLayout::payload(*slot), message_size(*slot)};
+    return TopicStatus::ok;
+}
+
+TopicStatus TopicSubscriberCore::borrow(std::span<const std::byte>& message, Deadline deadline) {
+    return wait_for_message([&] { return try_borrow(message); }, deadline);
+}
+
+bool TopicSubscriberCore::borrow_intact() const {
+    return m_borrowing &&
+           unchanged(TopicLayout(m_topic->state()).slot(m_cursor), m_borrowed_sequence);
+}
+
+TopicStatus TopicSubscriberCore::release_borrow() {
+    if (!m_borrowing)
+        return TopicStatus::ok;
+    const bool intact = borrow_intact();
+    m_borrowing = false;
+    return consumed(intact);
+}
+
+TopicStatus TopicSubscriberCore::recv(ByteBuffer& out, Deadline deadline) {
+    return wait_for_message([&] { return try_recv(out); }, deadline);
 }
 
 std::uint64_t TopicSubscriberCore::pending() const {

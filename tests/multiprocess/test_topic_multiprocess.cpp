@@ -262,3 +262,99 @@ TEST(TopicMultiprocess, stress_several_publishers_and_subscribers_checksummed_in
         EXPECT_EQ(results[2 * s + 1].load(), results[1].load()) << "subscriber " << s;
     }
 }
+
+namespace {
+
+// The bytes [begin, end) of the topic `name` in this process's mapping of `segment`.
+std::pair<const std::byte*, const std::byte*>
+topic_bytes(const Segment& segment, std::string_view name, std::uint64_t type_tag) {
+    const detail::ObjectRef ref = detail::attach_object(
+        segment, name, {ObjectKind::topic, 0, alignof(detail::TopicState), type_tag},
+        detail::OpenMode::open, [](void*) {});
+    const auto* begin = &ref.state<std::byte>();
+    return {begin, begin + ref.size()};
+}
+
+} // namespace
+
+TEST(TopicLoanMultiprocess, a_one_mib_loan_reaches_four_subscribers_read_in_place) {
+    ScopedSegment segment(std::size_t{16} << 20);
+    constexpr std::size_t kSize = std::size_t{1} << 20;
+    using Bytes = std::vector<std::byte>;
+    auto topic = Topic<Bytes>::create(*segment, "frames",
+                                      TopicOptions{.capacity = 4, .max_message_size = kSize});
+    Semaphore joined(*segment, "joined", 0);
+    const std::string name = segment.name();
+    std::vector<Child> subscribers;
+    for (int s = 0; s < 4; ++s)
+        subscribers.emplace_back([name] {
+            Segment mine = Segment::open(name);
+            auto sub = Topic<Bytes>::open(mine, "frames").subscribe();
+            Semaphore(mine, "joined", 0).release();
+            auto frame = sub.borrow_for(60s);
+            const auto [begin, end] = topic_bytes(mine, "frames", detail::type_tag<Bytes>());
+            require(frame.bytes().data() >= begin && frame.bytes().data() + kSize <= end,
+                    "the borrowed message is not in the segment");
+            require(reinterpret_cast<std::uintptr_t>(frame.bytes().data()) % 64 == 0,
+                    "payload not 64-byte aligned");
+            require(frame.bytes().size() == kSize, "wrong size");
+            std::uint64_t sum = 0;
+            for (std::size_t i = 0; i < kSize; i += 4096)
+                sum += std::to_integer<std::uint64_t>(frame.bytes()[i]);
+            require(sum == (kSize / 4096) * 0xa5, "wrong content");
+            require(frame.intact(), "overwritten");
+            frame.release();
+        });
+    for (int s = 0; s < 4; ++s)
+        ASSERT_TRUE(joined.acquire_for(20s));
+    auto loan = topic.loan(kSize);
+    std::memset(loan.bytes().data(), 0xa5, kSize);
+    loan.publish();
+    for (Child& child : subscribers)
+        EXPECT_EQ(child.wait(), 0);
+}
+
+TEST(TopicLoanMultiprocess, a_publisher_killed_inside_a_loan_is_skipped) {
+    ScopedSegment segment;
+    auto topic = Topic<int>::create(*segment, "t", options(SlowSubscriber::block, 8));
+    auto sub = topic.subscribe();
+    Semaphore loaned(*segment, "loaned", 0);
+    const std::string name = segment.name();
+    Child dead([name] {
+        Segment mine = Segment::open(name);
+        auto publisher = Topic<int>::open(mine, "t").publisher();
+        auto loan = publisher.loan();
+        *loan = 13; // written, never published
+        Semaphore(mine, "loaned", 0).release();
+        pause();
+    });
+    ASSERT_TRUE(loaned.acquire_for(20s));
+    topic.publish(14); // queued behind the loan
+    EXPECT_FALSE(sub.try_recv().has_value());
+    dead.kill(SIGKILL);
+    ASSERT_EQ(dead.wait(), -SIGKILL);
+    EXPECT_EQ(sub.recv_for(20s), 14); // the dead loan is aborted by the parked subscriber's probe
+}
+
+TEST(TopicLoanMultiprocess, a_subscriber_killed_holding_a_borrow_releases_the_publisher) {
+    ScopedSegment segment;
+    auto topic = Topic<int>::create(*segment, "t", options(SlowSubscriber::block, 2));
+    Semaphore borrowed(*segment, "borrowed", 0);
+    const std::string name = segment.name();
+    Child holder([name] {
+        Segment mine = Segment::open(name);
+        auto sub = Topic<int>::open(mine, "t").subscribe();
+        Semaphore(mine, "borrowed", 0).release();
+        auto message = sub.borrow_for(20s);
+        Semaphore(mine, "borrowed", 0).release();
+        pause();
+    });
+    ASSERT_TRUE(borrowed.acquire_for(20s));
+    topic.publish(1);
+    topic.publish(2);
+    ASSERT_TRUE(borrowed.acquire_for(20s));
+    EXPECT_FALSE(topic.try_publish(3)); // slot of 1 is borrowed
+    holder.kill(SIGKILL);
+    ASSERT_EQ(holder.wait(), -SIGKILL);
+    EXPECT_NO_THROW(topic.publish_for(3, 20s));
+}

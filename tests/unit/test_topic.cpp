@@ -3,7 +3,9 @@
 // accounting, option checks, and entries freed when handles go.
 #include "support/harness.hpp"
 
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <gtest/gtest.h>
 #include <shmbus/errors.hpp>
 #include <shmbus/topic.hpp>
@@ -191,4 +193,103 @@ TEST(Topic, publishers_share_one_order) {
     }
     for (int i = 0; i < 6; ++i)
         EXPECT_EQ(a.recv(), b.recv());
+}
+
+namespace {
+
+struct Frame {
+    std::uint64_t id;
+    std::array<std::uint32_t, 30> pixels;
+};
+
+} // namespace
+
+TEST(TopicLoan, a_loaned_value_is_written_in_place_and_received_by_every_subscriber) {
+    ScopedSegment segment;
+    Topic<Frame> topic(*segment, "frames", TopicOptions{.capacity = 4, .max_message_size = 256});
+    auto a = topic.subscribe();
+    auto b = topic.subscribe();
+    auto publisher = topic.publisher();
+    {
+        auto frame = publisher.loan();
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(frame.get()) % 64, 0u);
+        frame->id = 7;
+        frame->pixels[29] = 99;
+        frame.publish();
+        EXPECT_THROW(frame.publish(), UsageError);
+    }
+    EXPECT_EQ(a.recv().pixels[29], 99u);
+    auto borrowed = b.borrow();
+    EXPECT_EQ(borrowed->id, 7u);
+    EXPECT_EQ(borrowed.get().pixels[29], 99u);
+    EXPECT_TRUE(borrowed.intact());
+    borrowed.release();
+    EXPECT_FALSE(b.try_recv().has_value());
+}
+
+TEST(TopicLoan, raw_bytes_loans_reach_borrowers_unchanged) {
+    ScopedSegment segment;
+    Topic<int> topic(*segment, "t", TopicOptions{.capacity = 4, .max_message_size = 100});
+    auto sub = topic.subscribe();
+    auto loan = topic.loan(100);
+    ASSERT_EQ(loan.bytes().size(), 100u);
+    std::memset(loan.bytes().data(), 0x3c, 100);
+    loan.publish();
+    auto message = sub.borrow_for(1s);
+    ASSERT_EQ(message.bytes().size(), 100u);
+    EXPECT_EQ(message.bytes()[99], std::byte{0x3c});
+    EXPECT_THROW(topic.loan(101), MessageTooLarge);
+}
+
+TEST(TopicLoan, an_unpublished_loan_is_given_back_and_skipped) {
+    ScopedSegment segment;
+    Topic<int> topic(*segment, "t", TopicOptions{.capacity = 4});
+    auto sub = topic.subscribe();
+    auto publisher = topic.publisher();
+    {
+        auto dropped = publisher.loan();
+        *dropped = 5;
+        EXPECT_THROW(publisher.loan(), UsageError); // one loan at a time
+        EXPECT_THROW(publisher.publish(1), UsageError);
+    }
+    EXPECT_FALSE(sub.try_recv().has_value());
+    publisher.publish(6);
+    EXPECT_EQ(sub.recv(), 6);
+}
+
+TEST(TopicLoan, a_borrow_under_block_holds_publishers_off_its_slot) {
+    ScopedSegment segment;
+    Topic<int> topic(*segment, "t", TopicOptions{.capacity = 2});
+    auto sub = topic.subscribe();
+    topic.publish(1);
+    topic.publish(2);
+    auto first = sub.borrow();
+    EXPECT_THROW((void)sub.try_recv(), UsageError);
+    EXPECT_FALSE(topic.try_publish(3));
+    EXPECT_EQ(*first, 1);
+    first.release();
+    EXPECT_TRUE(topic.try_publish(3));
+    EXPECT_EQ(sub.recv(), 2);
+    EXPECT_EQ(sub.recv(), 3);
+}
+
+TEST(TopicLoan, a_borrow_overwritten_while_held_is_detected_and_reported) {
+    ScopedSegment segment;
+    Topic<int> topic(*segment, "t",
+                     TopicOptions{.capacity = 2, .slow_subscriber = SlowSubscriber::overwrite});
+    auto sub = topic.subscribe();
+    topic.publish(1);
+    auto held = sub.borrow();
+    EXPECT_TRUE(held.intact());
+    for (int i = 2; i < 6; ++i)
+        topic.publish(i);
+    EXPECT_FALSE(held.intact());
+    try {
+        held.release();
+        FAIL() << "no Lagged";
+    } catch (const Lagged& lagged) {
+        EXPECT_EQ(lagged.missed(), 3u); // 1, 2 and 3 gone; 4 and 5 retained
+    }
+    EXPECT_EQ(sub.recv(), 4);
+    EXPECT_EQ(sub.recv(), 5);
 }

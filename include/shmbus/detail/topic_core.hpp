@@ -23,6 +23,7 @@ struct TopicOptions; // shmbus/topic.hpp, which includes this header
 namespace detail {
 
 struct TopicState;
+struct TopicSlotHeader;
 
 /// Outcome of a non-blocking step.
 enum class TopicStatus : std::uint8_t {
@@ -79,12 +80,24 @@ public:
     TopicStatus try_publish(std::span<const std::byte> message);
     /// Blocks until published (true) or the deadline passes (false).
     bool publish(std::span<const std::byte> message, Deadline deadline);
+    /// A slot of room for `size` bytes, claimed at `position`, or null when the deadline
+    /// passes. One loan at a time (UsageError); MessageTooLarge.
+    std::byte* loan(std::size_t size, Deadline deadline, std::uint64_t& position);
+    /// Publishes the loan at `position` with `size` bytes.
+    void publish_loan(std::uint64_t position, std::size_t size);
+    /// Gives the loan at `position` back unpublished: subscribers skip it.
+    void return_loan(std::uint64_t position);
     /// True when made by the calling process (a forked child must make its own).
     bool held_here() const;
     const TopicCore& topic() const { return *m_topic; }
 
 private:
+    void check_size(std::size_t size) const;
     bool has_room(std::uint64_t position);
+    std::byte* try_claim(std::uint64_t& position);
+    void finish(std::uint64_t position, std::uint64_t mark, std::size_t size);
+    template <class Try>
+    bool wait_for_room(Try try_once, Deadline deadline);
 
     std::shared_ptr<TopicCore> m_topic;
     std::uint32_t m_lease;
@@ -94,6 +107,7 @@ private:
     /// TopicState::joins at that scan: a subscriber that joined since may be slower.
     std::uint64_t m_joins_seen = 0;
     std::uint64_t m_published = 0;
+    bool m_loaned = false;
 };
 
 /// A subscriber's cursor in a topic: held from construction to destruction.
@@ -110,6 +124,16 @@ public:
     TopicStatus try_recv(ByteBuffer& out);
     /// Blocks until ok or lagged, or the deadline passes (empty).
     TopicStatus recv(ByteBuffer& out, Deadline deadline);
+    /// ok: `message` views the next message in place until release_borrow(); empty; lagged.
+    /// One borrow at a time: recv and borrow while one is held are UsageError.
+    TopicStatus try_borrow(std::span<const std::byte>& message);
+    /// Blocks until ok or lagged, or the deadline passes (empty).
+    TopicStatus borrow(std::span<const std::byte>& message, Deadline deadline);
+    /// True while the borrowed message has not been overwritten: bytes read from it before
+    /// this call are the message's.
+    bool borrow_intact() const;
+    /// Ends the borrow and moves on: ok, or lagged when it was overwritten while held.
+    TopicStatus release_borrow();
     /// Messages lost in the last `lagged` answer.
     std::uint64_t last_lag() const { return m_lag; }
     /// Messages lost since subscribing.
@@ -121,6 +145,12 @@ public:
 private:
     void advance(std::uint64_t cursor);
     TopicStatus skip_lost();
+    TopicStatus find_message(TopicSlotHeader*& slot, std::uint64_t& seen);
+    static bool unchanged(const TopicSlotHeader& slot, std::uint64_t seen);
+    TopicStatus consumed(bool intact);
+    std::uint64_t message_size(const TopicSlotHeader& slot) const;
+    template <class Try>
+    TopicStatus wait_for_message(Try try_once, Deadline deadline);
 
     std::shared_ptr<TopicCore> m_topic;
     std::uint32_t m_entry;
@@ -129,6 +159,8 @@ private:
     std::uint64_t m_lag = 0;
     std::uint64_t m_dropped = 0;
     std::uint64_t m_received = 0;
+    bool m_borrowing = false;
+    std::uint64_t m_borrowed_sequence = 0;
 };
 
 } // namespace detail
