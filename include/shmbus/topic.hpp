@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file
-/// Topic<T>, Publisher<T>, Subscriber<T>, Loan<U>, Borrowed<T>: publish/subscribe over a
+/// Topic<T>, Publisher<T>, Subscriber<T>, Loan\<U\>, Borrowed<T>: publish/subscribe over a
 /// shared-memory broadcast ring, with zero-copy loans.
 /// Every subscriber receives every message published after it subscribed (and the last
 /// TopicOptions::history before), each at its own pace.
@@ -82,14 +82,14 @@ struct TopicOptions {
 /// unpublished is given back (subscribers skip it). While a loan is held, subscribers wait at
 /// its position: hold it briefly. The publisher must outlive it. Move-only.
 ///
-/// Loan<std::byte> lends raw bytes (bytes()); Loan<U> for a trivially copyable U holds a
+/// Loan<std::byte> lends raw bytes (bytes()); Loan\<U\> for a trivially copyable U holds a
 /// value-initialised U constructed in place (get(), *, ->).
 template <class U>
 class Loan {
 public:
     /// The message's bytes in shared memory (64-byte aligned).
     std::span<std::byte> bytes() const { return {m_data, m_size}; }
-    /// The value being written (Loan<U> for a trivially copyable U).
+    /// The value being written (Loan\<U\> for a trivially copyable U).
     U* get() const requires(!std::is_same_v<U, std::byte>) {
         return std::launder(reinterpret_cast<U*>(m_data));
     }
@@ -402,7 +402,7 @@ public:
 
     /// Publisher::loan(bytes) through this handle's own publisher.
     Loan<std::byte> loan(std::size_t bytes) { return own_publisher().loan(bytes); }
-    /// Publisher::loan<U>() through this handle's own publisher.
+    /// Publisher::loan\<U\>() through this handle's own publisher.
     template <class U = T>
     requires detail::kCodecByMemcpy<U> Loan<U> loan() { return own_publisher().template loan<U>(); }
 
