@@ -56,6 +56,11 @@ TopicPublisherCore::~TopicPublisherCore() {
     if (!held_here())
         return; // a forked child's copy: the lease is its parent's
     TopicPublisher& lease = TopicLayout(m_topic->state()).publisher(m_lease);
+    if (m_loaned)
+        // A Loan that outlives its publisher (a misuse): give its slot back, or subscribers
+        // would wait for it for good once the lease no longer names the claim.
+        // relaxed is enough: this process wrote it.
+        return_loan(lease.claiming.load(std::memory_order_relaxed));
     // SYNC release: pairs with the acquire CAS of the next publisher that takes the lease.
     lease.owner.store(kNoOwner, std::memory_order_release);
 }
