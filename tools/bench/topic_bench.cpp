@@ -27,6 +27,7 @@
 #include <iceoryx_hoofs/log/logmanager.hpp>
 #include <iceoryx_posh/popo/untyped_publisher.hpp>
 #include <iceoryx_posh/popo/untyped_subscriber.hpp>
+#include <iceoryx_posh/popo/wait_set.hpp>
 #include <iceoryx_posh/runtime/posh_runtime.hpp>
 #include <pwd.h>
 #include <sys/mman.h>
@@ -218,8 +219,29 @@ void quiet_iceoryx() {
         iox::log::LogLevel::kError, iox::log::LogLevelOutput::kHideLogLevel);
 }
 
-// iceoryx's publish/subscribe, polled: the parent loans a chunk, writes the number, publishes;
-// each subscriber polls take(), answers on a reply service, releases. Zero copy, as loans.
+// How an iceoryx reader waits for data: polling with one subscriber (a core each), as shmbus
+// spins; with more processes than cores, iceoryx's WaitSet (it blocks on a semaphore), as
+// shmbus parks.
+class IdleWait {
+public:
+    IdleWait(iox::popo::UntypedSubscriber& subscriber, int subscribers) {
+        if (subscribers > 1) {
+            m_waitset = std::make_unique<iox::popo::WaitSet<>>();
+            (void)m_waitset->attachState(subscriber, iox::popo::SubscriberState::HAS_DATA);
+        }
+    }
+    void wait() {
+        if (m_waitset)
+            (void)m_waitset->wait();
+    }
+
+private:
+    std::unique_ptr<iox::popo::WaitSet<>> m_waitset;
+};
+
+// iceoryx's publish/subscribe, polled (one subscriber) or through a WaitSet: the parent loans a
+// chunk, writes the number, publishes; each subscriber polls take(), answers on a reply service,
+// releases. Zero copy, as loans.
 Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, int subscribers,
                             std::uint64_t trips, int round) {
     const std::string tag = std::to_string(round);
@@ -235,14 +257,17 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
                 iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime));
             iox::popo::UntypedSubscriber ping({"bench", "topic", ping_event});
             iox::popo::UntypedPublisher pong({"bench", "reply", pong_event});
+            IdleWait idle(ping, subscribers);
             while (ping.getSubscriptionState() != iox::SubscribeState::SUBSCRIBED ||
                    !pong.hasSubscribers())
                 std::this_thread::sleep_for(1ms);
             joined.release();
             for (std::uint64_t i = 0; i < trips;) {
                 auto taken = ping.take();
-                if (taken.has_error())
-                    continue; // polling
+                if (taken.has_error()) {
+                    idle.wait();
+                    continue;
+                }
                 std::uint64_t id = 0;
                 std::memcpy(&id, taken.value(), sizeof id);
                 ping.release(taken.value());
@@ -258,6 +283,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
         iox::RuntimeName_t(iox::cxx::TruncateToCapacity, "topicbench-pub-" + tag));
     iox::popo::UntypedPublisher ping({"bench", "topic", ping_event});
     iox::popo::UntypedSubscriber pong({"bench", "reply", pong_event});
+    IdleWait idle(pong, subscribers);
     for (int s = 0; s < subscribers; ++s)
         if (!joined.acquire_for(30s))
             return {};
@@ -270,8 +296,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
         for (int answered = 0; answered < subscribers;) {
             auto taken = pong.take();
             if (taken.has_error()) {
-                if (subscribers > 1)
-                    std::this_thread::yield();
+                idle.wait();
                 continue;
             }
             pong.release(taken.value());
@@ -289,8 +314,10 @@ Summary run_iceoryx(const shmbus::Segment& segment, std::size_t size, int subscr
                     std::uint64_t trips, int round) {
     auto results = shmbus::Queue<Summary>::create(segment, "iox-result" + std::to_string(round),
                                                   {.max_message_size = 64});
-    Child measuring(
-        [&] { results.put(iceoryx_round_trips(segment, size, subscribers, trips, round)); });
+    Child measuring([&] {
+        results.put(iceoryx_round_trips(segment, size, subscribers, trips, round));
+        std::exit(0); // runs the runtime's destructor, which deregisters from RouDi
+    });
     measuring.wait();
     return results.try_get().value_or(Summary{});
 }
