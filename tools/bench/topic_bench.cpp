@@ -3,10 +3,14 @@
 // 1 MiB: round-trip time (publish, every subscriber answers on a reply topic) p50 / p99 and
 // one-way throughput, copying (publish / recv) and zero copy (loan / borrow), with Queue's
 // 1 producer / 1 consumer round trip at the same size in the same run for the ratio. On a
-// 2-core machine waits spin with one subscriber and are hybrid (spin 20 us, then park) beyond.
+// 2-core machine waits spin with one subscriber and park at once (block) beyond: with more
+// processes than cores, hybrid's 20 us of spinning only takes the CPU the others need.
 // Self-contained (fork, steady_clock): it does not use the shared harness.
 //
 //   bench_topic_bench [--trips N] [--quick] [--sizes 64,65536,1048576] [--subscribers 1,2,4]
+//                     [--many-wait block|hybrid] [--no-iceoryx]
+// iceoryx rows (built when libiceoryx-posh-dev is installed): iox-roudi is started and stopped
+// by the bench; its readers poll with one subscriber and wait in a WaitSet beyond.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -90,8 +94,11 @@ private:
     bool m_reaped = false;
 };
 
+// Spin with one subscriber (a core each); beyond, the policy --many-wait names.
+shmbus::WaitPolicy g_many_wait = shmbus::WaitPolicy::block;
+
 shmbus::WaitOptions wait_for(int subscribers) {
-    return {subscribers == 1 ? shmbus::WaitPolicy::spin : shmbus::WaitPolicy::hybrid};
+    return {subscribers == 1 ? shmbus::WaitPolicy::spin : g_many_wait};
 }
 
 struct Setup {
@@ -359,12 +366,15 @@ std::string human(std::size_t size) {
     return std::to_string(size) + " B";
 }
 
-std::string rate_text(double bytes_per_s, double messages_per_s) {
+// Messages per second; for copies also the bytes copied per second (a loan copies no payload,
+// so its bytes per second would mean nothing).
+std::string rate_text(const Result& result, bool loans) {
     char text[64];
-    if (bytes_per_s >= 1e9)
-        std::snprintf(text, sizeof text, "%.2f GB/s", bytes_per_s / 1e9);
+    if (loans)
+        std::snprintf(text, sizeof text, "%.3f M msg/s", result.messages_per_s / 1e6);
     else
-        std::snprintf(text, sizeof text, "%.2f M msg/s", messages_per_s / 1e6);
+        std::snprintf(text, sizeof text, "%.3f M msg/s %6.2f GB/s", result.messages_per_s / 1e6,
+                      result.bytes_per_s / 1e9);
     return text;
 }
 
@@ -380,9 +390,13 @@ int main(int argc, char** argv) {
     app.add_flag("--quick", quick, "a tenth of the round trips and messages");
     app.add_option("--sizes", sizes, "message sizes in bytes")->delimiter(',');
     app.add_option("--subscribers", subscriber_counts, "subscriber counts")->delimiter(',');
+    std::string many_wait = "block";
+    app.add_option("--many-wait", many_wait, "wait policy with more than one subscriber")
+        ->check(CLI::IsMember({"hybrid", "block"}));
     bool iceoryx = true;
     app.add_flag("!--no-iceoryx", iceoryx, "leave out iceoryx's publish/subscribe");
     CLI11_PARSE(app, argc, argv);
+    g_many_wait = many_wait == "block" ? shmbus::WaitPolicy::block : shmbus::WaitPolicy::hybrid;
     if (quick)
         trips = std::max<std::uint64_t>(trips / 10, 100);
 
@@ -403,25 +417,25 @@ int main(int argc, char** argv) {
         std::printf("built without iceoryx (libiceoryx-posh-dev): no iceoryx rows\n");
 #endif
     int round = 0;
-    std::printf("%-8s %-5s %-6s %12s %12s %16s\n", "size", "subs", "mode", "RTT p50", "RTT p99",
+    std::printf("%-8s %-5s %-6s %12s %12s %26s\n", "size", "subs", "mode", "RTT p50", "RTT p99",
                 "one-way");
     for (std::size_t size : sizes) {
         const std::uint64_t scaled =
             std::max<std::uint64_t>(trips * 64 / std::max<std::size_t>(size, 64) * 16, 200);
         const std::uint64_t size_trips = std::min(trips, scaled);
         const Summary queue = run_queue(segment, size, size_trips, round++);
-        std::printf("%-8s %-5s %-6s %9llu ns %9llu ns %16s\n", human(size).c_str(), "1", "Queue",
+        std::printf("%-8s %-5s %-6s %9llu ns %9llu ns %26s\n", human(size).c_str(), "1", "Queue",
                     static_cast<unsigned long long>(queue.p50),
                     static_cast<unsigned long long>(queue.p99), "-");
         for (int subscribers : subscriber_counts)
             for (bool loans : {false, true}) {
                 const Setup setup{size, subscribers, loans, size_trips, size_trips * 4};
                 const Result result = run_topic(segment, setup, round++);
-                std::printf("%-8s %-5d %-6s %9llu ns %9llu ns %16s\n", human(size).c_str(),
+                std::printf("%-8s %-5d %-6s %9llu ns %9llu ns %26s\n", human(size).c_str(),
                             subscribers, loans ? "loan" : "copy",
                             static_cast<unsigned long long>(result.rtt.p50),
                             static_cast<unsigned long long>(result.rtt.p99),
-                            rate_text(result.bytes_per_s, result.messages_per_s).c_str());
+                            rate_text(result, loans).c_str());
                 std::fflush(stdout);
             }
 #ifdef SHMBUS_BENCH_ICEORYX
@@ -429,7 +443,7 @@ int main(int argc, char** argv) {
             if (!iceoryx)
                 break;
             const Summary iox = run_iceoryx(segment, size, subscribers, size_trips, round++);
-            std::printf("%-8s %-5d %-6s %9llu ns %9llu ns %16s\n", human(size).c_str(), subscribers,
+            std::printf("%-8s %-5d %-6s %9llu ns %9llu ns %26s\n", human(size).c_str(), subscribers,
                         "iox", static_cast<unsigned long long>(iox.p50),
                         static_cast<unsigned long long>(iox.p99), "-");
             std::fflush(stdout);
