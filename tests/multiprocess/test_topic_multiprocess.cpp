@@ -358,3 +358,65 @@ TEST(TopicLoanMultiprocess, a_subscriber_killed_holding_a_borrow_releases_the_pu
     ASSERT_EQ(holder.wait(), -SIGKILL);
     EXPECT_NO_THROW(topic.publish_for(3, 20s));
 }
+
+// Overwrite with more publishers than a small ring holds: subscribers fall behind on purpose.
+// Every message a subscriber gets is intact and in its publisher's order, and what it got plus
+// what it was told it lost is exactly what was published.
+TEST(TopicMultiprocess, overwrite_stress_accounts_for_every_message) {
+    ScopedSegment segment(std::size_t{16} << 20);
+    constexpr int kPublishers = 3;
+    constexpr int kSubscribers = 2;
+    constexpr std::uint32_t kPerPublisher = 20000;
+    constexpr std::uint64_t kTotal = std::uint64_t{kPublishers} * kPerPublisher;
+    auto topic =
+        Topic<std::string>::create(*segment, "t", options(SlowSubscriber::overwrite, 16, 256));
+    Semaphore joined(*segment, "joined", 0);
+    SharedWords results(3 * kSubscribers); // per subscriber: errors, received, dropped
+    const std::string name = segment.name();
+    std::vector<Child> subscribers;
+    for (int s = 0; s < kSubscribers; ++s)
+        subscribers.emplace_back([&, s] {
+            Segment mine = Segment::open(name);
+            auto sub = Topic<std::string>::open(mine, "t").subscribe();
+            Semaphore(mine, "joined", 0).release();
+            std::int64_t last[kPublishers] = {-1, -1, -1};
+            std::uint64_t errors = 0;
+            std::uint64_t received = 0;
+            while (received + sub.dropped() < kTotal) {
+                try {
+                    const std::string message = sub.recv_for(60s);
+                    std::uint32_t producer = 0;
+                    std::uint32_t seq = 0;
+                    if (!intact(message, producer, seq) || producer >= kPublishers ||
+                        std::int64_t{seq} <= last[producer])
+                        ++errors;
+                    else
+                        last[producer] = seq;
+                    ++received;
+                } catch (const Lagged&) {
+                }
+            }
+            results[3 * s].store(errors);
+            results[3 * s + 1].store(received);
+            results[3 * s + 2].store(sub.dropped());
+        });
+    for (int s = 0; s < kSubscribers; ++s)
+        ASSERT_TRUE(joined.acquire_for(20s));
+    std::vector<Child> publishers;
+    for (int p = 0; p < kPublishers; ++p)
+        publishers.emplace_back([name, p] {
+            Segment mine = Segment::open(name);
+            auto pub = Topic<std::string>::open(mine, "t").publisher();
+            for (std::uint32_t seq = 0; seq < kPerPublisher; ++seq)
+                pub.publish(checked_message(p, seq, 16 + mix(seq + p) % 200, mix(seq)));
+        });
+    for (Child& child : publishers)
+        EXPECT_EQ(child.wait(std::chrono::seconds(120)), 0);
+    for (Child& child : subscribers)
+        EXPECT_EQ(child.wait(std::chrono::seconds(120)), 0);
+    for (int s = 0; s < kSubscribers; ++s) {
+        EXPECT_EQ(results[3 * s].load(), 0u) << "subscriber " << s;
+        EXPECT_EQ(results[3 * s + 1].load() + results[3 * s + 2].load(), kTotal)
+            << "subscriber " << s;
+    }
+}
