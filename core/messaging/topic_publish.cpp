@@ -130,7 +130,7 @@ std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
         }
         // SYNC release fence: a subscriber that reads any byte written after the claim and then
         // issues its acquire fence sees the writing mark (the seqlock's writer side).
-        std::atomic_thread_fence(std::memory_order_release);
+        seqlock_fence(std::memory_order_release);
         // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
         // It fails when another publisher helped already; `expected` takes its value then.
         std::uint64_t expected = position;

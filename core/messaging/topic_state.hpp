@@ -43,6 +43,18 @@ constexpr std::uint64_t slot_sequence(std::uint64_t position, std::uint64_t mark
     return position << 2 | mark;
 }
 
+/// The seqlock's fences (docs/design/topics.md). GCC refuses atomic_thread_fence under TSan,
+/// which does not model fences; TSan builds run on x86-64, where a release or acquire fence is
+/// only a compiler barrier, which atomic_signal_fence keeps. (Threads in one process under TSan
+/// order payloads through the sequence and cursor release/acquire pairs, not these fences.)
+inline void seqlock_fence(std::memory_order order) {
+#ifdef SHMBUS_TSAN
+    std::atomic_signal_fence(order);
+#else
+    std::atomic_thread_fence(order);
+#endif
+}
+
 /// A publisher lease's `claiming` when it claims nothing.
 inline constexpr std::uint64_t kNotClaiming = UINT64_MAX;
 /// A subscriber entry's `cursor` that publishers ignore (free, or a subscriber still joining).

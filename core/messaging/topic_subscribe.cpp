@@ -140,7 +140,7 @@ TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint
 bool TopicSubscriberCore::unchanged(const TopicSlotHeader& slot, std::uint64_t seen) {
     // SYNC acquire fence: pairs with the publisher's release fence after its claim: had a later
     // publisher written any byte read before this call, the load below sees its claim.
-    std::atomic_thread_fence(std::memory_order_acquire);
+    seqlock_fence(std::memory_order_acquire);
     // relaxed is enough after the fence above.
     return slot.sequence.load(std::memory_order_relaxed) == seen;
 }

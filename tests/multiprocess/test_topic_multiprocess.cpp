@@ -31,6 +31,21 @@ using shmbus::test::ScopedSegment;
 
 namespace {
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Messages per publisher in the stress tests: fewer under a sanitizer, which slows every atomic.
+constexpr std::uint32_t kStressMessages = kSanitized ? 4000 : 20000;
+
 void require(bool condition, const std::string& what) {
     if (!condition)
         throw std::runtime_error(what);
@@ -217,7 +232,7 @@ TEST(TopicMultiprocess, stress_several_publishers_and_subscribers_checksummed_in
     ScopedSegment segment(std::size_t{16} << 20);
     constexpr int kPublishers = 2;
     constexpr int kSubscribers = 3;
-    constexpr std::uint32_t kPerPublisher = 20000;
+    constexpr std::uint32_t kPerPublisher = kStressMessages;
     auto topic = Topic<std::string>::create(*segment, "t", options(SlowSubscriber::block, 64, 512));
     Semaphore joined(*segment, "joined", 0);
     SharedWords results(2 * kSubscribers); // per subscriber: errors, order hash
@@ -366,7 +381,7 @@ TEST(TopicMultiprocess, overwrite_stress_accounts_for_every_message) {
     ScopedSegment segment(std::size_t{16} << 20);
     constexpr int kPublishers = 3;
     constexpr int kSubscribers = 2;
-    constexpr std::uint32_t kPerPublisher = 20000;
+    constexpr std::uint32_t kPerPublisher = kStressMessages;
     constexpr std::uint64_t kTotal = std::uint64_t{kPublishers} * kPerPublisher;
     auto topic =
         Topic<std::string>::create(*segment, "t", options(SlowSubscriber::overwrite, 16, 256));
