@@ -259,8 +259,9 @@ private:
 template <class T>
 class Subscriber {
 public:
-    /// Blocks until a message arrives. Lagged when messages were lost (overwrite only): the
-    /// next recv goes on with the oldest retained message. DecodeError when it is not a T.
+    /// Blocks until a message arrives. Lagged when messages were lost (under overwrite; under
+    /// block only a history message overwritten while this subscriber joined): the next recv
+    /// goes on with the oldest retained message. DecodeError when it is not a T.
     T recv() { return recv_by(detail::Deadline::never()); }
     /// Empty when nothing arrives within `timeout`.
     template <class Rep, class Period>
