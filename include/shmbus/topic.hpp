@@ -435,12 +435,12 @@ private:
 
     Publisher<T>& own_publisher() {
         if (!m_publisher || !m_publisher->held_here())
-            m_publisher.emplace(m_core);
+            m_publisher = std::make_unique<Publisher<T>>(m_core);
         return *m_publisher;
     }
 
     std::shared_ptr<detail::TopicCore> m_core;
-    std::optional<Publisher<T>> m_publisher;
+    std::unique_ptr<Publisher<T>> m_publisher;
 };
 
 } // namespace shmbus
