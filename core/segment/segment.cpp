@@ -28,7 +28,7 @@ constexpr int kRaceAttempts = 8; // each failed attempt means another process wo
 constexpr std::array kKindNames{
     "unknown", "lock",  "rlock", "semaphore", "bounded_semaphore", "event", "condition",
     "barrier", "value", "array", "queue",     "joinable_queue",    "pipe",  "dict",
-    "list",    "pool"};
+    "list",    "pool",  "topic"};
 
 } // namespace
 

@@ -8,6 +8,7 @@
 
 #include "shmbus/export.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -75,6 +76,23 @@ SHMBUS_DEFINE_ERROR(DecodeError, Error);
 SHMBUS_DEFINE_ERROR(SystemError, Error);
 
 #undef SHMBUS_DEFINE_ERROR
+
+/// A Topic subscriber fell behind under SlowSubscriber::overwrite: missed() messages were
+/// overwritten before it read them. The subscriber has moved on to the oldest message still
+/// retained, which its next recv returns.
+class SHMBUS_EXPORT Lagged : public Error {
+public:
+    /// Carries the number of messages lost.
+    explicit Lagged(std::uint64_t missed)
+        : Error("subscriber lagged: " + std::to_string(missed) +
+                " messages were overwritten before it read them"),
+          m_missed(missed) {}
+    /// Messages lost since the previous recv.
+    std::uint64_t missed() const noexcept { return m_missed; }
+
+private:
+    std::uint64_t m_missed;
+};
 
 /// Thrown by shmbus::exit() to end a Process's target with an exit code, like Python's
 /// sys.exit(). Deliberately not an Error, so that `catch (const shmbus::Error&)` lets it pass.

@@ -28,6 +28,7 @@ enum class ObjectKind : std::uint32_t {
     dict = 13,             ///< Dict<V>
     list = 14,             ///< List<V>
     pool = 15,             ///< the state block of a Pool, which `shmbus inspect` shows
+    topic = 16,            ///< Topic<T>
 };
 
 /// "lock", "bounded_semaphore", ...; "unknown" for a value outside the enumeration.

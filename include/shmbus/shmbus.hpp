@@ -19,5 +19,6 @@
 #include "shmbus/segment.hpp"
 #include "shmbus/shared.hpp"
 #include "shmbus/sync.hpp"
+#include "shmbus/topic.hpp"
 #include "shmbus/version.hpp"
 #include "shmbus/wait.hpp"

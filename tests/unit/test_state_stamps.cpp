@@ -6,6 +6,7 @@
 // stamp: see core/sync/sync_state.hpp.)
 #include "manager/manager_store.hpp"
 #include "messaging/queue_state.hpp"
+#include "messaging/topic_state.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "segment/mapping.hpp"
 #include "support/harness.hpp"
@@ -68,6 +69,9 @@ std::vector<Stamped> every_stamped_state() {
         stamped<QueueState>(
             "queue", [](const Segment& s) { (void)Queue<int>::create(s, "o"); },
             [](const Segment& s) { (void)Queue<int>::open(s, "o"); }),
+        stamped<TopicState>(
+            "topic", [](const Segment& s) { (void)Topic<int>::create(s, "o"); },
+            [](const Segment& s) { (void)Topic<int>::open(s, "o"); }),
         stamped<QueueState>(
             "queue", [](const Segment& s) { (void)JoinableQueue<int>::create(s, "o"); },
             [](const Segment& s) { (void)JoinableQueue<int>::open(s, "o"); }),

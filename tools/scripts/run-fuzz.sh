@@ -5,7 +5,7 @@
 # a scratch directory, never into the repository; a crash, a sanitizer report or a hang
 # (-timeout) leaves its reproducer in the build directory and fails the run.
 #   FUZZ_SECONDS=60                          time per target
-#   FUZZ_TARGETS="ring codec segment sizes inspect"
+#   FUZZ_TARGETS="ring codec segment sizes topic inspect"
 #   BUILD_DIR=build-fuzz
 # Replay one input: build-fuzz/fuzz/fuzz_<target> <file>
 set -euo pipefail
@@ -14,7 +14,7 @@ root=$PWD
 tools/scripts/install-deps.sh
 build=${BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-ring codec segment sizes inspect}
+targets=${FUZZ_TARGETS:-ring codec segment sizes topic inspect}
 CXX=${CXX:-clang++} cmake -S . -B "$build" -G Ninja -DSHMBUS_WERROR=ON -DSHMBUS_BUILD_FUZZERS=ON \
   -DSHMBUS_SANITIZE=address -DSHMBUS_BUILD_TESTS=OFF
 # shellcheck disable=SC2046

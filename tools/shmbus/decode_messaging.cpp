@@ -3,11 +3,14 @@
 
 #include "messaging/pipe_state.hpp"
 #include "messaging/queue_state.hpp"
+#include "messaging/topic_state.hpp"
 #include "os/liveness.hpp"
+#include "os/owner.hpp"
 #include "process/pool_state.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -139,7 +142,88 @@ bool worker_alive(std::int32_t pid) {
     return start && detail::process_alive(pid, *start);
 }
 
+json topic_publishers(const detail::TopicLayout& layout) {
+    json publishers = json::array();
+    for (std::uint32_t i = 0; i < layout.state().max_publishers; ++i) {
+        const detail::TopicPublisher& lease = layout.publisher(i);
+        const detail::OwnerId owner = peek(lease.owner);
+        if (owner == detail::kNoOwner || owner == detail::kReclaimingOwner)
+            continue;
+        const std::uint64_t claiming = peek(lease.claiming);
+        publishers.push_back(
+            {{"slot", i},
+             {"pid", detail::owner_tid(owner)},
+             {"alive", detail::owner_alive(owner)},
+             {"published", peek(lease.published)},
+             {"writing", claiming == detail::kNotClaiming ? json(nullptr) : json(claiming)}});
+    }
+    return publishers;
+}
+
+json topic_subscribers(const detail::TopicLayout& layout, std::uint64_t next) {
+    json subscribers = json::array();
+    for (std::uint32_t i = 0; i < layout.state().max_subscribers; ++i) {
+        const detail::TopicSubscriber& entry = layout.subscriber(i);
+        const detail::OwnerId owner = peek(entry.owner);
+        if (owner == detail::kNoOwner || owner == detail::kReclaimingOwner)
+            continue;
+        const std::uint64_t cursor = peek(entry.cursor);
+        subscribers.push_back({{"slot", i},
+                               {"pid", detail::owner_tid(owner)},
+                               {"alive", detail::owner_alive(owner)},
+                               {"cursor", cursor},
+                               {"lag", cursor < next ? next - cursor : 0},
+                               {"received", peek(entry.received)},
+                               {"dropped", peek(entry.dropped)}});
+    }
+    return subscribers;
+}
+
+std::string topic_summary(const json& state) {
+    std::uint64_t max_lag = 0;
+    std::uint64_t dropped = 0;
+    for (const json& subscriber : state["subscribers"]) {
+        max_lag = std::max(max_lag, subscriber["lag"].get<std::uint64_t>());
+        dropped += subscriber["dropped"].get<std::uint64_t>();
+    }
+    std::string text = state["slow_subscriber"].get<std::string>() + ", in " +
+                       state["messages_in"].dump() + ", " +
+                       plural(state["publishers"].size(), "publisher") + ", " +
+                       plural(state["subscribers"].size(), "subscriber") + " (max lag " +
+                       std::to_string(max_lag) + ")";
+    if (dropped != 0)
+        text += ", DROPPED " + std::to_string(dropped);
+    return text + parked_summary(state["subscribers_parked"].get<std::uint32_t>(),
+                                 state["publishers_parked"].get<std::uint32_t>());
+}
+
 } // namespace
+
+void decode_topic(ObjectReport& report, const detail::TopicState& topic) {
+    // The layout only computes addresses; the CLI never writes through it.
+    const detail::TopicLayout layout(const_cast<detail::TopicState&>(topic));
+    const std::uint64_t next = peek(topic.next);
+    const json subscribers = topic_subscribers(layout, next);
+    std::uint64_t delivered = 0;
+    for (const json& subscriber : subscribers)
+        delivered += subscriber["received"].get<std::uint64_t>();
+    const bool overwrite =
+        topic.policy == static_cast<std::uint32_t>(detail::TopicPolicy::overwrite);
+    report.state = {{"slow_subscriber", overwrite ? "overwrite" : "block"},
+                    {"capacity", topic.capacity},
+                    {"max_message_size", topic.max_message_size},
+                    {"slot_bytes", topic.slot_stride},
+                    {"history", topic.history},
+                    {"messages_in", next},
+                    {"messages_out", delivered},
+                    {"publishers", topic_publishers(layout)},
+                    {"subscribers", subscribers},
+                    {"subscribers_parked", peek(topic.items.waiters)},
+                    {"publishers_parked", peek(topic.space.waiters)},
+                    {"parks", peek(topic.items.parks) + peek(topic.space.parks)},
+                    {"wakes", peek(topic.items.wakes) + peek(topic.space.wakes)}};
+    report.summary = topic_summary(report.state);
+}
 
 void decode_queue(ObjectReport& report, const detail::QueueState& queue) {
     const auto& ring = nested_at<detail::MpmcRingHeader>(&queue, queue.ring_offset);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Decoders for the message-carrying kinds (Queue, JoinableQueue, Pipe, Pool), split from
+// Decoders for the message-carrying kinds (Queue, JoinableQueue, Pipe, Pool, Topic), split from
 // inspect.cpp because their states nest rings. They read only states that validate()
 // (segment/state_ref.hpp) accepted, the check the library runs: every offset followed here was
 // checked against the directory's size there.
@@ -11,6 +11,7 @@ namespace shmbus::detail {
 struct QueueState;
 struct PipeState;
 struct PoolState;
+struct TopicState;
 } // namespace shmbus::detail
 
 namespace shmbus::cli {
@@ -22,6 +23,9 @@ void decode_queue(ObjectReport& report, const detail::QueueState& queue);
 void decode_pipe(ObjectReport& report, const detail::PipeState& pipe);
 /// The same for a Pool's state block: workers, tasks submitted / done / pending / failed.
 void decode_pool(ObjectReport& report, const detail::PoolState& pool);
+
+/// The same for a Topic: publishers, subscribers with their lag and drops, messages in.
+void decode_topic(ObjectReport& report, const detail::TopicState& topic);
 
 /// Adds "in_per_s" / "out_per_s" to every object of `now` that counts messages, from the
 /// same object (same offset) in `before`, `seconds` earlier.

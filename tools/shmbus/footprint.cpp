@@ -82,6 +82,13 @@ std::string queue_defaults() {
            human_size(defaults.max_message_size) + ", capacity_bytes auto";
 }
 
+std::string topic_defaults() {
+    const TopicOptions defaults;
+    return "capacity " + std::to_string(defaults.capacity) + ", max_message_size " +
+           human_size(defaults.max_message_size) + ", " + std::to_string(defaults.max_publishers) +
+           " publishers, " + std::to_string(defaults.max_subscribers) + " subscribers";
+}
+
 std::string container_defaults() {
     const ContainerOptions defaults;
     return "capacity_bytes " + human_size(defaults.capacity_bytes) + ", max_entries auto";
@@ -135,6 +142,7 @@ std::vector<FootprintRow> messaging_rows() {
                 [](const Segment& s) { JoinableQueue<int>(s, "joinable"); }),
         measure("Pipe", "duplex, " + pipe_text, [](const Segment& s) { Pipe(s, true); }),
         measure("Pipe", "one-way, " + pipe_text, [](const Segment& s) { Pipe(s, false); }),
+        measure("Topic<int>", topic_defaults(), [](const Segment& s) { Topic<int>(s, "topic"); }),
     };
 }
 

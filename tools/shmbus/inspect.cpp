@@ -8,6 +8,7 @@
 #include "manager/manager_store.hpp"
 #include "messaging/pipe_state.hpp"
 #include "messaging/queue_state.hpp"
+#include "messaging/topic_state.hpp"
 #include "os/liveness.hpp"
 #include "process/pool_state.hpp"
 #include "segment/directory.hpp"
@@ -277,6 +278,8 @@ void decode(ObjectReport& report, const Segment& segment, std::uint64_t type_tag
         return decode_validated<detail::PipeState>(report, ref, decode_pipe);
     case ObjectKind::pool:
         return decode_validated<detail::PoolState>(report, ref, decode_pool);
+    case ObjectKind::topic:
+        return decode_validated<detail::TopicState>(report, ref, decode_topic);
     default:
         report.decoded = false;
         report.summary = std::to_string(report.size) + " bytes (not decoded by this version)";

@@ -9,6 +9,7 @@
 #include "manager/manager_store.hpp"
 #include "messaging/pipe_state.hpp"
 #include "messaging/queue_state.hpp"
+#include "messaging/topic_state.hpp"
 #include "process/pool_state.hpp"
 #include "segment/layout.hpp"
 #include "segment/mapping.hpp"
@@ -45,6 +46,7 @@
 #include <shmbus/pool.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
+#include <shmbus/topic.hpp>
 #include <shmbus/value.hpp>
 #include <sstream>
 #include <sys/stat.h>
@@ -483,6 +485,41 @@ TEST(Cli, InspectReportsAForgedPipeRingAndPoolStateAsCorrupt) {
     Pool pool(1);
     forge_magic(Segment::open(pool.segment_name()), "pool", offsetof(detail::PoolState, magic));
     expect_reported_corrupt(find_object(cli::inspect_segment(pool.segment_name()), "pool"));
+}
+
+TEST(Cli, InspectShowsTopicPublishersSubscribersLagAndDrops) {
+    ScopedSegment segment;
+    auto topic = Topic<int>::create(*segment, "ticks",
+                                    {.capacity = 4, .slow_subscriber = SlowSubscriber::overwrite});
+    auto fast = topic.subscribe();
+    auto slow = topic.subscribe();
+    for (int i = 0; i < 10; ++i)
+        topic.publish(i);
+    for (int i = 0; i < 4; ++i) {
+        try {
+            (void)fast.recv();
+        } catch (const Lagged&) {
+        }
+    }
+
+    const cli::SegmentReport report = cli::inspect_segment(segment.name());
+    const cli::ObjectReport& ticks = find_object(report, "ticks");
+    ASSERT_TRUE(ticks.decoded) << ticks.summary;
+    EXPECT_EQ(ticks.state["slow_subscriber"], "overwrite");
+    EXPECT_EQ(ticks.state["messages_in"], 10);
+    ASSERT_EQ(ticks.state["publishers"].size(), 1U);
+    EXPECT_EQ(ticks.state["publishers"][0]["published"], 10);
+    EXPECT_EQ(ticks.state["publishers"][0]["pid"], getpid());
+    ASSERT_EQ(ticks.state["subscribers"].size(), 2U);
+    EXPECT_EQ(ticks.state["subscribers"][0]["dropped"], 6);
+    EXPECT_EQ(ticks.state["subscribers"][0]["received"], 3);
+    EXPECT_EQ(ticks.state["subscribers"][0]["lag"], 1);
+    EXPECT_EQ(ticks.state["subscribers"][1]["lag"], 10);
+    EXPECT_NE(ticks.summary.find("2 subscribers (max lag 10), DROPPED 6"), std::string::npos)
+        << ticks.summary;
+
+    forge_magic(*segment, "ticks", offsetof(detail::TopicState, magic));
+    expect_reported_corrupt(find_object(cli::inspect_segment(segment.name()), "ticks"));
 }
 
 TEST(Cli, WatchReportsMessageRatesBetweenRefreshes) {
@@ -1104,7 +1141,7 @@ TEST(CliFootprint, ListsEveryKindWithPositiveSizesAndLeavesNothingBehind) {
         }
         EXPECT_EQ(sum, object["bytes"].get<std::uint64_t>()) << object.dump();
     }
-    for (std::uint32_t kind = 1; kind <= static_cast<std::uint32_t>(ObjectKind::pool); ++kind) {
+    for (std::uint32_t kind = 1; kind <= static_cast<std::uint32_t>(ObjectKind::topic); ++kind) {
         const std::string name(to_string(static_cast<ObjectKind>(kind)));
         EXPECT_TRUE(kinds.contains(name)) << name;
     }

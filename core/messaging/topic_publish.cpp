@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+// Publishing to a Topic: claim the next position in its slot, write, publish (the slot
+// protocol and its memory ordering are in docs/design/topics.md).
+#include "messaging/topic_state.hpp"
+#include "os/owner.hpp"
+#include "shmbus/detail/topic_core.hpp"
+#include "shmbus/errors.hpp"
+#include "wait/notify.hpp"
+#include "wait/park.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+// How often a blocked publisher frees the entries of dead subscribers and publishers.
+constexpr auto kProbePeriod = std::chrono::milliseconds(50);
+
+std::uint32_t take_lease(const TopicCore& topic, OwnerId me) {
+    const TopicLayout layout(topic.state());
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        for (std::uint32_t i = 0; i < topic.state().max_publishers; ++i) {
+            OwnerId free = kNoOwner;
+            // SYNC acquire: pairs with the release store that freed the lease.
+            if (layout.publisher(i).owner.compare_exchange_strong(free, me,
+                                                                  std::memory_order_acquire))
+                return i;
+        }
+        topic.recover_dead();
+    }
+    throw OutOfSpace("topic has " + std::to_string(topic.state().max_publishers) +
+                     " live publishers already (TopicOptions::max_publishers)");
+}
+
+// The lowest cursor of a live subscriber, kNoCursor when there is none.
+std::uint64_t slowest_cursor(const TopicLayout& layout) {
+    std::uint64_t slowest = kNoCursor;
+    for (std::uint32_t i = 0; i < layout.state().max_subscribers; ++i) {
+        // SYNC acquire: pairs with the subscriber's release store of its cursor after it read
+        // the slots below: its copies are done before we overwrite them.
+        const std::uint64_t cursor = layout.subscriber(i).cursor.load(std::memory_order_acquire);
+        slowest = std::min(slowest, cursor);
+    }
+    return slowest;
+}
+
+} // namespace
+
+TopicPublisherCore::TopicPublisherCore(std::shared_ptr<TopicCore> topic)
+    : m_topic(std::move(topic)), m_owner(this_process_owner()) {
+    m_lease = take_lease(*m_topic, m_owner);
+}
+
+TopicPublisherCore::~TopicPublisherCore() {
+    if (!held_here())
+        return; // a forked child's copy: the lease is its parent's
+    TopicPublisher& lease = TopicLayout(m_topic->state()).publisher(m_lease);
+    if (m_loaned)
+        // A Loan that outlives its publisher (a misuse): give its slot back, or subscribers
+        // would wait for it for good once the lease no longer names the claim.
+        // relaxed is enough: this process wrote it.
+        return_loan(lease.claiming.load(std::memory_order_relaxed));
+    // SYNC release: pairs with the acquire CAS of the next publisher that takes the lease.
+    lease.owner.store(kNoOwner, std::memory_order_release);
+}
+
+bool TopicPublisherCore::held_here() const {
+    return m_owner == this_process_owner();
+}
+
+bool TopicPublisherCore::has_room(std::uint64_t position) {
+    TopicState& state = m_topic->state();
+    if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+        return true;
+    // SYNC acquire: pairs with the joiner's release increment, after it stored its cursor.
+    const std::uint64_t joins = state.joins.load(std::memory_order_acquire);
+    if (position < m_room_until && joins == m_joins_seen)
+        return true;
+    m_joins_seen = joins;
+    const std::uint64_t slowest = slowest_cursor(TopicLayout(m_topic->state()));
+    m_room_until = slowest > kNoCursor - state.capacity ? kNoCursor : slowest + state.capacity;
+    return position < m_room_until;
+}
+
+void TopicPublisherCore::check_size(std::size_t size) const {
+    const TopicState& state = m_topic->state();
+    if (size > state.max_message_size)
+        throw MessageTooLarge("a message of " + std::to_string(size) +
+                              " bytes exceeds this topic's max_message_size of " +
+                              std::to_string(state.max_message_size));
+    if (m_loaned)
+        throw UsageError("this publisher holds a loan: publish or drop it first");
+}
+
+std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
+    TopicState& state = m_topic->state();
+    const TopicLayout layout(state);
+    TopicPublisher& lease = layout.publisher(m_lease);
+    for (;;) {
+        // SYNC acquire: pairs with the acq_rel CAS that moved next on, after its slot claim.
+        std::uint64_t position = state.next.load(std::memory_order_acquire);
+        TopicSlotHeader& slot = layout.slot(position);
+        // SYNC acquire: pairs with the release of the claim CAS or the publish of the slot.
+        std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
+        if (seen != 0 && seen >> 2 >= position) {
+            if (seen >> 2 == position)
+                // SYNC acq_rel: helps a claimer that has not moved next on yet; pairs with the
+                // acquire load of next above.
+                state.next.compare_exchange_strong(position, position + 1,
+                                                   std::memory_order_acq_rel);
+            // SYNC acquire: a claim of a later position was made after next reached it, so a
+            // fresh load of next is past `position` (docs/design/topics.md); a next that stays
+            // put is a forged one, which would make this loop spin for good.
+            else if (state.next.load(std::memory_order_acquire) == position)
+                throw CorruptSegment("topic state: slot " + std::to_string(position) +
+                                     " holds a later position than next");
+            continue;
+        }
+        // The slot's previous message is still being written, or a slow subscriber holds it.
+        if ((seen & kSlotMarkMask) == kSlotWriting || !has_room(position))
+            return nullptr;
+        // relaxed is enough: the claim CAS below releases it to recoverers.
+        lease.claiming.store(position, std::memory_order_relaxed);
+        // SYNC acq_rel: the claim; release pairs with a recoverer's acquire of the sequence
+        // (which then sees `claiming`), acquire with the previous publisher's release.
+        if (!slot.sequence.compare_exchange_strong(seen, slot_sequence(position, kSlotWriting),
+                                                   std::memory_order_acq_rel)) {
+            continue;
+        }
+        // SYNC release fence: a subscriber that reads any byte written after the claim and then
+        // issues its acquire fence sees the writing mark (the seqlock's writer side).
+        seqlock_fence(std::memory_order_release);
+        // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
+        // It fails when another publisher helped already; `expected` takes its value then.
+        std::uint64_t expected = position;
+        state.next.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel);
+        claimed = position;
+        return TopicLayout::payload(slot);
+    }
+}
+
+void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std::size_t size) {
+    TopicState& state = m_topic->state();
+    const TopicLayout layout(state);
+    TopicSlotHeader& slot = layout.slot(position);
+    TopicPublisher& lease = layout.publisher(m_lease);
+    // relaxed is enough: published by the release store of the sequence.
+    slot.size.store(size, std::memory_order_relaxed);
+    // SYNC release: pairs with the subscriber's acquire load of the sequence.
+    slot.sequence.store(slot_sequence(position, mark), std::memory_order_release);
+    // relaxed is enough: read by recoverers only after the sequence changed.
+    lease.claiming.store(kNotClaiming, std::memory_order_relaxed);
+    if (mark == kSlotPublished)
+        // relaxed is enough: a statistic, read only for display.
+        lease.published.store(++m_published, std::memory_order_relaxed);
+    notify_all(state.items);
+    if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+        notify_all(state.space); // a publisher a whole ring behind may wait for this slot
+}
+
+TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) {
+    check_size(message.size());
+    std::uint64_t position = 0;
+    std::byte* payload = try_claim(position);
+    if (payload == nullptr)
+        return TopicStatus::full;
+    if (!message.empty())
+        std::memcpy(payload, message.data(), message.size());
+    finish(position, kSlotPublished, message.size());
+    return TopicStatus::ok;
+}
+
+template <class Try>
+bool TopicPublisherCore::wait_for_room(Try try_once, Deadline deadline) {
+    const TopicCore& topic = *m_topic;
+    return park_at(topic.state().space, try_once, deadline, topic.wait_options(),
+                   probe_every(kProbePeriod, [&topic] {
+                       topic.recover_dead();
+                       return false;
+                   }));
+}
+
+std::byte* TopicPublisherCore::loan(std::size_t size, Deadline deadline, std::uint64_t& position) {
+    check_size(size);
+    std::byte* payload = nullptr;
+    wait_for_room([&] { return (payload = try_claim(position)) != nullptr; }, deadline);
+    m_loaned = payload != nullptr;
+    return payload;
+}
+
+void TopicPublisherCore::publish_loan(std::uint64_t position, std::size_t size) {
+    m_loaned = false;
+    finish(position, kSlotPublished, size);
+}
+
+void TopicPublisherCore::return_loan(std::uint64_t position) {
+    m_loaned = false;
+    finish(position, kSlotAborted, 0); // subscribers skip it, as a dead publisher's
+}
+
+bool TopicPublisherCore::publish(std::span<const std::byte> message, Deadline deadline) {
+    return wait_for_room([&] { return try_publish(message) == TopicStatus::ok; }, deadline);
+}
+
+} // namespace shmbus::detail

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+// Subscribing to a Topic: a cursor of its own, reading slots seqlock style, and telling an
+// overrun (Lagged) from a message not yet published (docs/design/topics.md).
+#include "messaging/topic_state.hpp"
+#include "os/owner.hpp"
+#include "shmbus/detail/topic_core.hpp"
+#include "shmbus/errors.hpp"
+#include "wait/notify.hpp"
+#include "wait/park.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+// How often a parked subscriber checks for a publisher that died while writing the slot it
+// waits for.
+constexpr auto kProbePeriod = std::chrono::milliseconds(50);
+
+std::uint32_t take_entry(const TopicCore& topic, OwnerId me) {
+    const TopicLayout layout(topic.state());
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        for (std::uint32_t i = 0; i < topic.state().max_subscribers; ++i) {
+            OwnerId free = kNoOwner;
+            // SYNC acquire: pairs with the release store that freed the entry.
+            if (layout.subscriber(i).owner.compare_exchange_strong(free, me,
+                                                                   std::memory_order_acquire))
+                return i;
+        }
+        topic.recover_dead();
+    }
+    throw OutOfSpace("topic has " + std::to_string(topic.state().max_subscribers) +
+                     " live subscribers already (TopicOptions::max_subscribers)");
+}
+
+bool blocks(const TopicState& state) {
+    return state.policy == static_cast<std::uint32_t>(TopicPolicy::block);
+}
+
+} // namespace
+
+TopicSubscriberCore::TopicSubscriberCore(std::shared_ptr<TopicCore> topic)
+    : m_topic(std::move(topic)), m_owner(this_process_owner()) {
+    TopicState& state = m_topic->state();
+    m_entry = take_entry(*m_topic, m_owner);
+    // SYNC acquire: pairs with the acq_rel CAS that moved next on.
+    const std::uint64_t next = state.next.load(std::memory_order_acquire);
+    m_cursor = next - std::min<std::uint64_t>(state.history, next);
+    TopicSubscriber& entry = TopicLayout(state).subscriber(m_entry);
+    // relaxed is enough: the joins increment below releases them.
+    entry.received.store(0, std::memory_order_relaxed);
+    entry.dropped.store(0, std::memory_order_relaxed);
+    entry.cursor.store(m_cursor, std::memory_order_relaxed);
+    // SYNC release: pairs with a publisher's acquire load of joins: it rescans and sees the
+    // cursor stored above.
+    state.joins.fetch_add(1, std::memory_order_release);
+}
+
+TopicSubscriberCore::~TopicSubscriberCore() {
+    if (m_owner != this_process_owner())
+        return; // a forked child's copy: the entry is its parent's
+    TopicState& state = m_topic->state();
+    TopicSubscriber& entry = TopicLayout(state).subscriber(m_entry);
+    // relaxed is enough: the owner's release store below publishes it.
+    entry.cursor.store(kNoCursor, std::memory_order_relaxed);
+    // SYNC release: pairs with the acquire CAS of the next subscriber that takes the entry.
+    entry.owner.store(kNoOwner, std::memory_order_release);
+    if (blocks(state))
+        notify_all(state.space);
+}
+
+void TopicSubscriberCore::advance(std::uint64_t cursor) {
+    TopicState& state = m_topic->state();
+    m_cursor = cursor;
+    // SYNC release: pairs with a blocked publisher's acquire load of the cursors: our copies of
+    // the slots below are done before it overwrites them.
+    TopicLayout(state).subscriber(m_entry).cursor.store(cursor, std::memory_order_release);
+    if (blocks(state))
+        notify_all(state.space);
+}
+
+// The slot at the cursor holds a later message than the cursor's: the subscriber was lapped.
+// It moves on to the oldest message still retained and reports what it lost.
+TopicStatus TopicSubscriberCore::skip_lost() {
+    const TopicState& state = m_topic->state();
+    // SYNC acquire: pairs with the acq_rel CAS that moved next on.
+    const std::uint64_t next = state.next.load(std::memory_order_acquire);
+    const std::uint64_t oldest = next > state.capacity ? next - state.capacity : 0;
+    const std::uint64_t resume = std::max(oldest, m_cursor + 1);
+    m_lag = resume - m_cursor;
+    m_dropped += m_lag;
+    // relaxed is enough: a statistic, read only for display.
+    TopicLayout(m_topic->state())
+        .subscriber(m_entry)
+        .dropped.store(m_dropped, std::memory_order_relaxed);
+    advance(resume);
+    return TopicStatus::lagged;
+}
+
+template <class Try>
+TopicStatus TopicSubscriberCore::wait_for_message(Try try_once, Deadline deadline) {
+    const TopicCore& topic = *m_topic;
+    TopicStatus status = TopicStatus::empty;
+    park_at(
+        topic.state().items,
+        [&] {
+            status = try_once();
+            return status != TopicStatus::empty;
+        },
+        deadline, topic.wait_options(), probe_every(kProbePeriod, [&topic] {
+            topic.recover_dead_publishers();
+            return false;
+        }));
+    return status;
+}
+
+TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint64_t& seen) {
+    if (m_borrowing)
+        throw UsageError("this subscriber holds a borrowed message: release it first");
+    const TopicLayout layout(m_topic->state());
+    for (;;) {
+        TopicSlotHeader& slot = layout.slot(m_cursor);
+        // SYNC acquire: pairs with the publisher's release store of the published mark.
+        seen = slot.sequence.load(std::memory_order_acquire);
+        if (seen == slot_sequence(m_cursor, kSlotAborted)) {
+            advance(m_cursor + 1); // never a message: returned unpublished, or its writer died
+            continue;
+        }
+        if (seen == 0 || seen >> 2 < m_cursor || seen == slot_sequence(m_cursor, kSlotWriting))
+            return TopicStatus::empty;
+        if (seen != slot_sequence(m_cursor, kSlotPublished))
+            return skip_lost();
+        found = &slot;
+        return TopicStatus::ok;
+    }
+}
+
+bool TopicSubscriberCore::unchanged(const TopicSlotHeader& slot, std::uint64_t seen) {
+    // SYNC acquire fence: pairs with the publisher's release fence after its claim: had a later
+    // publisher written any byte read before this call, the load below sees its claim.
+    seqlock_fence(std::memory_order_acquire);
+    // relaxed is enough after the fence above.
+    return slot.sequence.load(std::memory_order_relaxed) == seen;
+}
+
+TopicStatus TopicSubscriberCore::consumed(bool intact) {
+    if (!intact)
+        return skip_lost();
+    ++m_received;
+    // relaxed is enough: a statistic, read only for display.
+    TopicLayout(m_topic->state())
+        .subscriber(m_entry)
+        .received.store(m_received, std::memory_order_relaxed);
+    advance(m_cursor + 1);
+    return TopicStatus::ok;
+}
+
+TopicStatus TopicSubscriberCore::try_recv(ByteBuffer& out) {
+    TopicSlotHeader* slot = nullptr;
+    std::uint64_t seen = 0;
+    const TopicStatus status = find_message(slot, seen);
+    if (status != TopicStatus::ok)
+        return status;
+    const std::uint64_t size = message_size(*slot);
+    std::memcpy(out.resize_for_overwrite(size), TopicLayout::payload(*slot), size);
+    return consumed(unchanged(*slot, seen));
+}
+
+std::uint64_t TopicSubscriberCore::message_size(const TopicSlotHeader& slot) const {
+    // relaxed is enough: ordered by the acquire load of the sequence; a size torn by an
+    // overwrite is caught by the sequence check, and the clamp keeps the read in the slot.
+    return std::min(slot.size.load(std::memory_order_relaxed),
+                    TopicLayout(m_topic->state()).room());
+}
+
+TopicStatus TopicSubscriberCore::try_borrow(std::span<const std::byte>& message) {
+    TopicSlotHeader* slot = nullptr;
+    const TopicStatus status = find_message(slot, m_borrowed_sequence);
+    if (status != TopicStatus::ok)
+        return status;
+    m_borrowing = true;
+    message = {TopicLayout::payload(*slot), message_size(*slot)};
+    return TopicStatus::ok;
+}
+
+TopicStatus TopicSubscriberCore::borrow(std::span<const std::byte>& message, Deadline deadline) {
+    return wait_for_message([&] { return try_borrow(message); }, deadline);
+}
+
+bool TopicSubscriberCore::borrow_intact() const {
+    return m_borrowing &&
+           unchanged(TopicLayout(m_topic->state()).slot(m_cursor), m_borrowed_sequence);
+}
+
+TopicStatus TopicSubscriberCore::release_borrow() {
+    if (!m_borrowing)
+        return TopicStatus::ok;
+    const bool intact = borrow_intact();
+    m_borrowing = false;
+    return consumed(intact);
+}
+
+TopicStatus TopicSubscriberCore::recv(ByteBuffer& out, Deadline deadline) {
+    return wait_for_message([&] { return try_recv(out); }, deadline);
+}
+
+std::uint64_t TopicSubscriberCore::pending() const {
+    // relaxed is enough: the result may be stale by definition.
+    const std::uint64_t next = m_topic->state().next.load(std::memory_order_relaxed);
+    return next > m_cursor ? next - m_cursor : 0;
+}
+
+} // namespace shmbus::detail
