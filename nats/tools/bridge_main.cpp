@@ -38,6 +38,22 @@ void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
               << " last_sequence=" << status.last_sequence << " errors=" << status.errors << '\n';
 }
 
+// Prints the record of each direction that has one; returns how many it printed.
+int print_records(const shmbus::nats::BridgeOptions& options) {
+    int printed = 0;
+    try {
+        print("out", shmbus::nats::bridge_out_status(options.segment, options.queue));
+        ++printed;
+    } catch (const shmbus::NotFound&) {
+    }
+    try {
+        print("in", shmbus::nats::bridge_in_status(options.segment, options.queue));
+        ++printed;
+    } catch (const shmbus::NotFound&) {
+    }
+    return printed;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -62,16 +78,10 @@ int main(int argc, char** argv) {
             shmbus::nats::run_bridge_out(options, g_stop, std::cerr);
         else if (in->parsed())
             shmbus::nats::run_bridge_in(options, g_stop, std::cerr);
-        else {
-            for (const char* direction : {"out", "in"}) {
-                try {
-                    print(direction,
-                          direction[0] == 'o'
-                              ? shmbus::nats::bridge_out_status(options.segment, options.queue)
-                              : shmbus::nats::bridge_in_status(options.segment, options.queue));
-                } catch (const shmbus::NotFound&) {
-                }
-            }
+        else if (print_records(options) == 0) {
+            std::cerr << "shmbus-bridge: no bridge has run on queue " << options.queue
+                      << " of segment " << options.segment << '\n';
+            return 1;
         }
     } catch (const shmbus::Error& error) {
         std::cerr << "shmbus-bridge: " << error.what() << '\n';
