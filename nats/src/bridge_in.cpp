@@ -8,7 +8,9 @@
 #include "shmbus/queue.hpp"
 
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <stdexcept>
 
 namespace shmbus::nats {
 namespace {
@@ -23,10 +25,52 @@ std::uint64_t parse_tag(const Message& message) {
     return std::stoull(*text, nullptr, 16);
 }
 
+// Opens the segment, creating it only when missing: a stale one (every attached process dead,
+// say the bridge was killed while no consumer ran) still holds queued messages and the record
+// of the last sequence put, so it is kept, unlike Segment::open_or_create.
+Segment open_keeping_stale(const std::string& name) {
+    for (;;) {
+        try {
+            return Segment::open(name);
+        } catch (const NotFound&) {
+        }
+        try {
+            return Segment::create(name);
+        } catch (const AlreadyExists&) {
+        }
+    }
+}
+
+// The outbound bridge and message number a message came from, read from its Nats-Msg-Id
+// ("<epoch hex>-<number>", bridge_out.cpp). An outbound bridge publishes its messages in
+// number order, so a number not above the last one put from that bridge is a copy: the
+// republish of a message the server forgot it had (a work-queue stream deletes a message once
+// acknowledged, and a restarted server rebuilds its duplicate window from the messages it still
+// stores). Messages without such an id (not from a bridge) have none.
+struct Origin {
+    std::uint64_t epoch;
+    std::uint64_t id;
+};
+
+std::optional<Origin> origin_of(const Message& message) {
+    const std::optional<std::string> text = message.header("Nats-Msg-Id");
+    if (!text)
+        return std::nullopt;
+    const std::size_t dash = text->find('-');
+    if (dash == std::string::npos)
+        return std::nullopt;
+    try {
+        return Origin{std::stoull(text->substr(0, dash), nullptr, 16),
+                      std::stoull(text->substr(dash + 1))};
+    } catch (const std::logic_error&) { // not a bridge's id
+        return std::nullopt;
+    }
+}
+
 class InboundBridge {
 public:
     InboundBridge(const BridgeOptions& options, std::ostream& log)
-        : m_options(options), m_log(log), m_segment(Segment::open_or_create(options.segment)),
+        : m_options(options), m_log(log), m_segment(open_keeping_stale(options.segment)),
           m_record(m_segment, bridge::Direction::in, options.queue) {}
 
     void run(const std::atomic<bool>& stop) {
@@ -59,12 +103,16 @@ public:
 
 private:
     // A kill inside the put: the message may or may not be in the queue. Its redelivery will be
-    // put (again): at least once, never lost.
+    // put (again): at least once, never lost. A claim the kill left in the ring is undone now
+    // rather than when a getter has waited on it.
     void account_for_interrupted_put() {
         if (m_record.load(bridge::state) != bridge::putting)
             return;
         m_record.increment(bridge::possibly_duplicated);
         m_record.store(bridge::state, bridge::idle);
+        if (const std::optional<std::uint64_t> tag =
+                bridge::queue_type_tag(m_segment, m_options.queue))
+            queue_for(*tag).recover_dead();
     }
 
     // Sequences restart when the stream is deleted and made again.
@@ -84,7 +132,9 @@ private:
 
     void apply(Message& message, const std::atomic<bool>& stop) {
         const std::uint64_t sequence = message.stream_sequence();
-        if (sequence <= m_record.load(bridge::last_sequence)) {
+        const std::optional<Origin> origin = origin_of(message);
+        if (sequence <= m_record.load(bridge::last_sequence) ||
+            (origin && origin->id <= m_record.last_id_from(origin->epoch))) {
             m_record.increment(bridge::redeliveries_skipped);
             message.ack();
             return;
@@ -101,6 +151,8 @@ private:
             message.in_progress(); // back-pressure: keep it ours, fetch nothing more
         }
         m_record.store(bridge::last_sequence, sequence);
+        if (origin)
+            m_record.set_last_id_from(origin->epoch, origin->id);
         m_record.store(bridge::state, bridge::idle);
         m_record.increment(bridge::forwarded);
         message.ack();

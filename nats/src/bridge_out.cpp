@@ -3,15 +3,16 @@
 // goes queue -> in-flight record (segment) -> publish -> acknowledged -> record cleared; a
 // restart finds an uncleared record and republishes it under the same Nats-Msg-Id.
 #include "bridge_record.hpp"
-#include "segment/directory.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/nats/client.hpp"
 #include "shmbus/queue.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <ostream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace shmbus::nats {
 namespace {
@@ -20,10 +21,9 @@ using bridge::Field;
 using bridge::Record;
 
 // The element type tag the queue was created with: the bridge moves frames of any Queue<T>.
-std::uint64_t queue_type_tag(const Segment& segment, std::string_view queue) {
-    for (const detail::DirEntry* entry : detail::ready_entries(segment))
-        if (entry->kind == ObjectKind::queue && std::string_view(entry->name) == queue)
-            return entry->type_tag;
+std::uint64_t existing_queue_tag(const Segment& segment, std::string_view queue) {
+    if (const std::optional<std::uint64_t> tag = bridge::queue_type_tag(segment, queue))
+        return *tag;
     throw NotFound("no queue '" + std::string(queue) + "' in segment " + segment.name());
 }
 
@@ -37,7 +37,7 @@ class OutboundBridge {
 public:
     OutboundBridge(const BridgeOptions& options, std::ostream& log)
         : m_options(options), m_log(log), m_segment(Segment::open(options.segment)),
-          m_tag(queue_type_tag(m_segment, options.queue)),
+          m_tag(existing_queue_tag(m_segment, options.queue)),
           m_queue(m_segment, options.queue, QueueOptions{}, detail::OpenMode::open,
                   ObjectKind::queue, m_tag),
           m_record(m_segment, bridge::Direction::out, options.queue),
@@ -74,11 +74,15 @@ private:
         m_record.store(bridge::epoch, value | 1);
     }
 
+    // Killed inside try_get: the message it was copying out is gone with it (the queue's own
+    // rule for a dead consumer), unless the kill came before the claim or after the copy.
+    // Its claim is released now, so that the queue does not wait for a blocked getter to do it.
     void account_for_interrupted_take() {
         if (m_record.load(bridge::state) != bridge::taking)
             return;
         m_record.increment(bridge::possibly_lost);
         m_record.store(bridge::state, bridge::idle);
+        m_queue.recover_dead();
     }
 
     void forward(JetStream& js, const std::atomic<bool>& stop, bridge::Backoff& backoff) {
@@ -92,26 +96,37 @@ private:
                 publish_in_flight(js);
     }
 
-    // Moves one message from the queue into the in-flight record; false when none came.
+    // Moves one message from the queue into the in-flight record; false when none came within
+    // ~200 ms. The queue is polled with try_get, not waited on with get, so that the taking
+    // mark covers only a real take: a kill while waiting for a message is not counted.
     bool take() {
-        m_record.store(bridge::state, bridge::taking);
-        bool taken = false;
-        try {
-            taken = m_queue.get(m_buffer, detail::Deadline::after(std::chrono::milliseconds(200)));
-        } catch (const Closed&) {
-            m_drained = true;
-        }
-        if (!taken) {
+        constexpr std::chrono::microseconds kLongestPause{2000};
+        std::chrono::microseconds pause{50};
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (!m_drained && std::chrono::steady_clock::now() < until) {
+            m_record.store(bridge::state, bridge::taking);
+            const detail::QueueStatus status = m_queue.try_get(m_buffer);
+            if (status == detail::QueueStatus::ok) {
+                record_in_flight();
+                return true;
+            }
             m_record.store(bridge::state, bridge::idle);
-            return false;
+            m_drained = status == detail::QueueStatus::closed;
+            if (m_queue.qsize() != 0 && pause == kLongestPause)
+                m_queue.recover_dead(); // a dead process's claim may hold up the messages
+            std::this_thread::sleep_for(pause);
+            pause = std::min(kLongestPause, pause * 2);
         }
+        return false;
+    }
+
+    void record_in_flight() {
         std::memcpy(m_payload.data(), m_buffer.data(), m_buffer.size());
         m_record.store(bridge::in_flight_length, m_buffer.size());
-        const std::uint64_t id = m_record.load(bridge::next_id);
+        const std::uint64_t id = m_record.load(bridge::last_id) + 1;
         m_record.store(bridge::in_flight_id, id);
-        m_record.store(bridge::next_id, id + 1);
+        m_record.store(bridge::last_id, id);
         m_record.store(bridge::state, bridge::in_flight);
-        return true;
     }
 
     void publish_in_flight(JetStream& js) {

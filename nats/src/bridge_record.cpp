@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bridge_record.hpp"
 
+#include "segment/directory.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
@@ -40,7 +41,7 @@ std::string record_name(Direction direction, std::string_view queue) {
 }
 
 Record::Record(const Segment& segment, Direction direction, std::string_view queue)
-    : m_fields(segment, record_name(direction, queue), field_count),
+    : m_fields(segment, record_name(direction, queue), kRecordLength),
       m_lock(segment, record_name(direction, queue) + ".running") {}
 
 Record::~Record() {
@@ -55,12 +56,35 @@ void Record::lock_exclusively(std::string_view what) {
     m_locked = true;
 }
 
+std::uint64_t Record::last_id_from(std::uint64_t epoch) const {
+    for (std::size_t slot = field_count; slot < kRecordLength; slot += 2)
+        if (m_fields.load(slot) == epoch)
+            return m_fields.load(slot + 1);
+    return 0;
+}
+
+// A known epoch's id is updated in place (one store). A new epoch takes the next slot round
+// robin, emptied first, so that a kill in between leaves an empty slot, never a wrong pair.
+void Record::set_last_id_from(std::uint64_t epoch, std::uint64_t id) {
+    for (std::size_t slot = field_count; slot < kRecordLength; slot += 2)
+        if (m_fields.load(slot) == epoch) {
+            m_fields.store(slot + 1, id);
+            return;
+        }
+    const std::uint64_t victim = m_fields.load(next_origin) % kOrigins;
+    const std::size_t slot = field_count + 2 * victim;
+    m_fields.store(slot, 0);
+    m_fields.store(slot + 1, id);
+    m_fields.store(slot, epoch);
+    m_fields.store(next_origin, victim + 1);
+}
+
 BridgeStatus Record::status() const {
     return status_of(m_fields);
 }
 
 BridgeStatus status_of(const Array<std::uint64_t>& fields) {
-    if (fields.size() != field_count)
+    if (fields.size() != kRecordLength)
         throw CorruptSegment("bridge record of another layout");
     BridgeStatus status;
     status.forwarded = fields.load(forwarded);
@@ -87,6 +111,13 @@ std::chrono::milliseconds Backoff::next() {
     const auto current = m_next;
     m_next = std::min(m_limit, m_next * 2);
     return current;
+}
+
+std::optional<std::uint64_t> queue_type_tag(const Segment& segment, std::string_view queue) {
+    for (const detail::DirEntry* entry : detail::ready_entries(segment))
+        if (entry->kind == ObjectKind::queue && std::string_view(entry->name) == queue)
+            return entry->type_tag;
+    return std::nullopt;
 }
 
 std::string stream_of(const BridgeOptions& options) {

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,13 +25,13 @@ namespace shmbus::nats::bridge {
 enum Field : std::size_t {
     state,            ///< RecordState
     epoch,            ///< out: random, nonzero; makes message ids unique across segments
-    next_id,          ///< out: the id number the next taken message gets
+    last_id,          ///< out: the id number the last taken message got (they start at 1)
     in_flight_id,     ///< out: id number of the message in the in-flight record
     in_flight_length, ///< out: its length in bytes
-    type_tag,         ///< out: the queue's element type tag, sent with each message
     last_sequence,    ///< in: stream sequence of the last message put
     putting_sequence, ///< in: stream sequence of the message being put
     stream_created,   ///< in: creation time of the stream last_sequence belongs to
+    next_origin,      ///< in: the origin slot a new outbound bridge's epoch takes next
     forwarded,        ///< BridgeStatus counters from here on
     republished,
     duplicates_dropped,
@@ -40,6 +41,11 @@ enum Field : std::size_t {
     errors,
     field_count,
 };
+
+/// Inbound: after the fields, kOrigins pairs [epoch, last id number put] of the outbound
+/// bridges whose messages it received, replaced round robin.
+inline constexpr std::size_t kOrigins = 32;
+inline constexpr std::size_t kRecordLength = field_count + 2 * kOrigins;
 
 /// What the bridge was doing; a restart reads it to finish or account for the interrupted step.
 enum RecordState : std::uint64_t {
@@ -67,6 +73,10 @@ public:
     std::uint64_t load(Field field) const { return m_fields.load(field); }
     void store(Field field, std::uint64_t value) { m_fields.store(field, value); }
     void increment(Field field) { store(field, load(field) + 1); } // only the lock holder writes
+    /// Inbound: the last id number put from the outbound bridge `epoch`, 0 when none.
+    std::uint64_t last_id_from(std::uint64_t epoch) const;
+    /// Inbound: records `id` as the last put from `epoch`.
+    void set_last_id_from(std::uint64_t epoch, std::uint64_t id);
     /// Takes the bridge lock until destruction; UsageError when another bridge holds it.
     void lock_exclusively(std::string_view what);
     BridgeStatus status() const;
@@ -95,6 +105,9 @@ private:
     std::chrono::milliseconds m_limit;
     std::chrono::milliseconds m_next = kFirst;
 };
+
+/// The element type tag of the queue `queue` in `segment`, nullopt when there is none.
+std::optional<std::uint64_t> queue_type_tag(const Segment& segment, std::string_view queue);
 
 std::string stream_of(const BridgeOptions& options);
 /// The stream both directions use: work-queue retention, file storage.

@@ -2,6 +2,7 @@
 // The Queue bridges (shmbus/nats/bridge.hpp) in this process's threads, with two segments
 // standing for two hosts and a real nats-server between them.
 #include "bridge_record.hpp"
+#include "shmbus/detail/type_tag.hpp"
 #include "shmbus/nats/bridge.hpp"
 #include "shmbus/nats/client.hpp"
 #include "shmbus/queue.hpp"
@@ -183,6 +184,39 @@ TEST_F(BridgeTest, TheInboundBridgeSkipsAMessageItAlreadyPut) {
     EXPECT_EQ(sink.get_for(20s), "second");
     EXPECT_EQ(in_status().redeliveries_skipped, 1U);
     ASSERT_TRUE(eventually([&] { return js.stream_info(stream).messages == 0; }, 20s));
+    EXPECT_TRUE(sink.empty());
+}
+
+TEST_F(BridgeTest, TheInboundBridgeSkipsACopyTheServerNoLongerRecognised) {
+    // A server that forgot an id (window passed, or the message was deleted before a restart)
+    // stores a republished copy again; the inbound bridge knows it by its outbound id.
+    ConnectOptions connect;
+    connect.url = test::server().url();
+    Connection connection(connect);
+    JetStream js(connection);
+    StreamOptions stream;
+    stream.name = default_stream_name(in_options.subject);
+    stream.subject = in_options.subject;
+    stream.duplicate_window = 100ms;
+    js.add_stream(stream);
+    const std::vector<std::byte> frame = to_bytes(std::string("twice"));
+    const std::string tag = [] {
+        std::ostringstream out;
+        out << std::hex << detail::type_tag<std::string>();
+        return out.str();
+    }();
+    PublishOptions same_id;
+    same_id.msg_id = "1f-5";
+    for (int copy = 0; copy < 2; ++copy) {
+        Message message(in_options.subject, frame);
+        message.set_header(bridge::kTypeTagHeader, tag);
+        EXPECT_FALSE(js.publish(message, same_id).duplicate);
+        std::this_thread::sleep_for(300ms); // past the duplicate window
+    }
+    Queue<std::string> sink(*there, "orders");
+    BridgeThread in(false, in_options);
+    EXPECT_EQ(sink.get_for(20s), "twice");
+    ASSERT_TRUE(eventually([&] { return in_status().redeliveries_skipped == 1; }, 20s));
     EXPECT_TRUE(sink.empty());
 }
 

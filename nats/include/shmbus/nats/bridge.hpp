@@ -7,13 +7,15 @@
 ///
 /// Crash safety (README "Beyond one host" states the guarantee):
 /// - outbound: a message taken from the queue is first copied into the bridge's in-flight
-///   record in the segment, then published with a Nats-Msg-Id unique to it; the record is
-///   cleared only when the server acknowledged it. A restarted bridge republishes a pending
-///   record with the same id, and the stream's duplicate window drops the copy.
+///   record in the segment, then published with a Nats-Msg-Id unique to it (the bridge's random
+///   epoch and a number that grows by one per message); the record is cleared only when the
+///   server acknowledged it. A restarted bridge republishes a pending record with the same id,
+///   and the stream's duplicate window drops the copy.
 /// - inbound: one message is delivered at a time (max_ack_pending 1, so redeliveries keep
 ///   the stream's order); it is acknowledged only after the local put, and the stream sequence
-///   of the last message put is recorded in the segment, so a redelivery is recognised and
-///   not put twice.
+///   of the last message put (and, per sending bridge, the last id number put) is recorded in
+///   the segment, so a redelivery, or a copy the server stored twice because it forgot the id
+///   (after a restart, or past the window), is recognised and not put twice.
 /// - The one window neither can close: a kill between the queue handing a message over and
 ///   the in-flight record holding it (outbound), or between the put and the sequence record
 ///   (inbound), a few instructions. The bridges mark that window in the segment, so a
@@ -31,7 +33,8 @@ namespace shmbus::nats {
 
 /// Where a bridge reads and writes.
 struct BridgeOptions {
-    /// The local segment; the outbound bridge needs it to exist, the inbound one creates it.
+    /// The local segment; the outbound bridge needs it to exist, the inbound one creates it
+    /// when missing (and keeps a stale one: it holds messages not yet taken).
     std::string segment;
     /// The local queue; the inbound bridge creates it (default QueueOptions) when missing.
     std::string queue;
@@ -67,7 +70,8 @@ struct BridgeStatus {
     std::uint64_t republished = 0;
     /// Outbound: republished copies the server reported as duplicates (dropped).
     std::uint64_t duplicates_dropped = 0;
-    /// Inbound: redeliveries recognised by their stream sequence and not put again.
+    /// Inbound: redeliveries and stored copies recognised (stream sequence, sender's id number)
+    /// and not put again.
     std::uint64_t redeliveries_skipped = 0;
     /// Outbound: restarts after a kill inside the take window (see the top of this file).
     std::uint64_t possibly_lost = 0;
