@@ -82,6 +82,18 @@ void Connection::flush(std::chrono::milliseconds timeout) {
     check(natsConnection_FlushTimeout(m_handle.get(), to_ms(timeout)), "natsConnection_Flush");
 }
 
+void Connection::publish(Message& message) {
+    check(natsConnection_PublishMsg(m_handle.get(), message.get()), "natsConnection_PublishMsg");
+}
+
+Subscription Connection::subscribe(std::string_view subject) {
+    const std::string subject_text(subject);
+    natsSubscription* raw = nullptr;
+    check(natsConnection_SubscribeSync(&raw, m_handle.get(), subject_text.c_str()),
+          "natsConnection_SubscribeSync " + subject_text);
+    return Subscription(raw);
+}
+
 Message::Message(std::string_view subject, std::span<const std::byte> data) {
     const std::string subject_text(subject);
     natsMsg* raw = nullptr;
@@ -169,6 +181,15 @@ std::vector<Message> Subscription::fetch(int batch, std::chrono::milliseconds ti
     return messages;
 }
 
+std::optional<Message> Subscription::next(std::chrono::milliseconds timeout) {
+    natsMsg* raw = nullptr;
+    const natsStatus status = natsSubscription_NextMsg(&raw, m_handle.get(), to_ms(timeout));
+    if (status == NATS_TIMEOUT)
+        return std::nullopt;
+    check(status, "natsSubscription_NextMsg");
+    return Message(raw);
+}
+
 JetStream::JetStream(const Connection& connection, std::chrono::milliseconds wait) {
     jsOptions options;
     check(jsOptions_Init(&options), "jsOptions_Init");
@@ -246,6 +267,7 @@ Subscription JetStream::pull_subscribe(std::string_view subject, const ConsumerO
     config.AckPolicy = js_AckExplicit;
     config.AckWait = to_ns(options.ack_wait);
     config.MaxAckPending = options.max_ack_pending;
+    config.MaxDeliver = options.max_deliver;
     // Created here, not by js_PullSubscribe, so that the client never deletes it on destroy.
     jsErrCode js_code{};
     const natsStatus added =

@@ -51,6 +51,9 @@ struct ConnectOptions {
     int max_reconnect = -1;
 };
 
+class Message;
+class Subscription;
+
 /// A connection to a NATS server. Lost connections are re-established by the client in the
 /// background (ConnectOptions::reconnect_wait, max_reconnect); calls made meanwhile fail or
 /// time out with NatsError.
@@ -62,6 +65,10 @@ public:
     bool connected() const;
     /// Round trip to the server: everything sent before has been processed.
     void flush(std::chrono::milliseconds timeout);
+    /// Publishes `message` on core NATS: at most once, to the subscribers of the moment.
+    void publish(Message& message);
+    /// A synchronous subscription to `subject` (wildcards allowed): Subscription::next().
+    Subscription subscribe(std::string_view subject);
     /// The C handle, for calls this layer does not wrap; owned by this object.
     natsConnection* get() const { return m_handle.get(); }
 
@@ -106,13 +113,16 @@ private:
     std::unique_ptr<natsMsg, Destroy> m_handle;
 };
 
-/// A pull subscription to a JetStream consumer.
+/// A subscription: to a JetStream pull consumer (fetch), or a core synchronous one (next).
 class Subscription {
 public:
     /// Takes ownership of a subscription the C client returned.
     explicit Subscription(natsSubscription* subscription) : m_handle(subscription) {}
-    /// Up to `batch` messages; fewer (possibly none) when `timeout` passes first.
+    /// Pull subscriptions: up to `batch` messages; fewer (possibly none) when `timeout` passes
+    /// first.
     std::vector<Message> fetch(int batch, std::chrono::milliseconds timeout);
+    /// Synchronous subscriptions: the next message, nullopt when `timeout` passes first.
+    std::optional<Message> next(std::chrono::milliseconds timeout);
     /// The C handle; owned by this object.
     natsSubscription* get() const { return m_handle.get(); }
 
@@ -147,12 +157,15 @@ struct StreamOptions {
 struct ConsumerOptions {
     /// Durable name: no '.', '*', '>' or whitespace.
     std::string durable;
-    /// Stream to bind to; empty: the one capturing the subject.
+    /// Stream to bind to; required (pull_subscribe raises UsageError without it).
     std::string stream;
     /// Unacknowledged messages are redelivered after this.
     std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
     /// Most messages delivered and not yet acknowledged; 1 keeps redeliveries in order.
     std::int64_t max_ack_pending = 1;
+    /// Deliveries of one message before the server gives up on it (and sends the advisory
+    /// $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.STREAM.DURABLE); -1: no limit.
+    std::int64_t max_deliver = -1;
 };
 
 /// What the server answered to a publish.
