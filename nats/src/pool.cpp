@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The distributed Pool (shmbus/nats/pool.hpp). Tasks: stream SHMBUS_POOL_<name> (work queue)
+// The distributed Pool (shmbus/nats/pool.hpp). Tasks: stream SHMBUS_pool_<name> (work queue)
 // on subject shmbus.pool.<name>.tasks, headers Shmbus-Task (the registered name),
 // Shmbus-Task-Id and Shmbus-Reply (the caller's result subject), payload the encoded argument
 // tuple. Workers share the durable pull consumer "workers". Results: core NATS to Shmbus-Reply,
