@@ -136,13 +136,15 @@ struct Pool::State {
         return out.str();
     }
 
+    // Results wait on the long poll; advisories (rare) are looked at between two.
     void receive() {
         constexpr std::chrono::milliseconds kPoll{20};
+        constexpr std::chrono::milliseconds kGlance{1};
         while (!stopping) {
             try {
                 if (std::optional<Message> result = results.next(kPoll))
                     on_result(*result);
-                if (std::optional<Message> advisory = advisories.next(kPoll))
+                if (std::optional<Message> advisory = advisories.next(kGlance))
                     on_advisory(*advisory);
             } catch (const NatsError&) {
                 std::this_thread::sleep_for(kPoll); // reconnecting: the client retries
