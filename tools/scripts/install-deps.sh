@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ clang clang-format libclang-rt-14-dev libboost1.81-dev libgtest-dev
           libgmock-dev librapidcheck-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-          libcereal-dev python3 dpkg-dev pkg-config file doxygen)
+          libcereal-dev python3 dpkg-dev pkg-config file doxygen nats-server libnats-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include "bench.hpp"
+#include "bridge.hpp"
 #include "decode_messaging.hpp"
 #include "footprint.hpp"
 #include "shmbus/errors.hpp"
@@ -273,6 +274,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     BenchCommand bench(app);
     FootprintCommand footprint(app);
+    BridgeCommand bridge(app);
 
     try {
         app.parse(argc, argv);
@@ -298,6 +300,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
             return bench.run(out, err);
         } else if (footprint.selected()) {
             return footprint.run(out, err);
+        } else if (bridge.selected()) {
+            return bridge.run(err);
         } else if (*gc) {
             return report_garbage(collect_garbage(options.dry_run, options.prefix), options.dry_run,
                                   options.json, out, err);

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file
+/// Bridges between a local shmbus Queue and a NATS JetStream stream, with no change to the
+/// programs that use the queue: the outbound bridge drains the queue into the stream, the
+/// inbound bridge (on another host) feeds a local queue from it. They move the queue's encoded
+/// frames untouched; the element type travels in a header, so both ends use the same T.
+///
+/// Crash safety (README "Beyond one host" states the guarantee):
+/// - outbound: a message taken from the queue is first copied into the bridge's in-flight
+///   record in the segment, then published with a Nats-Msg-Id unique to it (the bridge's random
+///   epoch and a number that grows by one per message); the record is cleared only when the
+///   server acknowledged it. A restarted bridge republishes a pending record with the same id,
+///   and the stream's duplicate window drops the copy.
+/// - inbound: one message is delivered at a time (max_ack_pending 1, so redeliveries keep
+///   the stream's order); it is acknowledged only after the local put, and the stream sequence
+///   of the last message put (and, per sending bridge, the last id number put) is recorded in
+///   the segment, so a redelivery, or a copy the server stored twice because it forgot the id
+///   (after a restart, or past the window), is recognised and not put twice.
+/// - The one window neither can close: a kill between the queue handing a message over and
+///   the in-flight record holding it (outbound), or between the put and the sequence record
+///   (inbound), a few instructions. The bridges mark that window in the segment, so a
+///   restart counts such an event (possibly_lost / possibly_duplicated in BridgeStatus).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+namespace shmbus::nats {
+
+/// Where a bridge reads and writes.
+struct BridgeOptions {
+    /// The local segment; the outbound bridge needs it to exist, the inbound one creates it
+    /// when missing (and keeps a stale one: it holds messages not yet taken).
+    std::string segment;
+    /// The local queue; the inbound bridge creates it (default QueueOptions) when missing.
+    std::string queue;
+    /// The NATS server(s), nats://host:port.
+    std::string url;
+    /// The subject messages travel on.
+    std::string subject;
+    /// The JetStream stream (work-queue retention, file storage), created when missing;
+    /// empty: default_stream_name(subject).
+    std::string stream;
+    /// The inbound bridge's durable consumer; empty: default_durable_name(segment, queue).
+    std::string durable;
+    /// Inbound: the server redelivers a message not acknowledged within this time.
+    std::chrono::milliseconds ack_wait{std::chrono::seconds(5)};
+    /// The stream's de-duplication window: a republish after a crash is dropped only within it.
+    std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
+    /// Outbound: the longest pause between attempts while the server is unreachable.
+    std::chrono::milliseconds max_backoff{std::chrono::seconds(2)};
+};
+
+/// "SHMBUS_" and `subject` with every character a stream name may not hold replaced by '_'.
+std::string default_stream_name(std::string_view subject);
+/// "shmbus_<segment>_<queue>" made a valid consumer name in the same way.
+std::string default_durable_name(std::string_view segment, std::string_view queue);
+
+/// What a bridge recorded in its segment (shmbus-bridge status).
+struct BridgeStatus {
+    /// Messages forwarded: published and acknowledged (out), put locally (in).
+    std::uint64_t forwarded = 0;
+    /// Outbound: 1 while a message waits in the in-flight record for its acknowledgement.
+    std::uint64_t in_flight = 0;
+    /// Outbound: in-flight messages republished after a restart or an error.
+    std::uint64_t republished = 0;
+    /// Outbound: republished copies the server reported as duplicates (dropped).
+    std::uint64_t duplicates_dropped = 0;
+    /// Inbound: redeliveries and stored copies recognised (stream sequence, sender's id number)
+    /// and not put again.
+    std::uint64_t redeliveries_skipped = 0;
+    /// Outbound: restarts after a kill inside the take window (see the top of this file).
+    std::uint64_t possibly_lost = 0;
+    /// Inbound: restarts after a kill inside the put window (see the top of this file).
+    std::uint64_t possibly_duplicated = 0;
+    /// Inbound: stream sequence of the last message put.
+    std::uint64_t last_sequence = 0;
+    /// Failed attempts to reach or use the server so far.
+    std::uint64_t errors = 0;
+};
+
+/// Drains the queue into the stream until `stop` becomes true or the queue is closed and
+/// drained. Reconnects with back-off while the server is unreachable (logging each error to
+/// `log`); the messages wait in the local queue meanwhile. UsageError when another outbound
+/// bridge runs on the queue; NotFound when the segment or queue is missing.
+void run_bridge_out(const BridgeOptions& options, const std::atomic<bool>& stop, std::ostream& log);
+/// Feeds the queue from the stream until `stop` becomes true. Fetches the next message only
+/// once the previous one was put: while the local queue is full, nothing more is fetched
+/// (the message in hand is kept alive on the server with in-progress acknowledgements).
+/// UsageError when another inbound bridge runs on the queue.
+void run_bridge_in(const BridgeOptions& options, const std::atomic<bool>& stop, std::ostream& log);
+
+/// The outbound bridge's record for `queue` in `segment`; NotFound when it never ran.
+BridgeStatus bridge_out_status(std::string_view segment, std::string_view queue);
+/// The inbound bridge's record for `queue` in `segment`; NotFound when it never ran.
+BridgeStatus bridge_in_status(std::string_view segment, std::string_view queue);
+
+} // namespace shmbus::nats

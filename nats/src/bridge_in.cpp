@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+// The inbound bridge: JetStream stream -> local Queue (shmbus/nats/bridge.hpp). One message in
+// hand at a time: put it, record its stream sequence, then acknowledge; a redelivery whose
+// sequence is not above the recorded one was put already and is only acknowledged.
+#include "bridge_record.hpp"
+#include "shmbus/detail/queue_core.hpp"
+#include "shmbus/nats/client.hpp"
+#include "shmbus/queue.hpp"
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+
+namespace shmbus::nats {
+namespace {
+
+using bridge::Record;
+
+std::uint64_t parse_tag(const Message& message) {
+    const std::optional<std::string> text = message.header(bridge::kTypeTagHeader);
+    if (!text)
+        throw DecodeError("message without the " + std::string(bridge::kTypeTagHeader) +
+                          " header: not sent by a shmbus bridge");
+    return std::stoull(*text, nullptr, 16);
+}
+
+// Opens the segment, creating it only when missing: a stale one (every attached process dead,
+// say the bridge was killed while no consumer ran) still holds queued messages and the record
+// of the last sequence put, so it is kept, unlike Segment::open_or_create.
+Segment open_keeping_stale(const std::string& name) {
+    for (;;) {
+        try {
+            return Segment::open(name);
+        } catch (const NotFound&) {
+        }
+        try {
+            return Segment::create(name);
+        } catch (const AlreadyExists&) {
+        }
+    }
+}
+
+// The outbound bridge and message number a message came from, read from its Nats-Msg-Id
+// ("<epoch hex>-<number>", bridge_out.cpp). An outbound bridge publishes its messages in
+// number order, so a number not above the last one put from that bridge is a copy: the
+// republish of a message the server forgot it had (a work-queue stream deletes a message once
+// acknowledged, and a restarted server rebuilds its duplicate window from the messages it still
+// stores). Messages without such an id (not from a bridge) have none.
+struct Origin {
+    std::uint64_t epoch;
+    std::uint64_t id;
+};
+
+std::optional<Origin> origin_of(const Message& message) {
+    const std::optional<std::string> text = message.header("Nats-Msg-Id");
+    if (!text)
+        return std::nullopt;
+    const std::size_t dash = text->find('-');
+    if (dash == std::string::npos)
+        return std::nullopt;
+    try {
+        return Origin{std::stoull(text->substr(0, dash), nullptr, 16),
+                      std::stoull(text->substr(dash + 1))};
+    } catch (const std::logic_error&) { // not a bridge's id
+        return std::nullopt;
+    }
+}
+
+class InboundBridge {
+public:
+    InboundBridge(const BridgeOptions& options, std::ostream& log)
+        : m_options(options), m_log(log), m_segment(open_keeping_stale(options.segment)),
+          m_record(m_segment, bridge::Direction::in, options.queue) {}
+
+    void run(const std::atomic<bool>& stop) {
+        m_record.lock_exclusively("inbound");
+        account_for_interrupted_put();
+        bridge::Backoff backoff(m_options.max_backoff);
+        // relaxed: a plain flag set by a signal handler; nothing is published through it
+        while (!stop.load(std::memory_order_relaxed)) {
+            try {
+                Connection connection(bridge::connect_options(m_options, "shmbus-bridge-in"));
+                JetStream js(connection);
+                const StreamOptions stream = bridge::stream_options(m_options);
+                js.add_stream(stream);
+                forget_sequence_of_other_stream(js.stream_info(stream.name).created_ns);
+                ConsumerOptions consumer;
+                consumer.durable = bridge::durable_of(m_options);
+                consumer.stream = stream.name;
+                consumer.ack_wait = m_options.ack_wait;
+                consumer.max_ack_pending = 1; // redeliveries then come in stream order
+                Subscription subscription = js.pull_subscribe(m_options.subject, consumer);
+                backoff.reset();
+                receive(subscription, stop);
+            } catch (const NatsError& error) {
+                m_record.increment(bridge::errors);
+                m_log << "shmbus-bridge in: " << error.what() << "; retrying" << std::endl;
+                bridge::sleep_unless_stopped(backoff.next(), stop);
+            }
+        }
+    }
+
+private:
+    // A kill inside the put: the message may or may not be in the queue. Its redelivery will be
+    // put (again): at least once, never lost. A claim the kill left in the ring is undone now
+    // rather than when a getter has waited on it.
+    void account_for_interrupted_put() {
+        if (m_record.load(bridge::state) != bridge::putting)
+            return;
+        m_record.increment(bridge::possibly_duplicated);
+        m_record.store(bridge::state, bridge::idle);
+        if (const std::optional<std::uint64_t> tag =
+                bridge::queue_type_tag(m_segment, m_options.queue))
+            queue_for(*tag).recover_dead();
+    }
+
+    // Sequences restart when the stream is deleted and made again.
+    void forget_sequence_of_other_stream(std::int64_t created_ns) {
+        const auto created = static_cast<std::uint64_t>(created_ns);
+        if (m_record.load(bridge::stream_created) == created)
+            return;
+        m_record.store(bridge::last_sequence, 0);
+        m_record.store(bridge::stream_created, created);
+    }
+
+    void receive(Subscription& subscription, const std::atomic<bool>& stop) {
+        while (!stop.load(std::memory_order_relaxed))
+            for (Message& message : subscription.fetch(1, std::chrono::milliseconds(500)))
+                apply(message, stop);
+    }
+
+    void apply(Message& message, const std::atomic<bool>& stop) {
+        const std::uint64_t sequence = message.stream_sequence();
+        const std::optional<Origin> origin = origin_of(message);
+        if (sequence <= m_record.load(bridge::last_sequence) ||
+            (origin && origin->id <= m_record.last_id_from(origin->epoch))) {
+            m_record.increment(bridge::redeliveries_skipped);
+            message.ack();
+            return;
+        }
+        detail::QueueCore& queue = queue_for(parse_tag(message));
+        m_record.store(bridge::putting_sequence, sequence);
+        m_record.store(bridge::state, bridge::putting);
+        const auto step = m_options.ack_wait / 3;
+        while (!queue.put(message.data(), detail::Deadline::after(step))) {
+            if (stop.load(std::memory_order_relaxed)) { // not put: redelivered to the next run
+                m_record.store(bridge::state, bridge::idle);
+                return;
+            }
+            message.in_progress(); // back-pressure: keep it ours, fetch nothing more
+        }
+        m_record.store(bridge::last_sequence, sequence);
+        if (origin)
+            m_record.set_last_id_from(origin->epoch, origin->id);
+        m_record.store(bridge::state, bridge::idle);
+        m_record.increment(bridge::forwarded);
+        message.ack();
+    }
+
+    detail::QueueCore& queue_for(std::uint64_t tag) {
+        if (!m_queue || m_tag != tag) {
+            m_queue = std::make_unique<detail::QueueCore>(
+                m_segment, m_options.queue, QueueOptions{}, detail::OpenMode::open_or_create,
+                ObjectKind::queue, tag);
+            m_tag = tag;
+        }
+        return *m_queue;
+    }
+
+    BridgeOptions m_options;
+    std::ostream& m_log;
+    Segment m_segment;
+    Record m_record;
+    std::unique_ptr<detail::QueueCore> m_queue;
+    std::uint64_t m_tag = 0;
+};
+
+} // namespace
+
+void run_bridge_in(const BridgeOptions& options, const std::atomic<bool>& stop, std::ostream& log) {
+    InboundBridge(options, log).run(stop);
+}
+
+} // namespace shmbus::nats

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// shmbus-bridge: `out` drains a local Queue into a NATS JetStream stream, `in` feeds a local
+// Queue from one, `status` prints a bridge's record (shmbus/nats/bridge.hpp). `shmbus bridge
+// ...` runs this program. SIGINT / SIGTERM stop a bridge between two messages.
+#include "shmbus/errors.hpp"
+#include "shmbus/nats/bridge.hpp"
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void request_stop(int) {
+    g_stop.store(true, std::memory_order_relaxed); // relaxed: read by the bridge loops only
+}
+
+void add_bridge_options(CLI::App& command, shmbus::nats::BridgeOptions& options, int& ack_wait_ms) {
+    command.add_option("--segment", options.segment, "local segment")->required();
+    command.add_option("--queue", options.queue, "local queue")->required();
+    command.add_option("--url", options.url, "NATS server, nats://host:port")->required();
+    command.add_option("--subject", options.subject, "NATS subject")->required();
+    command.add_option("--stream", options.stream, "JetStream stream (default SHMBUS_<subject>)");
+    command.add_option("--durable", options.durable,
+                       "inbound: durable consumer (default shmbus_<segment>_<queue>)");
+    command.add_option("--ack-wait-ms", ack_wait_ms, "inbound: redelivery after (ms)");
+}
+
+void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
+    std::cout << direction << " forwarded=" << status.forwarded << " in_flight=" << status.in_flight
+              << " republished=" << status.republished
+              << " duplicates_dropped=" << status.duplicates_dropped
+              << " redeliveries_skipped=" << status.redeliveries_skipped
+              << " possibly_lost=" << status.possibly_lost
+              << " possibly_duplicated=" << status.possibly_duplicated
+              << " last_sequence=" << status.last_sequence << " errors=" << status.errors << '\n';
+}
+
+// Prints the record of each direction that has one; returns how many it printed.
+int print_records(const shmbus::nats::BridgeOptions& options) {
+    int printed = 0;
+    try {
+        print("out", shmbus::nats::bridge_out_status(options.segment, options.queue));
+        ++printed;
+    } catch (const shmbus::NotFound&) {
+    }
+    try {
+        print("in", shmbus::nats::bridge_in_status(options.segment, options.queue));
+        ++printed;
+    } catch (const shmbus::NotFound&) {
+    }
+    return printed;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"shmbus-bridge: a local shmbus Queue to and from NATS JetStream"};
+    app.require_subcommand(1);
+    shmbus::nats::BridgeOptions options;
+    int ack_wait_ms = 5000;
+    CLI::App* out = app.add_subcommand("out", "drain a local queue into a JetStream stream");
+    add_bridge_options(*out, options, ack_wait_ms);
+    CLI::App* in = app.add_subcommand("in", "feed a local queue from a JetStream stream");
+    add_bridge_options(*in, options, ack_wait_ms);
+    CLI::App* status = app.add_subcommand("status", "print the bridges' records of a queue");
+    status->add_option("--segment", options.segment, "local segment")->required();
+    status->add_option("--queue", options.queue, "local queue")->required();
+    CLI11_PARSE(app, argc, argv);
+    options.ack_wait = std::chrono::milliseconds(ack_wait_ms);
+
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+    try {
+        if (out->parsed())
+            shmbus::nats::run_bridge_out(options, g_stop, std::cerr);
+        else if (in->parsed())
+            shmbus::nats::run_bridge_in(options, g_stop, std::cerr);
+        else if (print_records(options) == 0) {
+            std::cerr << "shmbus-bridge: no bridge has run on queue " << options.queue
+                      << " of segment " << options.segment << '\n';
+            return 1;
+        }
+    } catch (const shmbus::Error& error) {
+        std::cerr << "shmbus-bridge: " << error.what() << '\n';
+        return 1;
+    }
+    return 0;
+}
