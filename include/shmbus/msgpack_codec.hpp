@@ -41,6 +41,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <msgpack.hpp>
 #include <new>
 #include <span>
@@ -70,6 +71,46 @@ private:
     ByteBuffer& m_out;
 };
 
+} // namespace detail
+} // namespace shmbus
+
+// msgpack-cxx 4.1 packs a float or double that holds an integral value (2.0, -0.0) as an
+// integer, so Python would get 2 for 2.0 and 0 for -0.0 (and converting 2^64 to uint64_t is
+// undefined). For the codec's own stream, floating point is packed as MessagePack float 32 /
+// float 64, always: a float stays a float, bit for bit, in every language.
+// msgpack-cxx's namespace is not part of shmbus's API reference.
+/// @cond
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(v1) {
+    template <>
+    inline packer<shmbus::detail::MsgpackBufferStream>&
+    packer<shmbus::detail::MsgpackBufferStream>::pack_float(float d) {
+        std::uint32_t bits = 0;
+        std::memcpy(&bits, &d, sizeof bits);
+        char buf[5];
+        buf[0] = static_cast<char>(0xcau);
+        _msgpack_store32(&buf[1], bits);
+        append_buffer(buf, sizeof buf);
+        return *this;
+    }
+
+    template <>
+    inline packer<shmbus::detail::MsgpackBufferStream>&
+    packer<shmbus::detail::MsgpackBufferStream>::pack_double(double d) {
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &d, sizeof bits);
+        char buf[9];
+        buf[0] = static_cast<char>(0xcbu);
+        _msgpack_store64(&buf[1], bits);
+        append_buffer(buf, sizeof buf);
+        return *this;
+    }
+} // MSGPACK_API_VERSION_NAMESPACE(v1)
+} // namespace msgpack
+/// @endcond
+
+namespace shmbus::detail {
+
 /// Every array element, map pair, string and bin byte takes at least one byte of the message,
 /// so no count in a valid message exceeds its length: with these limits a forged count fails at
 /// once instead of making msgpack-cxx allocate for it. Depth is bounded so that conversion,
@@ -79,7 +120,9 @@ inline msgpack::unpack_limit msgpack_limits(std::size_t message_size) {
     return {message_size, message_size, message_size, message_size, message_size, kMaxDepth};
 }
 
-} // namespace detail
+} // namespace shmbus::detail
+
+namespace shmbus {
 
 /// MessagePack, through msgpack-cxx; see the top of this file.
 struct MsgpackCodec {

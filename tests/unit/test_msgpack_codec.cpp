@@ -3,6 +3,7 @@
 // (KindMismatch against cereal), and bytes that are not one T are a DecodeError, never UB.
 #include "support/harness.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <gtest/gtest.h>
@@ -96,6 +97,21 @@ TEST(MsgpackCodec, encodes_what_other_languages_read) {
     MsgpackCodec::encode(Fill{0.5, 3}, buffer);
     EXPECT_EQ(std::vector<std::byte>(buffer.bytes().begin(), buffer.bytes().end()),
               raw({0x92, 0xcb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0, 0x03}));
+}
+
+TEST(MsgpackCodec, floating_point_stays_floating_point) {
+    // msgpack-cxx alone would pack 2.0 as the integer 2 and -0.0 as 0.
+    const auto encoded = [](auto value) {
+        detail::ByteBuffer buffer;
+        MsgpackCodec::encode(value, buffer);
+        return std::vector<std::byte>(buffer.bytes().begin(), buffer.bytes().end());
+    };
+    EXPECT_EQ(encoded(2.0), raw({0xcb, 0x40, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(encoded(-0.0), raw({0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(encoded(1.0f), raw({0xca, 0x3f, 0x80, 0, 0}));
+    EXPECT_EQ(encoded(std::vector<double>{18446744073709551616.0}),
+              raw({0x91, 0xcb, 0x43, 0xf0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_TRUE(std::signbit(round_trip(-0.0)));
 }
 
 TEST(MsgpackCodec, every_element_type_opens_one_msgpack_queue) {
