@@ -12,6 +12,7 @@
 #include <rapidcheck/gtest.h>
 #include <shmbus/errors.hpp>
 #include <shmbus/joinable_queue.hpp>
+#include <shmbus/manager.hpp>
 #include <shmbus/msgpack_codec.hpp>
 #include <shmbus/queue.hpp>
 #include <string>
@@ -166,4 +167,21 @@ RC_GTEST_PROP(MsgpackCodec, arbitrary_bytes_decode_or_raise_decode_error,
         (void)MsgpackCodec::decode<Order>(bytes);
     } catch (const DecodeError&) {
     }
+}
+
+TEST(MsgpackCodec, manager_containers_take_the_codec_too) {
+    ScopedSegment segment;
+    Manager manager(*segment);
+    auto dict = manager.dict<std::vector<int>, MsgpackCodec>("d", {.capacity_bytes = 4096});
+    dict.set("a", {1, 2});
+    EXPECT_EQ((Dict<std::vector<int>, MsgpackCodec>::open(*segment, "d").get("a")),
+              (std::vector<int>{1, 2}));
+    EXPECT_THROW(Dict<std::vector<int>>::open(*segment, "d"), KindMismatch);
+    auto list = manager.list<std::string, MsgpackCodec>("l", {.capacity_bytes = 4096});
+    list.append("x");
+    list.append("y");
+    EXPECT_EQ(list.index("y"), 1u);
+    list.remove("x");
+    EXPECT_EQ(list.to_vector(), std::vector<std::string>{"y"});
+    EXPECT_THROW(List<std::string>::open(*segment, "l"), KindMismatch);
 }
