@@ -90,6 +90,7 @@ void bind_errors(py::module_& m) {
     map_to(std::type_identity<Full>{}, keep(queue.attr("Full")));
     map_to(std::type_identity<EndOfStream>{}, py::handle(PyExc_EOFError));
     map_to(std::type_identity<IndexError>{}, py::handle(PyExc_IndexError));
+    map_to(std::type_identity<KeyError>{}, py::handle(PyExc_KeyError));
     (void)out_of_range;
 }
 
@@ -139,4 +140,5 @@ PYBIND11_MODULE(shmbus, m) {
     python::bind_sync(m);
     python::bind_messaging(m);
     python::bind_shared_values(m);
+    python::bind_manager(m);
 }

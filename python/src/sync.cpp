@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Lock, RLock, Semaphore, BoundedSemaphore and Event with Python's signatures: acquire(block,
-// timeout), wait(timeout), context managers; every wait releases the GIL (common.hpp).
+// Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition and Barrier with Python's
+// signatures: acquire(block, timeout), wait(timeout), context managers; every wait releases the
+// GIL (common.hpp).
 #include "common.hpp"
 
+#include <chrono>
 #include <pybind11/stl.h>
+#include <shmbus/barrier.hpp>
+#include <shmbus/condition.hpp>
 #include <shmbus/event.hpp>
 #include <shmbus/lock.hpp>
 #include <shmbus/semaphore.hpp>
@@ -29,6 +33,85 @@ void bind_acquire_release(Class& c) {
             "release", [](L& lock) { lock.release(); }, "Releases one hold.")
         .def("__enter__", [](L& lock) { return acquire(lock, true, std::nullopt); })
         .def("__exit__", [](L& lock, const py::args&) { lock.release(); });
+}
+
+/// Python's Condition.wait_for: pred() once it holds, or its last value when `timeout` passes.
+bool wait_for_predicate(Condition& condition, const py::function& predicate,
+                        TimeoutSeconds timeout) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    bool result = predicate().cast<bool>();
+    while (!result) {
+        TimeoutSeconds left;
+        if (timeout) {
+            left = *timeout - std::chrono::duration<double>(Clock::now() - start).count();
+            if (*left <= 0)
+                break;
+        }
+        // Slices lose no notify: notify requires the lock, which the waiter holds between them.
+        wait_in_slices(left, [&](auto slice) { return condition.wait_for(slice); });
+        result = predicate().cast<bool>();
+    }
+    return result;
+}
+
+void bind_condition_and_barrier(py::module_& m) {
+    py::class_<Condition> condition(
+        m, "Condition",
+        "multiprocessing.Condition over shmbus::Condition, with its own RLock or over a given "
+        "Lock or RLock of the same segment.");
+    condition.def(py::init([](const py::object& lock, const std::optional<Segment>& segment,
+                              const std::string& name) {
+                      const Segment where = segment_or_default(segment);
+                      if (lock.is_none())
+                          return Condition(where, name);
+                      if (py::isinstance<Lock>(lock))
+                          return Condition(where, name, lock.cast<Lock>());
+                      return Condition(where, name, lock.cast<RLock>());
+                  }),
+                  py::arg("lock") = py::none(), py::kw_only(), py::arg("segment") = py::none(),
+                  py::arg("name") = "");
+    bind_acquire_release<Condition>(condition);
+    condition
+        .def(
+            "wait",
+            [](Condition& c, TimeoutSeconds timeout) {
+                // Slices lose no notify: notify requires the lock, held between them.
+                return wait_in_slices(timeout, [&](auto slice) { return c.wait_for(slice); });
+            },
+            py::arg("timeout") = py::none(),
+            "Releases the lock, waits for a notify (False when `timeout` passes first), takes "
+            "the lock back.")
+        .def("wait_for", &wait_for_predicate, py::arg("predicate"), py::arg("timeout") = py::none())
+        .def(
+            "notify", [](Condition& c, unsigned n) { c.notify(n); }, py::arg("n") = 1)
+        .def("notify_all", &Condition::notify_all);
+
+    py::class_<Barrier>(m, "Barrier",
+                        "multiprocessing.Barrier over shmbus::Barrier. wait() without a timeout "
+                        "cannot be interrupted by Ctrl-C: a wait that gave up would break the "
+                        "barrier for every party.")
+        .def(py::init([](unsigned parties, const std::optional<Segment>& segment,
+                         const std::string& name) {
+                 return Barrier(segment_or_default(segment), name, parties);
+             }),
+             py::arg("parties"), py::kw_only(), py::arg("segment") = py::none(),
+             py::arg("name") = "")
+        .def(
+            "wait",
+            [](Barrier& b, TimeoutSeconds timeout) {
+                py::gil_scoped_release release;
+                if (!timeout)
+                    return b.wait();
+                return b.wait_for(std::chrono::duration<double>(std::max(0.0, *timeout)));
+            },
+            py::arg("timeout") = py::none(),
+            "The caller's arrival index; BrokenBarrierError when the barrier breaks.")
+        .def("abort", &Barrier::abort)
+        .def("reset", &Barrier::reset)
+        .def_property_readonly("parties", &Barrier::parties)
+        .def_property_readonly("n_waiting", &Barrier::n_waiting)
+        .def_property_readonly("broken", &Barrier::broken);
 }
 
 } // namespace
@@ -87,6 +170,7 @@ void bind_sync(py::module_& m) {
             },
             py::arg("timeout") = py::none(),
             "True once the flag is set; False when `timeout` seconds pass first.");
+    bind_condition_and_barrier(m);
 }
 
 } // namespace shmbus::python

@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <shmbus/array.hpp>
+#include <shmbus/barrier.hpp>
+#include <shmbus/condition.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/event.hpp>
 #include <shmbus/joinable_queue.hpp>
 #include <shmbus/lock.hpp>
+#include <shmbus/manager.hpp>
 #include <shmbus/msgpack_codec.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
@@ -153,6 +157,25 @@ void wrong_kinds(const Segment& segment) {
     mismatch([&] { shmbus::Value<std::int64_t>::open(segment, "int32"); }, "Value<int64_t>");
 }
 
+// Reads and extends the Manager dict and list Python made (test_manager.py).
+void manager(const Segment& segment) {
+    auto scores = shmbus::Dict<std::int64_t, MsgpackCodec>::open(segment, "scores");
+    expect_equal(scores.get("python"), std::int64_t{7}, "dict entry");
+    scores.set("c++", 9);
+    auto names = shmbus::List<std::string, MsgpackCodec>::open(segment, "names");
+    expect_equal(names.to_vector(), {"a", "b"}, "list");
+    names.append("from c++");
+}
+
+// Meets Python at Barrier "meet", then sets Value "flag" and notifies Condition "changed".
+void barrier_and_condition(const Segment& segment) {
+    shmbus::Barrier::open(segment, "meet", 2).wait();
+    auto changed = shmbus::Condition::open(segment, "changed");
+    std::lock_guard hold(changed);
+    shmbus::Value<std::int32_t>::open(segment, "flag").store(1);
+    changed.notify_all();
+}
+
 // Makes a cereal queue for Python to fail to open.
 void make_cereal_queue(const Segment& segment, const std::string& name) {
     shmbus::Queue<int>::create(segment, name).put(1);
@@ -173,6 +196,10 @@ int run(const std::vector<std::string>& args) {
         sync_and_values(segment);
     else if (part == "wrong-kinds")
         wrong_kinds(segment);
+    else if (part == "manager")
+        manager(segment);
+    else if (part == "barrier-and-condition")
+        barrier_and_condition(segment);
     else if (part == "make-cereal-queue")
         make_cereal_queue(segment, args.at(3));
     else
