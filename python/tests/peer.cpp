@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The C++ side of the Python tests (python/tests/test_*.py): opens the objects a Python process
+// The C++ side of the Python tests (python/tests/test_*.py) and of the Python bench
+// (tools/bench/python_shmbus.py): opens the objects a Python process
 // made in segment argv[1] and plays one part, named by argv[2]. Exit status 0 when every check
 // held; otherwise a message on stderr and status 1.
 #include <cstdint>
@@ -77,6 +78,22 @@ void echo(const Segment& segment, const std::string& in, const std::string& out)
         MsgpackCodec::encode(value.get(), buffer);
         to.put(MsgpackBytes{{buffer.bytes().begin(), buffer.bytes().end()}});
     }
+}
+
+// Forwards every message of `in` to `out` unread, until a nil (tools/bench/python_shmbus.py).
+void relay(const Segment& segment, const std::string& in, const std::string& out) {
+    auto from = Queue<MsgpackBytes>::open(segment, in);
+    auto to = Queue<MsgpackBytes>::open(segment, out);
+    for (MsgpackBytes message = from.get(); !is_nil(message); message = from.get())
+        to.put(message);
+}
+
+// Takes messages from `in` until a nil, then puts a nil into `out` (the bench's throughput).
+void drain(const Segment& segment, const std::string& in, const std::string& out) {
+    auto from = Queue<MsgpackBytes>::open(segment, in);
+    while (!is_nil(from.get())) {
+    }
+    Queue<MsgpackBytes>::open(segment, out).put(MsgpackBytes{{std::byte{0xc0}}});
 }
 
 // One value of each kind, as C++ types.
@@ -186,6 +203,10 @@ int run(const std::vector<std::string>& args) {
     const std::string& part = args.at(2);
     if (part == "echo")
         echo(segment, args.at(3), args.at(4));
+    else if (part == "relay")
+        relay(segment, args.at(3), args.at(4));
+    else if (part == "drain")
+        drain(segment, args.at(3), args.at(4));
     else if (part == "send-typed")
         send_typed(segment, args.at(3));
     else if (part == "expect-typed")
