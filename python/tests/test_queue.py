@@ -125,3 +125,31 @@ def test_joinable_and_simple_queues(segment):
     sq = shmbus.SimpleQueue(segment=segment, name="simple")
     sq.put([1, 2])
     assert sq.get() == [1, 2] and sq.empty()
+
+
+class _ChattyDict(dict):
+    """A dict whose items() runs Python code mid-pack, letting other threads pack meanwhile."""
+
+    def items(self):
+        time.sleep(0)
+        return super().items()
+
+
+def test_values_packed_by_many_threads_arrive_whole(segment):
+    q = shmbus.Queue(segment=segment, name="threads")
+    with pytest.raises(TypeError):
+        q.put(object())  # not MessagePack: nothing is sent, and the packer stays usable
+
+    def put_many(thread):
+        for i in range(300):
+            q.put(_ChattyDict(thread=thread, i=i, text="x" * (i % 40)))
+
+    threads = [threading.Thread(target=put_many, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    got = [q.get(timeout=20) for _ in range(1200)]
+    for thread in threads:
+        thread.join()
+    assert sorted((item["thread"], item["i"]) for item in got) == \
+        sorted((t, i) for t in range(4) for i in range(300))
+    assert all(item["text"] == "x" * (item["i"] % 40) for item in got)
