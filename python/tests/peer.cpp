@@ -193,6 +193,24 @@ void barrier_and_condition(const Segment& segment) {
     changed.notify_all();
 }
 
+// Works through Python's JoinableQueue "jobs" (task_done for each, a nil ends it; its results go
+// to SimpleQueue "results"), holding RLock "r" twice over and BoundedSemaphore "b" meanwhile.
+void joinable_worker(const Segment& segment) {
+    auto recursive = shmbus::RLock::open(segment, "r");
+    std::lock_guard outer(recursive);
+    std::lock_guard inner(recursive);
+    auto bounded = shmbus::BoundedSemaphore::open(segment, "b");
+    std::lock_guard slot(bounded);
+    auto jobs =
+        shmbus::JoinableQueue<std::optional<std::string>, MsgpackCodec>::open(segment, "jobs");
+    shmbus::SimpleQueue<std::string, MsgpackCodec> results(segment, "results");
+    while (const auto job = jobs.get()) {
+        results.put(*job + " done");
+        jobs.task_done();
+    }
+    jobs.task_done();
+}
+
 // Makes a cereal queue for Python to fail to open.
 void make_cereal_queue(const Segment& segment, const std::string& name) {
     shmbus::Queue<int>::create(segment, name).put(1);
@@ -221,6 +239,8 @@ int run(const std::vector<std::string>& args) {
         manager(segment);
     else if (part == "barrier-and-condition")
         barrier_and_condition(segment);
+    else if (part == "joinable-worker")
+        joinable_worker(segment);
     else if (part == "make-cereal-queue")
         make_cereal_queue(segment, args.at(3));
     else

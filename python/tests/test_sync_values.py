@@ -92,3 +92,23 @@ def test_lock_and_events_between_python_processes(segment):
     lock.release()
     child.join(20)
     assert child.exitcode == 0
+
+
+def test_joinable_and_simple_queues_rlock_and_bounded_semaphore_with_cpp(segment, peer):
+    jobs = shmbus.JoinableQueue(segment=segment, name="jobs")
+    results = shmbus.SimpleQueue(segment=segment, name="results")
+    recursive = shmbus.RLock(segment=segment, name="r")
+    bounded = shmbus.BoundedSemaphore(1, segment=segment, name="b")
+    recursive.acquire()
+    process = peer("joinable-worker")
+    for job in ["a", "b", "c"]:
+        jobs.put(job)
+    jobs.put(None)
+    recursive.release()  # the worker takes the RLock only now, then the semaphore's one slot
+    jobs.join()
+    assert [results.get() for _ in range(3)] == ["a done", "b done", "c done"]
+    finish(process)
+    assert bounded.acquire(timeout=20)  # given back by the worker
+    bounded.release()
+    assert recursive.acquire(timeout=20)
+    recursive.release()
