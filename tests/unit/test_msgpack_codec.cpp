@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <gtest/gtest.h>
 #include <map>
 #include <optional>
@@ -161,8 +160,9 @@ RC_GTEST_PROP(MsgpackCodec, round_trips_nested_values,
 
 RC_GTEST_PROP(MsgpackCodec, arbitrary_bytes_decode_or_raise_decode_error,
               (const std::vector<std::uint8_t>& input)) {
-    std::vector<std::byte> bytes(input.size());
-    std::memcpy(bytes.data(), input.data(), input.size());
+    std::vector<std::byte> bytes;
+    for (const std::uint8_t byte : input)
+        bytes.push_back(std::byte{byte});
     try {
         (void)MsgpackCodec::decode<Order>(bytes);
     } catch (const DecodeError&) {
