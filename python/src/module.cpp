@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `shmbus` Python module: Python's multiprocessing names over shmbus segments, speaking to
-// C++ processes that open the same segment and names (python/README.md).
+// C++ processes that open the same segment and names (README.md, "From Python").
 #include "common.hpp"
 
 #include <pybind11/stl.h>
