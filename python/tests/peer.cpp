@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The C++ side of the Python tests (python/tests/test_*.py) and of the Python bench
-// (tools/bench/python_shmbus.py): opens the objects a Python process
-// made in segment argv[1] and plays one part, named by argv[2]. Exit status 0 when every check
-// held; otherwise a message on stderr and status 1.
+// (tools/bench/python_shmbus.py): opens the objects a Python process made in segment argv[1]
+// and plays one part, named by argv[2]. Exit status 0 when every check held; otherwise a
+// message on stderr and status 1.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
