@@ -241,4 +241,28 @@ T from_bytes(std::span<const std::byte> bytes) {
     return decode<T>(bytes);
 }
 
+/// The default codec of Queue, SimpleQueue and JoinableQueue: encode() and decode() above
+/// (trivially copyable types as their bytes, the rest through cereal). Only C++ reads it; for a
+/// codec other languages read, see MsgpackCodec (shmbus/msgpack_codec.hpp).
+///
+/// A codec is a class with static `type_tag<T>()` (recorded in the object: opening it with
+/// another tag is KindMismatch), `encode<T>(value, out)` and `decode<T>(bytes)`.
+struct CerealCodec {
+    /// detail::type_tag<T>(): size, alignment, category and encoding of T.
+    template <class T>
+    static constexpr std::uint64_t type_tag() {
+        return detail::type_tag<T>();
+    }
+    /// shmbus::encode.
+    template <class T>
+    static void encode(const T& value, detail::ByteBuffer& out) {
+        shmbus::encode(value, out);
+    }
+    /// shmbus::decode.
+    template <class T>
+    static T decode(std::span<const std::byte> bytes) {
+        return shmbus::decode<T>(bytes);
+    }
+};
+
 } // namespace shmbus

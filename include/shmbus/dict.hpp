@@ -11,7 +11,9 @@
 ///   shmbus::Dict<Order> orders(segment, "orders"); // named: an unrelated program opens it
 /// @endcode
 ///
-/// Values travel through the codec (codec.hpp). Keys keep insertion order, like Python's dict.
+/// Values travel through the codec, the second template argument: CerealCodec (codec.hpp) by
+/// default, MsgpackCodec (msgpack_codec.hpp) for a Dict Python reads as shmbus.Manager().dict().
+/// Keys keep insertion order, like Python's dict.
 /// Each call is atomic; `d.set(k, d.get(k) - 10)` is two calls and races with other processes,
 /// while update() reads, applies and writes under one hold of the lock.
 ///
@@ -52,7 +54,7 @@ using DictOptions = ContainerOptions;
 /// A dict from string keys to V in shared memory, shared by every process that holds, inherits
 /// or opens it (Python's Manager().dict(), without the server process). Copies are handles to
 /// the same Dict. Each call is atomic; see the top of this file for capacity and crashes.
-template <class V>
+template <class V, class Codec = CerealCodec>
 class Dict {
 public:
     /// The value type.
@@ -80,7 +82,7 @@ public:
     /// Python's d[key]: KeyError when missing.
     V get(std::string_view key) const {
         detail::Transaction txn(m_core);
-        return decode<V>(value_of(txn, key));
+        return Codec::template decode<V>(value_of(txn, key));
     }
     /// Python's d.get(key, fallback).
     V get(std::string_view key, V fallback) const {
@@ -92,11 +94,11 @@ public:
         const auto slot = txn.find(key);
         if (!slot)
             return std::nullopt;
-        return decode<V>(txn.slot(*slot)->value);
+        return Codec::template decode<V>(txn.slot(*slot)->value);
     }
     /// Python's d[key] = value. Full when it does not fit (the Dict is unchanged).
     void set(std::string_view key, const V& value) {
-        const auto bytes = detail::encoded(value);
+        const auto bytes = detail::encoded<Codec>(value);
         detail::Transaction txn(m_core);
         txn.put(key, bytes);
     }
@@ -114,7 +116,7 @@ public:
     V pop(std::string_view key) {
         detail::Transaction txn(m_core);
         const std::size_t slot = slot_of(txn, key);
-        V value = decode<V>(txn.slot(slot)->value);
+        V value = Codec::template decode<V>(txn.slot(slot)->value);
         txn.erase(slot);
         return value;
     }
@@ -124,7 +126,7 @@ public:
         const auto slot = txn.find(key);
         if (!slot)
             return fallback;
-        V value = decode<V>(txn.slot(*slot)->value);
+        V value = Codec::template decode<V>(txn.slot(*slot)->value);
         txn.erase(*slot);
         return value;
     }
@@ -141,9 +143,9 @@ public:
     template <class F>
     V update(std::string_view key, F fn) {
         detail::Transaction txn(m_core);
-        V value = decode<V>(value_of(txn, key));
+        V value = Codec::template decode<V>(value_of(txn, key));
         detail::apply_update(value, fn);
-        txn.put(key, detail::encoded(value));
+        txn.put(key, detail::encoded<Codec>(value));
         return value;
     }
     /// As update(key, fn), starting from `initial` when the key is missing.
@@ -151,9 +153,9 @@ public:
     V update(std::string_view key, const V& initial, F fn) {
         detail::Transaction txn(m_core);
         const auto slot = txn.find(key);
-        V value = slot ? decode<V>(txn.slot(*slot)->value) : initial;
+        V value = slot ? Codec::template decode<V>(txn.slot(*slot)->value) : initial;
         detail::apply_update(value, fn);
-        txn.put(key, detail::encoded(value));
+        txn.put(key, detail::encoded<Codec>(value));
         return value;
     }
 
@@ -175,7 +177,7 @@ public:
     std::vector<V> values() const {
         std::vector<V> result;
         for_each_item([&](std::string_view, std::span<const std::byte> value) {
-            result.push_back(decode<V>(value));
+            result.push_back(Codec::template decode<V>(value));
         });
         return result;
     }
@@ -183,7 +185,7 @@ public:
     std::vector<std::pair<std::string, V>> items() const {
         std::vector<std::pair<std::string, V>> result;
         for_each_item([&](std::string_view key, std::span<const std::byte> value) {
-            result.emplace_back(std::string(key), decode<V>(value));
+            result.emplace_back(std::string(key), Codec::template decode<V>(value));
         });
         return result;
     }
@@ -199,7 +201,7 @@ public:
 private:
     Dict(const Segment& segment, std::string_view name, const DictOptions& options,
          detail::OpenMode mode)
-        : m_core(segment, name, options, mode, ObjectKind::dict, detail::type_tag<V>()) {}
+        : m_core(segment, name, options, mode, ObjectKind::dict, Codec::template type_tag<V>()) {}
 
     static std::size_t slot_of(const detail::Transaction& txn, std::string_view key) {
         const auto slot = txn.find(key);

@@ -11,19 +11,19 @@ namespace shmbus {
 
 /// A Queue<T> with task counting (Python's multiprocessing.JoinableQueue): a distinct kind in
 /// the segment, so a Queue and a JoinableQueue cannot open each other (KindMismatch).
-template <class T>
-class JoinableQueue : public Queue<T> {
+template <class T, class Codec = CerealCodec>
+class JoinableQueue : public Queue<T, Codec> {
 public:
     /// An anonymous JoinableQueue in the default segment.
     JoinableQueue() : JoinableQueue(QueueOptions{}) {}
     /// An anonymous JoinableQueue in the default segment, made with `options`.
     explicit JoinableQueue(const QueueOptions& options)
-        : Queue<T>(Segment::default_segment(), "", options, detail::OpenMode::create,
-                   ObjectKind::joinable_queue) {}
+        : Queue<T, Codec>(Segment::default_segment(), "", options, detail::OpenMode::create,
+                          ObjectKind::joinable_queue) {}
     /// Opens `name` in `segment`, creating it when missing.
     JoinableQueue(const Segment& segment, std::string_view name, const QueueOptions& options = {})
-        : Queue<T>(segment, name, options, detail::OpenMode::open_or_create,
-                   ObjectKind::joinable_queue) {}
+        : Queue<T, Codec>(segment, name, options, detail::OpenMode::open_or_create,
+                          ObjectKind::joinable_queue) {}
     /// AlreadyExists when the name is taken.
     static JoinableQueue create(const Segment& segment, std::string_view name,
                                 const QueueOptions& options = {}) {
@@ -58,7 +58,7 @@ public:
 private:
     JoinableQueue(const Segment& segment, std::string_view name, const QueueOptions& options,
                   detail::OpenMode mode)
-        : Queue<T>(segment, name, options, mode, ObjectKind::joinable_queue) {}
+        : Queue<T, Codec>(segment, name, options, mode, ObjectKind::joinable_queue) {}
 };
 
 } // namespace shmbus

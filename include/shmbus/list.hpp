@@ -11,11 +11,12 @@
 /// @endcode
 ///
 /// Indices are Python's: negative ones count from the end; out of range is IndexError (insert
-/// clamps, as Python's does). Values travel through the codec (codec.hpp). Capacity is fixed at
-/// creation (ContainerOptions): an entry that does not fit raises Full and changes nothing. A
-/// process killed inside a call leaves the List as before or after that call (extend: see there).
-/// append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove shift the
-/// entries after i (O(n), as in Python).
+/// clamps, as Python's does). Values travel through the codec (second template argument:
+/// CerealCodec by default, or MsgpackCodec, for Python's shmbus.Manager().list()). Capacity is
+/// fixed at creation (ContainerOptions): an entry that does not fit raises Full and changes
+/// nothing. A process killed inside a call leaves the List as before or after that call (extend:
+/// see there). append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove
+/// shift the entries after i (O(n), as in Python).
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -41,7 +42,7 @@ using ListOptions = ContainerOptions;
 /// A list of V in shared memory, shared by every process that holds, inherits or opens it
 /// (Python's Manager().list(), without the server process). Copies are handles to the same
 /// List. Each call is atomic; see the top of this file for indices, capacity and crashes.
-template <class V>
+template <class V, class Codec = CerealCodec>
 class List {
 public:
     /// The element type.
@@ -67,7 +68,7 @@ public:
 
     /// Python's l.append(value). Full when it does not fit.
     void append(const V& value) {
-        const auto bytes = detail::encoded(value);
+        const auto bytes = detail::encoded<Codec>(value);
         detail::Transaction txn(m_core);
         txn.append(bytes);
     }
@@ -80,7 +81,7 @@ public:
         const std::size_t before = txn.size();
         try {
             for (const auto& value : values)
-                txn.append(detail::encoded(static_cast<const V&>(value)));
+                txn.append(detail::encoded<Codec>(static_cast<const V&>(value)));
         } catch (...) {
             while (txn.size() > before)
                 txn.erase(txn.size() - 1);
@@ -89,7 +90,7 @@ public:
     }
     /// Python's l.insert(index, value): before `index`, clamped to [0, size()].
     void insert(std::ptrdiff_t index, const V& value) {
-        const auto bytes = detail::encoded(value);
+        const auto bytes = detail::encoded<Codec>(value);
         detail::Transaction txn(m_core);
         const auto size = static_cast<std::ptrdiff_t>(txn.size());
         const std::ptrdiff_t at =
@@ -99,11 +100,11 @@ public:
     /// Python's l[index]: IndexError outside [-size(), size()).
     V at(std::ptrdiff_t index) const {
         detail::Transaction txn(m_core);
-        return decode<V>(txn.slot(position(txn, index))->value);
+        return Codec::template decode<V>(txn.slot(position(txn, index))->value);
     }
     /// Python's l[index] = value.
     void set(std::ptrdiff_t index, const V& value) {
-        const auto bytes = detail::encoded(value);
+        const auto bytes = detail::encoded<Codec>(value);
         detail::Transaction txn(m_core);
         txn.replace(position(txn, index), bytes);
     }
@@ -112,7 +113,7 @@ public:
     V pop(std::ptrdiff_t index = -1) {
         detail::Transaction txn(m_core);
         const std::size_t at = position(txn, index);
-        V value = decode<V>(txn.slot(at)->value);
+        V value = Codec::template decode<V>(txn.slot(at)->value);
         txn.erase(at);
         return value;
     }
@@ -124,7 +125,7 @@ public:
     /// Python's l.remove(value): erases the first entry equal to `value` (see find);
     /// UsageError (Python's ValueError) when there is none.
     void remove(const V& value) {
-        const std::vector<std::byte> wanted = to_bytes(value);
+        const std::vector<std::byte> wanted = encoding_of(value);
         detail::Transaction txn(m_core);
         const auto found = first_match(txn, wanted);
         if (!found)
@@ -133,7 +134,7 @@ public:
     }
     /// Python's l.count(value): how many entries equal `value` (see find).
     std::size_t count(const V& value) const {
-        const std::vector<std::byte> wanted = to_bytes(value);
+        const std::vector<std::byte> wanted = encoding_of(value);
         detail::Transaction txn(m_core);
         std::size_t n = 0;
         for (std::size_t i = 0; i < txn.size(); ++i)
@@ -143,7 +144,7 @@ public:
     /// The first index whose value encodes like `value` (equal values of the codec's types
     /// encode alike), or nullopt.
     std::optional<std::size_t> find(const V& value) const {
-        const std::vector<std::byte> wanted = to_bytes(value);
+        const std::vector<std::byte> wanted = encoding_of(value);
         detail::Transaction txn(m_core);
         return first_match(txn, wanted);
     }
@@ -161,9 +162,9 @@ public:
     V update(std::ptrdiff_t index, F fn) {
         detail::Transaction txn(m_core);
         const std::size_t at = position(txn, index);
-        V value = decode<V>(txn.slot(at)->value);
+        V value = Codec::template decode<V>(txn.slot(at)->value);
         detail::apply_update(value, fn);
-        txn.replace(at, detail::encoded(value));
+        txn.replace(at, detail::encoded<Codec>(value));
         return value;
     }
 
@@ -180,7 +181,7 @@ public:
         std::vector<V> result;
         result.reserve(txn.size());
         for (std::size_t i = 0; i < txn.size(); ++i)
-            result.push_back(decode<V>(txn.slot(i)->value));
+            result.push_back(Codec::template decode<V>(txn.slot(i)->value));
         return result;
     }
     /// Removes every entry.
@@ -195,7 +196,12 @@ public:
 private:
     List(const Segment& segment, std::string_view name, const ListOptions& options,
          detail::OpenMode mode)
-        : m_core(segment, name, options, mode, ObjectKind::list, detail::type_tag<V>()) {}
+        : m_core(segment, name, options, mode, ObjectKind::list, Codec::template type_tag<V>()) {}
+
+    static std::vector<std::byte> encoding_of(const V& value) {
+        const auto bytes = detail::encoded<Codec>(value);
+        return {bytes.begin(), bytes.end()};
+    }
 
     static std::optional<std::size_t> first_match(const detail::Transaction& txn,
                                                   std::span<const std::byte> wanted) {

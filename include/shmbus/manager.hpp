@@ -39,14 +39,14 @@ public:
 
     /// The Dict `name`, created with `options` when missing; an empty name makes a new
     /// anonymous one (reachable through the returned handle and its copies only).
-    template <class V>
-    Dict<V> dict(std::string_view name = "", const DictOptions& options = {}) const {
-        return Dict<V>(m_segment, name, options);
+    template <class V, class Codec = CerealCodec>
+    Dict<V, Codec> dict(std::string_view name = "", const DictOptions& options = {}) const {
+        return Dict<V, Codec>(m_segment, name, options);
     }
     /// The List `name`, as dict().
-    template <class V>
-    List<V> list(std::string_view name = "", const ListOptions& options = {}) const {
-        return List<V>(m_segment, name, options);
+    template <class V, class Codec = CerealCodec>
+    List<V, Codec> list(std::string_view name = "", const ListOptions& options = {}) const {
+        return List<V, Codec>(m_segment, name, options);
     }
 
     /// The segment its containers live in.

@@ -22,6 +22,10 @@
 /// close(): further puts raise Closed; gets drain what is left, then raise Closed. Unlike
 /// Python, close() closes the queue for every process, not only the caller's feeding end.
 ///
+/// The codec (second template argument, CerealCodec by default) is recorded in the queue with
+/// the element type: `Queue<Order, MsgpackCodec>` (shmbus/msgpack_codec.hpp) carries MessagePack
+/// that a Python process reads; opening a queue with another codec is KindMismatch.
+///
 /// Dead peers: a process killed inside put or get leaves a claim in the ring; a blocked put or
 /// get of a survivor repairs it within ~50 ms (a dead producer's claim becomes padding, a dead
 /// consumer's message is lost with it), so the survivors go on. What is not repaired: with a
@@ -41,6 +45,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 namespace shmbus {
 
@@ -64,11 +69,16 @@ struct QueueOptions {
 /// A FIFO queue of T shared by any number of producer and consumer processes (Python's
 /// multiprocessing.Queue). Copies are handles to the same queue. See the top of this file for
 /// the guarantees and for what happens when a process dies inside a call.
-template <class T>
+template <class T, class Codec = CerealCodec>
 class Queue {
 public:
     /// The element type.
     using value_type = T;
+    /// How elements are encoded (CerealCodec, MsgpackCodec).
+    using codec_type = Codec;
+    /// Items go straight into the ring and out of it, with no scratch buffer between
+    /// (detail/frame_codec.hpp writes exactly the bytes of CerealCodec).
+    static constexpr bool kInPlace = std::is_same_v<Codec, CerealCodec> && detail::kFrameInPlace<T>;
 
     /// An anonymous queue in the default segment (maxsize 0: bounded only by its capacity).
     Queue() : Queue(QueueOptions{}) {}
@@ -106,7 +116,7 @@ public:
     /// False when full or closed; never blocks. MessageTooLarge still throws: the item can
     /// never fit.
     [[nodiscard]] bool try_put(const T& item) {
-        if constexpr (detail::kFrameInPlace<T>) {
+        if constexpr (kInPlace) {
             const detail::FrameParts<T> parts(item);
             return m_core.try_put(parts.first(), parts.second()) == detail::QueueStatus::ok;
         } else {
@@ -131,7 +141,7 @@ public:
     T get_nowait() { return get_by(detail::Deadline::immediate()); }
     /// nullopt when empty, or closed and drained; never blocks.
     [[nodiscard]] std::optional<T> try_get() {
-        if constexpr (detail::kFrameInPlace<T>) {
+        if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
                 return std::nullopt;
@@ -140,7 +150,7 @@ public:
             detail::ByteBuffer& buffer = detail::codec_scratch();
             if (m_core.try_get(buffer) != detail::QueueStatus::ok)
                 return std::nullopt;
-            return decode<T>(buffer.bytes());
+            return Codec::template decode<T>(buffer.bytes());
         }
     }
 
@@ -173,7 +183,7 @@ protected:
     /// For JoinableQueue: `kind` tells the two kinds apart in the segment.
     Queue(const Segment& segment, std::string_view name, const QueueOptions& options,
           detail::OpenMode mode, ObjectKind kind = ObjectKind::queue)
-        : m_core(segment, name, options, mode, kind, detail::type_tag<T>()) {}
+        : m_core(segment, name, options, mode, kind, Codec::template type_tag<T>()) {}
 
     /// The untyped queue; JoinableQueue adds task counting through it.
     detail::QueueCore m_core;
@@ -182,14 +192,14 @@ private:
     static std::span<const std::byte> encoded(const T& item) {
         detail::ByteBuffer& buffer = detail::codec_scratch();
         buffer.clear();
-        encode(item, buffer);
+        Codec::encode(item, buffer);
         return buffer.bytes();
     }
     // Trivially copyable items and strings/vectors of them go straight into and out of the
     // ring (frame_codec.hpp); the rest through a per-thread scratch buffer.
     void put_by(const T& item, detail::Deadline deadline) {
         bool queued = false;
-        if constexpr (detail::kFrameInPlace<T>) {
+        if constexpr (kInPlace) {
             const detail::FrameParts<T> parts(item);
             queued = m_core.put(parts.first(), parts.second(), deadline);
         } else {
@@ -199,7 +209,7 @@ private:
             throw Full("queue is full");
     }
     T get_by(detail::Deadline deadline) {
-        if constexpr (detail::kFrameInPlace<T>) {
+        if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (!m_core.get(decoder.sink(), deadline))
                 throw Empty("queue is empty");
@@ -208,13 +218,13 @@ private:
             detail::ByteBuffer& buffer = detail::codec_scratch();
             if (!m_core.get(buffer, deadline))
                 throw Empty("queue is empty");
-            return decode<T>(buffer.bytes());
+            return Codec::template decode<T>(buffer.bytes());
         }
     }
 };
 
 /// Python's SimpleQueue: put, get, empty and close of an unbounded Queue.
-template <class T>
+template <class T, class Codec = CerealCodec>
 class SimpleQueue {
 public:
     /// An anonymous queue in the default segment, inherited by forked children.
@@ -236,7 +246,7 @@ public:
     bool closed() const { return m_queue.closed(); }
 
 private:
-    Queue<T> m_queue;
+    Queue<T, Codec> m_queue;
 };
 
 } // namespace shmbus

@@ -2,7 +2,7 @@
 # Fails listing every source, CMake file, shell script and Doxyfile under the project's code
 # folders whose first lines lack the SPDX licence identifier. Run by ctest as style.spdx:
 #   cmake -DSOURCE_DIR=<top of the source tree> -P check_spdx.cmake
-set(folders core include tools tests fuzz docs .ci)
+set(folders core include tools tests fuzz docs .ci python)
 set(identifier "SPDX-License-Identifier: Apache-2.0")
 set(lines_searched 5)
 

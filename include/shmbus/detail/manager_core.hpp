@@ -91,11 +91,12 @@ private:
     bool m_recovered;
 };
 
-/// The encoding of `value` in this thread's codec buffer: valid until its next use.
-inline std::span<const std::byte> encoded(const auto& value) {
+/// The encoding of `value` by Codec in this thread's codec buffer: valid until its next use.
+template <class Codec>
+std::span<const std::byte> encoded(const auto& value) {
     ByteBuffer& buffer = codec_scratch();
     buffer.clear();
-    encode(value, buffer);
+    Codec::encode(value, buffer);
     return buffer.bytes();
 }
 

@@ -20,7 +20,7 @@ inline constexpr unsigned kTagEncodingShift = 56;
 
 /// Bits 0..31 sizeof(T); 32..47 alignof(T); 48..55 the category (1 floating point, 2 signed
 /// integral, 3 unsigned integral with bool, 4 anything else); 56..63 the encoding (1 its bytes,
-/// 2 cereal).
+/// 2 cereal, 3 MessagePack: see kMsgpackTypeTag).
 template <class T>
 constexpr std::uint64_t type_tag() {
     const std::uint64_t category = std::is_floating_point_v<T> ? 1
@@ -31,5 +31,11 @@ constexpr std::uint64_t type_tag() {
     return sizeof(T) | (std::uint64_t{alignof(T)} << kTagAlignShift) |
            (category << kTagCategoryShift) | (encoding << kTagEncodingShift);
 }
+
+/// The tag of every object made with MsgpackCodec (shmbus/msgpack_codec.hpp), whatever its
+/// element type: MessagePack describes itself, so a Python process, which has no C++ type, opens
+/// the same objects as `Queue<Order, MsgpackCodec>`; a message that is no Order is then a
+/// DecodeError on get. Size, alignment and category are 0, so no cereal or memcpy tag equals it.
+inline constexpr std::uint64_t kMsgpackTypeTag = std::uint64_t{3} << kTagEncodingShift;
 
 } // namespace shmbus::detail

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+// The C++ side of the Python tests (python/tests/test_*.py) and of the Python bench
+// (tools/bench/python_shmbus.py): opens the objects a Python process made in segment argv[1]
+// and plays one part, named by argv[2]. Exit status 0 when every check held; otherwise a
+// message on stderr and status 1.
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shmbus/array.hpp>
+#include <shmbus/barrier.hpp>
+#include <shmbus/condition.hpp>
+#include <shmbus/errors.hpp>
+#include <shmbus/event.hpp>
+#include <shmbus/joinable_queue.hpp>
+#include <shmbus/lock.hpp>
+#include <shmbus/manager.hpp>
+#include <shmbus/msgpack_codec.hpp>
+#include <shmbus/queue.hpp>
+#include <shmbus/semaphore.hpp>
+#include <shmbus/value.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using shmbus::MsgpackBytes;
+using shmbus::MsgpackCodec;
+using shmbus::Segment;
+
+template <class T>
+using Queue = shmbus::Queue<T, MsgpackCodec>;
+
+/// What Python sees as {"symbol": str, "quantity": int, "prices": [float], "note": None|str}.
+struct Order {
+    std::string symbol;
+    std::int64_t quantity = 0;
+    std::vector<double> prices;
+    std::optional<std::string> note;
+    bool operator==(const Order&) const = default;
+    MSGPACK_DEFINE_MAP(symbol, quantity, prices, note)
+};
+
+using Table = std::map<std::string, std::vector<int>>;
+
+const Order kOrder{"ACME", -3, {1.5, 2.25}, std::nullopt};
+const Table kTable{{"a", {1, 2, 3}}, {"b", {}}};
+const std::vector<std::byte> kBytes{std::byte{0}, std::byte{255}, std::byte{7}};
+
+bool is_nil(const MsgpackBytes& message) {
+    return message.bytes.size() == 1 && message.bytes[0] == std::byte{0xc0};
+}
+
+struct CheckFailed {
+    std::string what;
+};
+
+template <class T>
+void expect_equal(const T& got, const T& want, std::string_view what) {
+    if (!(got == want))
+        throw CheckFailed{"unexpected " + std::string(what)};
+}
+
+// Decodes every message of `in` and encodes it again into `out`, until a nil: a round trip
+// through msgpack-cxx's own representation.
+void echo(const Segment& segment, const std::string& in, const std::string& out) {
+    auto from = Queue<MsgpackBytes>::open(segment, in);
+    auto to = Queue<MsgpackBytes>::open(segment, out);
+    for (;;) {
+        const MsgpackBytes message = from.get();
+        if (is_nil(message))
+            return;
+        const msgpack::object_handle value = MsgpackCodec::unpack(message.bytes);
+        shmbus::detail::ByteBuffer buffer;
+        MsgpackCodec::encode(value.get(), buffer);
+        to.put(MsgpackBytes{{buffer.bytes().begin(), buffer.bytes().end()}});
+    }
+}
+
+// Forwards every message of `in` to `out` unread, until a nil (tools/bench/python_shmbus.py).
+void relay(const Segment& segment, const std::string& in, const std::string& out) {
+    auto from = Queue<MsgpackBytes>::open(segment, in);
+    auto to = Queue<MsgpackBytes>::open(segment, out);
+    for (MsgpackBytes message = from.get(); !is_nil(message); message = from.get())
+        to.put(message);
+}
+
+// Takes messages from `in` until a nil, then puts a nil into `out` (the bench's throughput).
+void drain(const Segment& segment, const std::string& in, const std::string& out) {
+    auto from = Queue<MsgpackBytes>::open(segment, in);
+    while (!is_nil(from.get())) {
+    }
+    Queue<MsgpackBytes>::open(segment, out).put(MsgpackBytes{{std::byte{0xc0}}});
+}
+
+// One value of each kind, as C++ types.
+void send_typed(const Segment& segment, const std::string& name) {
+    Queue<int>::open(segment, name).put(-42);
+    Queue<double>::open(segment, name).put(0.25);
+    Queue<std::string>::open(segment, name).put("héllo");
+    Queue<std::vector<std::byte>>::open(segment, name).put(kBytes);
+    Queue<std::vector<int>>::open(segment, name).put({1, 2, 3});
+    Queue<Table>::open(segment, name).put(kTable);
+    Queue<Order>::open(segment, name).put(kOrder);
+    Queue<bool>::open(segment, name).put(true);
+}
+
+// The values send_typed sends, as Python sent them.
+void expect_typed(const Segment& segment, const std::string& name) {
+    expect_equal(Queue<int>::open(segment, name).get(), -42, "int");
+    expect_equal(Queue<double>::open(segment, name).get(), 0.25, "float");
+    expect_equal(Queue<std::string>::open(segment, name).get(), std::string("héllo"), "str");
+    expect_equal(Queue<std::vector<std::byte>>::open(segment, name).get(), kBytes, "bytes");
+    expect_equal(Queue<std::vector<int>>::open(segment, name).get(), {1, 2, 3}, "list");
+    expect_equal(Queue<Table>::open(segment, name).get(), kTable, "dict");
+    expect_equal(Queue<Order>::open(segment, name).get(), kOrder, "Order");
+    expect_equal(Queue<bool>::open(segment, name).get(), true, "bool");
+}
+
+// Takes integers until a nil; prints "<count> <sum> <sum of squares mod 2^64>".
+void consume(const Segment& segment, const std::string& name) {
+    auto queue = Queue<MsgpackBytes>::open(segment, name);
+    std::uint64_t count = 0, sum = 0, squares = 0;
+    for (;;) {
+        const MsgpackBytes message = queue.get();
+        if (is_nil(message))
+            break;
+        const auto value = MsgpackCodec::decode<std::uint64_t>(message.bytes);
+        ++count;
+        sum += value;
+        squares += value * value;
+    }
+    std::cout << count << ' ' << sum << ' ' << squares << std::endl;
+}
+
+// Works on the synchronisation objects and shared values Python made (test_sync_values.py).
+void sync_and_values(const Segment& segment) {
+    auto counter = shmbus::Value<std::int32_t>::open(segment, "counter");
+    for (int i = 0; i < 1000; ++i) {
+        std::lock_guard guard(counter.get_lock());
+        counter.store(counter.load() + 1);
+    }
+    shmbus::Value<double>::open(segment, "ratio").store(2.5);
+    auto squares = shmbus::Array<std::int64_t>::open(segment, "squares");
+    for (std::size_t i = 0; i < squares.size(); ++i)
+        squares.store(i, static_cast<std::int64_t>(i * i));
+    expect_equal(shmbus::Array<double>::open(segment, "given").to_vector(), {0.5, 1.5, -2.0},
+                 "Array('d') from Python");
+    auto lock = shmbus::Lock::open(segment, "lock");
+    lock.acquire();
+    lock.release();
+    shmbus::Semaphore::open(segment, "slots").release(2);
+    shmbus::Event::open(segment, "go").wait();
+    shmbus::Event::open(segment, "done").set();
+}
+
+// Opening Python's objects with the wrong codec or type fails as KindMismatch.
+void wrong_kinds(const Segment& segment) {
+    const auto mismatch = [](auto open, std::string_view what) {
+        try {
+            open();
+        } catch (const shmbus::KindMismatch&) {
+            return;
+        }
+        throw CheckFailed{std::string(what) + " opened without KindMismatch"};
+    };
+    mismatch([&] { shmbus::Queue<int>::open(segment, "packed"); }, "a cereal Queue<int>");
+    mismatch([&] { shmbus::JoinableQueue<int, MsgpackCodec>::open(segment, "packed"); },
+             "a JoinableQueue");
+    mismatch([&] { shmbus::Value<double>::open(segment, "int32"); }, "Value<double> of 'i'");
+    mismatch([&] { shmbus::Value<std::int64_t>::open(segment, "int32"); }, "Value<int64_t>");
+}
+
+// Reads and extends the Manager dict and list Python made (test_manager.py).
+void manager(const Segment& segment) {
+    auto scores = shmbus::Dict<std::int64_t, MsgpackCodec>::open(segment, "scores");
+    expect_equal(scores.get("python"), std::int64_t{7}, "dict entry");
+    scores.set("c++", 9);
+    auto names = shmbus::List<std::string, MsgpackCodec>::open(segment, "names");
+    expect_equal(names.to_vector(), {"a", "b"}, "list");
+    names.append("from c++");
+}
+
+// Meets Python at Barrier "meet", then sets Value "flag" and notifies Condition "changed".
+void barrier_and_condition(const Segment& segment) {
+    shmbus::Barrier::open(segment, "meet", 2).wait();
+    auto changed = shmbus::Condition::open(segment, "changed");
+    std::lock_guard hold(changed);
+    shmbus::Value<std::int32_t>::open(segment, "flag").store(1);
+    changed.notify_all();
+}
+
+// Works through Python's JoinableQueue "jobs" (task_done for each, a nil ends it; its results go
+// to SimpleQueue "results"), holding RLock "r" twice over and BoundedSemaphore "b" meanwhile.
+void joinable_worker(const Segment& segment) {
+    auto recursive = shmbus::RLock::open(segment, "r");
+    std::lock_guard outer(recursive);
+    std::lock_guard inner(recursive);
+    auto bounded = shmbus::BoundedSemaphore::open(segment, "b");
+    std::lock_guard slot(bounded);
+    auto jobs =
+        shmbus::JoinableQueue<std::optional<std::string>, MsgpackCodec>::open(segment, "jobs");
+    shmbus::SimpleQueue<std::string, MsgpackCodec> results(segment, "results");
+    while (const auto job = jobs.get()) {
+        results.put(*job + " done");
+        jobs.task_done();
+    }
+    jobs.task_done();
+}
+
+// Makes a cereal queue for Python to fail to open.
+void make_cereal_queue(const Segment& segment, const std::string& name) {
+    shmbus::Queue<int>::create(segment, name).put(1);
+}
+
+int run(const std::vector<std::string>& args) {
+    const Segment segment = Segment::open(args.at(1));
+    const std::string& part = args.at(2);
+    if (part == "echo")
+        echo(segment, args.at(3), args.at(4));
+    else if (part == "relay")
+        relay(segment, args.at(3), args.at(4));
+    else if (part == "drain")
+        drain(segment, args.at(3), args.at(4));
+    else if (part == "send-typed")
+        send_typed(segment, args.at(3));
+    else if (part == "expect-typed")
+        expect_typed(segment, args.at(3));
+    else if (part == "consume")
+        consume(segment, args.at(3));
+    else if (part == "sync-and-values")
+        sync_and_values(segment);
+    else if (part == "wrong-kinds")
+        wrong_kinds(segment);
+    else if (part == "manager")
+        manager(segment);
+    else if (part == "barrier-and-condition")
+        barrier_and_condition(segment);
+    else if (part == "joinable-worker")
+        joinable_worker(segment);
+    else if (part == "make-cereal-queue")
+        make_cereal_queue(segment, args.at(3));
+    else
+        throw CheckFailed{"no part named " + part};
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(std::vector<std::string>(argv, argv + argc));
+    } catch (const CheckFailed& failed) {
+        std::cerr << "peer: " << failed.what << '\n';
+    } catch (const std::exception& e) {
+        std::cerr << "peer: " << e.what() << '\n';
+    }
+    return 1;
+}

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: Apache-2.0
+"""shmbus.Pipe between Python processes: msgpack values with send/recv, raw bytes."""
+import multiprocessing
+
+import pytest
+
+import shmbus
+
+
+def _reply(connection):
+    while True:
+        message = connection.recv()
+        if message is None:
+            break
+        connection.send({"echo": message})
+    data = connection.recv_bytes()
+    connection.send_bytes(data[::-1])
+
+
+def test_pipe_carries_values_and_bytes_between_processes(segment):
+    parent, child = shmbus.Pipe(segment=segment)
+    process = multiprocessing.get_context("fork").Process(target=_reply, args=(child,))
+    process.start()
+    for value in [1, "two", [3.0, b"4"], {"five": None}]:
+        parent.send(value)
+        assert parent.poll(20)
+        assert parent.recv() == {"echo": value}
+    parent.send(None)
+    parent.send_bytes(b"0123456789", 2, 5)
+    assert parent.recv_bytes() == b"65432"
+    process.join(20)
+    assert process.exitcode == 0
+
+
+def test_one_way_pipe_and_end_of_stream(segment):
+    reader, writer = shmbus.Pipe(False, segment=segment)
+    assert reader.readable and not reader.writable and writer.writable
+    writer.send_bytes(bytearray(b"abc"))
+    writer.close()
+    assert reader.recv_bytes() == b"abc"
+    with pytest.raises(EOFError):
+        reader.recv()
