@@ -6,6 +6,7 @@
 #include "os/futex.hpp"
 #include "shmbus/wait.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -64,6 +65,12 @@ inline Deadline spin_end(Deadline deadline, const WaitOptions& options) {
 /// few hundred nanoseconds, and a clock read (~26 ns on the reference VM) would be a large part
 /// of them.
 inline constexpr unsigned kTriesBeforeClock = 64;
+
+/// A registered waiter that may not sleep yet (wakers.may_sleep()) yields this many times, then
+/// naps on the futex from kFirstNap, doubling up to kMaxNap, until it may.
+inline constexpr unsigned kYieldsBeforeNap = 16;
+inline constexpr std::chrono::nanoseconds kFirstNap = std::chrono::microseconds(50);
+inline constexpr std::chrono::nanoseconds kMaxNap = std::chrono::milliseconds(10);
 
 /// Calls try_once() up to kTriesBeforeClock times without reading the clock.
 template <class Try>
@@ -144,6 +151,8 @@ bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_
     ParkScope parked(waiters);
     wakers.registered();
     Deadline next_probe = probe.slice_of(deadline);
+    unsigned unsleepable = 0;
+    std::chrono::nanoseconds nap = kFirstNap;
     for (;;) {
         // SYNC seq_cst: after our waiters increment, pairs with the waker's seq_cst change of word.
         const std::uint32_t seen = word.load(std::memory_order_seq_cst);
@@ -152,9 +161,17 @@ bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_
         if (deadline.expired())
             return false;
         if (!wakers.may_sleep()) {
-            // A waker is finishing a change it made before we registered: it will not wake us,
-            // and it needs no more than its own few instructions (or, dead, the probe's repair).
-            std::this_thread::yield();
+            // A waker is finishing a change it made before we registered: it will not wake us.
+            // It needs a few instructions, unless it was descheduled or stopped (SIGSTOP, a
+            // debugger) there, or died (the probe repairs that): look again at once a few
+            // times, then in naps growing to kMaxNap, so a stopped peer costs no busy CPU.
+            if (++unsleepable <= kYieldsBeforeNap) {
+                std::this_thread::yield();
+            } else {
+                (void)futex_wait(word, seen,
+                                 probe.slice_of(deadline).earlier(Deadline::after(nap)));
+                nap = std::min(2 * nap, kMaxNap);
+            }
             if (next_probe.expired()) {
                 next_probe = probe.slice_of(deadline);
                 if (probe.check())
