@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpmcRing's lease table, the slow path (see "Leases" at the top of ring/mpmc_ring.hpp):
-// how a thread gets a lease when it has none cached: its own, a free one, one freed from a dead
-// thread, or a shared one lent for a single put or get.
+// MpmcRing's lease table (see "Leases" at the top of ring/mpmc_ring.hpp): the lease this thread
+// has cached for a ring, and the slow path when it has none: its own, a free one, one freed
+// from a dead thread, or a shared one lent for a single put or get.
 #include "ring/mpmc_ring.hpp"
 #include "shmbus/errors.hpp"
 
+#include <array>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -31,7 +32,81 @@ void wait_a_little(unsigned round) {
         std::this_thread::sleep_for(kLeasePoll);
 }
 
+// How often a borrower looks for an owned lease again (one may have been freed since).
+constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
+constexpr unsigned kSweepEvery = 50;
+constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
+
+// Which lease this thread owns in each ring it used lately (or kBorrowing: it borrows shared
+// leases there until next_own_try); checked against the lease's owner before use, so an entry
+// for a ring that was unmapped, or from before a fork, is just a miss.
+struct LeaseCacheEntry {
+    const void* ring = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t own_tries = 0;
+    Clock::time_point next_own_try{};
+};
+thread_local std::array<LeaseCacheEntry, 8> t_lease_cache;
+thread_local unsigned t_lease_victim = 0;
+
+void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
+    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index, 0, next_own_try};
+}
+
+// A borrower looks for a free owned lease every kOwnRetryPeriod, and every kSweepEvery-th time
+// also frees the leases of dead owners (which reads /proc for each owner).
+bool time_to_look_again(LeaseCacheEntry& entry) {
+    const auto now = Clock::now();
+    if (now < entry.next_own_try)
+        return false;
+    entry.next_own_try = now + kOwnRetryPeriod;
+    ++entry.own_tries;
+    return true;
+}
+
 } // namespace
+
+// ---- the fast path: this thread's cached lease ----------------------------------------
+
+MpmcRing::LeaseUse::~LeaseUse() {
+    if (!m_borrowed)
+        return;
+    // A claim left in flight (an exception mid-way) keeps the lease: recovery undoes the claim
+    // once this thread is dead and then frees the lease. relaxed is enough (both): our own stores.
+    if (m_lease.put_pos.load(std::memory_order_relaxed) != kNoPosition ||
+        m_lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
+        return;
+    // SYNC release: pairs with the acq_rel CAS in claim_free_lease: the next borrower's
+    // position stores come after ours.
+    m_lease.owner.store(kNoOwner, std::memory_order_release);
+}
+
+MpmcRing::LeaseUse MpmcRing::my_lease(OwnerId me) {
+    for (LeaseCacheEntry& entry : t_lease_cache) {
+        if (entry.ring != m_header)
+            continue;
+        if (entry.index == kBorrowing) {
+            if (!time_to_look_again(entry))
+                return {*borrow_lease(me), true};
+            if (entry.own_tries % kSweepEvery == 0)
+                free_dead_leases(me);
+            RingLease* lease = claim_free_lease(me, 0, kOwnedLeases);
+            if (lease == nullptr)
+                return {*borrow_lease(me), true};
+            entry.index = static_cast<std::uint32_t>(lease - m_leases);
+            return {*lease, false};
+        }
+        // relaxed is enough: only this thread writes its own identity into a lease.
+        if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
+            return {m_leases[entry.index], false};
+    }
+    if (RingLease* lease = own_lease(me)) {
+        remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
+        return {*lease, false};
+    }
+    remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
+    return {*borrow_lease(me), true};
+}
 
 RingLease* MpmcRing::claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count) {
     for (std::uint32_t j = 0; j < count; ++j) {
