@@ -20,5 +20,6 @@
 #include "shmbus/shared.hpp"
 #include "shmbus/sync.hpp"
 #include "shmbus/topic.hpp"
+#include "shmbus/topic_loan.hpp"
 #include "shmbus/version.hpp"
 #include "shmbus/wait.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file
-/// Topic<T>, Publisher<T>, Subscriber<T>, Loan\<U\>, Borrowed<T>: publish/subscribe over a
-/// shared-memory broadcast ring, with zero-copy loans.
+/// Topic<T>, Publisher<T>, Subscriber<T>: publish/subscribe over a shared-memory broadcast
+/// ring, with zero-copy loans (Loan\<U\> and Borrowed<T>, in topic_loan.hpp).
 /// Every subscriber receives every message published after it subscribed (and the last
 /// TopicOptions::history before), each at its own pace.
 ///
@@ -37,6 +37,7 @@
 #include "shmbus/detail/topic_core.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/segment.hpp"
+#include "shmbus/topic_loan.hpp"
 #include "shmbus/wait.hpp"
 
 #include <chrono>
@@ -75,119 +76,6 @@ struct TopicOptions {
     std::size_t max_subscribers = 64;
     /// How handles made from this Topic wait; each process (and each handle) may choose its own.
     WaitOptions wait = {};
-};
-
-/// A slot of a topic lent to a publisher to write a message in place (zero copy). Made by
-/// Publisher::loan; `publish()` makes it visible to every subscriber; a loan destroyed
-/// unpublished is given back (subscribers skip it). While a loan is held, subscribers wait at
-/// its position: hold it briefly. The publisher must outlive it. Move-only.
-///
-/// Loan<std::byte> lends raw bytes (bytes()); Loan\<U\> for a trivially copyable U holds a
-/// value-initialised U constructed in place (get(), *, ->).
-template <class U>
-class Loan {
-public:
-    /// The message's bytes in shared memory (64-byte aligned).
-    std::span<std::byte> bytes() const { return {m_data, m_size}; }
-    /// The value being written (Loan\<U\> for a trivially copyable U).
-    U* get() const requires(!std::is_same_v<U, std::byte>) {
-        return std::launder(reinterpret_cast<U*>(m_data));
-    }
-    /// The value being written.
-    U& operator*() const requires(!std::is_same_v<U, std::byte>) { return *get(); }
-    /// The value being written.
-    U* operator->() const requires(!std::is_same_v<U, std::byte>) { return get(); }
-
-    /// Publishes the message to every subscriber; UsageError when already published.
-    void publish() {
-        if (m_publisher == nullptr)
-            throw UsageError("this loan was published already");
-        std::exchange(m_publisher, nullptr)->publish_loan(m_position, m_size);
-    }
-    /// Gives the slot back unpublished (subscribers skip it).
-    ~Loan() {
-        if (m_publisher != nullptr)
-            m_publisher->return_loan(m_position);
-    }
-    /// Takes over `other`'s slot.
-    Loan(Loan&& other) noexcept
-        : m_publisher(std::exchange(other.m_publisher, nullptr)), m_data(other.m_data),
-          m_size(other.m_size), m_position(other.m_position) {}
-    Loan(const Loan&) = delete;
-    Loan& operator=(const Loan&) = delete;
-    Loan& operator=(Loan&&) = delete;
-
-    /// Made by Publisher::loan.
-    Loan(detail::TopicPublisherCore& publisher, std::byte* data, std::size_t size,
-         std::uint64_t position)
-        : m_publisher(&publisher), m_data(data), m_size(size), m_position(position) {
-        if constexpr (!std::is_same_v<U, std::byte>)
-            new (data) U{};
-    }
-
-private:
-    detail::TopicPublisherCore* m_publisher;
-    std::byte* m_data;
-    std::size_t m_size;
-    std::uint64_t m_position;
-};
-
-/// A message read in place in shared memory (zero copy), made by Subscriber::borrow. Valid
-/// until release() or destruction, which move the subscriber on; under
-/// SlowSubscriber::block publishers do not overwrite it meanwhile. Under overwrite a publisher
-/// may: check intact() after reading (the bytes read before it returned true are the
-/// message's), and release() throws Lagged when it was overwritten. The subscriber must outlive
-/// it. Move-only.
-template <class T>
-class Borrowed {
-public:
-    /// The message's bytes (its encoding) in shared memory.
-    std::span<const std::byte> bytes() const { return m_bytes; }
-    /// The message as a T, in place (for a trivially copyable T). Check intact() after reading
-    /// under SlowSubscriber::overwrite. DecodeError when the size is not sizeof(T).
-    const T& get() const requires detail::kCodecByMemcpy<T> {
-        if (m_bytes.size() != sizeof(T))
-            throw DecodeError("a message of " + std::to_string(m_bytes.size()) +
-                              " bytes cannot be a value of " + std::to_string(sizeof(T)) +
-                              " bytes");
-        return *std::launder(reinterpret_cast<const T*>(m_bytes.data()));
-    }
-    /// get().
-    const T& operator*() const requires detail::kCodecByMemcpy<T> { return get(); }
-    /// get().
-    const T* operator->() const requires detail::kCodecByMemcpy<T> { return &get(); }
-    /// The message decoded into a T of this process (a copy).
-    T decoded() const { return decode<T>(m_bytes); }
-    /// True while no publisher overwrote the message: bytes read before this call are whole.
-    bool intact() const { return m_subscriber != nullptr && m_subscriber->borrow_intact(); }
-    /// Ends the borrow, moving the subscriber on; Lagged when the message was overwritten while
-    /// held (the subscriber then goes on with the oldest retained message).
-    void release() {
-        if (m_subscriber == nullptr)
-            return;
-        detail::TopicSubscriberCore& subscriber = *std::exchange(m_subscriber, nullptr);
-        if (subscriber.release_borrow() == detail::TopicStatus::lagged)
-            throw Lagged(subscriber.last_lag());
-    }
-    /// Releases the borrow; a lag is still counted in Subscriber::dropped().
-    ~Borrowed() {
-        if (m_subscriber != nullptr)
-            (void)m_subscriber->release_borrow();
-    }
-    /// Takes over `other`'s borrow.
-    Borrowed(Borrowed&& other) noexcept
-        : m_subscriber(std::exchange(other.m_subscriber, nullptr)), m_bytes(other.m_bytes) {}
-    Borrowed(const Borrowed&) = delete;
-    Borrowed& operator=(const Borrowed&) = delete;
-    Borrowed& operator=(Borrowed&&) = delete;
-
-    /// Made by Subscriber::borrow.
-    Borrowed(detail::TopicSubscriberCore& subscriber, std::span<const std::byte> bytes)
-        : m_subscriber(&subscriber), m_bytes(bytes) {}
-
-private:
-    detail::TopicSubscriberCore* m_subscriber;
-    std::span<const std::byte> m_bytes;
 };
 
 /// Publishes T messages to a topic. Move-only; held by one process, used by one thread at a
