@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <map>
 #include <numeric>
+#include <set>
 #include <shmbus/detail/object.hpp>
 #include <shmbus/errors.hpp>
 #include <thread>
@@ -78,7 +79,21 @@ TEST(MpmcRing, control_index_is_a_permutation_that_puts_neighbours_in_different_
             if (bits > 2 && i + 1 < slots) { // four controls per 64-byte line
                 EXPECT_NE(at / 4, control_index(i + 1, bits) / 4) << bits << " " << i;
             }
+            if (bits > 3 && i + 1 < slots) { // nor in one 128-byte prefetch pair
+                EXPECT_NE(at / 8, control_index(i + 1, bits) / 8) << bits << " " << i;
+            }
         }
+    }
+}
+
+TEST(MpmcRing, control_index_gives_a_long_frame_whole_lines) {
+    constexpr unsigned kBits = 12;
+    constexpr std::uint64_t kFrameSlots = 1024; // a 64 KiB message
+    for (std::uint64_t first : {0, 1, 17, 64, 3500}) {
+        std::set<std::uint64_t> lines;
+        for (std::uint64_t i = first; i < first + kFrameSlots; ++i)
+            lines.insert(control_index(i % (1U << kBits), kBits) / 4);
+        EXPECT_LE(lines.size(), kFrameSlots / 4 + 16) << first; // one partial block more
     }
 }
 
