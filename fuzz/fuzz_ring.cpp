@@ -2,8 +2,9 @@
 // Ring frame decoding: an MPMC ring (Queue's transport) and an SPSC byte ring (Pipe's) holding
 // a few frames are restored before each input and patched with it (format as in
 // segment_image.hpp: [u8 region][u16 offset][u8 length][bytes]...). Then every operation runs
-// a bounded number of times. Attaching may give CorruptSegment; the operations may give
-// CorruptSegment or a status; nothing may crash, over-read, or spin forever.
+// a bounded number of times, a loan and a borrow among them. Attaching may give
+// CorruptSegment; the operations may give CorruptSegment or a status; nothing may crash,
+// over-read, or spin forever.
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 
@@ -95,6 +96,25 @@ RingImage& spsc_image() {
     return image;
 }
 
+// A loan written and published, then a borrow read to its last byte and released.
+void exercise_loans(MpmcRing& ring) {
+    RingClaim loan;
+    if (ring.try_loan(200, loan) == RingStatus::ok) {
+        std::memset(loan.bytes.data(), 0x33, loan.bytes.size());
+        ring.publish_loan(loan, 150);
+    }
+    RingClaim borrowed;
+    if (ring.try_borrow(borrowed) == RingStatus::ok) {
+        unsigned sum = 0;
+        for (std::span<std::byte> part : {borrowed.bytes, borrowed.rest})
+            for (std::byte b : part)
+                sum += std::to_integer<unsigned>(b);
+        static volatile unsigned sink = 0;
+        sink = sum;
+        ring.release_borrow(borrowed);
+    }
+}
+
 void exercise_mpmc(RingImage& image) {
     try {
         MpmcRing ring(image.data(), image.size());
@@ -106,6 +126,7 @@ void exercise_mpmc(RingImage& image) {
             if (got != RingStatus::ok && i % 3 != 0)
                 break;
         }
+        exercise_loans(ring);
         (void)ring.recover_dead();
         (void)ring.size_guess();
         (void)ring.slots_used_guess();
@@ -113,6 +134,7 @@ void exercise_mpmc(RingImage& image) {
     } catch (const CorruptSegment&) {
     } catch (const MessageTooLarge&) {
     } catch (const OutOfSpace&) { // every lease forged as held by a live thread
+    } catch (const UsageError&) { // our own lease forged with a claim in flight
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/queue_core.hpp"
 
+#include "messaging/queue_items.hpp"
 #include "messaging/queue_state.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "segment/state_ref.hpp"
@@ -19,11 +20,6 @@
 
 namespace shmbus::detail {
 namespace {
-
-// How often a blocked put or get looks for dead peers whose claim blocks it. Rare enough to
-// cost nothing (one scan of the lease table, /proc only for suspicious leases), often enough
-// that a SIGKILLed peer stalls the others for a few tens of milliseconds at most.
-constexpr auto kProbePeriod = std::chrono::milliseconds(50);
 
 void check_options(const QueueOptions& options) {
     if (options.max_message_size == 0 || options.max_message_size > kMaxFrameSize)
@@ -100,43 +96,6 @@ QueueState& checked_state(const ObjectRef& object, ObjectKind kind) {
     return state;
 }
 
-bool take_item(QueueState& state) {
-    // relaxed is enough: free_items only counts; the ring orders the data.
-    std::int64_t free = state.free_items.load(std::memory_order_relaxed);
-    while (free > 0)
-        // relaxed is enough (success and failure): a count only.
-        if (state.free_items.compare_exchange_weak(free, free - 1, std::memory_order_relaxed))
-            return true;
-    return false;
-}
-
-void return_items(QueueState& state, std::int64_t count) {
-    if (state.maxsize != 0 && count != 0)
-        // SYNC seq_cst: a claim for wake_after_claim, read by a putter's may_sleep (case
-        // analysis in wait/notify.hpp).
-        state.free_items.fetch_add(count, std::memory_order_seq_cst);
-}
-
-void finish_task(QueueState& state) {
-    // SYNC seq_cst: the last finish pairs with join's acquire load of unfinished.
-    if (state.unfinished.fetch_sub(1, std::memory_order_seq_cst) == 1)
-        notify_all(state.done);
-}
-
-QueueStatus to_status(RingStatus status) {
-    switch (status) {
-    case RingStatus::ok:
-        return QueueStatus::ok;
-    case RingStatus::full:
-        return QueueStatus::full;
-    case RingStatus::empty:
-        return QueueStatus::empty;
-    case RingStatus::closed:
-        break;
-    }
-    return QueueStatus::closed;
-}
-
 } // namespace
 
 QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueOptions& options,
@@ -150,11 +109,7 @@ QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueO
 QueueStatus QueueCore::try_put(std::span<const std::byte> first,
                                std::span<const std::byte> second) {
     QueueState& state = *m_state;
-    const std::size_t size = first.size() + second.size();
-    if (size > state.max_message_size)
-        throw MessageTooLarge("a message of " + std::to_string(size) +
-                              " bytes exceeds this queue's max_message_size of " +
-                              std::to_string(state.max_message_size));
+    check_message_size(state, first.size() + second.size());
     if (m_ring->closed())
         return QueueStatus::closed;
     if (state.maxsize != 0 && !take_item(state))
@@ -189,30 +144,6 @@ QueueStatus QueueCore::try_get(FrameSink sink) {
         wake_after_claim(state.space);
     }
     return to_status(status);
-}
-
-// A put waits for a maxsize token or ring space (frame_size bytes), a get for a message. The
-// wakers are fence-free (wake_after_claim), so a registered waiter sleeps only when the claim
-// that will free what it waits for has not been made yet (wait/notify.hpp).
-template <class Try>
-bool QueueCore::wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline) {
-    QueueState& state = *m_state;
-    const MpmcRing& ring = *m_ring;
-    const auto may_sleep = [&] {
-        if (!frame_size)
-            return ring.getter_may_sleep();
-        // SYNC seq_cst: after the putter's registration; case analysis in wait/notify.hpp.
-        if (state.maxsize != 0 && state.free_items.load(std::memory_order_seq_cst) <= 0)
-            return true;
-        return ring.putter_may_sleep(*frame_size);
-    };
-    return park_at(frame_size ? state.space : state.items, try_once, deadline, m_wait,
-                   probe_every(kProbePeriod,
-                               [this] {
-                                   recover_dead();
-                                   return false;
-                               }),
-                   claiming_wakers(may_sleep));
 }
 
 bool QueueCore::put(std::span<const std::byte> first, std::span<const std::byte> second,

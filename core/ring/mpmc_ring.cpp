@@ -30,16 +30,6 @@ std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
     return static_cast<std::int64_t>(seq - expected);
 }
 
-// The lease's holder is its counters' only writer: a plain load and store, no locked
-// instruction. relaxed is enough (both): an approximate count for qsize, ordered by nothing.
-void count(std::atomic<std::uint64_t>& counter) {
-    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
-    return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
-}
-
 } // namespace
 
 std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
@@ -115,11 +105,16 @@ MpmcRing::Room MpmcRing::room_at(std::uint64_t pos, std::uint64_t slots) const {
     return Room::free;
 }
 
-bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos) {
+// With `pad`, the frame must not wrap the ring's end: a claim that would begins with padding
+// slots up to it (their count goes to *pad and to the lease).
+bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
+                     std::uint64_t* pad) {
     // relaxed is enough: the CAS below validates the snapshot.
     pos = m_header->tail.load(std::memory_order_relaxed);
     for (;;) {
-        const Room room = room_at(pos, slots);
+        const std::uint64_t to_end = slot_count() - (pos & m_mask);
+        const std::uint64_t before = pad != nullptr && to_end < slots ? to_end : 0;
+        const Room room = room_at(pos, before + slots);
         if (room == Room::full) {
             // SYNC release: pairs with the acquire in recover_lease (no claim in flight).
             lease.put_pos.store(kNoPosition, std::memory_order_release);
@@ -138,15 +133,20 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos) 
             pos = tail;
             continue;
         }
-        // relaxed is enough: put_pos (release) publishes it.
-        lease.put_slots.store(static_cast<std::uint32_t>(slots), std::memory_order_relaxed);
+        // relaxed is enough (both): put_pos (release) publishes them.
+        lease.put_slots.store(static_cast<std::uint32_t>(before + slots),
+                              std::memory_order_relaxed);
+        if (pad != nullptr) {
+            *pad = before;
+            lease.put_pad.store(static_cast<std::uint32_t>(before), std::memory_order_relaxed);
+        }
         // SYNC release: pairs with the acquire of put_pos in recover_dead.
         lease.put_pos.store(pos, std::memory_order_release);
         // SYNC seq_cst: success makes the lease record visible to whoever acquires tail past
         // pos (recover_dead) and is ordered before the closed re-check in try_put (see close);
         // failure reloads pos, relaxed is enough since the slots are checked again.
-        if (m_header->tail.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
-                                                 std::memory_order_relaxed))
+        if (m_header->tail.compare_exchange_weak(
+                pos, pos + before + slots, std::memory_order_seq_cst, std::memory_order_relaxed))
             return true;
     }
 }
@@ -192,6 +192,9 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
     const LeaseUse use = my_lease(me);
     RingLease& lease = *use;
     std::uint64_t pos = 0;
+    // relaxed is enough: only this thread writes its lease's positions.
+    if (lease.put_pos.load(std::memory_order_relaxed) != kNoPosition)
+        throw UsageError("this thread holds a loan on this queue: put or drop it first");
     if (!claim(lease, slots, pos))
         return RingStatus::full;
     // SYNC seq_cst: case analysis in close().
@@ -203,7 +206,7 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
     else
         write_frame(pos, first, second, me);
     if (!closed)
-        count(lease.puts);
+        count_message(lease.puts);
     publish(pos);
     // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
     lease.put_pos.store(kNoPosition, std::memory_order_release);
@@ -265,7 +268,7 @@ void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t met
         }
     } release{*this, lease, pos, slots};
     if ((size_word & kPaddingFlag) == 0) {
-        count(lease.gets);
+        count_message(lease.gets);
         sink(frame_at(pos, size_word));
     }
 }
@@ -273,8 +276,26 @@ void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t met
 RingStatus MpmcRing::try_get(FrameSink sink) {
     const LeaseUse use = my_lease(this_thread_owner());
     RingLease& lease = *use;
+    // relaxed is enough: only this thread writes its lease's positions.
+    if (lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
+        throw UsageError("this thread holds a borrowed message of this queue: release it first");
+    for (;;) {
+        std::uint64_t pos = 0;
+        std::uint64_t meta = 0;
+        const RingStatus status = claim_frame(lease, pos, meta);
+        if (status != RingStatus::ok)
+            return status;
+        take_frame(lease, pos, meta, sink);
+        if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
+            return RingStatus::ok;
+    }
+}
+
+// Moves head past the next frame (or padding), recorded in the lease's get_pos: ok with its
+// position and meta, empty or closed.
+RingStatus MpmcRing::claim_frame(RingLease& lease, std::uint64_t& pos, std::uint64_t& meta) {
     // relaxed is enough: the CAS below validates the snapshot.
-    std::uint64_t pos = m_header->head.load(std::memory_order_relaxed);
+    pos = m_header->head.load(std::memory_order_relaxed);
     for (;;) {
         // SYNC acquire: pairs with the release in publish(): the frame is complete.
         const std::int64_t diff = lap_diff(slot(pos).seq.load(std::memory_order_acquire), pos + 1);
@@ -297,7 +318,7 @@ RingStatus MpmcRing::try_get(FrameSink sink) {
         }
         // relaxed is enough: published by the acquire above; if the slot moved on to a later
         // lap meanwhile, head has moved too and the CAS below fails.
-        const std::uint64_t meta = slot(pos).meta.load(std::memory_order_relaxed);
+        meta = slot(pos).meta.load(std::memory_order_relaxed);
         const std::uint64_t slots = frame_slots(meta);
         if (slots == 0) {
             if (m_header->head.load(std::memory_order_relaxed) == pos) {
@@ -312,13 +333,9 @@ RingStatus MpmcRing::try_get(FrameSink sink) {
         lease.get_pos.store(pos, std::memory_order_release);
         // SYNC seq_cst: success makes the lease record visible to whoever acquires head past
         // pos; failure reloads pos, relaxed is enough since the slot is checked again.
-        if (!m_header->head.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
-                                                  std::memory_order_relaxed))
-            continue;
-        take_frame(lease, pos, meta, sink);
-        if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
+        if (m_header->head.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
+                                                 std::memory_order_relaxed))
             return RingStatus::ok;
-        pos = m_header->head.load(std::memory_order_relaxed);
     }
 }
 

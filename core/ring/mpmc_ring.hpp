@@ -46,6 +46,7 @@
 // 64 KiB frame 1024 lines instead of 256 on each side and a quarter of its throughput; within
 // blocks a long frame still fills whole lines. Rings of 4 slots or fewer keep the plain order,
 // rings of 8 to 32 slots spread over all their lines.
+//
 // Counts. Each lease counts the messages its threads put and got: one writer at a time (the
 // lease's holder), so a plain load and store on a line the put or get writes anyway, never a
 // locked instruction on a shared line. qsize adds them up over the leases.
@@ -84,12 +85,23 @@
 // belongs to a live thread it borrows a shared lease for each put or get (one CAS and one
 // store more per message). So any number of threads may use a ring; at most kSharedLeases of
 // the borrowers are inside a put or get at once, the others wait for a lease (bounded).
+//
+// Loans (zero copy, Queue::loan / Queue::borrow). A loan claims k contiguous slots: when the
+// frame would wrap the ring's end, the same claim begins with the d slots up to it (the lease
+// records put_pos, put_slots = d + k and put_pad = d). Publishing writes the frame's meta and
+// publishes it first, then the padding's first slot: consumers stop at the claim's first slot,
+// so nothing is seen before both are written, and recovery pads whichever part of a dead
+// writer's claim is still unpublished. A borrow is a get whose release waits for the reader:
+// get_pos stays in the lease until then, so a dead reader's frame is released by recovery. One
+// loan and one borrow per thread and ring at a time (the lease has one put_pos and one get_pos;
+// a put or get while one is held is UsageError). Loans need frames of at most half the ring.
 #pragma once
 
 #include "os/owner.hpp"
 #include "segment/layout.hpp"
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/frame_codec.hpp"
+#include "shmbus/detail/ring_claim.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -124,6 +136,9 @@ struct alignas(kCacheLine) RingLease {
     std::atomic<std::uint64_t> put_pos;
     std::atomic<std::uint64_t> get_pos;
     std::atomic<std::uint32_t> put_slots;
+    /// A loan's padding: the claim's first put_pad slots pad the ring's end, the frame follows
+    /// (0 for every other put).
+    std::atomic<std::uint32_t> put_pad;
     std::atomic<std::uint64_t> puts;
     std::atomic<std::uint64_t> gets;
 };
@@ -196,6 +211,18 @@ struct MessageCounts {
     std::uint64_t got = 0;
 };
 
+/// Adds one to a lease's message count. The lease's holder is its counters' only writer: a
+/// plain load and store, no locked instruction.
+inline void count_message(std::atomic<std::uint64_t>& counter) {
+    // relaxed is enough (both): an approximate count for qsize, ordered by nothing.
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+/// A frame's meta word: the writer's thread id, then the size word.
+inline std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
+    return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
+}
+
 /// The messages put and got through every lease of a ring whose header validate() accepted.
 /// @concurrent result may be stale.
 inline MessageCounts message_counts(const MpmcRingHeader& header) {
@@ -249,6 +276,20 @@ public:
     /// try_get that hands the frame, in place, to `sink` (ok); the frame is consumed even when
     /// the sink throws.
     RingStatus try_get(FrameSink sink);
+    /// Lends `loan` the slots of a frame of `size` bytes, contiguous (a claim that would wrap
+    /// the ring's end begins with padding up to it): ok, full or closed. The claim blocks the
+    /// frames behind it until publish_loan or return_loan. MessageTooLarge when a contiguous
+    /// frame can never fit; UsageError while this thread holds a loan on this ring.
+    RingStatus try_loan(std::size_t size, RingClaim& loan);
+    /// Publishes the loaned frame (its first `size` bytes of the claim).
+    void publish_loan(RingClaim& claim, std::size_t size);
+    /// Gives the loaned slots back as padding that consumers skip.
+    void return_loan(RingClaim& claim);
+    /// Claims the next frame and keeps it until release_borrow: ok, empty or closed. UsageError
+    /// while this thread holds a borrow on this ring.
+    RingStatus try_borrow(RingClaim& claim);
+    /// Frees a borrowed frame's slots.
+    void release_borrow(RingClaim& claim);
     /// Further puts return closed; gets drain what is left, then return closed.
     void close();
     bool closed() const;
@@ -282,6 +323,8 @@ private:
         LeaseUse(const LeaseUse&) = delete;
         LeaseUse& operator=(const LeaseUse&) = delete;
         RingLease& operator*() const { return m_lease; }
+        /// A shared lease, lent for one operation.
+        bool shared() const { return m_borrowed; }
 
     private:
         RingLease& m_lease;
@@ -298,7 +341,12 @@ private:
     bool free_dead_leases(OwnerId me);
     bool lease_idle(const RingLease& lease) const;
     Room room_at(std::uint64_t pos, std::uint64_t slots) const;
-    bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos);
+    bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
+               std::uint64_t* pad = nullptr);
+    RingStatus claim_frame(RingLease& lease, std::uint64_t& pos, std::uint64_t& meta);
+    void end_claim(RingClaim& claim, std::atomic<std::uint64_t> RingLease::*field);
+    void recover_put(RingLease& lease, std::uint64_t put, std::uint32_t slots,
+                     RecoveryReport& report);
     void write_frame(std::uint64_t pos, std::span<const std::byte> first,
                      std::span<const std::byte> second, OwnerId writer);
     FrameView frame_at(std::uint64_t pos, std::uint32_t size) const;

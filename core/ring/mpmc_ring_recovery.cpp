@@ -4,6 +4,7 @@
 #include "ring/mpmc_ring.hpp"
 
 #include <cstdint>
+#include <utility>
 
 namespace shmbus::detail {
 
@@ -89,14 +90,38 @@ void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
     // relaxed is enough: ordered by the acquire of put_pos above.
     const std::uint32_t slots = lease.put_slots.load(std::memory_order_relaxed);
     if (put != kNoPosition && put_stuck(put) && !live_claim_at(put, &RingLease::put_pos) &&
-        dead_puts_agree(put, slots) && put_stuck(put)) {
+        dead_puts_agree(put, slots))
+        recover_put(lease, put, slots, report);
+}
+
+// A dead producer's claim becomes padding. A loan's claim is two parts, the padding up to the
+// ring's end and the frame (publish_loan publishes the frame first, so the claim's first slot
+// is always published last): each part still unpublished is padded on its own, checked again
+// last as in recover_lease.
+void MpmcRing::recover_put(RingLease& lease, std::uint64_t put, std::uint32_t slots,
+                           RecoveryReport& report) {
+    // relaxed is enough: ordered by the acquire of put_pos in recover_lease.
+    const std::uint32_t pad = lease.put_pad.load(std::memory_order_relaxed);
+    if (pad >= slots)
+        return; // a torn record: no claim has padding only
+    bool padded = false;
+    for (const auto& [at, count] : {std::pair<std::uint64_t, std::uint64_t>{put + pad, slots - pad},
+                                    std::pair<std::uint64_t, std::uint64_t>{put, pad}}) {
+        if (count == 0 || !put_stuck(at))
+            continue;
         // relaxed is enough: publish() releases it.
-        slot(put).meta.store(kPaddingFlag | slots, std::memory_order_relaxed);
-        publish(put);
-        ++report.claims_padded;
-        // SYNC release: pairs with the acquires in recover_dead.
-        lease.put_pos.store(kNoPosition, std::memory_order_release);
+        slot(at).meta.store(kPaddingFlag | static_cast<std::uint32_t>(count),
+                            std::memory_order_relaxed);
+        publish(at);
+        padded = true;
     }
+    if (!padded)
+        return;
+    ++report.claims_padded;
+    // relaxed is enough: put_pos (release, below) publishes it.
+    lease.put_pad.store(0, std::memory_order_relaxed);
+    // SYNC release: pairs with the acquires in recover_dead.
+    lease.put_pos.store(kNoPosition, std::memory_order_release);
 }
 
 void MpmcRing::unlock_recovery() {

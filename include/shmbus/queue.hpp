@@ -38,6 +38,7 @@
 #include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/queue_loan.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -79,6 +80,9 @@ public:
     /// Items go straight into the ring and out of it, with no scratch buffer between
     /// (detail/frame_codec.hpp writes exactly the bytes of CerealCodec).
     static constexpr bool kInPlace = std::is_same_v<Codec, CerealCodec> && detail::kFrameInPlace<T>;
+    /// loan() constructs a T in place: T is trivially copyable and encoded as its bytes.
+    static constexpr bool kLoanable =
+        std::is_same_v<Codec, CerealCodec> && detail::kCodecByMemcpy<T>;
 
     /// An anonymous queue in the default segment (maxsize 0: bounded only by its capacity).
     Queue() : Queue(QueueOptions{}) {}
@@ -154,6 +158,74 @@ public:
         }
     }
 
+    /// Lends room for one T, constructed in place in shared memory: write it, then publish()
+    /// (zero copy). Blocks while full. Closed; UsageError while this thread holds a loan here.
+    QueueLoan<T> loan() requires kLoanable {
+        return loan_by<T>(sizeof(T), detail::Deadline::never());
+    }
+    /// loan(), or Full when still full after `timeout`.
+    template <class Rep, class Period>
+    QueueLoan<T> loan_for(std::chrono::duration<Rep, Period> timeout) requires kLoanable {
+        return loan_by<T>(sizeof(T), detail::Deadline::after(timeout));
+    }
+    /// loan(), or Full when still full at `deadline`.
+    template <class C, class D>
+    QueueLoan<T> loan_until(std::chrono::time_point<C, D> deadline) requires kLoanable {
+        return loan_by<T>(sizeof(T), detail::Deadline::at(deadline));
+    }
+    /// loan(), or nullopt when full or closed; never blocks.
+    [[nodiscard]] std::optional<QueueLoan<T>> try_loan() requires kLoanable {
+        detail::RingClaim claim;
+        if (m_core.try_loan(sizeof(T), claim) != detail::QueueStatus::ok)
+            return std::nullopt;
+        return std::optional<QueueLoan<T>>(std::in_place, m_core, claim, sizeof(T));
+    }
+    /// Lends `bytes` bytes of room, 64-byte aligned, for T's encoding written in place (get()
+    /// and borrow() read it as a T). Blocks while full. MessageTooLarge beyond
+    /// max_message_size or half the ring.
+    QueueLoan<std::byte> loan(std::size_t bytes) {
+        return loan_by<std::byte>(bytes, detail::Deadline::never());
+    }
+    /// loan(bytes), or Full when still full after `timeout`.
+    template <class Rep, class Period>
+    QueueLoan<std::byte> loan_for(std::size_t bytes, std::chrono::duration<Rep, Period> timeout) {
+        return loan_by<std::byte>(bytes, detail::Deadline::after(timeout));
+    }
+    /// loan(bytes), or Full when still full at `deadline`.
+    template <class C, class D>
+    QueueLoan<std::byte> loan_until(std::size_t bytes, std::chrono::time_point<C, D> deadline) {
+        return loan_by<std::byte>(bytes, detail::Deadline::at(deadline));
+    }
+    /// loan(bytes), or nullopt when full or closed; never blocks.
+    [[nodiscard]] std::optional<QueueLoan<std::byte>> try_loan(std::size_t bytes) {
+        detail::RingClaim claim;
+        if (m_core.try_loan(bytes, claim) != detail::QueueStatus::ok)
+            return std::nullopt;
+        return std::optional<QueueLoan<std::byte>>(std::in_place, m_core, claim, bytes);
+    }
+
+    /// Takes the next message to read in place in shared memory (zero copy) until the
+    /// QueueBorrowed is released. Blocks while empty. Closed once closed and drained;
+    /// UsageError while this thread holds a borrow here.
+    QueueBorrowed<T, Codec> borrow() { return borrow_by(detail::Deadline::never()); }
+    /// borrow(), or Empty when still empty after `timeout`.
+    template <class Rep, class Period>
+    QueueBorrowed<T, Codec> borrow_for(std::chrono::duration<Rep, Period> timeout) {
+        return borrow_by(detail::Deadline::after(timeout));
+    }
+    /// borrow(), or Empty when still empty at `deadline`.
+    template <class C, class D>
+    QueueBorrowed<T, Codec> borrow_until(std::chrono::time_point<C, D> deadline) {
+        return borrow_by(detail::Deadline::at(deadline));
+    }
+    /// borrow(), or nullopt when empty, or closed and drained; never blocks.
+    [[nodiscard]] std::optional<QueueBorrowed<T, Codec>> try_borrow() {
+        detail::RingClaim claim;
+        if (m_core.try_borrow(claim) != detail::QueueStatus::ok)
+            return std::nullopt;
+        return std::optional<QueueBorrowed<T, Codec>>(std::in_place, m_core, claim);
+    }
+
     /// Items in the queue. @concurrent result may be stale.
     std::size_t qsize() const { return m_core.qsize(); }
     /// @concurrent result may be stale.
@@ -189,6 +261,19 @@ protected:
     detail::QueueCore m_core;
 
 private:
+    template <class U>
+    QueueLoan<U> loan_by(std::size_t bytes, detail::Deadline deadline) {
+        detail::RingClaim claim;
+        if (!m_core.loan(bytes, claim, deadline))
+            throw Full("queue is full");
+        return QueueLoan<U>(m_core, claim, bytes);
+    }
+    QueueBorrowed<T, Codec> borrow_by(detail::Deadline deadline) {
+        detail::RingClaim claim;
+        if (!m_core.borrow(claim, deadline))
+            throw Empty("queue is empty");
+        return QueueBorrowed<T, Codec>(m_core, claim);
+    }
     static std::span<const std::byte> encoded(const T& item) {
         detail::ByteBuffer& buffer = detail::codec_scratch();
         buffer.clear();

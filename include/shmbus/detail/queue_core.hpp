@@ -8,6 +8,7 @@
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/ring_claim.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
@@ -55,6 +56,23 @@ public:
     bool get(ByteBuffer& out, Deadline deadline);
     /// get that hands the message, in place, to `sink`.
     bool get(FrameSink sink, Deadline deadline);
+
+    /// Lends `claim` room for a message of `size` bytes, written in place (Queue::loan): ok,
+    /// full or closed. MessageTooLarge; UsageError while this thread holds a loan here.
+    QueueStatus try_loan(std::size_t size, RingClaim& claim);
+    /// try_loan that blocks while full (true) or until the deadline passes (false). Closed.
+    bool loan(std::size_t size, RingClaim& claim, Deadline deadline);
+    /// Queues the loaned message: its first `size` bytes.
+    void put_loan(RingClaim& claim, std::size_t size);
+    /// Gives a loan back unqueued.
+    void drop_loan(RingClaim& claim);
+    /// Claims the next message into `claim`, to be read in place (Queue::borrow): ok, empty,
+    /// or closed (closed and drained). UsageError while this thread holds a borrow here.
+    QueueStatus try_borrow(RingClaim& claim);
+    /// try_borrow that blocks while empty (true) or until the deadline passes (false). Closed.
+    bool borrow(RingClaim& claim, Deadline deadline);
+    /// Ends a borrow: the message's room comes free.
+    void release(RingClaim& claim);
 
     /// @concurrent result may be stale.
     std::size_t qsize() const;
