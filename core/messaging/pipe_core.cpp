@@ -23,7 +23,6 @@ namespace {
 
 // How often a parked send or recv checks whether the peer process is still alive.
 constexpr auto kProbePeriod = std::chrono::milliseconds(50);
-constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
 
 int channel_count(bool duplex) {
     return duplex ? 2 : 1;
@@ -86,8 +85,8 @@ void record(std::atomic<OwnerId>& who) {
 
 std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool duplex,
                                                const PipeOptions& options) {
-    if (options.max_message_size == 0 || options.max_message_size > UINT32_MAX)
-        throw UsageError("max_message_size must lie in [1, 2^32 - 1]");
+    if (options.max_message_size == 0 || options.max_message_size >= kPaddingFrame)
+        throw UsageError("max_message_size must lie in [1, 2^32 - 2]");
     const std::uint64_t capacity = ring_capacity(options);
     const std::uint64_t size = state_bytes(duplex, capacity);
     // A block-policy pipe parks on every wait, where the waiter's barrier would cost ~2.5 us;
@@ -189,6 +188,7 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
     if (!m_send_ring)
         throw UsageError("send on the receive-only end of a one-way pipe");
     require_open();
+    require_not_held(m_send_ring);
     if (message.size() > max_message_size())
         throw MessageTooLarge("a message of " + std::to_string(message.size()) +
                               " bytes exceeds this pipe's max_message_size of " +
@@ -229,12 +229,25 @@ std::uint32_t PipeCore::await_header(Deadline deadline) {
     if (!header_ready())
         throw EndOfStream("the other end of the pipe is closed (or its process died) and "
                           "the pipe is drained");
+    skip_padding();
     std::uint32_t length = 0;
     ring.peek({reinterpret_cast<std::byte*>(&length), kHeaderBytes});
     if (length > max_message_size())
         throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
                              " bytes, more than max_message_size");
     return length;
+}
+
+// Waits, without a limit, until the first `bytes` bytes of the frame at the read position are
+// all readable (its sender may still be streaming it). EndOfStream when the sender went away.
+void PipeCore::await_frame(std::size_t bytes) {
+    SpscRing& ring = *m_recv_ring;
+    const auto whole = [&] { return ring.readable(bytes) >= bytes; };
+    wait_until(
+        false, [&] { return whole() || peer_gone() || closed(); }, Deadline::never());
+    require_open();
+    if (!whole())
+        throw EndOfStream("the other end of the pipe closed in the middle of a message");
 }
 
 void PipeCore::read_payload(std::byte* to, std::size_t length) {
@@ -261,6 +274,7 @@ void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) 
     if (!m_recv_ring)
         throw UsageError("recv on the send-only end of a one-way pipe");
     require_open();
+    require_not_held(m_recv_ring);
     record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(deadline);
     if (length > max_length)
@@ -274,6 +288,7 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     if (!m_recv_ring)
         throw UsageError("recv on the send-only end of a one-way pipe");
     require_open();
+    require_not_held(m_recv_ring);
     record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(Deadline::never());
     if (length > buffer.size())

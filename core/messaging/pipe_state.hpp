@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,7 +20,14 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kPipeStateMagic = 0x3145'5049'5053'4253ULL; // "SBSPIPE1"
-inline constexpr std::uint32_t kPipeStateVersion = 3;
+inline constexpr std::uint32_t kPipeStateVersion = 4;
+
+/// A frame on a channel is [u32 length][payload]. A length of kPaddingFrame instead starts a
+/// padding frame [kPaddingFrame][u32 n][n bytes] that readers skip: a loan writes one so that
+/// its payload starts 64-byte aligned and does not wrap (version 4).
+inline constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
+inline constexpr std::uint32_t kPaddingFrame = UINT32_MAX;
+inline constexpr std::size_t kPaddingHeaderBytes = 2 * sizeof(std::uint32_t);
 
 struct alignas(kCacheLine) PipeEndState {
     /// 1 once close() was called on this end, by any process.

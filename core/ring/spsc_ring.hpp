@@ -178,6 +178,36 @@ public:
                m_header->read_pos.load(std::memory_order_relaxed);
     }
 
+    // ---- in place (Pipe loans and borrows) --------------------------------------------------
+
+    /// Writer: bytes ever written (published or not).
+    std::uint64_t write_position() const {
+        // relaxed is enough: only the writer stores write_pos.
+        return m_header->write_pos.load(std::memory_order_relaxed);
+    }
+    /// Reader: bytes ever read.
+    std::uint64_t read_position() const {
+        // relaxed is enough: only the reader stores read_pos.
+        return m_header->read_pos.load(std::memory_order_relaxed);
+    }
+    /// The byte at position `pos`, in place; the next capacity() - (pos mod capacity()) bytes
+    /// follow it contiguously.
+    std::byte* data_at(std::uint64_t pos) const { return m_data + (pos & m_mask); }
+    /// Writer: copies `from` to position `pos`, unpublished. @pre the bytes are free.
+    void write_at(std::uint64_t pos, std::span<const std::byte> from) { copy_in(pos, from); }
+    /// Reader: copies the bytes at position `pos` out. @pre they are readable.
+    void read_at(std::uint64_t pos, std::span<std::byte> to) const { copy_out(pos, to); }
+    /// Writer: publishes every byte written before position `pos`.
+    void publish_to(std::uint64_t pos) {
+        // SYNC release: pairs with the acquire of write_pos in available_at: the bytes are in.
+        m_header->write_pos.store(pos, std::memory_order_release);
+    }
+    /// Whether this process holds a loan (send side) or a borrow (receive side) of the ring,
+    /// during which no other send or recv may move its position. Process-local: the view is
+    /// shared by the copies of one Pipe end's handle.
+    bool held() const { return m_held; }
+    void set_held(bool held) { m_held = held; }
+
 private:
     // One side owns the counter: a relaxed load and store, no read-modify-write. relaxed is
     // enough: a statistic, read only for display.
@@ -249,6 +279,7 @@ private:
     SpscRingHeader* m_header;
     std::byte* m_data;
     std::uint64_t m_mask;
+    bool m_held = false;
 };
 
 } // namespace shmbus::detail

@@ -31,6 +31,7 @@
 #include "shmbus/detail/pipe_core.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
+#include "shmbus/pipe_loan.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
 
@@ -52,7 +53,7 @@ struct PipeOptions {
     /// through in chunks. Rings that do not fit in the segment are OutOfSpace, and nothing is
     /// left in the segment.
     std::size_t capacity_bytes = std::size_t{256} << 10;
-    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 1.
+    /// Largest message; send of a bigger one is MessageTooLarge. At most 2^32 - 2.
     std::size_t max_message_size = std::size_t{64} << 20;
     /// How the two ends first wait; each handle may change its own (set_wait_options).
     WaitOptions wait = {};
@@ -182,6 +183,55 @@ public:
         return m_core.recv_into(buffer.subspan(offset));
     }
 
+    /// Lends `bytes` bytes of the pipe's ring, 64-byte aligned, to write one message in place
+    /// (zero copy); publish() sends it. Blocks while the ring lacks room. Errors as send();
+    /// MessageTooLarge beyond half the ring less 128 bytes; UsageError while a loan is held.
+    PipeLoan<std::byte> loan(std::size_t bytes) {
+        return loan_by<std::byte>(bytes, detail::Deadline::never());
+    }
+    /// A loan of a value-initialised trivially copyable U, constructed in place; recv\<U\>()
+    /// reads it.
+    template <class U>
+    requires detail::kCodecByMemcpy<U> PipeLoan<U> loan() {
+        return loan_by<U>(sizeof(U), detail::Deadline::never());
+    }
+    /// loan(bytes), or Timeout when there is still no room after `timeout`.
+    template <class Rep, class Period>
+    PipeLoan<std::byte> loan_for(std::size_t bytes, std::chrono::duration<Rep, Period> timeout) {
+        return loan_by<std::byte>(bytes, detail::Deadline::after(timeout));
+    }
+    /// loan(bytes), or Timeout when there is still no room at `deadline`.
+    template <class C, class D>
+    PipeLoan<std::byte> loan_until(std::size_t bytes, std::chrono::time_point<C, D> deadline) {
+        return loan_by<std::byte>(bytes, detail::Deadline::at(deadline));
+    }
+    /// loan(bytes), or nullopt when there is no room now.
+    [[nodiscard]] std::optional<PipeLoan<std::byte>> try_loan(std::size_t bytes) {
+        detail::PipeClaim claim;
+        if (!m_core.loan(bytes, claim, detail::Deadline::immediate()))
+            return std::nullopt;
+        return std::optional<PipeLoan<std::byte>>(std::in_place, m_core, claim);
+    }
+    /// Receives the next message to read in place in the pipe's ring (zero copy); it is
+    /// consumed when the PipeBorrowed is released. Errors as recv(); MessageTooLarge (the
+    /// message stays) when it is bigger than the ring; UsageError while a borrow is held.
+    PipeBorrowed borrow() { return borrow_by(detail::Deadline::never()); }
+    /// borrow(), or Timeout when no message has begun to arrive after `timeout`.
+    template <class Rep, class Period>
+    PipeBorrowed borrow_for(std::chrono::duration<Rep, Period> timeout) {
+        return borrow_by(detail::Deadline::after(timeout));
+    }
+    /// borrow(), or Timeout when no message has begun to arrive by `deadline`.
+    template <class C, class D>
+    PipeBorrowed borrow_until(std::chrono::time_point<C, D> deadline) {
+        return borrow_by(detail::Deadline::at(deadline));
+    }
+    /// borrow(), or nullopt when no message is ready; never waits for one to begin.
+    [[nodiscard]] std::optional<PipeBorrowed> try_borrow() {
+        if (!try_poll())
+            return std::nullopt;
+        return std::optional<PipeBorrowed>(borrow_by(detail::Deadline::immediate()));
+    }
     /// Blocks until recv would not block: a message is ready or the stream has ended.
     void poll() { m_core.poll(detail::Deadline::never()); }
     /// Waits up to `timeout` for a message (or the end of the stream); false when none came.
@@ -212,6 +262,18 @@ public:
 
 private:
     friend std::pair<Connection, Connection> Pipe(const Segment&, bool, const PipeOptions&);
+    template <class U>
+    PipeLoan<U> loan_by(std::size_t bytes, detail::Deadline deadline) {
+        detail::PipeClaim claim;
+        if (!m_core.loan(bytes, claim, deadline))
+            throw Timeout("no room in the pipe for a loan of " + std::to_string(bytes) + " bytes");
+        return PipeLoan<U>(m_core, claim);
+    }
+    PipeBorrowed borrow_by(detail::Deadline deadline) {
+        detail::PipeClaim claim;
+        m_core.borrow(claim, deadline);
+        return PipeBorrowed(m_core, claim);
+    }
     explicit Connection(detail::PipeCore core) : m_core(std::move(core)) {}
 
     template <class T>

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "shmbus/codec.hpp"
+#include "shmbus/detail/gathered_bytes.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/detail/ring_claim.hpp"
 #include "shmbus/errors.hpp"
@@ -93,7 +94,7 @@ public:
     /// The message's bytes (its encoding).
     std::span<const std::byte> bytes() const { return m_bytes; }
     /// False when the message was gathered out of the ring (it wrapped the ring's end).
-    bool in_place() const { return m_copy == nullptr; }
+    bool in_place() const { return m_copy.empty(); }
     /// The message as a T, in place (a trivially copyable T). DecodeError when the size is
     /// not sizeof(T).
     const T& get() const requires detail::kCodecByMemcpy<T> {
@@ -127,27 +128,16 @@ public:
     /// Made by Queue::borrow.
     QueueBorrowed(detail::QueueCore& core, const detail::RingClaim& claim)
         : m_core(&core), m_claim(claim), m_bytes(claim.bytes) {
-        if (!claim.rest.empty())
-            gather();
+        if (!claim.rest.empty()) {
+            m_copy = detail::GatheredBytes(claim.bytes, claim.rest);
+            m_bytes = m_copy.bytes();
+        }
     }
 
 private:
-    struct AlignedFree {
-        void operator()(std::byte* bytes) const { ::operator delete[](bytes, kAlign); }
-    };
-    static constexpr std::align_val_t kAlign{64};
-
-    void gather() {
-        const std::size_t size = m_claim.bytes.size() + m_claim.rest.size();
-        m_copy.reset(static_cast<std::byte*>(::operator new[](size, kAlign)));
-        std::memcpy(m_copy.get(), m_claim.bytes.data(), m_claim.bytes.size());
-        std::memcpy(m_copy.get() + m_claim.bytes.size(), m_claim.rest.data(), m_claim.rest.size());
-        m_bytes = {m_copy.get(), size};
-    }
-
     detail::QueueCore* m_core;
     detail::RingClaim m_claim;
-    std::unique_ptr<std::byte, AlignedFree> m_copy;
+    detail::GatheredBytes m_copy;
     std::span<const std::byte> m_bytes;
 };
 

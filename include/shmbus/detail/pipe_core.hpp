@@ -24,6 +24,15 @@ namespace detail {
 class SpscRing;
 struct PipeState;
 
+/// A message's room in a pipe's ring, written in place (loan), or a message read in place
+/// (borrow): its frame header's position and its bytes (a borrowed message that wraps the
+/// ring's end comes in two pieces, `bytes` then `rest`).
+struct PipeClaim {
+    std::uint64_t frame = 0;    ///< where the frame's length word is
+    std::span<std::byte> bytes; ///< the payload (its first piece)
+    std::span<std::byte> rest;  ///< the payload's wrapped piece, else empty
+};
+
 class SHMBUS_EXPORT PipeCore {
 public:
     /// Creates an anonymous pipe in `segment`; returns its two ends.
@@ -46,6 +55,21 @@ public:
     /// True when recv would not block (a message is there, or end of stream); waits up to the
     /// deadline for that.
     bool poll(Deadline deadline);
+    /// Reserves room for a message of `size` bytes in place, its payload 64-byte aligned and
+    /// contiguous (Connection::loan): true, or false when the deadline passed first. Errors as
+    /// send(); MessageTooLarge beyond half the ring less 128 bytes; UsageError while a loan is
+    /// held.
+    bool loan(std::size_t size, PipeClaim& claim, Deadline deadline);
+    /// Sends the loaned message: its first `size` bytes.
+    void publish_loan(const PipeClaim& claim, std::size_t size);
+    /// Gives a loan back: nothing was sent.
+    void drop_loan();
+    /// Waits for the next message and holds it in the ring to be read in place
+    /// (Connection::borrow); errors as recv(); MessageTooLarge (left in the pipe) when it is
+    /// bigger than the ring; UsageError while a borrow is held.
+    void borrow(PipeClaim& claim, Deadline deadline);
+    /// Ends a borrow: the message is consumed.
+    void release(const PipeClaim& claim);
     /// Closes this end for every process that holds it.
     void close();
     bool closed() const;
@@ -63,6 +87,9 @@ private:
     bool header_ready() const;
     bool header_or_end(Deadline deadline);
     std::uint32_t await_header(Deadline deadline);
+    void skip_padding();
+    void await_frame(std::size_t bytes);
+    void require_not_held(const std::shared_ptr<SpscRing>& ring) const;
     void read_payload(std::byte* to, std::size_t length);
     void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
     bool peer_gone() const;

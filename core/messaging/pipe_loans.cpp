@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// PipeCore's loans and borrows (zero copy). A loan reserves its frame at a 64-byte aligned
+// payload position that does not wrap the ring's end, after a padding frame when the write
+// position is not there already; the writer fills the payload in place and publishes the
+// frame (and the padding before it) with one store of the write position. A borrow waits for a
+// whole frame and leaves the read position on it until released.
+#include "messaging/pipe_state.hpp"
+#include "ring/spsc_ring.hpp"
+#include "shmbus/detail/pipe_core.hpp"
+#include "shmbus/errors.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace shmbus::detail {
+namespace {
+
+constexpr std::uint64_t kAlign = kCacheLine;
+
+std::uint64_t round_up(std::uint64_t pos, std::uint64_t to) {
+    return (pos + to - 1) / to * to;
+}
+
+// Where a loan of `size` bytes written from `pos` puts its payload: 64-byte aligned, its
+// length word right before it, room for a padding frame's header between `pos` and that word
+// unless it is at `pos`, and not across the ring's end.
+std::uint64_t loan_payload_at(std::uint64_t pos, std::size_t size, std::uint64_t capacity) {
+    std::uint64_t payload = round_up(pos + kHeaderBytes, kAlign);
+    const std::uint64_t gap = payload - kHeaderBytes - pos;
+    if (gap != 0 && gap < kPaddingHeaderBytes)
+        payload += kAlign;
+    if ((payload & (capacity - 1)) + size > capacity)
+        // The next lap, a line in: the padding header then always fits before the length word.
+        payload = round_up(payload, capacity) + kAlign;
+    return payload;
+}
+
+} // namespace
+
+void PipeCore::require_not_held(const std::shared_ptr<SpscRing>& ring) const {
+    if (ring && ring->held())
+        throw UsageError(ring == m_send_ring
+                             ? "this end holds a loan: publish or drop it before sending"
+                             : "this end holds a borrowed message: release it before receiving");
+}
+
+bool PipeCore::loan(std::size_t size, PipeClaim& claim, Deadline deadline) {
+    if (!m_send_ring)
+        throw UsageError("loan on the receive-only end of a one-way pipe");
+    require_open();
+    require_not_held(m_send_ring);
+    SpscRing& ring = *m_send_ring;
+    if (size > max_message_size() || size + 2 * kAlign > ring.capacity() / 2)
+        throw MessageTooLarge(
+            "a loan of " + std::to_string(size) + " bytes exceeds this pipe's " +
+            (size > max_message_size() ? "max_message_size" : "half ring less 128 bytes"));
+    if (peer_gone())
+        throw Closed("the other end of the pipe is closed");
+    const std::uint64_t pos = ring.write_position();
+    const std::uint64_t payload = loan_payload_at(pos, size, ring.capacity());
+    if (!await_room(payload + size - pos, deadline))
+        return false;
+    const std::uint64_t frame = payload - kHeaderBytes;
+    if (frame != pos) {
+        const std::uint32_t padding[2] = {
+            kPaddingFrame, static_cast<std::uint32_t>(frame - pos - kPaddingHeaderBytes)};
+        ring.write_at(pos, std::as_bytes(std::span(padding)));
+    }
+    claim = PipeClaim{frame, {ring.data_at(payload), size}, {}};
+    ring.set_held(true);
+    return true;
+}
+
+void PipeCore::publish_loan(const PipeClaim& claim, std::size_t size) {
+    SpscRing& ring = *m_send_ring;
+    const auto length = static_cast<std::uint32_t>(size);
+    ring.write_at(claim.frame, std::as_bytes(std::span(&length, 1)));
+    ring.publish_to(claim.frame + kHeaderBytes + size);
+    ring.count_message_written();
+    ring.set_held(false);
+    notify_without_fence(m_state->channels[1 - m_end].data, fence_free());
+}
+
+void PipeCore::drop_loan() {
+    m_send_ring->set_held(false);
+}
+
+// Consumes padding frames at the read position. They are published with the frame that
+// follows them, so that frame's header is readable too.
+void PipeCore::skip_padding() {
+    SpscRing& ring = *m_recv_ring;
+    for (;;) {
+        std::uint32_t padding[2] = {0, 0};
+        const std::size_t seen = ring.peek(std::as_writable_bytes(std::span(padding)));
+        if (seen < kHeaderBytes || padding[0] != kPaddingFrame)
+            return;
+        const std::uint64_t skip = kPaddingHeaderBytes + std::uint64_t{padding[1]};
+        if (seen < kPaddingHeaderBytes || ring.readable(skip + kHeaderBytes) < skip + kHeaderBytes)
+            throw CorruptSegment("pipe: a padding frame of " + std::to_string(skip) +
+                                 " bytes is not followed by a frame");
+        (void)ring.skip_and_read(skip, {});
+    }
+}
+
+void PipeCore::borrow(PipeClaim& claim, Deadline deadline) {
+    if (!m_recv_ring)
+        throw UsageError("borrow on the send-only end of a one-way pipe");
+    require_open();
+    require_not_held(m_recv_ring);
+    const std::uint32_t length = await_header(deadline);
+    SpscRing& ring = *m_recv_ring;
+    if (kHeaderBytes + std::uint64_t{length} > ring.capacity())
+        throw MessageTooLarge("a message of " + std::to_string(length) +
+                              " bytes is bigger than the pipe's ring and cannot be borrowed; it "
+                              "stays in the pipe (recv it)");
+    await_frame(kHeaderBytes + length);
+    const std::uint64_t frame = ring.read_position();
+    const std::uint64_t to_end = ring.capacity() - ((frame + kHeaderBytes) & (ring.capacity() - 1));
+    const std::size_t first = std::min<std::uint64_t>(length, to_end);
+    claim = PipeClaim{frame,
+                      {ring.data_at(frame + kHeaderBytes), first},
+                      {ring.data_at(frame + kHeaderBytes + first), length - first}};
+    ring.set_held(true);
+}
+
+void PipeCore::release(const PipeClaim& claim) {
+    SpscRing& ring = *m_recv_ring;
+    (void)ring.skip_and_read(kHeaderBytes + claim.bytes.size() + claim.rest.size(), {});
+    ring.count_message_read();
+    ring.set_held(false);
+    notify_without_fence(m_state->channels[m_end].space, fence_free());
+}
+
+} // namespace shmbus::detail
