@@ -39,6 +39,7 @@
 #include <iceoryx_posh/popo/wait_set.hpp>
 #include <iceoryx_posh/runtime/posh_runtime.hpp>
 #include <iceoryx_versions.hpp>
+#include <processes.hpp>
 #include <pwd.h>
 #include <sys/mman.h>
 #include <thread>
@@ -261,7 +262,8 @@ private:
 
 // iceoryx's publish/subscribe, polled (one subscriber) or through a WaitSet: the parent loans a
 // chunk, writes the number, publishes; each subscriber polls take(), answers on a reply service,
-// releases. Zero copy, as loans.
+// releases. Zero copy, as loans. A single subscriber and the publisher are pinned to two CPUs,
+// as shmbus bench pins its own (two pollers left to the scheduler may share one CPU).
 Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, int subscribers,
                             std::uint64_t trips, int round) {
     const std::string tag = std::to_string(round);
@@ -271,6 +273,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
     std::vector<std::unique_ptr<Child>> children;
     for (int s = 0; s < subscribers; ++s)
         children.push_back(std::make_unique<Child>([&, s] {
+            const shmbus::bench::CpuPin cpu(1, subscribers == 1);
             const std::string runtime = "topicbench-sub-" + tag + "-" + std::to_string(s);
             quiet_iceoryx();
             iox::runtime::PoshRuntime::initRuntime(
@@ -304,6 +307,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
     iox::popo::UntypedPublisher ping({"bench", "topic", ping_event});
     iox::popo::UntypedSubscriber pong({"bench", "reply", pong_event});
     IdleWait idle(pong, subscribers);
+    const shmbus::bench::CpuPin cpu(0, subscribers == 1);
     for (int s = 0; s < subscribers; ++s)
         if (!joined.acquire_for(30s))
             return {};
