@@ -5,10 +5,7 @@
 #include "processes.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <fstream>
-#include <memory>
 #include <stdexcept>
 #include <string>
 

@@ -203,9 +203,10 @@ void run_topics(const SuiteOptions& options, Report& report) {
     report.notes.push_back(
         "topic table: waits spin while the publisher and its subscribers have a CPU each, block "
         "beyond (" +
-        std::to_string(usable_cpus()) +
-        " CPUs); the publisher and a single subscriber are pinned; Queue and Topic carry "
-        "std::string messages");
+        std::to_string(usable_cpus()) + " CPUs); " +
+        (report.pinned ? "the publisher and a single subscriber are pinned to two CPUs"
+                       : "processes not pinned") +
+        "; Queue and Topic carry std::string messages");
 }
 
 std::optional<double> latency_ratio_to_iceoryx(const Report& report, const TopicRow& row) {
