@@ -10,6 +10,7 @@ Queue, and iceoryx's rows when it ran (else a note saying why not). No speed is 
     check_json.py FILE [--python]        --python: Python's rows must be there too
     check_json.py FILE --python-only     a `--python --only python` run: Python's rows and the
                                          baselines only (no topic table)
+    check_json.py FILE --topic-only      a `--only topic` run: the topic table and the baselines
 """
 import json
 import sys
@@ -141,9 +142,10 @@ def main():
     if doc["rounds"] < 1 or doc["dram_buffer_bytes"] <= 0:
         fail("rounds or dram_buffer_bytes missing")
     python_only = "--python-only" in sys.argv[2:]
+    topic_only = "--topic-only" in sys.argv[2:]
     python = python_only or "--python" in sys.argv[2:]
-    compared = (["pipe2"] if python_only else COMPARED) + (PYTHON if python else [])
-    pools = ([] if python_only else POOL) + (PYTHON_POOL if python else [])
+    compared = (["pipe2"] if python_only or topic_only else COMPARED) + (PYTHON if python else [])
+    pools = ([] if python_only or topic_only else POOL) + (PYTHON_POOL if python else [])
     pools = pools if 8 in doc["sizes"] else []
     keys = [m["key"] for m in doc["mechanisms"]]
     missing = [k for k in ["floor", "ring"] + compared + MEMCPY + pools if k not in keys]
