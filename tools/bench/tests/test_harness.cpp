@@ -242,13 +242,21 @@ TEST_P(EveryFanout, DeliversEveryNumberedMessageToEverySubscriber) {
     EXPECT_GT(throughput.seconds, 0.0);
 }
 
+std::string fanout_test_name(const ::testing::TestParamInfo<EveryFanout::ParamType>& info) {
+    const auto [kind, subscribers, size] = info.param;
+    constexpr const char* kNames[] = {"topic_copy", "topic_loan", "queue"};
+    return std::string(kNames[static_cast<int>(kind)]) + "_" + std::to_string(subscribers) +
+           "_subscribers_" + std::to_string(size) + "_B";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Kinds, EveryFanout,
     ::testing::Values(std::tuple{FanoutKind::queue, 1, std::size_t{64}},
                       std::tuple{FanoutKind::topic_copy, 1, std::size_t{64}},
                       std::tuple{FanoutKind::topic_loan, 2, std::size_t{64}},
                       std::tuple{FanoutKind::topic_copy, 2, std::size_t{1} << 20},
-                      std::tuple{FanoutKind::topic_loan, 1, std::size_t{1} << 20}));
+                      std::tuple{FanoutKind::topic_loan, 1, std::size_t{1} << 20}),
+    fanout_test_name);
 
 TEST(Measure, FanoutWaitsSpinOnlyWhileEveryProcessHasACpu) {
     EXPECT_EQ(fanout_wait_policy(usable_cpus()), WaitPolicy::block);
