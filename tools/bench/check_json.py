@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Checks a `shmbus bench --json` document: it parses, has the schema (version 2), every
+"""Checks a `shmbus bench --json` document: it parses, has the schema (version 3), every
 mechanism, the baselines (floor, ring, memcpy in cache and in DRAM), every row's rounds with
 their spread and per-round figures, and sane figures (percentiles in order, positive rates,
-paired ratios to the floor and the ring). No speed is asserted.
+paired ratios to the floor and the ring); and the topic table: the ring, the Queue and a Topic
+copying and lending at every topic size and subscriber count, paired with the ring and the
+Queue, and iceoryx's rows when it ran (else a note saying why not). No speed is asserted.
 
     check_json.py FILE [--python]        --python: Python's rows must be there too
     check_json.py FILE --python-only     a `--python --only python` run: Python's rows and the
-                                         baselines only
+                                         baselines only (no topic table)
+    check_json.py FILE --topic-only      a `--only topic` run: the topic table and the baselines
 """
 import json
 import sys
@@ -20,6 +23,7 @@ PYTHON = ["python.mp_queue", "python.mp_pipe"]
 POOL = ["shmbus.pool.map", "shmbus.pool.apply_async"]
 PYTHON_POOL = ["python.pool.map"]
 MEMCPY = ["memcpy.cache", "memcpy.dram"]
+TOPIC = ["shmbus.topic.copy", "shmbus.topic.loan"]
 
 
 def fail(message):
@@ -72,6 +76,46 @@ def check_throughput(row, paired):
             check_ratio(row, name, "messages_per_s", False)
 
 
+def check_topic_row(row, iceoryx):
+    where = {"mechanism": f"{row['mechanism']} x{row['subscribers']}", "size": row["size"]}
+    latency, throughput = ({**row[m], **where} for m in ("latency", "throughput"))
+    paired = row["mechanism"] in TOPIC
+    for figures, check, figure in ((latency, check_latency, "p50"),
+                                   (throughput, check_throughput, "messages_per_s")):
+        if not figures["available"]:
+            # iceoryx's rows are round trips only.
+            if not figures.get("note") and not (row["mechanism"] == "iceoryx" and
+                                                figures is throughput):
+                fail(f"topic {where}: missing without a reason")
+            continue
+        check(figures, False)
+        if paired:
+            for name in ("queue", "ring"):
+                check_ratio(figures, name, figure, True)
+    if paired and iceoryx and latency["available"] and "ratio_to_iceoryx" not in latency:
+        fail(f"topic {where}: no ratio_to_iceoryx beside an iceoryx row")
+
+
+def check_topic(doc):
+    topic = doc["topic"]
+    if not topic["sizes"] or not topic["subscribers"]:
+        fail("no topic table")
+    rows = {(r["mechanism"], r["size"], r["subscribers"]): r for r in topic["rows"]}
+    iceoryx = "iceoryx" in [m["key"] for m in topic["mechanisms"]]
+    for size in topic["sizes"]:
+        for key in ("ring", "shmbus.queue"):
+            if (key, size, 1) not in rows:
+                fail(f"topic: no {key} row at {size} B")
+        for subscribers in topic["subscribers"]:
+            for key in TOPIC + (["iceoryx"] if iceoryx else []):
+                if (key, size, subscribers) not in rows:
+                    fail(f"topic: no {key} row at {size} B with {subscribers} subscribers")
+    for row in topic["rows"]:
+        check_topic_row(row, iceoryx)
+    if not iceoryx and not any(n.startswith("iceoryx") for n in doc["notes"]):
+        fail("topic: no iceoryx rows and no note saying why")
+
+
 def rows_of(doc, metric, key):
     return [r for r in doc[metric] if r["mechanism"] == key]
 
@@ -93,14 +137,15 @@ def check_every_size(doc, key, metric, paired):
 def main():
     with open(sys.argv[1]) as f:
         doc = json.load(f)
-    if doc.get("schema") != "shmbus.bench" or doc.get("version") != 2:
-        fail("not a shmbus.bench version 2 document")
+    if doc.get("schema") != "shmbus.bench" or doc.get("version") != 3:
+        fail("not a shmbus.bench version 3 document")
     if doc["rounds"] < 1 or doc["dram_buffer_bytes"] <= 0:
         fail("rounds or dram_buffer_bytes missing")
     python_only = "--python-only" in sys.argv[2:]
+    topic_only = "--topic-only" in sys.argv[2:]
     python = python_only or "--python" in sys.argv[2:]
-    compared = (["pipe2"] if python_only else COMPARED) + (PYTHON if python else [])
-    pools = ([] if python_only else POOL) + (PYTHON_POOL if python else [])
+    compared = (["pipe2"] if python_only or topic_only else COMPARED) + (PYTHON if python else [])
+    pools = ([] if python_only or topic_only else POOL) + (PYTHON_POOL if python else [])
     pools = pools if 8 in doc["sizes"] else []
     keys = [m["key"] for m in doc["mechanisms"]]
     missing = [k for k in ["floor", "ring"] + compared + MEMCPY + pools if k not in keys]
@@ -123,8 +168,14 @@ def main():
         if len(rows) != 1 or not rows[0]["available"]:
             fail(f"{key}: expected one row with a figure, got {rows}")
         (check_latency if "p50_ns" in rows[0] else check_throughput)(rows[0], False)
+    if python_only:
+        if doc["topic"]["rows"]:
+            fail("topic rows in a --only python run")
+    else:
+        check_topic(doc)
     print(f"check_json: {len(keys)} mechanisms, {len(doc['latency'])} latency and "
-          f"{len(doc['throughput'])} throughput rows, {doc['rounds']} rounds each")
+          f"{len(doc['throughput'])} throughput rows, {len(doc['topic']['rows'])} topic rows, "
+          f"{doc['rounds']} rounds each")
 
 
 if __name__ == "__main__":

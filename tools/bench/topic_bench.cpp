@@ -9,8 +9,12 @@
 //
 //   bench_topic_bench [--trips N] [--quick] [--sizes 64,65536,1048576] [--subscribers 1,2,4]
 //                     [--many-wait block|hybrid] [--no-iceoryx]
+//   bench_topic_bench --iceoryx-json [--rounds N] [--quick] [--sizes ...] [--subscribers ...]
 // iceoryx rows (built when libiceoryx-posh-dev is installed): iox-roudi is started and stopped
 // by the bench; its readers poll with one subscriber and wait in a WaitSet beyond.
+// --iceoryx-json measures only iceoryx's round trips, N rounds per row, and prints one JSON
+// document ({"iceoryx": false, "note"} when it cannot): `shmbus bench` runs it as a child for
+// the iceoryx rows of its topic table, so that neither libshmbus nor the CLI links iceoryx.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -18,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
 #include <shmbus/topic.hpp>
@@ -33,6 +38,8 @@
 #include <iceoryx_posh/popo/untyped_subscriber.hpp>
 #include <iceoryx_posh/popo/wait_set.hpp>
 #include <iceoryx_posh/runtime/posh_runtime.hpp>
+#include <iceoryx_versions.hpp>
+#include <processes.hpp>
 #include <pwd.h>
 #include <sys/mman.h>
 #include <thread>
@@ -51,18 +58,25 @@ std::uint64_t now_ns() {
 
 struct Summary {
     std::uint64_t p50 = 0;
+    std::uint64_t p90 = 0;
     std::uint64_t p99 = 0;
+    std::uint64_t p999 = 0;
+    std::uint64_t max = 0;
+    std::uint64_t count = 0;
 };
 
 Summary summarise(std::vector<std::uint64_t> samples) {
     std::sort(samples.begin(), samples.end());
-    return {samples[samples.size() / 2], samples[samples.size() * 99 / 100]};
+    const auto at = [&](std::size_t per_mille) {
+        return samples[samples.size() * per_mille / 1000];
+    };
+    return {at(500), at(900), at(990), at(999), samples.back(), samples.size()};
 }
 
 // A forked child running `body`, reaped (killed first if need be) by the destructor.
 class Child {
 public:
-    explicit Child(const std::function<void()>& body) : m_pid(fork()) {
+    explicit Child(const std::function<void()>& body) : m_pid((std::fflush(nullptr), fork())) {
         if (m_pid == 0) {
             int code = 0;
             try {
@@ -248,7 +262,8 @@ private:
 
 // iceoryx's publish/subscribe, polled (one subscriber) or through a WaitSet: the parent loans a
 // chunk, writes the number, publishes; each subscriber polls take(), answers on a reply service,
-// releases. Zero copy, as loans.
+// releases. Zero copy, as loans. A single subscriber and the publisher are pinned to two CPUs,
+// as shmbus bench pins its own (two pollers left to the scheduler may share one CPU).
 Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, int subscribers,
                             std::uint64_t trips, int round) {
     const std::string tag = std::to_string(round);
@@ -258,6 +273,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
     std::vector<std::unique_ptr<Child>> children;
     for (int s = 0; s < subscribers; ++s)
         children.push_back(std::make_unique<Child>([&, s] {
+            const shmbus::bench::CpuPin cpu(1, subscribers == 1);
             const std::string runtime = "topicbench-sub-" + tag + "-" + std::to_string(s);
             quiet_iceoryx();
             iox::runtime::PoshRuntime::initRuntime(
@@ -291,6 +307,7 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
     iox::popo::UntypedPublisher ping({"bench", "topic", ping_event});
     iox::popo::UntypedSubscriber pong({"bench", "reply", pong_event});
     IdleWait idle(pong, subscribers);
+    const shmbus::bench::CpuPin cpu(0, subscribers == 1);
     for (int s = 0; s < subscribers; ++s)
         if (!joined.acquire_for(30s))
             return {};
@@ -358,6 +375,59 @@ Summary run_queue(const shmbus::Segment& segment, std::size_t size, std::uint64_
     return summarise(samples);
 }
 
+// How many round trips a row at `size` takes: `trips` up to 64 B, fewer for larger messages.
+std::uint64_t trips_for(std::size_t size, std::uint64_t trips) {
+    const std::uint64_t scaled =
+        std::max<std::uint64_t>(trips * 64 / std::max<std::size_t>(size, 64) * 16, 200);
+    return std::min(trips, scaled);
+}
+
+// --iceoryx-json: iceoryx's round trips only, `rounds` per row, as one JSON document.
+nlohmann::json iceoryx_document([[maybe_unused]] const std::vector<std::size_t>& sizes,
+                                [[maybe_unused]] const std::vector<int>& subscriber_counts,
+                                [[maybe_unused]] std::uint64_t trips, [[maybe_unused]] int rounds) {
+#ifdef SHMBUS_BENCH_ICEORYX
+    const std::string name = "shmbus-topic-bench-" + std::to_string(getpid());
+    auto segment = shmbus::Segment::create(name, std::size_t{16} << 20);
+    shmbus::Segment::unlink(name);
+    RouDi roudi;
+    if (!roudi.running())
+        return {{"iceoryx", false}, {"note", "iox-roudi did not start (another one running?)"}};
+    nlohmann::json rows = nlohmann::json::array();
+    int round = 0;
+    for (std::size_t size : sizes)
+        for (int subscribers : subscriber_counts) {
+            nlohmann::json row = {{"size", size},
+                                  {"subscribers", subscribers},
+                                  {"wait", subscribers == 1 ? "polling" : "waitset"},
+                                  {"rounds", nlohmann::json::array()}};
+            for (int i = 0; i < rounds; ++i) {
+                const Summary s =
+                    run_iceoryx(segment, size, subscribers, trips_for(size, trips), round++);
+                if (s.count == 0) {
+                    row["rounds"] = nlohmann::json::array();
+                    row["note"] = "failed: a round took no sample";
+                    break;
+                }
+                row["rounds"].push_back({{"metric", "latency"},
+                                         {"p50_ns", s.p50},
+                                         {"p90_ns", s.p90},
+                                         {"p99_ns", s.p99},
+                                         {"p999_ns", s.p999},
+                                         {"max_ns", s.max},
+                                         {"count", s.count}});
+            }
+            rows.push_back(row);
+        }
+    return {{"iceoryx", true},
+            {"version", std::string("iceoryx ") + ICEORYX_LATEST_RELEASE_VERSION},
+            {"rows", rows}};
+#else
+    return {{"iceoryx", false},
+            {"note", "bench_topic_bench was built without libiceoryx-posh-dev"}};
+#endif
+}
+
 std::string human(std::size_t size) {
     if (size >= (1U << 20))
         return std::to_string(size >> 20) + " MiB";
@@ -395,10 +465,20 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"hybrid", "block"}));
     bool iceoryx = true;
     app.add_flag("!--no-iceoryx", iceoryx, "leave out iceoryx's publish/subscribe");
+    bool iceoryx_json = false;
+    app.add_flag("--iceoryx-json", iceoryx_json,
+                 "only iceoryx's round trips, as JSON (what shmbus bench runs)");
+    int rounds = 1;
+    app.add_option("--rounds", rounds, "--iceoryx-json: rounds per row")->check(CLI::Range(1, 100));
     CLI11_PARSE(app, argc, argv);
     g_many_wait = many_wait == "block" ? shmbus::WaitPolicy::block : shmbus::WaitPolicy::hybrid;
     if (quick)
         trips = std::max<std::uint64_t>(trips / 10, 100);
+    if (iceoryx_json) {
+        std::printf("%s\n",
+                    iceoryx_document(sizes, subscriber_counts, trips, rounds).dump().c_str());
+        return 0;
+    }
 
     const std::string name = "shmbus-topic-bench-" + std::to_string(getpid());
     auto segment = shmbus::Segment::create(name, std::size_t{512} << 20);
@@ -420,9 +500,7 @@ int main(int argc, char** argv) {
     std::printf("%-8s %-5s %-6s %12s %12s %26s\n", "size", "subs", "mode", "RTT p50", "RTT p99",
                 "one-way");
     for (std::size_t size : sizes) {
-        const std::uint64_t scaled =
-            std::max<std::uint64_t>(trips * 64 / std::max<std::size_t>(size, 64) * 16, 200);
-        const std::uint64_t size_trips = std::min(trips, scaled);
+        const std::uint64_t size_trips = trips_for(size, trips);
         const Summary queue = run_queue(segment, size, size_trips, round++);
         std::printf("%-8s %-5s %-6s %9llu ns %9llu ns %26s\n", human(size).c_str(), "1", "Queue",
                     static_cast<unsigned long long>(queue.p50),

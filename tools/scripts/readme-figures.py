@@ -11,8 +11,10 @@ figures cannot drift from the run they came from.
     readme-figures.py BENCH.json [--readme README.md] --check   exit 1 when the block differs
 
 The command shown is rebuilt from the document (mode, sizes, Python rows); give --command to
-spell it yourself. Reads schema versions 1 and 2; a version 2 document (rows measured in rounds,
-with the reference ring) adds the ring's columns, the rounds and Python's Pool.map.
+spell it yourself. Reads schema versions 1 to 3; a version 2 document (rows measured in rounds,
+with the reference ring) adds the ring's columns, the rounds and Python's Pool.map; a version 3
+document with a topic table adds the topic table (1 publisher to N subscribers, next to the
+Queue and iceoryx).
 """
 import argparse
 import difflib
@@ -22,6 +24,9 @@ import sys
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 DEFAULT_SIZES = [8, 64, 1024, 65536]
+DEFAULT_TOPIC_SIZES = [64, 65536, 1 << 20]
+DEFAULT_SUBSCRIBERS = [1, 2, 4]
+TOPIC_KEYS = ["shmbus.topic.copy", "shmbus.topic.loan", "iceoryx"]
 LATENCY_SIZE = 64
 FAST = ["shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.pipe.spin", "shmbus.pipe.hybrid"]
 BLOCK = ["shmbus.queue.block", "shmbus.pipe.block"]
@@ -34,13 +39,17 @@ TABLE_KEYS = ["floor", "ring", "shmbus.queue.spin", "shmbus.queue.hybrid", "shmb
 
 class Bench:
     def __init__(self, doc):
-        if doc.get("schema") != "shmbus.bench" or doc.get("version") not in (1, 2):
-            sys.exit("readme-figures: not a shmbus.bench version 1 or 2 document")
+        if doc.get("schema") != "shmbus.bench" or doc.get("version") not in (1, 2, 3):
+            sys.exit("readme-figures: not a shmbus.bench version 1, 2 or 3 document")
         self.doc = doc
         self.rounds = doc["version"] >= 2
         self.labels = {m["key"]: m["label"] for m in doc["mechanisms"]}
         self.rows = {(r["mechanism"], "latency", r["size"]): r for r in doc["latency"]}
         self.rows.update({(r["mechanism"], "throughput", r["size"]): r for r in doc["throughput"]})
+        self.topic = doc.get("topic", {"rows": [], "sizes": [], "subscribers": []})
+        self.topic_labels = {m["key"]: m["label"] for m in self.topic.get("mechanisms", [])}
+        self.topic_rows = {(r["mechanism"], r["size"], r["subscribers"]): r
+                           for r in self.topic["rows"]}
 
     def row(self, key, metric, size):
         row = self.rows.get((key, metric, size))
@@ -88,6 +97,8 @@ def fmt_times(ratio):
 
 
 def size_name(size):
+    if size >= 1 << 20:
+        return f"{size >> 20} MiB"
     return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
 
 
@@ -102,6 +113,10 @@ def command(bench, override):
         parts.append("--python")
     if doc["sizes"] != DEFAULT_SIZES:
         parts.append("--sizes " + ",".join(str(s) for s in doc["sizes"]))
+    if bench.topic["rows"] and bench.topic["sizes"] != DEFAULT_TOPIC_SIZES:
+        parts.append("--topic-sizes " + ",".join(str(s) for s in bench.topic["sizes"]))
+    if bench.topic["rows"] and bench.topic["subscribers"] != DEFAULT_SUBSCRIBERS:
+        parts.append("--subscribers " + ",".join(str(s) for s in bench.topic["subscribers"]))
     if not doc["pinned"]:
         parts.append("--no-pin")
     parts.append("--json-file bench.json")
@@ -255,6 +270,59 @@ def python_lines(bench):
     return ["", "Against Python's multiprocessing in the same run:", ""] + lines if lines else []
 
 
+def topic_table(bench):
+    """One line per size, subscriber count and mechanism: round trip and one-way rate."""
+    topic = bench.topic
+    if not topic["rows"]:
+        return []
+    lines = ["| Topic, 1 publisher | subscribers | wait | RTT p50 | RTT p99 | p50 ÷ Queue "
+             "| p50 ÷ iceoryx | one way msg/s | ÷ Queue |",
+             "|---|--:|---|--:|--:|--:|--:|--:|--:|"]
+    for size in topic["sizes"]:
+        for subscribers in topic["subscribers"]:
+            for key in TOPIC_KEYS:
+                row = bench.topic_rows.get((key, size, subscribers))
+                if row is None:
+                    continue
+                latency, throughput = row["latency"], row["throughput"]
+                cells = [f"{bench.topic_labels.get(key, key)}, {size_name(size)}",
+                         str(subscribers), row["wait"]]
+                if latency["available"]:
+                    cells += [fmt_ns(latency["p50_ns"]), fmt_ns(latency["p99_ns"]),
+                              ratio_cell(latency, "queue", "p50"),
+                              ratio_cell(latency, "iceoryx", "p50")]
+                else:
+                    cells += ["n/a", "", "", ""]
+                if throughput["available"]:
+                    cells += [fmt_rate(throughput["messages_per_s"]),
+                              ratio_cell(throughput, "queue", "messages_per_s")]
+                else:
+                    cells += ["–", ""]
+                lines.append("| " + " | ".join(cells) + " |")
+    return ["", "One publisher to N subscriber processes of a Topic (`Queue` with one consumer "
+            "and iceoryx beside it; ÷ Queue pairs rounds, ÷ iceoryx divides medians):", ""] + \
+        lines + topic_summary(bench)
+
+
+def topic_summary(bench):
+    """The Topic's targets, in figures of this run."""
+    lines = []
+    small = min(bench.topic["sizes"])
+    for key in ("shmbus.topic.copy", "shmbus.topic.loan"):
+        row = bench.topic_rows.get((key, small, 1))
+        if not row or not row["latency"]["available"]:
+            continue
+        latency = row["latency"]
+        text = (f"- {bench.topic_labels.get(key, key)}, {size_name(small)}, one subscriber: "
+                f"RTT p50 {fmt_ns(latency['p50_ns'])}, "
+                f"{ratio_cell(latency, 'queue', 'p50')} the Queue's")
+        if "ratio_to_iceoryx" in latency:
+            text += (f"; iceoryx's p50 is {fmt_times(1 / latency['ratio_to_iceoryx']['p50'])} "
+                     "this one")
+        lines.append(text + ".")
+    return [""] + lines if lines else []
+
+
 def render(bench, override=None):
     lines = [BEGIN,
              "<!-- generated by tools/scripts/readme-figures.py from one `shmbus bench` JSON "
@@ -264,6 +332,7 @@ def render(bench, override=None):
     lines += latency_table(bench) + [""] + throughput_table(bench) + [""]
     lines += summary_lines(bench) + pool_lines(bench)
     lines += python_lines(bench)
+    lines += topic_table(bench)
     return "\n".join(lines + ["", END])
 
 

@@ -11,6 +11,9 @@
 #ifndef SHMBUS_BENCH_PYTHON_SCRIPT
 #define SHMBUS_BENCH_PYTHON_SCRIPT "tools/bench/python_mp.py"
 #endif
+#ifndef SHMBUS_BENCH_TOPIC_PROGRAM
+#define SHMBUS_BENCH_TOPIC_PROGRAM ""
+#endif
 
 namespace shmbus::cli {
 namespace {
@@ -31,6 +34,18 @@ constexpr const char* kDescription =
     "  queue, a Boost.Interprocess message_queue, shmbus Pool.map and apply_async; with\n"
     "  --python, Python's multiprocessing Queue, Pipe and Pool.map too. The two processes are\n"
     "  pinned to two CPUs when the process may use two or more.\n"
+    "\nTOPIC TABLE\n"
+    "  One publisher to 1, 2 and 4 subscriber processes (--subscribers) of a shmbus Topic at\n"
+    "  64 B, 64 KiB and 1 MiB (--topic-sizes), copying (publish/recv) and lending (loan/borrow):\n"
+    "  the round trip (a message out, every subscriber answers) p50 and p99, and the one-way\n"
+    "  rate (every subscriber receives every message, checked for order and loss). Waits spin\n"
+    "  while the publisher and its subscribers have a CPU each (one subscriber on two CPUs) and\n"
+    "  block beyond. In each round the plain ring and a Queue with one consumer run at the same\n"
+    "  size first: /Queue and /ring are the medians of the per-round ratios. iceoryx's\n"
+    "  publish/subscribe (zero copy; polling with one subscriber, a WaitSet beyond) comes from\n"
+    "  bench_topic_bench --iceoryx-json, run as a child when it was built with iceoryx\n"
+    "  (libiceoryx-posh-dev): it starts iox-roudi and stops it after; /iceoryx divides medians\n"
+    "  (round trips only). Without it the run says \"iceoryx: not installed\".\n"
     "\nROUNDS AND RATIOS\n"
     "  Every row is measured in several short rounds (3 with --quick, 5 otherwise, or\n"
     "  --rounds), each in fresh processes after an unrecorded warm-up, and the floor and the\n"
@@ -51,9 +66,10 @@ constexpr const char* kFooter =
     "  One latency table and one throughput table per message size. Absolute figures vary by\n"
     "  machine and load, the ratios within one run are the claim. The load average before and\n"
     "  after the run is printed: compare only quiet runs.\n"
-    "  --json prints one document: schema \"shmbus.bench\", version 2; mode, rounds, cpu_model,\n"
+    "  --json prints one document: schema \"shmbus.bench\", version 3; mode, rounds, cpu_model,\n"
     "  cpus, pinned, llc_bytes, dram_buffer_bytes, load_average, sizes, mechanisms (key,\n"
-    "  label), latency and throughput rows, notes. A row: mechanism, size, available, note,\n"
+    "  label), latency and throughput rows, topic, notes. A row: mechanism, size, available, "
+    "note,\n"
     "  rounds (how many); latency: count and p50_ns ... max_ns (each the median over the\n"
     "  rounds); throughput: messages and seconds (summed), messages_per_s and bytes_per_s\n"
     "  (medians); spread ({min, max} over the rounds of p50_ns and p99_ns, or messages_per_s);\n"
@@ -66,6 +82,11 @@ constexpr const char* kFooter =
     "  Keys: floor, ring, pipe2, memcpy.cache, memcpy.dram, shmbus.queue.<policy>,\n"
     "  shmbus.pipe.<policy>, socketpair, posix_mq, boost_mq, shmbus.pool.map,\n"
     "  shmbus.pool.apply_async, python.mp_queue, python.mp_pipe, python.pool.map.\n"
+    "  topic: sizes, subscribers, mechanisms (ring, shmbus.queue, shmbus.topic.copy,\n"
+    "  shmbus.topic.loan, iceoryx) and rows: mechanism, size, subscribers, wait, and latency\n"
+    "  and throughput objects holding a row's fields (available, rounds, figures, spread,\n"
+    "  per_round) with ratio_to_queue and ratio_to_ring (paired) and, for latency,\n"
+    "  ratio_to_iceoryx (p50, medians).\n"
     "  tools/scripts/check-floor.sh runs --quick N times and lists every round in which a row\n"
     "  beat the floor.\n"
     "\nNOTES\n"
@@ -80,6 +101,7 @@ constexpr const char* kFooter =
     "  shmbus bench                                the full run, a few minutes\n"
     "  shmbus bench --python --plot latency.svg    add Python's multiprocessing, draw a plot\n"
     "  shmbus bench --quick --only queue --json    shmbus Queue rows and the baselines, as JSON\n"
+    "  shmbus bench --quick --only topic           the topic table (and the baselines)\n"
     "\nEXIT STATUS\n"
     "  0  every measurement ran (n/a rows included)\n"
     "  1  a measurement failed (a row says why) or a file could not be written\n"
@@ -103,7 +125,8 @@ BenchCommand::BenchCommand(CLI::App& app)
     : m_command(app.add_subcommand(
           "bench", wrap_help("Compare shmbus Queue and Pipe with pipe(2), Unix sockets, POSIX "
                              "and Boost message queues, a plain shared-memory ring and the "
-                             "one-line floor: latency and throughput, in interleaved rounds"))) {
+                             "one-line floor, and a Topic's 1-to-N delivery with iceoryx's: "
+                             "latency and throughput, in interleaved rounds"))) {
     m_command->footer(std::string(kDescription) + kFooter);
     m_command->add_flag("--quick", m_quick,
                         wrap_help("3 shorter rounds per row: under a minute, for smoke tests"));
@@ -138,6 +161,24 @@ BenchCommand::BenchCommand(CLI::App& app)
                      wrap_help("Each DRAM memcpy buffer in MiB (default: 4x the last-level "
                                "cache, 256 to 1024)"))
         ->check(CLI::Range(1, 1 << 16));
+    m_command
+        ->add_option("--topic-sizes", m_topic_sizes,
+                     wrap_help("The topic table's message sizes in bytes, comma-separated"))
+        ->delimiter(',')
+        ->check(CLI::Range(std::size_t{8}, std::size_t{16} << 20))
+        ->capture_default_str();
+    m_command
+        ->add_option("--subscribers", m_topic_subscribers,
+                     wrap_help("The topic table's subscriber counts, comma-separated"))
+        ->delimiter(',')
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    m_iceoryx_program = SHMBUS_BENCH_TOPIC_PROGRAM;
+    m_command
+        ->add_option("--iceoryx-program", m_iceoryx_program,
+                     wrap_help("bench_topic_bench, run for iceoryx's rows of the topic table"))
+        ->capture_default_str();
+    m_command->add_flag("--no-iceoryx", m_no_iceoryx, "Leave iceoryx out of the topic table");
     m_command->add_flag("--no-pin", m_no_pin, "Let the scheduler place the two processes");
     m_command->add_flag("--raise-mq-limit", m_raise_mq_limit,
                         wrap_help("As root: raise /proc/sys/fs/mqueue/msgsize_max for the run so "
@@ -154,6 +195,10 @@ int BenchCommand::run(std::ostream& out, std::ostream& err) const {
         options.sizes = m_sizes;
         options.rounds = m_rounds;
         options.dram_bytes = m_dram_mib << 20;
+        options.topic_sizes = m_topic_sizes;
+        options.topic_subscribers = m_topic_subscribers;
+        options.iceoryx_program = m_iceoryx_program;
+        options.iceoryx = !m_no_iceoryx;
         if (m_python)
             options.python_script = m_python_script;
         if (&err == &std::cerr && ::isatty(STDERR_FILENO))

@@ -26,11 +26,15 @@ private:
     bool m_python = false;
     bool m_no_pin = false;
     bool m_raise_mq_limit = false;
+    bool m_no_iceoryx = false;
     std::string m_plot;
     std::string m_json_file;
     std::string m_only;
     std::string m_python_script;
+    std::string m_iceoryx_program;
     std::vector<std::size_t> m_sizes = {8, 64, 1024, 65536};
+    std::vector<std::size_t> m_topic_sizes = {64, 65536, 1 << 20};
+    std::vector<int> m_topic_subscribers = {1, 2, 4};
     int m_rounds = 0;
     std::size_t m_dram_mib = 0;
 };

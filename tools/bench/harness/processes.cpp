@@ -2,9 +2,11 @@
 #include "processes.hpp"
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -125,6 +127,27 @@ AlignedBytes::AlignedBytes(std::size_t bytes)
 
 void AlignedBytes::Free::operator()(std::byte* bytes) const {
     ::operator delete[](bytes, kPage);
+}
+
+std::string run_command(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+    if (!pipe)
+        throw std::runtime_error("cannot run: " + command);
+    std::string out;
+    std::array<char, 4096> chunk;
+    std::size_t n;
+    while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe.get())) > 0)
+        out.append(chunk.data(), n);
+    if (pclose(pipe.release()) != 0)
+        throw std::runtime_error("failed: " + command);
+    return out;
+}
+
+std::string shell_quote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
 }
 
 } // namespace shmbus::bench

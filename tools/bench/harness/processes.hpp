@@ -9,6 +9,7 @@
 #include <optional>
 #include <sched.h>
 #include <span>
+#include <string>
 #include <sys/types.h>
 
 namespace shmbus::bench {
@@ -83,5 +84,12 @@ private:
     std::unique_ptr<std::byte[], Free> m_data;
     std::size_t m_size;
 };
+
+/// Runs `command` through the shell and returns its standard output; throws when it cannot
+/// start or exits non-zero.
+std::string run_command(const std::string& command);
+
+/// `text` in single quotes for the shell.
+std::string shell_quote(const std::string& text);
 
 } // namespace shmbus::bench

@@ -76,6 +76,8 @@ std::string format_ratio(std::optional<double> ratio) {
 }
 
 std::string size_name(std::size_t size) {
+    if (size >= (std::size_t{1} << 20))
+        return std::to_string(size >> 20) + " MiB";
     return size >= 1024 ? std::to_string(size / 1024) + " KiB" : std::to_string(size) + " B";
 }
 
@@ -166,6 +168,49 @@ std::string throughput_table(const Report& report, std::size_t size) {
                    pool ? "-" : ratio_cell(report, *row, kPipeKey, Figure::rate),
                    pool ? "-" : ratio_cell(report, *row, kMemcpyDramKey, Figure::rate)});
     }
+    return table.str();
+}
+
+/// A ratio to a baseline of the topic table, which pairs its rows with the ring and the Queue
+/// of the same rounds (never with the main tables' rows).
+std::string topic_ratio_cell(const Report& report, const Row& row, const char* baseline,
+                             Figure figure) {
+    return row.paired.contains(baseline) ? ratio_cell(report, row, baseline, figure) : "-";
+}
+
+std::string topic_table(const Report& report, std::size_t size) {
+    Table table({"topic, " + size_name(size), "subs", "wait", "RTT p50", "p50 min-max", "RTT p99",
+                 "p50/Queue", "p50/ring", "p50/iceoryx", "one-way msg/s", "min-max", "/Queue",
+                 "/ring"});
+    for (int subscribers : report.topic_subscribers)
+        for (const MechanismInfo& mechanism : report.topic_mechanisms) {
+            const TopicRow* row = report.find_topic(mechanism.key, size, subscribers);
+            if (row == nullptr)
+                continue;
+            std::vector<std::string> cells{mechanism.label, std::to_string(subscribers), row->wait};
+            const Row& latency = row->latency;
+            if (latency.available()) {
+                const LatencySummary l = *latency.latency();
+                cells.insert(cells.end(),
+                             {format_ns(l.p50), ns_range(*latency.spread(Figure::p50)),
+                              format_ns(l.p99),
+                              topic_ratio_cell(report, latency, kTopicQueueKey, Figure::p50),
+                              topic_ratio_cell(report, latency, kRingKey, Figure::p50),
+                              format_ratio(latency_ratio_to_iceoryx(report, *row))});
+            } else {
+                cells.insert(cells.end(), {"n/a", "", "", "", "", ""});
+            }
+            const Row& throughput = row->throughput;
+            if (throughput.available())
+                cells.insert(cells.end(),
+                             {format_rate(*throughput.messages_per_s()),
+                              rate_range(*throughput.spread(Figure::rate)),
+                              topic_ratio_cell(report, throughput, kTopicQueueKey, Figure::rate),
+                              topic_ratio_cell(report, throughput, kRingKey, Figure::rate)});
+            else
+                cells.insert(cells.end(), {"n/a", "", "", ""});
+            table.add(std::move(cells));
+        }
     return table.str();
 }
 
@@ -263,6 +308,47 @@ nlohmann::json row_json(const Report& report, const Row& row) {
     return out;
 }
 
+/// A topic row's latency or throughput: its figures, rounds and the ratios to the baselines
+/// it is paired with (and to iceoryx, medians).
+nlohmann::json topic_figures_json(const Report& report, const TopicRow& topic, const Row& row) {
+    nlohmann::json out = {{"available", row.available()}, {"rounds", row.rounds.size()}};
+    if (!row.note.empty())
+        out["note"] = row.note;
+    if (!row.available())
+        return out;
+    out.update(figures_json(row));
+    nlohmann::json rounds = nlohmann::json::array();
+    for (std::size_t i = 0; i < row.rounds.size(); ++i)
+        rounds.push_back(round_json(row, i));
+    out["per_round"] = rounds;
+    for (const auto& [name, key] :
+         {std::pair{"queue", kTopicQueueKey}, std::pair{"ring", kRingKey}})
+        if (row.paired.contains(key))
+            out[std::string("ratio_to_") + name] = ratio_json(report, row, key);
+    if (row.metric == Metric::latency)
+        if (const auto ratio = latency_ratio_to_iceoryx(report, topic))
+            out["ratio_to_iceoryx"] = {{"p50", *ratio}, {"paired", false}};
+    return out;
+}
+
+nlohmann::json topic_json(const Report& report) {
+    nlohmann::json mechanisms = nlohmann::json::array();
+    for (const MechanismInfo& m : report.topic_mechanisms)
+        mechanisms.push_back({{"key", m.key}, {"label", m.label}});
+    nlohmann::json rows = nlohmann::json::array();
+    for (const TopicRow& row : report.topic)
+        rows.push_back({{"mechanism", row.mechanism()},
+                        {"size", row.size()},
+                        {"subscribers", row.subscribers},
+                        {"wait", row.wait},
+                        {"latency", topic_figures_json(report, row, row.latency)},
+                        {"throughput", topic_figures_json(report, row, row.throughput)}});
+    return {{"sizes", report.topic_sizes},
+            {"subscribers", report.topic_subscribers},
+            {"mechanisms", mechanisms},
+            {"rows", rows}};
+}
+
 } // namespace
 
 nlohmann::json to_json(const Report& report) {
@@ -287,6 +373,7 @@ nlohmann::json to_json(const Report& report) {
             {"mechanisms", mechanisms},
             {"latency", latency},
             {"throughput", throughput},
+            {"topic", topic_json(report)},
             {"notes", report.notes}};
 }
 
@@ -308,15 +395,31 @@ std::string format_report(const Report& report) {
         out << "\n" << latency_table(report, size);
     for (std::size_t size : report.sizes)
         out << "\n" << throughput_table(report, size);
+    if (!report.topic.empty())
+        out << "\nTopic: 1 publisher to N subscriber processes. RTT: a message out, every "
+               "subscriber answers.\n/Queue and /ring: the median of each round's ratio to a "
+               "Queue with one consumer and\nthe plain ring measured in the same round; "
+               "/iceoryx: the ratio of medians.\n";
+    for (std::size_t size : report.topic_sizes)
+        out << "\n" << topic_table(report, size);
     bool heading = false;
+    std::vector<std::string> row_notes;
     for (const Row& row : report.rows)
-        if (!row.note.empty()) {
-            out << (heading ? "" : "\nnotes:\n") << "  " << label_of(report, row.mechanism) << ", "
-                << size_name(row.size) << ", "
-                << (row.metric == Metric::latency ? "latency" : "throughput") << ": " << row.note
-                << "\n";
-            heading = true;
-        }
+        if (!row.note.empty())
+            row_notes.push_back(label_of(report, row.mechanism) + ", " + size_name(row.size) +
+                                ", " + (row.metric == Metric::latency ? "latency" : "throughput") +
+                                ": " + row.note);
+    for (const TopicRow& topic : report.topic)
+        for (const Row* row : {&topic.latency, &topic.throughput})
+            if (!row->note.empty())
+                row_notes.push_back("topic " + topic.mechanism() + ", " + size_name(row->size) +
+                                    ", " + std::to_string(topic.subscribers) + " subscribers, " +
+                                    (row->metric == Metric::latency ? "latency" : "throughput") +
+                                    ": " + row->note);
+    for (const std::string& note : row_notes) {
+        out << (heading ? "" : "\nnotes:\n") << "  " << note << "\n";
+        heading = true;
+    }
     for (const std::string& note : report.notes)
         out << (std::exchange(heading, true) ? "" : "\nnotes:\n") << "  " << note << "\n";
     return out.str();

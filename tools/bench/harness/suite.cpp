@@ -5,10 +5,7 @@
 #include "processes.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <fstream>
-#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -191,27 +188,6 @@ void run_memcpy(const SuiteOptions& options, Report& report) {
                            " MiB); page-aligned, destination half a page off the source");
 }
 
-std::string run_command(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe)
-        throw std::runtime_error("cannot run: " + command);
-    std::string out;
-    std::array<char, 4096> chunk;
-    std::size_t n;
-    while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe.get())) > 0)
-        out.append(chunk.data(), n);
-    if (pclose(pipe.release()) != 0)
-        throw std::runtime_error("failed: " + command);
-    return out;
-}
-
-std::string shell_quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text)
-        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
 // ---- Python's multiprocessing, through tools/bench/python_mp.py -----------------------------
 
 std::string python_command(const SuiteOptions& options) {
@@ -295,8 +271,19 @@ const Row* Report::find(std::string_view mechanism, Metric metric, std::size_t s
     return nullptr;
 }
 
+const TopicRow* Report::find_topic(std::string_view mechanism, std::size_t size,
+                                   int subscribers) const {
+    for (const TopicRow& row : topic)
+        if (row.mechanism() == mechanism && row.size() == size && row.subscribers == subscribers)
+            return &row;
+    return nullptr;
+}
+
 bool Report::any_failed() const {
-    return std::any_of(rows.begin(), rows.end(), [](const Row& row) { return row.failed; });
+    return std::any_of(rows.begin(), rows.end(), [](const Row& row) { return row.failed; }) ||
+           std::any_of(topic.begin(), topic.end(), [](const TopicRow& row) {
+               return row.latency.failed || row.throughput.failed;
+           });
 }
 
 std::size_t dram_buffer_bytes() {
@@ -341,6 +328,8 @@ Report run_suite(const SuiteOptions& options) {
         run_pool(options, report);
     if (has_pool_size && !options.python_script.empty())
         run_python_pool(options, report);
+    if (!options.topic_sizes.empty() && selected(options, kTopicCopyKey))
+        run_topics(options, report);
     report.load_after = first_line_of("/proc/loadavg");
     return report;
 }

@@ -22,7 +22,7 @@
 
 namespace shmbus::bench {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 /// The memcpy rows: blocks copied within the caches, and across buffers far beyond them.
 inline constexpr const char* kMemcpyCacheKey = "memcpy.cache";
 inline constexpr const char* kMemcpyDramKey = "memcpy.dram";
@@ -42,6 +42,14 @@ struct SuiteOptions {
     int rounds = 0;
     /// Bytes of each of the two DRAM memcpy buffers; 0: dram_buffer_bytes().
     std::size_t dram_bytes = 0;
+    /// The topic table (one publisher to N subscribers): its message sizes and subscriber
+    /// counts; it runs when "shmbus.topic" is selected and topic_sizes is not empty.
+    std::vector<std::size_t> topic_sizes = {64, 65536, 1 << 20};
+    std::vector<int> topic_subscribers = {1, 2, 4};
+    /// bench_topic_bench, run as a child for iceoryx's rows (it links iceoryx when built with
+    /// it; the CLI never does). False `iceoryx`: no iceoryx rows.
+    std::string iceoryx_program;
+    bool iceoryx = true;
     /// Called before each measurement with a short description.
     std::function<void(const std::string&)> progress;
 };
@@ -97,6 +105,26 @@ struct Row {
     std::optional<double> messages_per_s() const;
 };
 
+/// The keys of the topic table's rows: the plain ring and a Queue with one consumer (the
+/// baselines, measured in each round), a Topic copying or lending, and iceoryx.
+inline constexpr const char* kTopicQueueKey = "shmbus.queue";
+inline constexpr const char* kTopicCopyKey = "shmbus.topic.copy";
+inline constexpr const char* kTopicLoanKey = "shmbus.topic.loan";
+inline constexpr const char* kIceoryxKey = "iceoryx";
+
+/// One line of the topic table: a mechanism at one size with one publisher and `subscribers`
+/// subscribers, its round trips and its one-way rate. The shmbus rows are paired with the ring
+/// and the Queue (kRingKey, kTopicQueueKey) of the same rounds.
+struct TopicRow {
+    int subscribers = 1;
+    /// How the readers wait: spin, block, polling (iceoryx), waitset (iceoryx).
+    std::string wait;
+    Row latency;
+    Row throughput;
+    const std::string& mechanism() const { return latency.mechanism; }
+    std::size_t size() const { return latency.size; }
+};
+
 struct Report {
     std::string mode; ///< "quick" or "full"
     std::string cpu_model;
@@ -110,13 +138,26 @@ struct Report {
     std::vector<std::size_t> sizes;
     std::vector<MechanismInfo> mechanisms;
     std::vector<Row> rows;
+    std::vector<std::size_t> topic_sizes;
+    std::vector<int> topic_subscribers;
+    std::vector<MechanismInfo> topic_mechanisms;
+    std::vector<TopicRow> topic;
     std::vector<std::string> notes;
 
     const Row* find(std::string_view mechanism, Metric metric, std::size_t size) const;
+    const TopicRow* find_topic(std::string_view mechanism, std::size_t size, int subscribers) const;
     bool any_failed() const;
 };
 
 Report run_suite(const SuiteOptions& options);
+
+/// The topic table: per size, in each round the ring and the Queue, then every Topic row;
+/// iceoryx's rows from options.iceoryx_program, or a note saying why there are none.
+void run_topics(const SuiteOptions& options, Report& report);
+
+/// A Topic row's p50 round trip over iceoryx's (same size and subscribers), medians of the
+/// rounds; nullopt for other rows or without an iceoryx row.
+std::optional<double> latency_ratio_to_iceoryx(const Report& report, const TopicRow& row);
 
 /// One round of a row: its own measurement and the paired baselines' of the same round.
 struct RoundResult {

@@ -6,6 +6,7 @@
 #include "histogram.hpp"
 #include "measure.hpp"
 #include "suite.hpp"
+#include "topics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -207,7 +208,7 @@ TEST(Report, JsonCarriesMediansSpreadsRoundsAndRatios) {
 
     const nlohmann::json doc = to_json(report);
     EXPECT_EQ(doc["schema"], "shmbus.bench");
-    EXPECT_EQ(doc["version"], 2);
+    EXPECT_EQ(doc["version"], 3);
     const nlohmann::json& row = doc["latency"][1];
     EXPECT_EQ(row["mechanism"], "x");
     EXPECT_EQ(row["rounds"], 2);
@@ -223,6 +224,79 @@ TEST(Report, JsonCarriesMediansSpreadsRoundsAndRatios) {
                      0.25);
     EXPECT_NE(format_report(report).find("2.50x"), std::string::npos);
     EXPECT_NE(render_svg(report).find("</svg>"), std::string::npos);
+}
+
+/// Every kind of fan-out across real forks: each subscriber checks every message's number, and
+/// the round trips count exactly what was asked (a budget far beyond the need).
+class EveryFanout : public ::testing::TestWithParam<std::tuple<FanoutKind, int, std::size_t>> {};
+
+TEST_P(EveryFanout, DeliversEveryNumberedMessageToEverySubscriber) {
+    const auto [kind, subscribers, size] = GetParam();
+    const LatencySummary latency =
+        measure_fanout_latency({kind, size, subscribers, true, 200, 10, std::chrono::seconds(120)});
+    EXPECT_EQ(latency.count, 200u);
+    EXPECT_LE(latency.p50, latency.p99);
+    const Throughput throughput = measure_fanout_throughput(
+        {kind, size, subscribers, true, 0, 10, std::chrono::milliseconds(5)});
+    EXPECT_GT(throughput.messages, 0u);
+    EXPECT_GT(throughput.seconds, 0.0);
+}
+
+std::string fanout_test_name(const ::testing::TestParamInfo<EveryFanout::ParamType>& info) {
+    const auto [kind, subscribers, size] = info.param;
+    constexpr const char* kNames[] = {"topic_copy", "topic_loan", "queue"};
+    return std::string(kNames[static_cast<int>(kind)]) + "_" + std::to_string(subscribers) +
+           "_subscribers_" + std::to_string(size) + "_B";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, EveryFanout,
+    ::testing::Values(std::tuple{FanoutKind::queue, 1, std::size_t{64}},
+                      std::tuple{FanoutKind::topic_copy, 1, std::size_t{64}},
+                      std::tuple{FanoutKind::topic_loan, 2, std::size_t{64}},
+                      std::tuple{FanoutKind::topic_copy, 2, std::size_t{1} << 20},
+                      std::tuple{FanoutKind::topic_loan, 1, std::size_t{1} << 20}),
+    fanout_test_name);
+
+TEST(Measure, FanoutWaitsSpinOnlyWhileEveryProcessHasACpu) {
+    EXPECT_EQ(fanout_wait_policy(usable_cpus()), WaitPolicy::block);
+    if (usable_cpus() >= 2) {
+        EXPECT_EQ(fanout_wait_policy(1), WaitPolicy::spin);
+    }
+}
+
+TopicRow topic_row(const char* key, int subscribers, std::uint64_t p50) {
+    return {subscribers, "spin",
+            Row{key, Metric::latency, 64, {latency_of(p50), latency_of(p50)}, {}, {}, false},
+            Row{key, Metric::throughput, 64, {rate_of(1000), rate_of(1000)}, {}, {}, false}};
+}
+
+TEST(Report, TopicTablePairsTheQueueAndTheRingAndDividesIceoryxMedians) {
+    Report report;
+    report.rounds = 2;
+    report.topic_sizes = {64};
+    report.topic_subscribers = {1};
+    report.topic_mechanisms = {{kTopicCopyKey, "topic copy"}, {kIceoryxKey, "iceoryx"}};
+    TopicRow topic = topic_row(kTopicCopyKey, 1, 300);
+    topic.latency.paired[kTopicQueueKey] = {latency_of(200), latency_of(300)};
+    topic.throughput.paired[kRingKey] = {rate_of(4000), rate_of(4000)};
+    report.topic = {topic, topic_row(kIceoryxKey, 1, 3000)};
+
+    const nlohmann::json doc = to_json(report);
+    const nlohmann::json& row = doc["topic"]["rows"][0];
+    EXPECT_EQ(row["mechanism"], kTopicCopyKey);
+    EXPECT_EQ(row["subscribers"], 1);
+    EXPECT_EQ(row["latency"]["p50_ns"], 300);
+    // Round ratios 1.5 and 1: their median; iceoryx: the ratio of the medians.
+    EXPECT_DOUBLE_EQ(row["latency"]["ratio_to_queue"]["p50"].get<double>(), 1.25);
+    EXPECT_TRUE(row["latency"]["ratio_to_queue"]["paired"].get<bool>());
+    EXPECT_FALSE(row["latency"].contains("ratio_to_ring"));
+    EXPECT_DOUBLE_EQ(row["latency"]["ratio_to_iceoryx"]["p50"].get<double>(), 0.1);
+    EXPECT_DOUBLE_EQ(row["throughput"]["ratio_to_ring"]["messages_per_s"].get<double>(), 0.25);
+    const std::string text = format_report(report);
+    EXPECT_NE(text.find("topic, 64 B"), std::string::npos);
+    EXPECT_NE(text.find("1.25x"), std::string::npos);
+    EXPECT_NE(text.find("0.10x"), std::string::npos);
 }
 
 TEST(Measure, MemcpyBuffersAreAlignedAndHalfAPageApart) {

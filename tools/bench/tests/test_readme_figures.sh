@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # tools/scripts/readme-figures.py on committed sample runs (bench-sample.json: schema version 1,
 # a full run cut to three sizes; bench-sample-v2.json: version 2, a --quick --python run at three
-# sizes, per_round dropped but for the Pool rows): each committed fragment is exactly what it
+# sizes, per_round dropped but for the Pool rows; bench-sample-v3.json: version 3, a --quick run
+# at 8 B and 64 KiB with the topic table and iceoryx's rows, per_round dropped the same way): each
+# committed fragment is exactly what it
 # generates, a figure edited by hand is caught by --check, and rewriting restores the block and
 # leaves the text around it alone.
 #   test_readme_figures.sh SCRIPT DATA_DIR
@@ -34,4 +36,5 @@ check_sample() {
 
 check_sample "$data/bench-sample.json" "$data/expected.md"
 check_sample "$data/bench-sample-v2.json" "$data/expected-v2.md"
-echo "readme-figures: generated, checked, edit caught, block restored (schema versions 1 and 2)"
+check_sample "$data/bench-sample-v3.json" "$data/expected-v3.md"
+echo "readme-figures: generated, checked, edit caught, block restored (schema versions 1 to 3)"

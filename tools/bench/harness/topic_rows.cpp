@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+// The topic table of `shmbus bench`: one publisher to 1, 2, 4 subscribers of a Topic, copying
+// and lending, each round beside the plain ring and a one-consumer Queue at the same size; and
+// iceoryx's publish/subscribe from bench_topic_bench, run as a child process so that neither
+// libshmbus nor the CLI links iceoryx.
+#include "processes.hpp"
+#include "suite.hpp"
+#include "topics.hpp"
+
+#include <filesystem>
+#include <unistd.h>
+
+namespace shmbus::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// One round of one row: round trips for at most `latency_time` (after `warmup` trips), and
+/// `throughput_time` of one-way messages (after `warmup` messages).
+struct TopicBudget {
+    std::uint64_t round_trips, warmup;
+    std::chrono::nanoseconds latency_time, throughput_time;
+};
+
+TopicBudget topic_budget(std::size_t size, bool quick) {
+    const bool large = size >= (std::size_t{64} << 10);
+    if (quick)
+        return {20000, large ? 10u : 200u, 25ms, 50ms};
+    return {100000, large ? 50u : 1000u, 150ms, 250ms};
+}
+
+std::string size_text(std::size_t size) {
+    if (size >= (std::size_t{1} << 20))
+        return std::to_string(size >> 20) + " MiB";
+    return size >= 1024 ? std::to_string(size / 1024) + " KiB" : std::to_string(size) + " B";
+}
+
+/// A row that keeps its rounds until one fails; then it keeps only the reason.
+void record(Row& row, const std::function<Measurement()>& measure) {
+    if (row.failed)
+        return;
+    try {
+        row.rounds.push_back(measure());
+    } catch (const std::exception& e) {
+        row.note = std::string("failed: ") + e.what();
+        row.failed = true;
+        row.rounds.clear();
+        row.paired.clear();
+    }
+}
+
+TopicRow empty_row(const std::string& key, std::size_t size, int subscribers, std::string wait) {
+    return {subscribers,
+            std::move(wait),
+            {key, Metric::latency, size, {}, {}, {}, false},
+            {key, Metric::throughput, size, {}, {}, {}, false}};
+}
+
+Measurement fanout_latency(FanoutKind kind, std::size_t size, int subscribers,
+                           const TopicBudget& budget, bool pin) {
+    return {measure_fanout_latency({kind, size, subscribers, pin, budget.round_trips, budget.warmup,
+                                    budget.latency_time}),
+            {}};
+}
+
+Measurement fanout_throughput(FanoutKind kind, std::size_t size, int subscribers,
+                              const TopicBudget& budget, bool pin) {
+    return {{},
+            measure_fanout_throughput(
+                {kind, size, subscribers, pin, 0, budget.warmup, budget.throughput_time})};
+}
+
+/// Each row's rounds paired with the baselines' rounds of the same index, when the baseline
+/// has all of them (a failed baseline pairs with nothing).
+void pair_with(std::vector<TopicRow>& rows, const TopicRow& baseline, const char* key) {
+    for (TopicRow& row : rows)
+        for (auto [own, base] : {std::pair{&row.latency, &baseline.latency},
+                                 std::pair{&row.throughput, &baseline.throughput}})
+            if (own->available() && base->rounds.size() == own->rounds.size())
+                own->paired[key] = base->rounds;
+}
+
+/// Every shmbus row at one size: in each round the ring and the Queue (one subscriber), then
+/// each Topic row, so that a row and its baselines share the machine's state of that round.
+std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size, int rounds) {
+    const TopicBudget budget = topic_budget(size, options.quick);
+    const std::string single = wait_policy_name(fanout_wait_policy(1));
+    TopicRow ring = empty_row(kRingKey, size, 1, "spin");
+    TopicRow queue = empty_row(kTopicQueueKey, size, 1, single);
+    std::vector<TopicRow> topics;
+    for (int subscribers : options.topic_subscribers)
+        for (const char* key : {kTopicCopyKey, kTopicLoanKey})
+            topics.push_back(empty_row(key, size, subscribers,
+                                       wait_policy_name(fanout_wait_policy(subscribers))));
+    const Mechanism reference = find_mechanism(kRingKey);
+    for (int round = 1; round <= rounds; ++round) {
+        if (options.progress)
+            options.progress("topic, " + size_text(size) + ", round " + std::to_string(round));
+        record(ring.latency, [&] {
+            return Measurement{
+                measure_latency(*reference.open(size), {size, budget.round_trips, budget.warmup,
+                                                        options.pin, budget.latency_time}),
+                {}};
+        });
+        record(ring.throughput, [&] {
+            return Measurement{{},
+                               measure_throughput(*reference.open(size),
+                                                  {size, std::uint64_t{1} << 50, options.pin,
+                                                   budget.throughput_time, budget.warmup})};
+        });
+        record(queue.latency,
+               [&] { return fanout_latency(FanoutKind::queue, size, 1, budget, options.pin); });
+        record(queue.throughput,
+               [&] { return fanout_throughput(FanoutKind::queue, size, 1, budget, options.pin); });
+        for (TopicRow& row : topics) {
+            const FanoutKind kind =
+                row.mechanism() == kTopicLoanKey ? FanoutKind::topic_loan : FanoutKind::topic_copy;
+            record(row.latency, [&] {
+                return fanout_latency(kind, size, row.subscribers, budget, options.pin);
+            });
+            record(row.throughput, [&] {
+                return fanout_throughput(kind, size, row.subscribers, budget, options.pin);
+            });
+        }
+    }
+    pair_with(topics, ring, kRingKey);
+    pair_with(topics, queue, kTopicQueueKey);
+    std::vector<TopicRow> all{std::move(ring), std::move(queue)};
+    all.insert(all.end(), topics.begin(), topics.end());
+    return all;
+}
+
+template <class T>
+std::string comma_list(const std::vector<T>& values) {
+    std::string out;
+    for (const T& value : values)
+        out += (out.empty() ? "" : ",") + std::to_string(value);
+    return out;
+}
+
+/// iceoryx's rows, from `bench_topic_bench --iceoryx-json` (it starts and stops iox-roudi).
+/// Round trips only: each row's rounds ran one after another, not beside shmbus's.
+void run_iceoryx(const SuiteOptions& options, int rounds, Report& report) {
+    if (!options.iceoryx) {
+        report.notes.push_back("iceoryx: left out (--no-iceoryx)");
+        return;
+    }
+    const std::string& program = options.iceoryx_program;
+    if (program.empty() || access(program.c_str(), X_OK) != 0) {
+        report.notes.push_back("iceoryx: not installed (no " +
+                               (program.empty() ? std::string("bench_topic_bench") : program) +
+                               "), so the topic table has no iceoryx rows");
+        return;
+    }
+    if (options.progress)
+        options.progress("topic, iceoryx (starting iox-roudi)");
+    const std::string command =
+        shell_quote(program) + " --iceoryx-json --rounds " + std::to_string(rounds) + " --sizes " +
+        comma_list(options.topic_sizes) + " --subscribers " +
+        comma_list(options.topic_subscribers) + (options.quick ? " --quick" : "") + " 2>/dev/null";
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(run_command(command));
+    } catch (const std::exception& e) {
+        report.notes.push_back(std::string("iceoryx rows missing: ") + e.what());
+        return;
+    }
+    if (!doc.value("iceoryx", false)) {
+        report.notes.push_back("iceoryx: not installed (" + doc.value("note", std::string()) + ")");
+        return;
+    }
+    report.topic_mechanisms.push_back({kIceoryxKey, "iceoryx publish/subscribe (loan)"});
+    for (const auto& item : doc.at("rows")) {
+        TopicRow row =
+            empty_row(kIceoryxKey, item.at("size"), item.at("subscribers"), item.at("wait"));
+        for (const auto& round : item.at("rounds"))
+            row.latency.rounds.push_back(measurement_from_json(round));
+        if (item.contains("note"))
+            row.latency.note = item.at("note");
+        report.topic.push_back(std::move(row));
+    }
+    report.notes.push_back("iceoryx rows: " + std::string(doc.value("version", "")) +
+                           ", iox-roudi started and stopped by " + program +
+                           "; readers poll with one subscriber and wait in a WaitSet beyond; "
+                           "its rounds run after shmbus's, so /iceoryx divides medians");
+}
+
+} // namespace
+
+void run_topics(const SuiteOptions& options, Report& report) {
+    const int rounds = report.rounds;
+    report.topic_sizes = options.topic_sizes;
+    report.topic_subscribers = options.topic_subscribers;
+    report.topic_mechanisms = {{kRingKey, "plain SPSC ring (reference)"},
+                               {kTopicQueueKey, "shmbus Queue, 1 consumer"},
+                               {kTopicCopyKey, "shmbus Topic, copy (publish/recv)"},
+                               {kTopicLoanKey, "shmbus Topic, loan (loan/borrow)"}};
+    for (std::size_t size : options.topic_sizes) {
+        std::vector<TopicRow> rows = measure_size(options, size, rounds);
+        report.topic.insert(report.topic.end(), rows.begin(), rows.end());
+    }
+    run_iceoryx(options, rounds, report);
+    report.notes.push_back(
+        "topic table: waits spin while the publisher and its subscribers have a CPU each, block "
+        "beyond (" +
+        std::to_string(usable_cpus()) + " CPUs); " +
+        (report.pinned ? "the publisher and a single subscriber are pinned to two CPUs"
+                       : "processes not pinned") +
+        "; Queue and Topic carry std::string messages");
+}
+
+std::optional<double> latency_ratio_to_iceoryx(const Report& report, const TopicRow& row) {
+    if (row.mechanism() != kTopicCopyKey && row.mechanism() != kTopicLoanKey)
+        return std::nullopt;
+    const TopicRow* iceoryx = report.find_topic(kIceoryxKey, row.size(), row.subscribers);
+    if (iceoryx == nullptr || !iceoryx->latency.available() || !row.latency.available())
+        return std::nullopt;
+    const double base = iceoryx->latency.spread(Figure::p50)->median;
+    if (base <= 0)
+        return std::nullopt;
+    return row.latency.spread(Figure::p50)->median / base;
+}
+
+} // namespace shmbus::bench
