@@ -482,6 +482,41 @@ TEST(SyncMultiprocess, barrier_default_timeout_breaks_every_process) {
     EXPECT_TRUE(barrier.broken());
 }
 
+// ---- RLock::locked ---------------------------------------------------------------------------
+
+TEST(SyncMultiprocess, rlock_locked_is_seen_from_other_processes) {
+    ScopedSegment segment;
+    RLock lock(*segment, "rlock");
+    Event held(*segment, "held");
+    Event release(*segment, "release");
+    EXPECT_FALSE(lock.locked());
+    Child holder([&] {
+        lock.acquire();
+        lock.acquire();
+        held.set();
+        require(release.wait_for(20s), "never told to release");
+        lock.release();
+        require(lock.locked(), "one level is still held");
+        lock.release();
+        require(!lock.locked(), "released");
+    });
+    ASSERT_TRUE(held.wait_for(20s));
+    EXPECT_TRUE(lock.locked());
+    release.set();
+    EXPECT_EQ(holder.wait(), 0);
+    EXPECT_FALSE(lock.locked());
+    Child dies_holding([&] {
+        lock.acquire();
+        ::_exit(0);
+    });
+    EXPECT_EQ(dies_holding.wait(), 0);
+    EXPECT_TRUE(lock.locked()) << "until the next acquire takes it over";
+    EXPECT_TRUE(lock.acquire().owner_died);
+    EXPECT_TRUE(lock.locked());
+    lock.release();
+    EXPECT_FALSE(lock.locked());
+}
+
 // A party stopped (SIGSTOP) while its generation ends and a later one breaks must still learn
 // how its own generation ended.
 TEST(SyncMultiprocess, barrier_party_that_sleeps_through_later_breaks_learns_its_own_outcome) {
