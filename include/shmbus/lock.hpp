@@ -168,4 +168,8 @@ private:
     WaitOptions m_options;
 };
 
+/// The lock type of a Value or Array made without a lock (Python's `lock=False`): RawValue,
+/// RawArray.
+struct NoLock {};
+
 } // namespace shmbus
