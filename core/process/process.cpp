@@ -98,6 +98,7 @@ Process::Process() : m_state(std::make_unique<ProcessState>()) {
     m_identity = parent_identity.empty() ? std::to_string(number)
                                          : parent_identity + ":" + std::to_string(number);
     m_name = "Process-" + m_identity;
+    m_daemon = current().daemon; // Python: a daemon's Process objects are daemonic by default
 }
 
 Process::~Process() {

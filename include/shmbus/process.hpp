@@ -140,6 +140,8 @@ public:
     /// A daemon child is killed (SIGKILL) when the thread that started it ends, which is
     /// normally when its parent process ends, however it ends (prctl PR_SET_PDEATHSIG
     /// follows the creating *thread*: start daemons from a thread that outlives them).
+    /// Defaults to whether the process that made this object is itself a daemon child, as in
+    /// Python (a daemon child still may not start children: see start()).
     bool daemon() const { return m_daemon; }
     /// UsageError after start.
     void set_daemon(bool daemon);

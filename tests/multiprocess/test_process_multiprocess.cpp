@@ -292,6 +292,24 @@ TEST(ProcessMultiprocess, parent_atexit_handlers_do_not_run_in_the_child) {
     std::remove(g_atexit_marker.c_str());
 }
 
+TEST(ProcessMultiprocess, a_process_made_in_a_daemon_child_is_daemonic) {
+    Process daemon([] {
+        Process inner([] {});
+        shmbus::exit(inner.daemon() ? 0 : 3);
+    });
+    daemon.set_daemon(true);
+    Process plain([] {
+        Process inner([] {});
+        shmbus::exit(inner.daemon() ? 3 : 0);
+    });
+    EXPECT_FALSE(plain.daemon());
+    for (Process* process : {&daemon, &plain}) {
+        process->start();
+        process->join();
+        EXPECT_EQ(process->exitcode(), 0) << (process == &daemon ? "daemon" : "plain");
+    }
+}
+
 TEST(ProcessMultiprocess, nested_children_get_python_names) {
     TestPipe report;
     const int fd = report.write_fd();
