@@ -172,6 +172,8 @@ void Process::run_in_child() noexcept {
         run();
     } catch (const SystemExit& e) {
         code = e.code();
+        if (e.message())
+            std::fprintf(stderr, "%s\n", e.message()->c_str()); // Python: sys.exit("text")
     } catch (...) {
         report_uncaught_exception(m_name);
         code = 1;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/process.hpp>
 #include <shmbus/segment.hpp>
@@ -290,6 +291,31 @@ TEST(ProcessMultiprocess, parent_atexit_handlers_do_not_run_in_the_child) {
     std::ifstream marker(g_atexit_marker);
     EXPECT_FALSE(marker.good()) << "the parent's atexit handler ran in a child";
     std::remove(g_atexit_marker.c_str());
+}
+
+TEST(ProcessMultiprocess, exit_with_a_message_prints_it_and_ends_with_one) {
+    TestPipe err;
+    const int fd = err.write_fd();
+    Process process([fd] {
+        ::dup2(fd, 2);
+        shmbus::exit("bad configuration: no queue");
+    });
+    process.start();
+    process.join();
+    EXPECT_EQ(process.exitcode(), 1);
+    EXPECT_EQ(err.read_all(), "bad configuration: no queue\n");
+    try {
+        shmbus::exit(std::string("caught"));
+    } catch (const SystemExit& e) {
+        EXPECT_EQ(e.code(), 1);
+        EXPECT_EQ(e.message(), std::optional<std::string>("caught"));
+    }
+    try {
+        shmbus::exit(2);
+    } catch (const SystemExit& e) {
+        EXPECT_EQ(e.code(), 2);
+        EXPECT_FALSE(e.message().has_value());
+    }
 }
 
 TEST(ProcessMultiprocess, a_process_made_in_a_daemon_child_is_daemonic) {
