@@ -4,6 +4,7 @@
 #include "os/exception_type.hpp"
 #include "os/fork_safe_registry.hpp"
 #include "os/liveness.hpp"
+#include "process/exit_handlers.hpp"
 #include "process/process_state.hpp"
 #include "segment/mapping.hpp"
 #include "shmbus/errors.hpp"
@@ -178,6 +179,7 @@ void Process::run_in_child() noexcept {
         report_uncaught_exception(m_name);
         code = 1;
     }
+    detail::run_exit_handlers();
     flush_stdio();
     detail::detach_all_mappings();
     detail::remove_default_segment_if_created_here();
