@@ -48,14 +48,16 @@ void break_generation(BarrierState& state) {
 }
 
 // The mutex is held for a few stores, or while the action runs; waiting this long for it when
-// no action runs means its word was forged (a corrupted segment), so the caller gets Timeout
-// instead of a wait without end.
+// no live thread runs an action means its word was forged (a corrupted segment), so the caller
+// gets Timeout instead of a wait without end.
 constexpr auto kStateLockTimeout = std::chrono::seconds(5);
 
 // relaxed is enough for `acting`: it is written under the mutex, and read outside it only to
-// tell a long action from a stuck mutex, or by the acting thread itself (program order).
+// tell a long action from a stuck mutex, or by the acting thread itself (program order). A
+// forged `acting` names no live thread, so it cannot make the wait endless either.
 bool action_running(const BarrierState& state) {
-    return state.acting.load(std::memory_order_relaxed) != detail::kNoOwner;
+    const detail::OwnerId acting = state.acting.load(std::memory_order_relaxed);
+    return acting != detail::kNoOwner && detail::owner_alive(acting);
 }
 
 // The robust mutex is not recursive: an action that calls back into its barrier would wait for
