@@ -79,6 +79,13 @@ public:
                         std::size_t length) requires OwnLock {
         return Array(segment, name, length, detail::OpenMode::create);
     }
+    /// A new zero-initialised Array guarded by `lock`; AlreadyExists when the name is taken.
+    static Array create(const Segment& segment, std::string_view name, std::size_t length,
+                        LockType lock) requires Locked {
+        return Array(name,
+                     detail::GuardedObject<LockType>{
+                         attach(segment, name, length, detail::OpenMode::create), std::move(lock)});
+    }
     /// Opens an existing Array of any length.
     static Array open(const Segment& segment, std::string_view name) requires OwnLock {
         return Array(segment, name, 0, detail::OpenMode::open);

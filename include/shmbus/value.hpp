@@ -65,6 +65,13 @@ public:
                         T initial = T{}) requires OwnLock {
         return Value(segment, name, initial, detail::OpenMode::create);
     }
+    /// A new Value `name` holding `initial`, guarded by `lock`; AlreadyExists when the name is
+    /// taken.
+    static Value create(const Segment& segment, std::string_view name, T initial,
+                        LockType lock) requires Locked {
+        return Value(detail::GuardedObject<LockType>{
+            attach(segment, name, initial, detail::OpenMode::create), std::move(lock)});
+    }
     /// NotFound when missing; KindMismatch when it is not a Value of T.
     static Value open(const Segment& segment, std::string_view name) requires OwnLock {
         return Value(segment, name, T{}, detail::OpenMode::open);

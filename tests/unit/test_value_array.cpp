@@ -175,6 +175,10 @@ TEST(Value, guarded_by_a_given_lock_or_rlock) {
     a.store(Big{"A"});
     const auto reopened = Value<Big, Lock>::open(*segment, "a", lock);
     EXPECT_STREQ(reopened.load().bytes, "A");
+    EXPECT_THROW((Value<Big, Lock>::create(*segment, "a", Big{}, lock)), AlreadyExists);
+    EXPECT_EQ((Array<int, Lock>::create(*segment, "arr", 2, lock).size()), 2u);
+    EXPECT_THROW((Array<int, Lock>::create(*segment, "arr", 2, lock)), AlreadyExists);
+    EXPECT_FALSE(has_object(*segment, "arr.lock"));
     RLock rlock(*segment, "shared-rlock");
     Value<int> c(*segment, "c", 1, rlock);
     std::lock_guard guard(rlock);
