@@ -4,6 +4,7 @@
 #include "os/exception_type.hpp"
 #include "os/fork_safe_registry.hpp"
 #include "os/liveness.hpp"
+#include "process/exit_handlers.hpp"
 #include "process/process_state.hpp"
 #include "segment/mapping.hpp"
 #include "shmbus/errors.hpp"
@@ -98,6 +99,7 @@ Process::Process() : m_state(std::make_unique<ProcessState>()) {
     m_identity = parent_identity.empty() ? std::to_string(number)
                                          : parent_identity + ":" + std::to_string(number);
     m_name = "Process-" + m_identity;
+    m_daemon = current().daemon; // Python: a daemon's Process objects are daemonic by default
 }
 
 Process::~Process() {
@@ -171,10 +173,13 @@ void Process::run_in_child() noexcept {
         run();
     } catch (const SystemExit& e) {
         code = e.code();
+        if (e.message())
+            std::fprintf(stderr, "%s\n", e.message()->c_str()); // Python: sys.exit("text")
     } catch (...) {
         report_uncaught_exception(m_name);
         code = 1;
     }
+    detail::run_exit_handlers();
     flush_stdio();
     detail::detach_all_mappings();
     detail::remove_default_segment_if_created_here();

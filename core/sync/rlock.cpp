@@ -111,6 +111,11 @@ void RLock::release() {
     give_up_ownership(state);
 }
 
+bool RLock::locked() const {
+    // relaxed is enough: a snapshot, stale as soon as it is returned (see is_caller).
+    return m_object.state<RLockState>().owner.load(std::memory_order_relaxed) != detail::kNoOwner;
+}
+
 bool RLock::owned_by_caller() const {
     return is_caller(m_object.state<RLockState>());
 }

@@ -156,6 +156,11 @@ struct alignas(kCacheLine) BarrierState {
     std::atomic<std::uint32_t> broken_generation[kBreakHistory];
     std::uint64_t magic = kBarrierStateMagic;
     std::uint32_t version = kBarrierStateVersion;
+    /// The thread (this_thread_owner()) running the barrier's action, holding `mutex` while
+    /// it does; kNoOwner otherwise. It sits in what was tail padding (zero in a Barrier made
+    /// before actions existed, which reads as "no action running"), so the layout version
+    /// stays.
+    std::atomic<OwnerId> acting;
 };
 
 template <class State>
@@ -182,7 +187,7 @@ static_assert(offsetof(ConditionState, lock_offset) == 16,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(LockState, magic) == 24 && offsetof(SemaphoreState, magic) == 16 &&
                   offsetof(EventState, magic) == 8 && offsetof(ConditionState, magic) == 24 &&
-                  offsetof(BarrierState, magic) == 96,
+                  offsetof(BarrierState, magic) == 96 && offsetof(BarrierState, acting) == 112,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
               "shared atomics must be lock-free: a lock would live in one process only");

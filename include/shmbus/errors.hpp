@@ -9,6 +9,7 @@
 #include "shmbus/export.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -100,16 +101,28 @@ class SHMBUS_EXPORT SystemExit {
 public:
     /// Carries `code`, the exit status the Process ends with.
     explicit SystemExit(int code) : m_code(code) {}
+    /// Carries `message`, which the Process writes to stderr (with a newline) before it ends
+    /// with exit status 1, as sys.exit("text") does.
+    explicit SystemExit(std::string message) : m_code(1), m_message(std::move(message)) {}
     /// The exit status.
     int code() const noexcept { return m_code; }
+    /// The message given to exit(message); nullopt for exit(code).
+    const std::optional<std::string>& message() const noexcept { return m_message; }
 
 private:
     int m_code;
+    std::optional<std::string> m_message;
 };
 
 /// Ends the calling Process's target with exit code `code` (see SystemExit).
 [[noreturn]] inline void exit(int code) {
     throw SystemExit(code);
+}
+
+/// Ends the calling Process's target with exit code 1 after writing `message` and a newline to
+/// stderr (Python's sys.exit("text"); see SystemExit).
+[[noreturn]] inline void exit(std::string message) {
+    throw SystemExit(std::move(message));
 }
 
 } // namespace shmbus

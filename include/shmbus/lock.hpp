@@ -136,6 +136,10 @@ public:
     /// Drops one recursion level. UsageError when it is not held, or held by another thread
     /// or process.
     void release();
+    /// Whether any thread of any process holds it (Python 3.14's RLock.locked()). One that
+    /// died holding it reads as locked until the next acquire takes it over.
+    /// @concurrent result may be stale.
+    bool locked() const;
 
     /// Lockable: acquire(), without the owner_died report.
     void lock() { acquire(); }
@@ -163,5 +167,9 @@ private:
     detail::ObjectRef m_object;
     WaitOptions m_options;
 };
+
+/// The lock type of a Value or Array made without a lock (Python's `lock=False`): RawValue,
+/// RawArray.
+struct NoLock {};
 
 } // namespace shmbus

@@ -3,7 +3,8 @@
 /// A fork-based Process, like Python's multiprocessing.Process with the "fork" start method:
 /// run any callable (captures and arguments copied into the child) or subclass and override
 /// run(). The child never runs the parent's atexit handlers and never flushes stdio data the
-/// parent had buffered: it ends with _exit() after flushing only what it wrote itself.
+/// parent had buffered: it ends with _exit() after running the exit handlers it registered
+/// itself with shmbus::atexit() and flushing only what it wrote itself.
 ///
 /// fork() copies only the calling thread. As in Python, start a Process before creating threads
 /// when you can; a child forked while another thread holds a lock (malloc's, a stdio stream's)
@@ -140,6 +141,8 @@ public:
     /// A daemon child is killed (SIGKILL) when the thread that started it ends, which is
     /// normally when its parent process ends, however it ends (prctl PR_SET_PDEATHSIG
     /// follows the creating *thread*: start daemons from a thread that outlives them).
+    /// Defaults to whether the process that made this object is itself a daemon child, as in
+    /// Python (a daemon child still may not start children: see start()).
     bool daemon() const { return m_daemon; }
     /// UsageError after start.
     void set_daemon(bool daemon);
@@ -171,6 +174,17 @@ SHMBUS_EXPORT ProcessInfo current_process();
 /// Like Python's active_children(): the pids of this process's started, still running
 /// children (those not yet joined). Reaps the children that have ended.
 SHMBUS_EXPORT std::vector<pid_t> active_children();
+
+/// Registers `handler` to run when this process ends, after the handlers registered after it
+/// (Python's atexit.register). In a Process child they run once its target has ended, however
+/// it ended (returned, shmbus::exit, an uncaught exception; not a signal), before the child's
+/// stdio is flushed, as Python 3.13 runs a forked child's atexit handlers. In a process that
+/// is no Process child they run from std::exit (a return from main). A handler belongs to the
+/// process that registered it: a forked child starts with none, so the parent's never run
+/// twice. Handlers registered with std::atexit in a child do not run, since the child ends
+/// with _exit(). A handler that throws is logged, and the others still run.
+/// @concurrent any thread.
+SHMBUS_EXPORT void atexit(std::function<void()> handler);
 
 /// The number of online CPUs (at least 1), like Python's cpu_count().
 SHMBUS_EXPORT unsigned cpu_count();

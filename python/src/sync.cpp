@@ -4,7 +4,10 @@
 // GIL (common.hpp).
 #include "common.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <pybind11/stl.h>
 #include <shmbus/barrier.hpp>
 #include <shmbus/condition.hpp>
@@ -55,6 +58,26 @@ bool wait_for_predicate(Condition& condition, const py::function& predicate,
     return result;
 }
 
+/// The action as a C++ callable: it runs inside wait(), which has released the GIL. A Python
+/// exception it raises travels through the barrier (which breaks) back to wait()'s caller.
+Barrier::Action barrier_action(const std::optional<py::function>& action) {
+    if (!action)
+        return {};
+    // The callable owns a reference to the function; copies and the last release of it happen
+    // under the GIL (the Barrier is made and destroyed by Python code).
+    return [function = *action] {
+        py::gil_scoped_acquire gil;
+        function();
+    };
+}
+
+Barrier::TimeLimit barrier_timeout(TimeoutSeconds timeout) {
+    if (!timeout)
+        return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(std::max(0.0, *timeout)));
+}
+
 void bind_condition_and_barrier(py::module_& m) {
     py::class_<Condition> condition(
         m, "Condition",
@@ -90,13 +113,16 @@ void bind_condition_and_barrier(py::module_& m) {
     py::class_<Barrier>(m, "Barrier",
                         "multiprocessing.Barrier over shmbus::Barrier. wait() without a timeout "
                         "cannot be interrupted by Ctrl-C: a wait that gave up would break the "
-                        "barrier for every party.")
-        .def(py::init([](unsigned parties, const std::optional<Segment>& segment,
+                        "barrier for every party. The action belongs to this process's handle: "
+                        "the last party to arrive runs its own handle's action.")
+        .def(py::init([](std::int64_t parties, const std::optional<py::function>& action,
+                         TimeoutSeconds timeout, const std::optional<Segment>& segment,
                          const std::string& name) {
-                 return Barrier(segment_or_default(segment), name, parties);
+                 return Barrier(segment_or_default(segment), name, parties, barrier_action(action),
+                                barrier_timeout(timeout));
              }),
-             py::arg("parties"), py::kw_only(), py::arg("segment") = py::none(),
-             py::arg("name") = "")
+             py::arg("parties"), py::arg("action") = py::none(), py::arg("timeout") = py::none(),
+             py::kw_only(), py::arg("segment") = py::none(), py::arg("name") = "")
         .def(
             "wait",
             [](Barrier& b, TimeoutSeconds timeout) {
@@ -106,9 +132,12 @@ void bind_condition_and_barrier(py::module_& m) {
                 return b.wait_for(std::chrono::duration<double>(std::max(0.0, *timeout)));
             },
             py::arg("timeout") = py::none(),
-            "The caller's arrival index; BrokenBarrierError when the barrier breaks.")
-        .def("abort", &Barrier::abort)
-        .def("reset", &Barrier::reset)
+            "The caller's arrival index; BrokenBarrierError when the barrier breaks. Without a "
+            "timeout, the constructor's timeout applies.")
+        // Without the GIL: they wait for the barrier's mutex, which a running action holds
+        // while it waits for the GIL.
+        .def("abort", &Barrier::abort, py::call_guard<py::gil_scoped_release>())
+        .def("reset", &Barrier::reset, py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("parties", &Barrier::parties)
         .def_property_readonly("n_waiting", &Barrier::n_waiting)
         .def_property_readonly("broken", &Barrier::broken);

@@ -68,3 +68,43 @@ def test_condition_wait_times_out_and_barrier_breaks(segment):
     assert barrier.broken
     barrier.reset()
     assert not barrier.broken and barrier.parties == 2
+
+
+def test_barrier_action_timeout_and_party_count_follow_python(segment):
+    import threading
+
+    rounds = []
+    barrier = shmbus.Barrier(2, lambda: rounds.append(len(rounds)), 30, segment=segment, name="a")
+    indices = []
+    worker = threading.Thread(target=lambda: indices.append(barrier.wait()))
+    worker.start()
+    indices.append(barrier.wait())
+    worker.join()
+    assert sorted(indices) == [0, 1] and rounds == [0]
+
+    def fail():
+        raise ZeroDivisionError("action")
+
+    failing = shmbus.Barrier(2, action=fail, segment=segment, name="f")
+    broken = []
+
+    def other():
+        try:
+            failing.wait(timeout=30)
+        except shmbus.BrokenBarrierError:
+            broken.append(True)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    while failing.n_waiting != 1:
+        threading.Event().wait(0.001)
+    with pytest.raises(ZeroDivisionError):
+        failing.wait(timeout=30)
+    worker.join()
+    assert broken == [True] and failing.broken
+
+    timed = shmbus.Barrier(2, timeout=0.05, segment=segment, name="t")
+    with pytest.raises(shmbus.BrokenBarrierError):
+        timed.wait()
+    with pytest.raises(shmbus.UsageError):
+        shmbus.Barrier(-1, segment=segment, name="n")

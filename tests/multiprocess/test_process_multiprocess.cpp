@@ -6,13 +6,16 @@
 #include "support/harness.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <gtest/gtest.h>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/process.hpp>
 #include <shmbus/segment.hpp>
@@ -290,6 +293,116 @@ TEST(ProcessMultiprocess, parent_atexit_handlers_do_not_run_in_the_child) {
     std::ifstream marker(g_atexit_marker);
     EXPECT_FALSE(marker.good()) << "the parent's atexit handler ran in a child";
     std::remove(g_atexit_marker.c_str());
+}
+
+namespace {
+
+// Writes `text` to `fd` when run: an exit handler that reports to the parent.
+std::function<void()> report_to(int fd, std::string text) {
+    return [fd, text = std::move(text)] {
+        if (::write(fd, text.data(), text.size()) < 0)
+            std::abort();
+    };
+}
+
+} // namespace
+
+TEST(ProcessMultiprocess, exit_handlers_registered_in_the_child_run_last_first_however_it_ends) {
+    for (const int ending : {0, 1, 2}) { // returns, shmbus::exit(4), throws
+        TestPipe report;
+        const int fd = report.write_fd();
+        Process process([fd, ending] {
+            ::dup2(fd, 2); // the thrower's report and the failing handler's log
+            shmbus::atexit(report_to(fd, "first\n"));
+            shmbus::atexit([] { throw std::runtime_error("handler-failed"); });
+            shmbus::atexit(report_to(fd, "second\n"));
+            if (ending == 1)
+                shmbus::exit(4);
+            if (ending == 2)
+                throw std::runtime_error("target-failed");
+        });
+        process.start();
+        process.join();
+        EXPECT_EQ(process.exitcode(), (std::array{0, 4, 1})[static_cast<std::size_t>(ending)]);
+        const std::string text = report.read_all();
+        const auto second = text.find("second\n");
+        const auto failed = text.find("handler-failed");
+        const auto first = text.find("first\n");
+        EXPECT_TRUE(second != std::string::npos && failed != std::string::npos &&
+                    first != std::string::npos && second < failed && failed < first)
+            << "ending " << ending << ":\n"
+            << text;
+    }
+}
+
+TEST(ProcessMultiprocess, exit_handlers_stay_with_the_process_that_registered_them) {
+    TestPipe report;
+    const int fd = report.write_fd();
+    const pid_t parent = ::getpid();
+    shmbus::atexit([fd, parent] { // runs when this test program ends: then a no-op
+        if (::getpid() != parent)
+            report_to(fd, "parent's handler ran in a child\n")();
+    });
+    Process child([fd] {
+        Process grandchild([fd] { shmbus::atexit(report_to(fd, "grandchild\n")); });
+        shmbus::atexit(report_to(fd, "child\n"));
+        grandchild.start();
+        grandchild.join();
+    });
+    child.start();
+    child.join();
+    EXPECT_EQ(child.exitcode(), 0);
+    // A plain forked child that ends through std::exit runs its own handlers there too.
+    test::Child plain([fd] {
+        shmbus::atexit(report_to(fd, "plain\n"));
+        g_atexit_marker.clear(); // std::exit also runs the std::atexit handler of a test above
+        std::exit(0);
+    });
+    EXPECT_EQ(plain.wait(), 0);
+    EXPECT_EQ(report.read_all(), "grandchild\nchild\nplain\n");
+}
+
+TEST(ProcessMultiprocess, exit_with_a_message_prints_it_and_ends_with_one) {
+    TestPipe err;
+    const int fd = err.write_fd();
+    Process process([fd] {
+        ::dup2(fd, 2);
+        shmbus::exit("bad configuration: no queue");
+    });
+    process.start();
+    process.join();
+    EXPECT_EQ(process.exitcode(), 1);
+    EXPECT_EQ(err.read_all(), "bad configuration: no queue\n");
+    try {
+        shmbus::exit(std::string("caught"));
+    } catch (const SystemExit& e) {
+        EXPECT_EQ(e.code(), 1);
+        EXPECT_EQ(e.message(), std::optional<std::string>("caught"));
+    }
+    try {
+        shmbus::exit(2);
+    } catch (const SystemExit& e) {
+        EXPECT_EQ(e.code(), 2);
+        EXPECT_FALSE(e.message().has_value());
+    }
+}
+
+TEST(ProcessMultiprocess, a_process_made_in_a_daemon_child_is_daemonic) {
+    Process daemon([] {
+        Process inner([] {});
+        shmbus::exit(inner.daemon() ? 0 : 3);
+    });
+    daemon.set_daemon(true);
+    Process plain([] {
+        Process inner([] {});
+        shmbus::exit(inner.daemon() ? 3 : 0);
+    });
+    EXPECT_FALSE(plain.daemon());
+    for (Process* process : {&daemon, &plain}) {
+        process->start();
+        process->join();
+        EXPECT_EQ(process->exitcode(), 0) << (process == &daemon ? "daemon" : "plain");
+    }
 }
 
 TEST(ProcessMultiprocess, nested_children_get_python_names) {

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <mutex>
+#include <shmbus/lock.hpp>
 #include <shmbus/shared.hpp>
+#include <string>
+#include <vector>
 
 using namespace shmbus;
 using shmbus::test::run_children;
@@ -78,4 +81,39 @@ TEST(SharedMultiprocess, lock_of_a_non_lock_free_value_guards_whole_struct_updat
     EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
     EXPECT_EQ(pair.load().a, kProcesses * 300);
     EXPECT_EQ(pair.load().c, kProcesses * 300);
+}
+
+TEST(SharedMultiprocess, one_given_lock_guards_two_values_across_processes) {
+    ScopedSegment segment;
+    Lock lock(*segment, "lock");
+    Value<long, Lock> debit(*segment, "debit", 0, lock);
+    Value<long, Lock> credit(*segment, "credit", 0, lock);
+    RawValue<long> audits(*segment, "audits", 0);
+    const auto codes = run_children(kProcesses, [&](int) {
+        for (int i = 0; i < kIncrements / 10; ++i) {
+            std::lock_guard guard(debit.get_lock());
+            debit.get_obj().store(debit.load() - 1);
+            credit.get_obj().store(credit.load() + 1);
+            if (debit.load() + credit.load() != 0) // never seen between the two stores
+                audits.fetch_add(1);
+        }
+    });
+    EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
+    EXPECT_EQ(credit.load(), kProcesses * kIncrements / 10);
+    EXPECT_EQ(debit.load(), -credit.load());
+    EXPECT_EQ(audits.load(), 0);
+}
+
+TEST(SharedMultiprocess, raw_array_and_char_value_are_shared_with_children) {
+    RawArray<int> slots(kProcesses);
+    Array<char> greeting(16);
+    const auto codes = run_children(kProcesses, [&](int process) {
+        slots[static_cast<std::size_t>(process)] = process + 1;
+        if (process == 0)
+            greeting.set_value("hello");
+    });
+    EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
+    EXPECT_EQ(slots.to_vector(), (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(greeting.value(), "hello");
+    EXPECT_EQ(greeting.raw(), std::string("hello") + std::string(11, '\0'));
 }

@@ -380,6 +380,143 @@ TEST(SyncMultiprocess, barrier_abort_from_another_process_breaks_all_waiters) {
     EXPECT_TRUE(barrier.broken());
 }
 
+// Every process carries the same action; it must run once per generation, in the process
+// that arrived last, before any party of that generation is released.
+TEST(SyncMultiprocess, barrier_action_runs_once_per_generation_in_the_last_process) {
+    constexpr int kGenerations = 6;
+    struct Log {
+        std::atomic<int> runs;
+        std::atomic<int> runner[kGenerations];
+        std::atomic<int> behind;
+    };
+    ScopedSegment segment;
+    Log& log = shared<Log>(*segment, "log");
+    Barrier barrier(*segment, "barrier", kProcesses, [&log] {
+        const int run = log.runs.fetch_add(1);
+        if (run < kGenerations)
+            log.runner[run].store(static_cast<int>(::getpid()));
+    });
+    const auto codes = run_children(kProcesses, [&](int) {
+        for (int g = 0; g < kGenerations; ++g) {
+            const unsigned index = barrier.wait_for(20s);
+            if (log.runs.load() < g + 1)
+                log.behind.fetch_add(1);
+            if (index == kProcesses - 1)
+                require(log.runner[g].load() == ::getpid(), "the action ran elsewhere");
+        }
+    });
+    EXPECT_EQ(codes, zeros(kProcesses));
+    EXPECT_EQ(log.runs.load(), kGenerations);
+    EXPECT_EQ(log.behind.load(), 0) << "released before the generation's action ran";
+}
+
+TEST(SyncMultiprocess, barrier_action_that_throws_breaks_the_others_and_reaches_its_caller) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "barrier", kProcesses);
+    std::vector<Child> waiters;
+    for (int i = 0; i < kProcesses - 1; ++i)
+        waiters.emplace_back([&] { expect_broken([&] { barrier.wait_for(20s); }); });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == kProcesses - 1; }));
+    Child last([&] {
+        Barrier mine(*segment, "barrier", kProcesses, [] { throw std::logic_error("no"); });
+        try {
+            mine.wait_for(20s);
+        } catch (const std::logic_error&) {
+            ::_exit(7);
+        }
+    });
+    EXPECT_EQ(last.wait(), 7);
+    for (Child& waiter : waiters)
+        EXPECT_EQ(waiter.wait(), 0);
+    EXPECT_TRUE(barrier.broken());
+}
+
+// While the action runs the others stay parked, past their own timeouts, and are then released
+// (Python's waiters cannot take the barrier's lock back before the action ends).
+TEST(SyncMultiprocess, barrier_waiters_outlast_their_timeout_while_the_action_runs) {
+    constexpr auto kTimeout = 300ms;
+    ScopedSegment segment;
+    auto& deadline = shared<std::atomic<Clock::rep>>(*segment, "deadline");
+    Barrier barrier(*segment, "barrier", 2);
+    Child waiter([&] {
+        deadline.store((Clock::now() + kTimeout).time_since_epoch().count());
+        require(barrier.wait_for(kTimeout) == 0, "wrong index");
+    });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 1; }));
+    Barrier last(*segment, "barrier", 2, [&] {
+        const Clock::time_point end{Clock::duration(deadline.load())};
+        while (Clock::now() < end + 50ms)
+            std::this_thread::sleep_for(10ms);
+    });
+    try {
+        EXPECT_EQ(last.wait_for(20s), 1u);
+    } catch (const BrokenBarrier&) {
+        waiter.wait();
+        GTEST_SKIP() << "the waiter's timeout passed before the last party arrived (a slow box)";
+    }
+    EXPECT_EQ(waiter.wait(), 0);
+    EXPECT_FALSE(barrier.broken());
+}
+
+// A process that dies in the action leaves the state mid-update: the next process to touch
+// the barrier breaks it, which releases the parked party with BrokenBarrier.
+TEST(SyncMultiprocess, barrier_action_that_dies_breaks_the_barrier) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "barrier", 2);
+    Child waiter([&] { expect_broken([&] { barrier.wait_for(20s); }); });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 1; }));
+    Child dying([&] { Barrier(*segment, "barrier", 2, [] { ::_exit(3); }).wait_for(20s); });
+    EXPECT_EQ(dying.wait(), 3);
+    EXPECT_THROW(barrier.wait_for(0s), BrokenBarrier);
+    EXPECT_EQ(waiter.wait(), 0);
+    barrier.reset();
+    EXPECT_FALSE(barrier.broken());
+}
+
+TEST(SyncMultiprocess, barrier_default_timeout_breaks_every_process) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "barrier", kProcesses, {}, 50ms);
+    const auto codes =
+        run_children(kProcesses - 1, [&](int) { expect_broken([&] { barrier.wait(); }); });
+    EXPECT_EQ(codes, zeros(kProcesses - 1));
+    EXPECT_TRUE(barrier.broken());
+}
+
+// ---- RLock::locked ---------------------------------------------------------------------------
+
+TEST(SyncMultiprocess, rlock_locked_is_seen_from_other_processes) {
+    ScopedSegment segment;
+    RLock lock(*segment, "rlock");
+    Event held(*segment, "held");
+    Event release(*segment, "release");
+    EXPECT_FALSE(lock.locked());
+    Child holder([&] {
+        lock.acquire();
+        lock.acquire();
+        held.set();
+        require(release.wait_for(20s), "never told to release");
+        lock.release();
+        require(lock.locked(), "one level is still held");
+        lock.release();
+        require(!lock.locked(), "released");
+    });
+    ASSERT_TRUE(held.wait_for(20s));
+    EXPECT_TRUE(lock.locked());
+    release.set();
+    EXPECT_EQ(holder.wait(), 0);
+    EXPECT_FALSE(lock.locked());
+    Child dies_holding([&] {
+        lock.acquire();
+        ::_exit(0);
+    });
+    EXPECT_EQ(dies_holding.wait(), 0);
+    EXPECT_TRUE(lock.locked()) << "until the next acquire takes it over";
+    EXPECT_TRUE(lock.acquire().owner_died);
+    EXPECT_TRUE(lock.locked());
+    lock.release();
+    EXPECT_FALSE(lock.locked());
+}
+
 // A party stopped (SIGSTOP) while its generation ends and a later one breaks must still learn
 // how its own generation ended.
 TEST(SyncMultiprocess, barrier_party_that_sleeps_through_later_breaks_learns_its_own_outcome) {

@@ -7,7 +7,11 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 #include <sched.h>
+#include <shmbus/errors.hpp>
 #include <shmbus/shared.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 using namespace shmbus;
 using shmbus::test::run_children;
@@ -137,4 +141,101 @@ RC_GTEST_PROP(SharedProperties, array_matches_a_vector_model_across_processes, (
     for (const auto& [index, value, writer] : writes)
         model[index] = value;
     RC_ASSERT(array.to_vector() == model);
+}
+
+namespace {
+
+enum class CharOp { set_value, set_raw, value, raw };
+
+struct CharStep {
+    CharOp op;
+    std::string text;
+    int process;
+};
+
+// Python's c_char array, as a std::string of the array's length.
+struct CharArrayModel {
+    std::string bytes;
+
+    // What the step returns: the string read, "error" for a text too long, "" for a set.
+    std::string apply(const CharStep& step) {
+        switch (step.op) {
+        case CharOp::value:
+            return bytes.substr(0, bytes.find('\0'));
+        case CharOp::raw:
+            return bytes;
+        case CharOp::set_value:
+        case CharOp::set_raw:
+            if (step.text.size() > bytes.size())
+                return "error";
+            bytes.replace(0, step.text.size(), step.text);
+            if (step.op == CharOp::set_value && step.text.size() < bytes.size())
+                bytes[step.text.size()] = '\0';
+            return "";
+        }
+        return "";
+    }
+};
+
+std::string apply(const CharStep& step, Array<char>& array) {
+    try {
+        switch (step.op) {
+        case CharOp::value:
+            return array.value();
+        case CharOp::raw:
+            return array.raw();
+        case CharOp::set_value:
+            array.set_value(step.text);
+            return "";
+        case CharOp::set_raw:
+            array.set_raw(step.text);
+            return "";
+        }
+    } catch (const UsageError&) {
+        return "error";
+    }
+    return "";
+}
+
+rc::Gen<CharStep> gen_char_step(std::size_t length) {
+    return rc::gen::build<CharStep>(
+        rc::gen::set(&CharStep::op, rc::gen::element(CharOp::set_value, CharOp::set_raw,
+                                                     CharOp::value, CharOp::raw)),
+        rc::gen::set(&CharStep::text, rc::gen::resize(static_cast<int>(length) + 2,
+                                                      rc::gen::container<std::string>(
+                                                          rc::gen::element('a', 'b', '\0')))),
+        rc::gen::set(&CharStep::process, rc::gen::inRange(0, kProcesses)));
+}
+
+} // namespace
+
+// Each process checks its own steps against the model replayed up to that step (the steps run
+// in turn order), and the parent checks the final bytes.
+RC_GTEST_PROP(SharedProperties, char_array_value_and_raw_match_a_string_model_across_processes,
+              ()) {
+    const auto length = *rc::gen::inRange<std::size_t>(0, 8);
+    const auto steps =
+        *rc::gen::resize(16, rc::gen::container<std::vector<CharStep>>(gen_char_step(length)));
+    ScopedSegment segment;
+    Array<char> array(*segment, "chars", length);
+    Value<std::int64_t> turn(*segment, "turn", 0);
+    const auto codes = run_children(kProcesses, [&](int process) {
+        CharArrayModel model{std::string(length, '\0')};
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            if (steps[i].process != process) {
+                model.apply(steps[i]);
+                continue;
+            }
+            await_turn(turn, static_cast<std::int64_t>(i));
+            if (apply(steps[i], array) != model.apply(steps[i]))
+                throw std::runtime_error("step " + std::to_string(i) + " differs from the model");
+            turn.store(static_cast<std::int64_t>(i + 1));
+        }
+    });
+    RC_ASSERT(codes == std::vector<int>(kProcesses, 0));
+    CharArrayModel model{std::string(length, '\0')};
+    for (const CharStep& step : steps)
+        model.apply(step);
+    RC_ASSERT(array.raw() == model.bytes);
+    RC_ASSERT(array.value() == model.bytes.substr(0, model.bytes.find('\0')));
 }

@@ -16,6 +16,7 @@
 #include <shmbus/sync.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace shmbus;
@@ -34,9 +35,9 @@ struct Turns {
     std::atomic<int> results[kMaxSteps];
 };
 
-Turns& turns_in(const Segment& segment) {
+Turns& turns_in(const Segment& segment, std::string_view name = "turns") {
     const auto ref = detail::attach_object(
-        segment, "turns", {ObjectKind::value, sizeof(Turns), alignof(Turns), 0x7e57},
+        segment, name, {ObjectKind::value, sizeof(Turns), alignof(Turns), 0x7e57},
         detail::OpenMode::create, [](void* address) { new (address) Turns{}; });
     return ref.state<Turns>();
 }
@@ -231,14 +232,19 @@ RC_GTEST_PROP(SyncProperties, event_matches_a_bool_across_processes, ()) {
     RC_ASSERT(event.is_set() == model);
 }
 
-// Arrivals are serialised (each waits until the barrier has counted all earlier ones), so the
-// model predicts every index: arrival i gets i % parties. Each generation's parties are distinct
-// processes chosen by rapidcheck among up to kBarrierProcesses.
-RC_GTEST_PROP(SyncProperties, barrier_generations_match_an_arrival_counter, ()) {
-    constexpr int kBarrierProcesses = 4;
-    const unsigned parties = *rc::gen::inRange(1u, 5u);
-    const int process_count = *rc::gen::inRange(static_cast<int>(parties), kBarrierProcesses + 1);
-    const unsigned generations = *rc::gen::inRange(1u, 5u);
+namespace {
+
+std::atomic<int>& shared_counter(const Segment& segment) {
+    const auto ref = detail::attach_object(
+        segment, "counter",
+        {ObjectKind::value, sizeof(std::atomic<int>), alignof(std::atomic<int>), 0x7e57},
+        detail::OpenMode::create, [](void* address) { new (address) std::atomic<int>{0}; });
+    return ref.state<std::atomic<int>>();
+}
+
+// Which process makes each arrival: every generation's parties are distinct processes chosen
+// by rapidcheck among `process_count`.
+std::vector<int> gen_arrivals(unsigned parties, int process_count, unsigned generations) {
     std::vector<int> arrivals; // arrival i is made by process arrivals[i]
     for (unsigned g = 0; g < generations; ++g) {
         const auto keys = *rc::gen::container<std::vector<int>>(
@@ -251,21 +257,51 @@ RC_GTEST_PROP(SyncProperties, barrier_generations_match_an_arrival_counter, ()) 
         });
         arrivals.insert(arrivals.end(), order.begin(), order.begin() + parties);
     }
+    return arrivals;
+}
+
+constexpr int kBarrierProcesses = 4;
+
+} // namespace
+
+// Arrivals are serialised (each waits until the barrier has counted all earlier ones), so the
+// model predicts every index: arrival i gets i % parties. Each generation's parties are distinct
+// processes chosen by rapidcheck among up to kBarrierProcesses. Every handle carries an action,
+// whose model is: it runs once per generation, in the generation's last arrival, before any
+// party of that generation returns; it logs the arrival it ran in (each process knows which
+// arrival it is making).
+RC_GTEST_PROP(SyncProperties, barrier_generations_and_actions_match_an_arrival_counter, ()) {
+    const unsigned parties = *rc::gen::inRange(1u, 5u);
+    const int process_count = *rc::gen::inRange(static_cast<int>(parties), kBarrierProcesses + 1);
+    const unsigned generations = *rc::gen::inRange(1u, 5u);
+    const std::vector<int> arrivals = gen_arrivals(parties, process_count, generations);
     ScopedSegment segment(kSegmentSize);
-    Barrier barrier(*segment, "barrier", parties);
+    Turns& turns = turns_in(*segment);              // results[i]: arrival i's index
+    Turns& actions = turns_in(*segment, "actions"); // results[g]: where generation g's action ran
+    std::atomic<int>& runs = shared_counter(*segment);
+    std::size_t current = 0; // the arrival this process is making (each process has its own)
+    Barrier barrier(*segment, "barrier", parties, [&] {
+        const int run = runs.fetch_add(1);
+        actions.results[static_cast<std::size_t>(run) % kMaxSteps].store(static_cast<int>(current));
+    });
     const auto& state = barrier_state(*segment, parties);
-    Turns& turns = turns_in(*segment);
     const auto codes = run_children(process_count, [&](int process) {
         for (std::size_t i = 0; i < arrivals.size(); ++i) {
             if (arrivals[i] != process)
                 continue;
+            current = i;
             await_arrivals(state, parties, i);
             turns.results[i].store(static_cast<int>(barrier.wait_for(std::chrono::seconds(20))));
+            if (runs.load() < static_cast<int>(i / parties + 1))
+                throw std::runtime_error("released before the generation's action ran");
         }
     });
     RC_ASSERT(codes == std::vector<int>(static_cast<std::size_t>(process_count), 0));
     for (std::size_t i = 0; i < arrivals.size(); ++i)
         RC_ASSERT(turns.results[i].load() == static_cast<int>(i % parties));
+    RC_ASSERT(runs.load() == static_cast<int>(generations));
+    for (unsigned g = 0; g < generations; ++g)
+        RC_ASSERT(actions.results[g].load() == static_cast<int>((g + 1) * parties - 1));
     RC_ASSERT(state.generation.load() == generations);
     RC_ASSERT(barrier.n_waiting() == 0u);
     RC_ASSERT(!barrier.broken());

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <gtest/gtest.h>
 #include <mutex>
 #include <shmbus/barrier.hpp>
 #include <shmbus/errors.hpp>
 #include <shmbus/lock.hpp>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -52,6 +54,73 @@ TEST(Barrier, parties_are_checked) {
     EXPECT_THROW(Barrier::open(*segment, "none", 3), NotFound);
     Lock lock(*segment, "l");
     EXPECT_THROW(Barrier::open(*segment, "l", 3), KindMismatch);
+}
+
+TEST(Barrier, party_counts_below_one_or_beyond_32_bits_are_rejected) {
+    ScopedSegment segment;
+    EXPECT_THROW(Barrier(-1), UsageError); // was 4294967295 parties
+    EXPECT_THROW(Barrier(*segment, "b", -5), UsageError);
+    EXPECT_THROW(Barrier::create(*segment, "b", std::int64_t{1} << 32), UsageError);
+    EXPECT_THROW(Barrier::open(*segment, "b", 0), UsageError);
+    EXPECT_EQ(Barrier(*segment, "b", 0xffffffff).parties(), 0xffffffffu);
+}
+
+TEST(Barrier, the_action_runs_once_per_generation_before_anyone_is_released) {
+    ScopedSegment segment;
+    std::atomic<int> runs{0};
+    constexpr int kGenerations = 5;
+    Barrier barrier(*segment, "b", 3, [&] { runs.fetch_add(1); });
+    EXPECT_TRUE(static_cast<bool>(barrier.action()));
+    std::atomic<int> behind{0};
+    const auto broke = on_threads(3, [&](int) {
+        for (int g = 0; g < kGenerations; ++g) {
+            barrier.wait_for(30s);
+            if (runs.load() < g + 1)
+                behind.fetch_add(1);
+        }
+    });
+    EXPECT_EQ(broke, std::vector<int>(3, 0));
+    EXPECT_EQ(runs.load(), kGenerations);
+    EXPECT_EQ(behind.load(), 0) << "a party was released before its generation's action ran";
+}
+
+TEST(Barrier, an_action_that_throws_reaches_its_caller_and_breaks_the_barrier) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 2, [] { throw std::invalid_argument("action failed"); });
+    std::thread first([&] { EXPECT_THROW(barrier.wait_for(30s), BrokenBarrier); });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 1; }));
+    EXPECT_THROW(barrier.wait_for(30s), std::invalid_argument);
+    first.join();
+    EXPECT_TRUE(barrier.broken());
+    EXPECT_THROW(barrier.wait(), BrokenBarrier);
+    barrier.reset();
+    EXPECT_EQ(barrier.n_waiting(), 0u);
+}
+
+TEST(Barrier, an_action_may_not_call_back_into_its_barrier) {
+    ScopedSegment segment;
+    Barrier other(*segment, "b", 1);
+    Barrier barrier(*segment, "b", 1, [&] { other.abort(); });
+    EXPECT_THROW(barrier.wait(), UsageError);
+    EXPECT_TRUE(barrier.broken());
+    barrier.reset();
+    EXPECT_EQ(other.wait(), 0u) << "a handle without an action passes";
+}
+
+TEST(Barrier, the_constructor_timeout_is_the_default_of_wait) {
+    ScopedSegment segment;
+    Barrier barrier(*segment, "b", 2, {}, 20ms);
+    ASSERT_TRUE(barrier.timeout().has_value());
+    EXPECT_EQ(*barrier.timeout(), 20ms);
+    const auto start = Clock::now();
+    EXPECT_THROW(barrier.wait(), BrokenBarrier);
+    EXPECT_GE(Clock::now() - start, 20ms);
+    EXPECT_TRUE(barrier.broken());
+    barrier.reset();
+    std::thread first([&] { EXPECT_EQ(barrier.wait_for(30s), 0u) << "an explicit timeout wins"; });
+    ASSERT_TRUE(eventually([&] { return barrier.n_waiting() == 1; }));
+    EXPECT_EQ(Barrier(*segment, "b", 2).wait(), 1u);
+    first.join();
 }
 
 TEST(Barrier, one_party_passes_at_once) {

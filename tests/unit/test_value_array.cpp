@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/harness.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <mutex>
 #include <numeric>
 #include <shmbus/errors.hpp>
+#include <shmbus/lock.hpp>
 #include <shmbus/shared.hpp>
+#include <string>
+#include <vector>
 
 using namespace shmbus;
 using shmbus::test::ScopedSegment;
@@ -120,4 +124,102 @@ TEST(Array, corrupt_length_is_corrupt_segment) {
     Array<int> a(*segment, "a", 4);
     reinterpret_cast<std::uint64_t*>(a.data())[-8] = 1ull << 40; // the length field
     EXPECT_THROW(Array<int>::open(*segment, "a"), CorruptSegment);
+}
+
+// ---- lock= and the raw types ------------------------------------------------------------------
+
+namespace {
+
+bool has_object(const Segment& segment, const std::string& name) {
+    const auto objects = segment.objects();
+    return std::any_of(objects.begin(), objects.end(),
+                       [&](const ObjectInfo& info) { return info.name == name; });
+}
+
+} // namespace
+
+TEST(Value, raw_value_has_no_lock_and_shares_the_value) {
+    ScopedSegment segment;
+    RawValue<int> raw(*segment, "v", 7);
+    EXPECT_FALSE(has_object(*segment, "v.lock")) << "lock=false makes no lock";
+    EXPECT_EQ(raw.fetch_add(3), 7);
+    Value<int> locked = Value<int>::open(*segment, "v");
+    EXPECT_EQ(locked.load(), 10);
+    EXPECT_TRUE(has_object(*segment, "v.lock"));
+    EXPECT_EQ(RawValue<int>::open(*segment, "v").load(), 10);
+    RawValue<Big> big(Big{"raw"});
+    EXPECT_STREQ(big.load().bytes, "raw");
+    static_assert(sizeof(RawValue<int>) == sizeof(detail::ObjectRef), "NoLock takes no room");
+}
+
+TEST(Value, get_obj_is_the_same_value_without_its_lock) {
+    ScopedSegment segment;
+    Value<Big> value(*segment, "v", Big{"one"});
+    RawValue<Big> obj = value.get_obj();
+    std::lock_guard guard(value.get_lock());
+    obj.store(Big{"two"}); // the lock is held, yet the raw object does not take it
+    EXPECT_STREQ(value.load().bytes, "two"); // an RLock: the holder may take it again
+}
+
+TEST(Value, guarded_by_a_given_lock_or_rlock) {
+    ScopedSegment segment;
+    Lock lock(*segment, "shared-lock");
+    Value<Big, Lock> a(*segment, "a", Big{"a"}, lock);
+    Value<Big, Lock> b(Big{"b"}, lock);
+    EXPECT_FALSE(has_object(*segment, "a.lock")) << "a given lock replaces the own one";
+    EXPECT_FALSE(lock.locked());
+    {
+        std::lock_guard guard(a.get_lock());
+        EXPECT_TRUE(b.get_lock().locked()) << "both are guarded by the one Lock";
+    }
+    a.store(Big{"A"});
+    const auto reopened = Value<Big, Lock>::open(*segment, "a", lock);
+    EXPECT_STREQ(reopened.load().bytes, "A");
+    EXPECT_THROW((Value<Big, Lock>::create(*segment, "a", Big{}, lock)), AlreadyExists);
+    EXPECT_EQ((Array<int, Lock>::create(*segment, "arr", 2, lock).size()), 2u);
+    EXPECT_THROW((Array<int, Lock>::create(*segment, "arr", 2, lock)), AlreadyExists);
+    EXPECT_FALSE(has_object(*segment, "arr.lock"));
+    RLock rlock(*segment, "shared-rlock");
+    Value<int> c(*segment, "c", 1, rlock);
+    std::lock_guard guard(rlock);
+    EXPECT_TRUE(c.get_lock().locked());
+    EXPECT_EQ(c.fetch_add(1), 1);
+    EXPECT_EQ(c.get_obj().load(), 2);
+}
+
+TEST(Array, raw_array_and_get_obj_share_the_elements) {
+    ScopedSegment segment;
+    RawArray<double> raw(*segment, "a", 4);
+    EXPECT_FALSE(has_object(*segment, "a.lock"));
+    raw.store(1, 1.5);
+    Array<double> locked = Array<double>::open(*segment, "a");
+    EXPECT_EQ(locked.load(1), 1.5);
+    RawArray<double> obj = locked.get_obj();
+    obj[2] = 2.5;
+    EXPECT_EQ(locked.to_vector(), (std::vector<double>{0, 1.5, 2.5, 0}));
+    Lock lock;
+    Array<int, Lock> guarded(3, lock);
+    guarded.store(0, 4);
+    EXPECT_EQ(guarded.get_obj().to_vector(), (std::vector<int>{4, 0, 0}));
+    EXPECT_EQ(&guarded.get_lock(), &guarded.get_lock());
+}
+
+TEST(Array, char_array_value_is_nul_terminated_and_raw_is_every_byte) {
+    ScopedSegment segment;
+    Array<char> text(*segment, "text", 8);
+    EXPECT_EQ(text.value(), "");
+    EXPECT_EQ(text.raw(), std::string(8, '\0'));
+    text.set_raw("abcdefgh");
+    EXPECT_EQ(text.value(), "abcdefgh") << "no NUL: the whole array";
+    text.set_value("xyz");
+    EXPECT_EQ(text.value(), "xyz");
+    EXPECT_EQ(text.raw(), std::string("xyz\0efgh", 8)) << "one NUL after, the rest kept";
+    text.set_raw("12");
+    EXPECT_EQ(text.value(), "12z");
+    EXPECT_THROW(text.set_value("123456789"), UsageError);
+    EXPECT_THROW(text.set_raw("123456789"), UsageError);
+    EXPECT_EQ(text.raw(), std::string("12z\0efgh", 8)) << "a failed set changes nothing";
+    RawArray<char> raw = text.get_obj();
+    raw.set_value("12345678");
+    EXPECT_EQ(Array<char>::open(*segment, "text").value(), "12345678");
 }
