@@ -157,14 +157,12 @@ public:
         if (m_stop < 0)
             throw SystemError(std::string("eventfd: ") + std::strerror(errno));
         fds.push_back(pollfd{m_stop, POLLIN, 0});
-        m_thread = std::thread([this, fds = std::move(fds)]() mutable {
-            while (::poll(fds.data(), fds.size(), -1) < 0 && errno == EINTR) {
-            }
-            // SYNC seq_cst: pairs with the waiter's seq_cst load of word before its re-check
-            // of the pidfds: it either reads the bump or its futex_waitv is woken below.
-            m_word.fetch_add(1, std::memory_order_seq_cst);
-            futex_wake(m_word, INT_MAX);
-        });
+        try {
+            m_thread = std::thread([this, fds = std::move(fds)]() mutable { watch(fds); });
+        } catch (...) {
+            ::close(m_stop);
+            throw;
+        }
     }
     ~PidfdWatcher() {
         const std::uint64_t one = 1;
@@ -178,6 +176,15 @@ public:
     const std::atomic<std::uint32_t>& word() const { return m_word; }
 
 private:
+    void watch(std::vector<pollfd>& fds) {
+        while (::poll(fds.data(), fds.size(), -1) < 0 && errno == EINTR) {
+        }
+        // SYNC seq_cst: pairs with the waiter's seq_cst load of word before its re-check of
+        // the pidfds: it either reads the bump or its futex_waitv is woken below.
+        m_word.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake(m_word, INT_MAX);
+    }
+
     std::atomic<std::uint32_t> m_word{0};
     int m_stop;
     std::thread m_thread;

@@ -196,7 +196,9 @@ private:
 /// end. Move-only: it owns a pidfd on the parent.
 class SHMBUS_EXPORT ParentProcess {
 public:
+    /// Takes over `other`'s pidfd.
     ParentProcess(ParentProcess&& other) noexcept;
+    /// Closes this pidfd and takes over `other`'s.
     ParentProcess& operator=(ParentProcess&& other) noexcept;
     ParentProcess(const ParentProcess&) = delete;
     ParentProcess& operator=(const ParentProcess&) = delete;
