@@ -17,6 +17,7 @@
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace shmbus;
@@ -129,4 +130,24 @@ TEST(MultiWait, a_waiter_parked_on_many_objects_wakes_on_the_first) {
         EXPECT_EQ(setter.wait(), 0);
         events[static_cast<std::size_t>(chosen)]->clear();
     }
+}
+
+// futex_waitv takes at most 128 words: beyond, the waiter sleeps on the first word and looks at
+// every object each millisecond, so a later object set by another process is still seen.
+TEST(MultiWait, more_objects_than_one_futex_waitv_takes_are_still_seen) {
+    ScopedSegment segment;
+    std::vector<std::unique_ptr<Event>> events;
+    for (int i = 0; i < 130; ++i)
+        events.push_back(std::make_unique<Event>(*segment, "e" + std::to_string(i)));
+    std::vector<Waitable> objects;
+    for (auto& event : events)
+        objects.emplace_back(*event);
+    Child setter([&] {
+        std::this_thread::sleep_for(20ms);
+        events.back()->set();
+    });
+    const auto ready = wait_for(objects, 30s, kParkAtOnce);
+    ASSERT_EQ(ready.size(), 1U);
+    EXPECT_EQ(ready[0].index(), 129U);
+    EXPECT_EQ(setter.wait(), 0);
 }
