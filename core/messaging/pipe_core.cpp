@@ -306,6 +306,25 @@ bool PipeCore::poll(Deadline deadline) {
     return header_or_end(deadline);
 }
 
+WaitTarget PipeCore::wait_target() const {
+    if (!m_recv_ring)
+        throw UsageError("wait on the send-only end of a one-way pipe");
+    PipeState& state = *m_state;
+    ParkingSpot& spot = state.channels[m_end].data;
+    const auto& sender = state.ends[1 - m_end].sender;
+    WaitTarget target;
+    target.word = &spot.word;
+    target.waiters = &spot.waiters;
+    target.ready = [this] { return header_ready() || peer_gone() || closed(); };
+    target.probe = [&sender] {
+        // relaxed is enough: as in wait_until's probe, a stale identity delays a period.
+        return !owner_alive(sender.load(std::memory_order_relaxed));
+    };
+    target.barrier_after_registering = fence_free();
+    target.identity = &spot;
+    return target;
+}
+
 void PipeCore::close() {
     PipeState& state = *m_state;
     // SYNC seq_cst: after our last write; pairs with the acquire in peer_gone()/closed().

@@ -245,6 +245,22 @@ std::size_t QueueCore::unfinished_tasks() const {
     return m_state->unfinished.load(std::memory_order_relaxed);
 }
 
+WaitTarget QueueCore::wait_target() {
+    QueueState& state = *m_state;
+    WaitTarget target;
+    target.word = &state.items.word;
+    target.waiters = &state.items.waiters;
+    target.ready = [ring = m_ring] { return ring->get_ready(); };
+    // Puts wake after their claim, without a fence: the getter's may_sleep (wait/notify.hpp).
+    target.may_sleep = [ring = m_ring] { return ring->getter_may_sleep(); };
+    target.probe = [this] {
+        recover_dead();
+        return false;
+    };
+    target.identity = &state.items;
+    return target;
+}
+
 std::size_t QueueCore::recover_dead() {
     QueueState& state = *m_state;
     const RecoveryReport report = m_ring->recover_dead();

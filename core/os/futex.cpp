@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "os/futex.hpp"
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -51,6 +52,49 @@ FutexWait futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expec
     default:
         return FutexWait::interrupted;
     }
+}
+
+std::optional<FutexWait> futex_wait_any(std::span<const std::atomic<std::uint32_t>* const> words,
+                                        std::span<const std::uint32_t> expected,
+                                        Deadline deadline) {
+#ifdef SYS_futex_waitv
+    if (words.size() > kMaxWaitWords || words.size() != expected.size())
+        return std::nullopt;
+    if (deadline.expired())
+        return FutexWait::timed_out;
+    std::array<futex_waitv, kMaxWaitWords> waiters{}; // __reserved must be 0
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        waiters[i].val = expected[i];
+        waiters[i].uaddr = reinterpret_cast<std::uintptr_t>(word_address(*words[i]));
+        // Shared (no FUTEX_PRIVATE_FLAG), as futex_wait: the wakers are other processes.
+        waiters[i].flags = FUTEX_32;
+    }
+    timespec ts{};
+    const timespec* timeout = nullptr;
+    if (!deadline.is_never()) {
+        ts = to_timespec(deadline.when());
+        timeout = &ts;
+    }
+    const long rc = syscall(SYS_futex_waitv, waiters.data(), static_cast<unsigned>(words.size()),
+                            0U, timeout, CLOCK_MONOTONIC);
+    if (rc >= 0)
+        return FutexWait::woken;
+    switch (errno) {
+    case ENOSYS:
+        return std::nullopt;
+    case ETIMEDOUT:
+        return FutexWait::timed_out;
+    case EAGAIN:
+        return FutexWait::value_changed;
+    default:
+        return FutexWait::interrupted;
+    }
+#else
+    (void)words;
+    (void)expected;
+    (void)deadline;
+    return std::nullopt;
+#endif
 }
 
 int futex_wake(std::atomic<std::uint32_t>& word, int count) {

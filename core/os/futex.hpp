@@ -8,7 +8,10 @@
 #include "shmbus/detail/deadline.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 
 namespace shmbus::detail {
 
@@ -17,6 +20,15 @@ enum class FutexWait : std::uint8_t { woken, timed_out, value_changed, interrupt
 /// Parks until woken while `word` holds `expected`, or until the deadline.
 FutexWait futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                      Deadline deadline);
+
+/// The most words one futex_wait_any call parks on (FUTEX_WAITV_MAX).
+inline constexpr std::size_t kMaxWaitWords = 128;
+
+/// Parks until one of `words[i]` no longer holds `expected[i]` or is woken, or until the
+/// deadline: futex_waitv(2), one sleep on many shared words. nullopt when the kernel lacks it
+/// (before Linux 5.16) or there are more than kMaxWaitWords words.
+std::optional<FutexWait> futex_wait_any(std::span<const std::atomic<std::uint32_t>* const> words,
+                                        std::span<const std::uint32_t> expected, Deadline deadline);
 
 /// Wakes up to `count` parked waiters; returns how many were woken.
 int futex_wake(std::atomic<std::uint32_t>& word, int count);

@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
@@ -27,6 +29,7 @@
 #include <thread>
 #include <typeinfo>
 #include <unistd.h>
+#include <utility>
 
 namespace shmbus {
 
@@ -41,6 +44,8 @@ struct CurrentProcess {
     std::string name = "MainProcess";
     std::string identity; // "" in the root, "1:2" in the child named Process-1:2
     bool daemon = false;
+    std::string parent_name; // the starting process's name; "" in the root
+    pid_t parent_pid = 0;    // 0 in the root
 };
 
 CurrentProcess& current() {
@@ -90,6 +95,27 @@ void report_uncaught_exception(const std::string& process_name) noexcept {
     }
 }
 
+// Python's _check_closed(): most methods of a closed Process raise ValueError.
+void require_open(const ProcessState& state) {
+    if (state.closed)
+        throw UsageError("process object is closed");
+}
+
+// Whether `pidfd` is readable: the process it refers to has ended.
+bool pidfd_ended(int pidfd, Deadline deadline) {
+    pollfd entry{pidfd, POLLIN, 0};
+    int timeout_ms = 0;
+    if (deadline.is_never())
+        timeout_ms = -1;
+    else if (!deadline.expired())
+        timeout_ms = static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(
+            std::chrono::ceil<std::chrono::milliseconds>(deadline.when() - Deadline::Clock::now())
+                .count(),
+            0, INT_MAX));
+    const int rc = ::poll(&entry, 1, timeout_ms);
+    return rc > 0 && (entry.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
 } // namespace
 
 Process::Process() : m_state(std::make_unique<ProcessState>()) {
@@ -104,7 +130,7 @@ Process::Process() : m_state(std::make_unique<ProcessState>()) {
 
 Process::~Process() {
     ProcessState& state = *m_state;
-    if (!state.started || state.parent != ::getpid())
+    if (!state.started || state.parent != ::getpid() || state.closed)
         return;
     children().remove(&state);
     try {
@@ -124,6 +150,7 @@ Process::~Process() {
 void Process::start() {
     ProcessState& state = *m_state;
     const pid_t self = ::getpid();
+    require_open(state);
     if (state.started)
         throw UsageError("cannot start a process twice");
     if (state.creator != self)
@@ -158,7 +185,8 @@ void Process::run_in_child() noexcept {
     int code = 0;
     try {
         CurrentProcess& me = current();
-        me.name = m_name;
+        me.parent_name = std::exchange(me.name, m_name);
+        me.parent_pid = m_state->parent;
         me.identity = m_identity;
         me.daemon = m_daemon;
         // relaxed is enough: this process has a single thread here.
@@ -198,6 +226,7 @@ void Process::join() {
 
 bool Process::join_by(Deadline deadline) {
     ProcessState& state = *m_state;
+    require_open(state);
     if (!state.started)
         throw UsageError("can only join a started process");
     if (state.parent != ::getpid())
@@ -213,6 +242,7 @@ bool Process::join_by(Deadline deadline) {
 
 bool Process::is_alive() {
     ProcessState& state = *m_state;
+    require_open(state);
     if (!state.started)
         return false;
     if (state.pid == ::getpid())
@@ -223,19 +253,61 @@ bool Process::is_alive() {
 }
 
 void Process::terminate() {
+    require_open(*m_state);
     if (!m_state->started)
         throw UsageError("cannot terminate a process that was not started");
     m_state->send(SIGTERM);
 }
 
 void Process::kill() {
+    require_open(*m_state);
     if (!m_state->started)
         throw UsageError("cannot kill a process that was not started");
     m_state->send(SIGKILL);
 }
 
+void Process::interrupt() {
+    require_open(*m_state);
+    if (!m_state->started)
+        throw UsageError("cannot interrupt a process that was not started");
+    m_state->send(SIGINT);
+}
+
+ProcessSentinel Process::sentinel() const {
+    const ProcessState& state = *m_state;
+    require_open(state);
+    if (!state.started)
+        throw UsageError("process not started");
+    if (state.parent != ::getpid())
+        throw UsageError("only the process that started a child has its sentinel");
+    if (!state.pidfd)
+        throw SystemError("process " + std::to_string(state.pid) +
+                          " has no pidfd (pidfd_open failed at start)");
+    return ProcessSentinel(state.pidfd.get());
+}
+
+void Process::close() {
+    ProcessState& state = *m_state;
+    if (state.closed)
+        return;
+    if (state.started && state.parent == ::getpid()) {
+        bool ended = true;
+        try {
+            ended = state.reap_if_ended();
+        } catch (const SystemError&) { // reaped elsewhere: it has ended
+        }
+        if (!ended)
+            throw UsageError("cannot close a process while it is still running; join() or "
+                             "terminate() it first");
+        children().remove(&state);
+    }
+    state.pidfd = ProcessState::PidFd();
+    state.closed = true;
+}
+
 std::optional<int> Process::exitcode() const {
     ProcessState& state = *m_state;
+    require_open(state);
     if (!state.started)
         return std::nullopt;
     if (state.parent == ::getpid()) {
@@ -248,6 +320,7 @@ std::optional<int> Process::exitcode() const {
 }
 
 pid_t Process::pid() const {
+    require_open(*m_state);
     return m_state->pid;
 }
 
@@ -261,6 +334,68 @@ void Process::set_daemon(bool daemon) {
     if (m_state->started)
         throw UsageError("process has already started");
     m_daemon = daemon;
+}
+
+detail::WaitTarget ProcessSentinel::wait_target() const {
+    detail::WaitTarget target;
+    target.pidfd = m_fd;
+    target.ready = [fd = m_fd] { return pidfd_ended(fd, Deadline::immediate()); };
+    return target;
+}
+
+ParentProcess::ParentProcess(ParentProcess&& other) noexcept
+    : m_name(std::move(other.m_name)), m_pid(other.m_pid),
+      m_pidfd(std::exchange(other.m_pidfd, -1)) {}
+
+ParentProcess& ParentProcess::operator=(ParentProcess&& other) noexcept {
+    if (this != &other) {
+        if (m_pidfd >= 0)
+            ::close(m_pidfd);
+        m_name = std::move(other.m_name);
+        m_pid = other.m_pid;
+        m_pidfd = std::exchange(other.m_pidfd, -1);
+    }
+    return *this;
+}
+
+ParentProcess::~ParentProcess() {
+    if (m_pidfd >= 0)
+        ::close(m_pidfd);
+}
+
+bool ParentProcess::is_alive() const {
+    return m_pidfd >= 0 && !pidfd_ended(m_pidfd, Deadline::immediate());
+}
+
+bool ParentProcess::join_by(Deadline deadline) const {
+    if (m_pidfd < 0)
+        return true;
+    for (;;) { // poll's EINTR: look again until the deadline
+        if (pidfd_ended(m_pidfd, deadline))
+            return true;
+        if (deadline.expired())
+            return false;
+    }
+}
+
+ProcessSentinel ParentProcess::sentinel() const {
+    if (m_pidfd < 0)
+        throw SystemError("no pidfd on parent process " + std::to_string(m_pid));
+    return ProcessSentinel(m_pidfd);
+}
+
+std::optional<ParentProcess> parent_process() {
+    const CurrentProcess& me = current();
+    if (me.parent_pid == 0)
+        return std::nullopt;
+    int pidfd = detail::open_pidfd(me.parent_pid);
+    // The pid names our parent only while we are still its child: once it ended we were
+    // reparented, and the pid may already belong to another process.
+    if (pidfd >= 0 && ::getppid() != me.parent_pid) {
+        ::close(pidfd);
+        pidfd = -1;
+    }
+    return ParentProcess(me.parent_name, me.parent_pid, pidfd);
 }
 
 ProcessInfo current_process() {

@@ -68,6 +68,8 @@ public:
     pid_t pid = 0;
     pid_t parent = 0; // the process that started the child
     bool started = false;
+    /// Process::close() ran: the child is reaped and the pidfd released.
+    bool closed = false;
     PidFd pidfd;
 
 private:

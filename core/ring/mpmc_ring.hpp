@@ -296,6 +296,9 @@ public:
 
     /// Frames put minus frames got. @concurrent result may be stale.
     std::uint64_t size_guess() const;
+    /// A get would find a frame now, or the ring is closed and drained; consumes nothing
+    /// (shmbus::wait). A frame a dead producer's recovery padded counts as one.
+    bool get_ready() const;
     /// For a getter registered as parked (wait/notify.hpp, wake_after_claim): no put has
     /// claimed a position a get could take, so the next one to claim will see the getter.
     bool getter_may_sleep() const;

@@ -13,6 +13,18 @@ std::uint64_t MpmcRing::size_guess() const {
     return counts.put > counts.got ? counts.put - counts.got : 0;
 }
 
+bool MpmcRing::get_ready() const {
+    // SYNC seq_cst: after a multi-waiter's registration, like getter_may_sleep's loads.
+    const std::uint64_t head = m_header->head.load(std::memory_order_seq_cst);
+    // SYNC acquire: pairs with the release in publish(): the frame at head is complete. A
+    // sequence past head + 1 means head moved on meanwhile: not ready, the caller looks again.
+    if (slot(head).seq.load(std::memory_order_acquire) == head + 1)
+        return true;
+    // SYNC seq_cst (both): as empty_or_closed(): closed with nothing claimed after head.
+    return m_header->closed.load(std::memory_order_seq_cst) != 0 &&
+           m_header->tail.load(std::memory_order_seq_cst) == head;
+}
+
 bool MpmcRing::getter_may_sleep() const {
     // SYNC seq_cst (both): after the getter's registration; case analysis in wait/notify.hpp.
     const std::uint64_t tail = m_header->tail.load(std::memory_order_seq_cst);

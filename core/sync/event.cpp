@@ -63,6 +63,20 @@ bool Event::is_set() const {
     return (m_object.state<EventState>().word.load(std::memory_order_acquire) & kEventSetBit) != 0;
 }
 
+detail::WaitTarget Event::wait_target() const {
+    EventState& state = m_object.state<EventState>();
+    detail::WaitTarget target;
+    target.word = &state.word;
+    target.waiters = &state.waiters;
+    target.ready = [&state] {
+        // SYNC seq_cst: after a multi-waiter's registration; pairs with the seq_cst CAS in set()
+        // (the Dekker pair wake_waiters relies on) and shows the setter's writes.
+        return (state.word.load(std::memory_order_seq_cst) & kEventSetBit) != 0;
+    };
+    target.identity = &state;
+    return target;
+}
+
 void Event::wait() {
     wait_by(detail::Deadline::never());
 }

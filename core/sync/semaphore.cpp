@@ -98,6 +98,22 @@ bool Semaphore::acquire_by(detail::Deadline deadline) {
         state.count, state.waiters, [&state] { return try_take(state); }, deadline, m_options);
 }
 
+detail::WaitTarget Semaphore::wait_target() const {
+    SemaphoreState& state = m_object.state<SemaphoreState>();
+    detail::WaitTarget target;
+    target.word = &state.count;
+    target.waiters = &state.waiters;
+    target.ready = [&state] {
+        // SYNC seq_cst: after a multi-waiter's registration; pairs with the seq_cst CAS in
+        // add_units (the Dekker pair wake_waiters relies on).
+        return state.count.load(std::memory_order_seq_cst) > 0;
+    };
+    // release(n) wakes n parked processes: one may be us, who take nothing.
+    target.passes_wake_on = true;
+    target.identity = &state;
+    return target;
+}
+
 void Semaphore::release(unsigned n) {
     if (n == 0)
         throw UsageError("Semaphore::release(n) needs n >= 1");

@@ -5,6 +5,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/wait_target.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
@@ -47,6 +48,9 @@ public:
     [[nodiscard]] bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
         return wait_by(detail::Deadline::at(deadline));
     }
+
+    /// How shmbus::wait (multi_wait.hpp) waits until the flag is set.
+    detail::WaitTarget wait_target() const;
 
     /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }

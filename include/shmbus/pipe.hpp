@@ -249,6 +249,8 @@ public:
 
     /// Closes this end, for every process (see the top of this file).
     void close() { m_core.close(); }
+    /// How shmbus::wait (multi_wait.hpp) waits until recv would not block.
+    detail::WaitTarget wait_target() const { return m_core.wait_target(); }
     /// True once this end was closed, by any process.
     bool closed() const { return m_core.closed(); }
     /// False for the sending end of a one-way pipe (Pipe(duplex = false)).

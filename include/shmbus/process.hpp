@@ -12,6 +12,7 @@
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/wait_target.hpp"
 #include "shmbus/errors.hpp" // shmbus::exit, UsageError
 #include "shmbus/export.hpp"
 
@@ -57,6 +58,24 @@ private:
 };
 
 } // namespace detail
+
+/// What Process::sentinel() and ParentProcess::sentinel() return: a handle shmbus::wait
+/// (multi_wait.hpp) accepts, ready once the process has ended. It does not own its file
+/// descriptor: it is valid while the Process (or ParentProcess) lives and is not closed.
+class SHMBUS_EXPORT ProcessSentinel {
+public:
+    /// A pidfd, readable once the process has ended: Python's sentinel is a file descriptor
+    /// too, so it can also go into poll(2) or an event loop.
+    int fd() const { return m_fd; }
+    /// How shmbus::wait waits until the process has ended.
+    detail::WaitTarget wait_target() const;
+
+private:
+    friend class Process;
+    friend class ParentProcess;
+    explicit ProcessSentinel(int fd) : m_fd(fd) {}
+    int m_fd;
+};
 
 /// A child process. Not thread-safe as a whole (set_name/set_daemon/start belong to one
 /// thread), but join, is_alive, exitcode, terminate and kill may race each other and
@@ -121,6 +140,19 @@ public:
     void terminate();
     /// SIGKILL to the child, otherwise as terminate().
     void kill();
+    /// SIGINT to the child (Python's interrupt(), 3.14), otherwise as terminate().
+    void interrupt();
+
+    /// What shmbus::wait accepts to learn that the child ended (Python's sentinel). UsageError
+    /// before start, after close(), or outside the process that started the child;
+    /// SystemError when the kernel gave no pidfd (before Linux 5.3).
+    ProcessSentinel sentinel() const;
+
+    /// Releases the child's resources (its pidfd) once it has ended, as Python's close():
+    /// UsageError while it still runs (join or terminate it first). Afterwards start, join,
+    /// is_alive, terminate, kill, interrupt, exitcode, pid and sentinel throw UsageError
+    /// (Python's ValueError); name() and daemon() still answer. Closing twice is harmless.
+    void close();
 
     /// nullopt before start and while the child runs; then 0, n for shmbus::exit(n) (or a
     /// returned exit status n), 1 for an uncaught exception, -signum when a signal ended it.
@@ -161,6 +193,54 @@ private:
     std::string m_identity; // "N" or "N:M": the Process-N suffix and its children's prefix
     bool m_daemon = false;
 };
+
+/// The process that started this one, as parent_process() returns it (Python's
+/// parent_process()): its name and pid, whether it is alive, and a join that waits for it to
+/// end. Move-only: it owns a pidfd on the parent.
+class SHMBUS_EXPORT ParentProcess {
+public:
+    /// Takes over `other`'s pidfd.
+    ParentProcess(ParentProcess&& other) noexcept;
+    /// Closes this pidfd and takes over `other`'s.
+    ParentProcess& operator=(ParentProcess&& other) noexcept;
+    ParentProcess(const ParentProcess&) = delete;
+    ParentProcess& operator=(const ParentProcess&) = delete;
+    ~ParentProcess();
+
+    /// The parent's name when it started this process ("MainProcess" for the root).
+    const std::string& name() const { return m_name; }
+    /// The parent's pid.
+    pid_t pid() const { return m_pid; }
+    /// False once the parent has ended.
+    bool is_alive() const;
+    /// Blocks until the parent has ended.
+    void join() const { (void)join_by(detail::Deadline::never()); }
+    /// Waits at most `timeout`; true when the parent has ended.
+    template <class Rep, class Period>
+    [[nodiscard]] bool join_for(std::chrono::duration<Rep, Period> timeout) const {
+        return join_by(detail::Deadline::after(timeout));
+    }
+    /// Waits until `deadline`; true when the parent has ended.
+    template <class C, class D>
+    [[nodiscard]] bool join_until(std::chrono::time_point<C, D> deadline) const {
+        return join_by(detail::Deadline::at(deadline));
+    }
+    /// What shmbus::wait accepts to learn that the parent ended; valid while this object lives.
+    ProcessSentinel sentinel() const;
+
+private:
+    friend SHMBUS_EXPORT std::optional<ParentProcess> parent_process();
+    ParentProcess(std::string name, pid_t pid, int pidfd)
+        : m_name(std::move(name)), m_pid(pid), m_pidfd(pidfd) {}
+    bool join_by(detail::Deadline deadline) const;
+
+    std::string m_name;
+    pid_t m_pid;
+    int m_pidfd; ///< -1 when the parent had already ended when we looked
+};
+
+/// The process that started this one, or nullopt in the main process (Python returns None).
+SHMBUS_EXPORT std::optional<ParentProcess> parent_process();
 
 /// A process as current_process() describes it (Python's current_process().name / .pid).
 struct ProcessInfo {

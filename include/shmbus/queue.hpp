@@ -248,6 +248,8 @@ public:
     /// Repairs claims of dead processes now (blocked calls also do it by themselves); returns
     /// the messages lost with dead consumers.
     std::size_t recover_dead() { return m_core.recover_dead(); }
+    /// How shmbus::wait (multi_wait.hpp) waits until a get would not block.
+    detail::WaitTarget wait_target() { return m_core.wait_target(); }
     /// The segment the queue lives in.
     const Segment& segment() const { return m_core.object().segment(); }
 
@@ -329,6 +331,8 @@ public:
     void close() { m_queue.close(); }
     /// True once close() was called by any process.
     bool closed() const { return m_queue.closed(); }
+    /// How shmbus::wait (multi_wait.hpp) waits until a get would not block.
+    detail::WaitTarget wait_target() { return m_queue.wait_target(); }
 
 private:
     Queue<T, Codec> m_queue;

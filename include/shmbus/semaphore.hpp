@@ -8,6 +8,7 @@
 
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/wait_target.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/segment.hpp"
 #include "shmbus/wait.hpp"
@@ -64,6 +65,9 @@ public:
     [[nodiscard]] bool try_lock() { return try_acquire(); }
     /// Lockable: release() of one unit.
     void unlock() { release(); }
+
+    /// How shmbus::wait (multi_wait.hpp) waits until the value is above 0, without acquiring.
+    detail::WaitTarget wait_target() const;
 
     /// Process-local: applies to waits made through this handle.
     void set_wait_options(const WaitOptions& options) { m_options = options; }

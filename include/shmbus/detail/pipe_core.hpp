@@ -6,6 +6,7 @@
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
 #include "shmbus/detail/object.hpp"
+#include "shmbus/detail/wait_target.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
@@ -70,6 +71,9 @@ public:
     void borrow(PipeClaim& claim, Deadline deadline);
     /// Ends a borrow: the message is consumed.
     void release(const PipeClaim& claim);
+    /// How shmbus::wait waits until recv would not block (what poll() waits for). UsageError
+    /// on a send-only end.
+    WaitTarget wait_target() const;
     /// Closes this end for every process that holds it.
     void close();
     bool closed() const;

@@ -9,6 +9,7 @@
 #include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/detail/ring_claim.hpp"
+#include "shmbus/detail/wait_target.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
 
@@ -95,6 +96,9 @@ public:
     /// Undoes claims of dead processes that block the queue (waiters do this by themselves
     /// every kProbePeriod). Returns how many messages died with a consumer.
     std::size_t recover_dead();
+
+    /// How shmbus::wait waits until a get would not block (a message, or closed and drained).
+    WaitTarget wait_target();
 
     const WaitOptions& wait_options() const { return m_wait; }
     void set_wait_options(const WaitOptions& wait) { m_wait = wait; }
