@@ -51,6 +51,9 @@ SHMBUS_DEFINE_ERROR(RemoteError, Error);
 SHMBUS_DEFINE_ERROR(WorkerLost, Error);
 /// An operation on a closed queue, connection or pool.
 SHMBUS_DEFINE_ERROR(Closed, Error);
+/// A put on a queue that was shut down, or a get on one shut down and drained (Python 3.13's
+/// queue.ShutDown). A Closed, so that code written for close() catches it too.
+SHMBUS_DEFINE_ERROR(ShutDown, Closed);
 /// A named segment or object that does not exist.
 SHMBUS_DEFINE_ERROR(NotFound, Error);
 /// create() of a segment or object whose name is taken.

@@ -98,6 +98,10 @@ void bind_queue_methods(Class& c) {
         .def("empty", &Q::empty)
         .def("full", &Q::full)
         .def("close", &Q::close, "Closes the queue for every process (unlike Python's).")
+        .def("shutdown", &Q::shutdown, py::arg("immediate") = false,
+             "Python 3.13's shutdown, for every process: puts raise ShutDown, gets drain then "
+             "raise it; immediate drops what is queued.")
+        .def_property_readonly("is_shutdown", &Q::is_shutdown)
         .def(
             "join_thread", [](Q&) {}, "Nothing to join: puts write to shared memory at once.")
         .def(

@@ -3,7 +3,10 @@
 //   * one process: random put/get/nowait/try/close sequences against a std::deque that also
 //     models the ring's 64-byte slots, so "full" is predicted exactly;
 //   * several forked processes: random producers/consumers/messages; the multiset delivered
-//     equals the multiset sent, each producer's order is kept, nothing is duplicated.
+//     equals the multiset sent, each producer's order is kept, nothing is duplicated;
+//   * shutdown (plain or immediate) at a random point while forked producers and consumers run:
+//     every process ends with ShutDown, nothing is invented or duplicated, a plain shutdown
+//     delivers every item put, and the JoinableQueue's count of unfinished tasks ends at 0.
 #include "ring/mpmc_ring.hpp"
 #include "support/harness.hpp"
 
@@ -12,8 +15,10 @@
 #include <cstring>
 #include <deque>
 #include <gtest/gtest.h>
+#include <new>
 #include <rapidcheck/gtest.h>
 #include <shmbus/errors.hpp>
+#include <shmbus/joinable_queue.hpp>
 #include <shmbus/queue.hpp>
 #include <string>
 #include <sys/mman.h>
@@ -28,11 +33,11 @@ namespace {
 constexpr std::size_t kCapacityBytes = 4096; // 64 slots
 constexpr std::size_t kSlots = kCapacityBytes / 64;
 
-enum class OpKind { put_nowait, try_put, get_nowait, try_get, close, check_sizes };
+enum class OpKind { put_nowait, try_put, get_nowait, try_get, close, shutdown, check_sizes };
 
 struct Op {
     OpKind kind;
-    std::size_t length; // of the string to put
+    std::size_t length; // of the string to put; odd: an immediate shutdown
 };
 
 // The queue as a deque of strings plus what the ring does with them.
@@ -40,6 +45,7 @@ struct Model {
     std::deque<std::string> items;
     std::size_t maxsize = 0;
     bool closed = false;
+    bool shut_down = false;
 
     static std::size_t slots(const std::string& s) {
         return detail::MpmcRing::slots_for(s.size() + 8); // cereal's u64 length prefix
@@ -66,7 +72,9 @@ void apply(const Op& op, Queue<std::string>& q, Model& model, std::size_t serial
     const std::string value = text_of(op.length, serial);
     switch (op.kind) {
     case OpKind::put_nowait:
-        if (model.closed) {
+        if (model.shut_down) {
+            RC_ASSERT_THROWS_AS(q.put_nowait(value), ShutDown);
+        } else if (model.closed) {
             RC_ASSERT_THROWS_AS(q.put_nowait(value), Closed);
         } else if (model.fits(value)) {
             q.put_nowait(value);
@@ -86,6 +94,8 @@ void apply(const Op& op, Queue<std::string>& q, Model& model, std::size_t serial
         if (!model.items.empty()) {
             RC_ASSERT(q.get_nowait() == model.items.front());
             model.items.pop_front();
+        } else if (model.shut_down) {
+            RC_ASSERT_THROWS_AS(q.get_nowait(), ShutDown);
         } else if (model.closed) {
             RC_ASSERT_THROWS_AS(q.get_nowait(), Closed);
         } else {
@@ -105,7 +115,15 @@ void apply(const Op& op, Queue<std::string>& q, Model& model, std::size_t serial
         q.close();
         model.closed = true;
         break;
+    case OpKind::shutdown:
+        q.shutdown(op.length % 2 == 1);
+        model.closed = model.shut_down = true;
+        if (op.length % 2 == 1)
+            model.items.clear();
+        break;
     case OpKind::check_sizes:
+        RC_ASSERT(q.closed() == model.closed);
+        RC_ASSERT(q.is_shutdown() == model.shut_down);
         RC_ASSERT(q.qsize() == model.items.size());
         RC_ASSERT(q.empty() == model.items.empty());
         if (model.maxsize != 0)
@@ -122,6 +140,7 @@ rc::Gen<Op> gen_op() {
                                                                     {5, OpKind::get_nowait},
                                                                     {3, OpKind::try_get},
                                                                     {1, OpKind::close},
+                                                                    {1, OpKind::shutdown},
                                                                     {2, OpKind::check_sizes}}),
                                   rc::gen::weightedOneOf<std::size_t>(
                                       {{4, rc::gen::inRange<std::size_t>(0, 57)},   // one slot
@@ -240,4 +259,98 @@ RC_GTEST_PROP(QueueAcrossProcesses, delivered_multiset_equals_sent_and_producer_
     for (const auto& per_producer : seen)
         for (int times : per_producer)
             RC_ASSERT(times == 1); // exactly once
+}
+
+namespace {
+
+// What the processes of the shutdown property record, in MAP_SHARED memory.
+struct ShutdownLedger {
+    static constexpr int kProcesses = 3;    // producers, and consumers, at most
+    static constexpr int kPerProducer = 40; // items at most
+    std::atomic<int> put_ok[kProcesses];    // items each producer put before ShutDown
+    std::atomic<int> received;              // by every consumer together
+    std::atomic<int> got[kProcesses][kProcesses * kPerProducer]; // per consumer, in order
+    std::atomic<int> got_count[kProcesses];
+};
+
+} // namespace
+
+RC_GTEST_PROP(QueueShutdownAcrossProcesses, every_process_ends_and_no_item_is_invented_or_lost,
+              ()) {
+    const int producers = *rc::gen::inRange(1, ShutdownLedger::kProcesses + 1);
+    const int consumers = *rc::gen::inRange(1, ShutdownLedger::kProcesses + 1);
+    const int per_producer = *rc::gen::inRange(0, ShutdownLedger::kPerProducer + 1);
+    const int shut_after = *rc::gen::inRange(0, producers * per_producer + 1); // items received
+    const bool immediate = *rc::gen::arbitrary<bool>();
+    const std::size_t maxsize = *rc::gen::element<std::size_t>(0, 2, 5);
+    void* memory = mmap(nullptr, sizeof(ShutdownLedger), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const bool mapped = memory != MAP_FAILED;
+    RC_ASSERT(mapped);
+    auto& ledger = *new (memory) ShutdownLedger{};
+    struct Unmap {
+        void* memory;
+        ~Unmap() { munmap(memory, sizeof(ShutdownLedger)); }
+    } unmap{memory};
+
+    ScopedSegment segment;
+    // A ring of 8 slots, so that producers also park for room.
+    JoinableQueue<int> q(
+        *segment, "",
+        QueueOptions{.maxsize = maxsize, .max_message_size = 64, .capacity_bytes = 512});
+    std::vector<Child> children;
+    for (int c = 0; c < consumers; ++c)
+        children.emplace_back([&, c] {
+            try {
+                for (;;) {
+                    const int item = q.get();
+                    ledger.got[c][ledger.got_count[c].load()] = item;
+                    ledger.got_count[c].fetch_add(1);
+                    ledger.received.fetch_add(1);
+                    q.task_done();
+                }
+            } catch (const ShutDown&) {
+            }
+        });
+    for (int p = 0; p < producers; ++p)
+        children.emplace_back([&, p] {
+            try {
+                for (int i = 0; i < per_producer; ++i) {
+                    q.put(p * ShutdownLedger::kPerProducer + i);
+                    ledger.put_ok[p].fetch_add(1);
+                }
+            } catch (const ShutDown&) {
+            }
+        });
+    RC_ASSERT(test::eventually([&] { return ledger.received.load() >= shut_after; }));
+    q.shutdown(immediate);
+    for (Child& child : children)
+        RC_ASSERT(child.wait() == 0);
+
+    std::vector<int> times(static_cast<std::size_t>(producers * ShutdownLedger::kPerProducer));
+    for (int c = 0; c < consumers; ++c) {
+        std::vector<int> last(static_cast<std::size_t>(producers), -1);
+        for (int n = 0; n < ledger.got_count[c].load(); ++n) {
+            const int item = ledger.got[c][n].load();
+            const int p = item / ShutdownLedger::kPerProducer;
+            const int i = item % ShutdownLedger::kPerProducer;
+            RC_ASSERT(p < producers);
+            RC_ASSERT(i < ledger.put_ok[p].load()); // only what a put returned for
+            RC_ASSERT(i > last[p]);                 // each producer's order
+            last[p] = i;
+            ++times[item];
+        }
+    }
+    for (int p = 0; p < producers; ++p)
+        for (int i = 0; i < per_producer; ++i) {
+            const int seen = times[p * ShutdownLedger::kPerProducer + i];
+            RC_ASSERT(seen <= 1);
+            if (!immediate && i < ledger.put_ok[p].load())
+                RC_ASSERT(seen == 1); // a plain shutdown drains
+        }
+    RC_ASSERT(q.qsize() == 0u);
+    RC_ASSERT(q.unfinished_tasks() == 0u); // dropped items count as done
+    RC_ASSERT(q.try_join());
+    RC_ASSERT_THROWS_AS(q.get_nowait(), ShutDown);
+    RC_ASSERT_THROWS_AS(q.put_nowait(0), ShutDown);
 }

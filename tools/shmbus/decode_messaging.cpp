@@ -44,6 +44,13 @@ std::string parked_summary(std::uint32_t readers, std::uint32_t writers) {
     return text;
 }
 
+// A queue's shutdown bits as `shmbus inspect` shows them: "no", "yes" or "immediate".
+std::string shut_down_name(std::uint32_t bits) {
+    if ((bits & detail::kShutDownImmediate) != 0)
+        return "immediate";
+    return (bits & detail::kShutDown) != 0 ? "yes" : "no";
+}
+
 json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHeader& ring) {
     const auto [put, got] = detail::message_counts(ring);
     const std::uint64_t tail = peek(ring.tail);
@@ -60,6 +67,7 @@ json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHea
         {"messages_in", put},
         {"messages_out", got},
         {"closed", peek(ring.closed) != 0},
+        {"shut_down", shut_down_name(peek(queue.shut_down))},
         {"getters_parked", peek(queue.items.waiters)},
         {"putters_parked", peek(queue.space.waiters)},
         {"parks", peek(queue.items.parks) + peek(queue.space.parks) + peek(queue.done.parks)},
@@ -79,7 +87,9 @@ std::string queue_summary(const json& state) {
                            state["putters_parked"].get<std::uint32_t>());
     if (state["messages_lost"].get<std::uint64_t>() != 0)
         text += ", LOST " + state["messages_lost"].dump();
-    if (state["closed"].get<bool>())
+    if (state["shut_down"] != "no")
+        text += state["shut_down"] == "immediate" ? ", shut down (immediate)" : ", shut down";
+    else if (state["closed"].get<bool>())
         text += ", closed";
     return text;
 }

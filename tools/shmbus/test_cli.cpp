@@ -351,6 +351,7 @@ TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
     EXPECT_EQ(jobs.state["messages_out"], 1);
     EXPECT_EQ(jobs.state["maxsize"], 8);
     EXPECT_EQ(jobs.state["closed"], false);
+    EXPECT_EQ(jobs.state["shut_down"], "no");
     EXPECT_EQ(jobs.state["messages_lost"], 0);
     EXPECT_TRUE(jobs.state["unfinished_tasks"].is_null());
     EXPECT_EQ(find_object(report, "tasks").state["unfinished_tasks"], 1);
@@ -361,6 +362,13 @@ TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
     idle.put(7);
     EXPECT_EQ(getter.wait(), 0);
     EXPECT_GE(find_object(cli::inspect_segment(segment.name()), "idle").state["wakes"], 1);
+
+    queue.shutdown(true);
+    const cli::ObjectReport shut = find_object(cli::inspect_segment(segment.name()), "jobs");
+    EXPECT_EQ(shut.state["shut_down"], "immediate");
+    EXPECT_EQ(shut.state["closed"], true);
+    EXPECT_EQ(shut.state["depth"], 0);
+    EXPECT_NE(shut.summary.find("shut down (immediate)"), std::string::npos) << shut.summary;
 }
 
 TEST(Cli, InspectShowsPipeChannelsAndClosedEnds) {
