@@ -17,6 +17,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace shmbus::detail {
 namespace {
@@ -276,10 +277,12 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     require_open();
     record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(Deadline::never());
-    if (length > buffer.size())
-        throw MessageTooLarge("a message of " + std::to_string(length) +
-                              " bytes does not fit in a buffer of " +
-                              std::to_string(buffer.size()) + "; it stays in the pipe");
+    if (length > buffer.size()) {
+        // As Python: the message is consumed and handed over in the exception.
+        std::vector<std::byte> message(length);
+        read_payload(message.data(), length);
+        throw BufferTooShort(std::move(message), buffer.size());
+    }
     read_payload(buffer.data(), length);
     return length;
 }

@@ -174,8 +174,9 @@ public:
             return std::nullopt;
         return recv_bytes_by(max_length, detail::Deadline::immediate());
     }
-    /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
-    /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.
+    /// Reads one message into buffer[offset, ...) and returns its length. BufferTooShort when
+    /// it does not fit: as in Python, the message is consumed and the exception's message()
+    /// holds all of it. UsageError when offset is past the end.
     std::size_t recv_bytes_into(std::span<std::byte> buffer, std::size_t offset = 0) {
         if (offset > buffer.size())
             throw UsageError("recv_bytes_into: offset lies past the end of the buffer");

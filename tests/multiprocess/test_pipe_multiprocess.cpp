@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipe between forked processes: round trips, end of stream after close or after the sender
-// dies, large messages streaming through a small ring, a writer whose reader died, and the
-// timed forms of send and recv.
+// dies, large messages streaming through a small ring, a writer whose reader died, the timed
+// forms of send and recv, and BufferTooShort.
 #include "support/harness.hpp"
 
 #include <chrono>
@@ -177,5 +177,28 @@ TEST(PipeMultiprocess, send_for_raises_closed_when_the_reader_closes_while_it_wa
         reader.close();
     });
     EXPECT_THROW((void)writer.send_for(std::string(100, 'x'), 30s), Closed);
+    EXPECT_EQ(child.wait(), 0);
+}
+
+// Python's BufferTooShort: a message longer than the buffer (here also longer than the ring, so
+// it streams from the child) is consumed whole and handed over in the exception.
+TEST(PipeMultiprocess, recv_bytes_into_a_short_buffer_raises_buffer_too_short_with_the_message) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, PipeOptions{.capacity_bytes = 4096});
+    std::vector<std::byte> big(20000);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<std::byte>(i * 31);
+    Child child([&, &b = b] {
+        b.send_bytes(big);
+        b.send_bytes(std::string_view("after"));
+    });
+    std::vector<std::byte> buffer(100);
+    try {
+        (void)a.recv_bytes_into(buffer);
+        ADD_FAILURE() << "no BufferTooShort";
+    } catch (const BufferTooShort& e) {
+        EXPECT_EQ(e.message(), big);
+    }
+    EXPECT_EQ(a.recv_bytes_into(buffer), 5u);
     EXPECT_EQ(child.wait(), 0);
 }

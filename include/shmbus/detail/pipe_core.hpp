@@ -41,7 +41,8 @@ public:
     /// (message left in the pipe) when it is longer than `max_length`; Timeout when no message
     /// began by the deadline (the payload of one that began is then read without a limit).
     void recv(ByteBuffer& out, std::size_t max_length, Deadline deadline);
-    /// Like recv, into `buffer`; returns the message length.
+    /// Like recv, into `buffer`; returns the message length. BufferTooShort, carrying the
+    /// message (consumed), when it is longer than `buffer`.
     std::size_t recv_into(std::span<std::byte> buffer);
     /// True when recv would not block (a message is there, or end of stream); waits up to the
     /// deadline for that.
