@@ -184,7 +184,9 @@ void bind_connection(py::module_& m) {
             },
             py::arg("timeout") = 0.0,
             "True when recv would not block; waits up to `timeout` seconds (None: for ever).")
-        .def("close", &Connection::close, "Closes this end for every process.")
+        .def("close", &Connection::close,
+             "Closes this end in this process; the peer sees it closed once no process holds "
+             "it (a Connection is also closed when it is collected).")
         .def_property_readonly("closed", &Connection::closed)
         .def_property_readonly("readable", &Connection::readable)
         .def_property_readonly("writable", &Connection::writable)

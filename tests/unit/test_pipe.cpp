@@ -216,3 +216,31 @@ TEST(Pipe, byte_forms_with_a_limit_time_out_then_carry_whole_messages) {
     EXPECT_TRUE(a.send_bytes_for(hello, 1s));
     EXPECT_EQ(b.try_recv_bytes(), hello);
 }
+
+TEST(Pipe, an_end_closes_when_the_last_handle_of_the_process_is_destroyed) {
+    ScopedSegment segment;
+    Connection reader = [&] {
+        auto [r, w] = Pipe(*segment, false);
+        {
+            Connection copy = w; // a second handle: destroying it keeps the end open
+            copy.send(7);
+        }
+        EXPECT_FALSE(w.closed());
+        w.send(8);
+        return r;
+    }();
+    EXPECT_EQ(reader.recv<int>(), 7);
+    EXPECT_EQ(reader.recv<int>(), 8);
+    EXPECT_THROW(reader.recv<int>(), EndOfStream);
+}
+
+TEST(Pipe, close_closes_every_handle_of_the_process_on_that_end) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    Connection copy = b;
+    b.close();
+    EXPECT_TRUE(copy.closed());
+    EXPECT_THROW(copy.send(1), Closed);
+    EXPECT_THROW(a.send(1), Closed); // no other process holds it: closed for the peer too
+    b.close();                       // twice is harmless
+}

@@ -132,6 +132,9 @@ std::string pipe_summary(const json& state) {
     for (std::size_t end = 0; end < ends.size(); ++end)
         if (ends[end]["closed"].get<bool>())
             text += ", end " + std::to_string(end) + " closed";
+        else if (const auto holds = ends[end]["holds"].get<std::uint32_t>(); holds != 1)
+            text +=
+                ", end " + std::to_string(end) + " held by " + std::to_string(holds) + " processes";
     return text;
 }
 
@@ -249,8 +252,16 @@ void decode_pipe(ObjectReport& report, const detail::PipeState& pipe) {
         channels.push_back(channel_json(to_end, channel, ring));
     }
     json ends = json::array();
-    for (const detail::PipeEndState& end : pipe.ends)
-        ends.push_back({{"closed", peek(end.closed) != 0}});
+    for (int end = 0; end < 2; ++end) {
+        json holders = json::array();
+        for (const auto& slot : pipe.holders[end].slots)
+            if (const detail::OwnerId holder = peek(slot); holder != detail::kNoOwner)
+                holders.push_back(
+                    {{"pid", detail::owner_tid(holder)}, {"alive", detail::owner_alive(holder)}});
+        ends.push_back({{"closed", peek(pipe.ends[end].closed) != 0},
+                        {"holds", peek(pipe.holders[end].holds)},
+                        {"holders", holders}});
+    }
     report.state = {{"duplex", pipe.duplex != 0},
                     {"capacity", pipe.capacity},
                     {"max_message_size", pipe.max_message_size},

@@ -391,6 +391,11 @@ TEST(Cli, InspectShowsPipeChannelsAndClosedEnds) {
     EXPECT_EQ(link.state["messages_out"], 1);
     EXPECT_EQ(link.state["channels"].size(), 2U);
     EXPECT_EQ(link.state["ends"][1]["closed"], true);
+    EXPECT_EQ(link.state["ends"][1]["holds"], 0);
+    EXPECT_EQ(link.state["ends"][0]["holds"], 1);
+    ASSERT_EQ(link.state["ends"][0]["holders"].size(), 1U);
+    EXPECT_EQ(link.state["ends"][0]["holders"][0]["pid"], getpid());
+    EXPECT_EQ(link.state["ends"][0]["holders"][0]["alive"], true);
     EXPECT_NE(link.summary.find("end 1 closed"), std::string::npos) << link.summary;
 }
 

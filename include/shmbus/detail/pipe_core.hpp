@@ -23,6 +23,7 @@ namespace detail {
 
 class SpscRing;
 struct PipeState;
+class PipeEndHold;
 
 class SHMBUS_EXPORT PipeCore {
 public:
@@ -47,8 +48,10 @@ public:
     /// True when recv would not block (a message is there, or end of stream); waits up to the
     /// deadline for that.
     bool poll(Deadline deadline);
-    /// Closes this end for every process that holds it.
+    /// Gives back this process's hold on the end (every handle of this process on it is then
+    /// closed); the end closes for the peer once no process holds it.
     void close();
+    /// This process closed the end, or no process holds it any more.
     bool closed() const;
     bool readable() const { return m_recv_ring != nullptr; }
     bool writable() const { return m_send_ring != nullptr; }
@@ -79,6 +82,8 @@ private:
     WaitOptions m_wait;
     /// The pipe's wakers skip their fence (core/wait/notify.hpp, notify_without_fence).
     bool m_fence_free;
+    /// This process's hold on the end, shared by its copies (core/messaging/pipe_ends.hpp).
+    std::shared_ptr<PipeEndHold> m_hold;
 };
 
 } // namespace detail
