@@ -134,6 +134,8 @@ bool PipeEndHold::released() const {
     return m_released.load(std::memory_order_relaxed);
 }
 
+// The slot goes before the count: a process killed between the two leaks its hold (the end
+// stays open), where the other order would let a prober drop it a second time.
 void PipeEndHold::release() {
     // relaxed is enough: only decides which caller gives the hold back.
     if (m_released.exchange(true, std::memory_order_relaxed))

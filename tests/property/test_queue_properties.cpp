@@ -6,12 +6,15 @@
 //     equals the multiset sent, each producer's order is kept, nothing is duplicated;
 //   * shutdown (plain or immediate) at a random point while forked producers and consumers run:
 //     every process ends with ShutDown, nothing is invented or duplicated, a plain shutdown
-//     delivers every item put, and the JoinableQueue's count of unfinished tasks ends at 0.
+//     delivers every item put, and the JoinableQueue's count of unfinished tasks ends at 0;
+//   * a Pipe end held per process: random forks, closes, exits and kills against a model of
+//     the live holders; the end is open while one lives and ends the stream once none does.
 #include "ring/mpmc_ring.hpp"
 #include "support/harness.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <gtest/gtest.h>
@@ -19,12 +22,14 @@
 #include <rapidcheck/gtest.h>
 #include <shmbus/errors.hpp>
 #include <shmbus/joinable_queue.hpp>
+#include <shmbus/pipe.hpp>
 #include <shmbus/queue.hpp>
 #include <string>
 #include <sys/mman.h>
 #include <vector>
 
 using namespace shmbus;
+using namespace std::chrono_literals;
 using shmbus::test::Child;
 using shmbus::test::ScopedSegment;
 
@@ -353,4 +358,111 @@ RC_GTEST_PROP(QueueShutdownAcrossProcesses, every_process_ends_and_no_item_is_in
     RC_ASSERT(q.try_join());
     RC_ASSERT_THROWS_AS(q.get_nowait(), ShutDown);
     RC_ASSERT_THROWS_AS(q.put_nowait(0), ShutDown);
+}
+
+namespace {
+
+enum class HoldOp { fork, parent_close, child_close, child_exit, child_kill };
+
+// A forked holder as the model sees it, and the commands it obeys (MAP_SHARED memory).
+struct Holder {
+    bool holds;
+    bool alive;
+};
+constexpr int kMaxHolders = 5;
+constexpr int kClose = 1;
+constexpr int kExit = 2;
+constexpr int kStarting = 3; // until the child runs: a kill before it took its slot leaks it
+
+} // namespace
+
+RC_GTEST_PROP(PipeEndHolds, the_end_closes_exactly_when_no_live_process_holds_it, ()) {
+    const auto ops =
+        *rc::gen::resize(8, rc::gen::container<std::vector<std::pair<HoldOp, int>>>(rc::gen::pair(
+                                rc::gen::weightedElement<HoldOp>({{3, HoldOp::fork},
+                                                                  {1, HoldOp::parent_close},
+                                                                  {2, HoldOp::child_close},
+                                                                  {2, HoldOp::child_exit},
+                                                                  {1, HoldOp::child_kill}}),
+                                rc::gen::inRange(0, kMaxHolders))));
+    void* memory = mmap(nullptr, sizeof(std::atomic<int>) * kMaxHolders, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const bool mapped = memory != MAP_FAILED;
+    RC_ASSERT(mapped);
+    auto* commands = new (memory) std::atomic<int>[kMaxHolders] {};
+    struct Unmap {
+        void* memory;
+        ~Unmap() { munmap(memory, sizeof(std::atomic<int>) * kMaxHolders); }
+    } unmap{memory};
+
+    ScopedSegment segment;
+    auto [reader, writer] = Pipe(*segment, false);
+    bool parent_holds = true;
+    std::vector<Holder> model;
+    std::vector<Child> children;
+    const auto live_holders = [&] {
+        return (parent_holds ? 1 : 0) +
+               std::count_if(model.begin(), model.end(),
+                             [](const Holder& h) { return h.holds && h.alive; });
+    };
+    for (const auto& [op, pick] : ops) {
+        if (live_holders() == 0)
+            break; // closed for good: nothing can hold it again
+        const int k = model.empty() ? -1 : pick % static_cast<int>(model.size());
+        switch (op) {
+        case HoldOp::fork:
+            if (children.size() == kMaxHolders)
+                break;
+            commands[children.size()].store(kStarting);
+            children.emplace_back([&, n = children.size(), &writer = writer] {
+                commands[n].store(0);
+                for (;;) {
+                    if (!test::eventually([&] { return commands[n].load() != 0; }, 30s))
+                        throw std::runtime_error("no command");
+                    if (commands[n].load() == kExit)
+                        return; // _exit: the hold, if any, is left for the prober
+                    writer.close();
+                    commands[n].store(0); // done: the parent may kill us now
+                }
+            });
+            model.push_back({parent_holds, true});
+            RC_ASSERT(test::eventually([&] { return commands[model.size() - 1].load() == 0; }));
+            break;
+        case HoldOp::parent_close:
+            writer.close();
+            parent_holds = false;
+            break;
+        case HoldOp::child_close:
+            if (k < 0 || !model[k].alive)
+                break;
+            commands[k].store(kClose);
+            RC_ASSERT(test::eventually([&] { return commands[k].load() == 0; }, 30s));
+            model[k].holds = false;
+            break;
+        case HoldOp::child_exit:
+        case HoldOp::child_kill:
+            if (k < 0 || !model[k].alive)
+                break;
+            if (op == HoldOp::child_exit)
+                commands[k].store(kExit);
+            else
+                children[k].kill(SIGKILL);
+            (void)children[k].wait();
+            model[k].alive = false;
+            break;
+        }
+        if (live_holders() != 0)
+            RC_ASSERT(!reader.try_poll()); // open while someone alive holds it
+    }
+    const bool dead_holder = std::any_of(model.begin(), model.end(),
+                                         [](const Holder& h) { return h.holds && !h.alive; });
+    if (live_holders() != 0 && dead_holder)
+        RC_ASSERT(!reader.poll_for(60ms)); // the prober frees the dead, not the living
+    writer.close();
+    for (std::size_t n = 0; n < children.size(); ++n)
+        if (model[n].alive) {
+            commands[n].store(kExit);
+            RC_ASSERT(children[n].wait() == 0);
+        }
+    RC_ASSERT_THROWS_AS((void)reader.recv_for<int>(30s), EndOfStream);
 }
