@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "shmbus/detail/pipe_core.hpp"
 
+#include "messaging/pipe_ends.hpp"
 #include "messaging/pipe_state.hpp"
 #include "os/membarrier.hpp"
 #include "os/owner.hpp"
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace shmbus::detail {
 namespace {
@@ -42,6 +44,7 @@ void init_state(void* at, bool duplex, std::uint64_t capacity, std::uint64_t max
         end.sender.store(this_process_owner(), std::memory_order_relaxed);
         end.receiver.store(this_process_owner(), std::memory_order_relaxed);
     }
+    init_holders(*state);
     std::uint64_t offset = sizeof(PipeState);
     for (int c = 0; c < channel_count(duplex); ++c) {
         state->channels[c].ring_offset = offset;
@@ -102,15 +105,17 @@ PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait)
     : m_object(std::move(object)), m_state(StateRef<PipeState>(m_object).get()), m_end(end),
       m_recv_ring(channel_ring(*m_state, m_state->channels[m_end])),
       m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait),
-      m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()) {}
+      m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()),
+      // The creator's hold, slot 0 (init_holders); a forked child takes its own.
+      m_hold(std::make_shared<PipeEndHold>(m_object, *m_state, m_end, 0)) {}
 
 std::size_t PipeCore::max_message_size() const {
     return m_state->max_message_size;
 }
 
 bool PipeCore::closed() const {
-    // SYNC acquire: pairs with the seq_cst store in close().
-    return m_state->ends[m_end].closed.load(std::memory_order_acquire) != 0;
+    // SYNC acquire: pairs with the seq_cst store in close_end().
+    return m_hold->released() || m_state->ends[m_end].closed.load(std::memory_order_acquire) != 0;
 }
 
 void PipeCore::require_open() const {
@@ -118,16 +123,17 @@ void PipeCore::require_open() const {
         throw Closed("operation on a closed connection");
 }
 
-// The peer end was closed. Its data written before close() is visible afterwards: the
-// acquire pairs with the seq_cst closed store, which follows the peer's last write.
+// The peer end was closed: no process holds it. Its data written before is visible afterwards:
+// the acquire pairs with the seq_cst closed store, which follows the holders' last writes.
 bool PipeCore::peer_gone() const {
-    // SYNC acquire: pairs with the seq_cst store in close().
+    // SYNC acquire: pairs with the seq_cst store in close_end().
     return m_state->ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
 }
 
 // Parks on the channel's data word (a reader) or space word (a writer) until try_once()
-// succeeds or the deadline passes; every kProbePeriod it checks that the peer process still
-// lives, and ends the wait (true) when it died.
+// succeeds or the deadline passes; every kProbePeriod it gives back the holds of the peer end's
+// dead holders, and ends the wait (true) when the peer end closed or the process that last used
+// it died.
 template <class Try>
 bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
     PipeState& state = *m_state;
@@ -136,10 +142,11 @@ bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
     const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
     return park_at(spot, try_once, deadline, m_wait,
                    probe_every(kProbePeriod,
-                               [&peer] {
+                               [&] {
                                    // relaxed is enough: a single word; a stale identity only
                                    // delays the verdict a period.
-                                   return !owner_alive(peer.load(std::memory_order_relaxed));
+                                   return reap_dead_holders(state, 1 - m_end) ||
+                                          !owner_alive(peer.load(std::memory_order_relaxed));
                                }),
                    BarrierWakers{fence_free()});
 }
@@ -291,10 +298,12 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     require_not_held(m_recv_ring);
     record(m_state->ends[m_end].receiver);
     const std::uint32_t length = await_header(Deadline::never());
-    if (length > buffer.size())
-        throw MessageTooLarge("a message of " + std::to_string(length) +
-                              " bytes does not fit in a buffer of " +
-                              std::to_string(buffer.size()) + "; it stays in the pipe");
+    if (length > buffer.size()) {
+        // As Python: the message is consumed and handed over in the exception.
+        std::vector<std::byte> message(length);
+        read_payload(message.data(), length);
+        throw BufferTooShort(std::move(message), buffer.size());
+    }
     read_payload(buffer.data(), length);
     return length;
 }
@@ -325,11 +334,11 @@ WaitTarget PipeCore::wait_target() const {
     return target;
 }
 
+// The end closes for every process when ours was the last hold (close_end wakes everyone);
+// otherwise only our own threads parked on it must wake, to find it closed here.
 void PipeCore::close() {
-    PipeState& state = *m_state;
-    // SYNC seq_cst: after our last write; pairs with the acquire in peer_gone()/closed().
-    state.ends[m_end].closed.store(1, std::memory_order_seq_cst);
-    for (PipeChannelState& channel : state.channels) {
+    m_hold->release();
+    for (PipeChannelState& channel : m_state->channels) {
         notify_all(channel.data);
         notify_all(channel.space);
     }

@@ -2,6 +2,13 @@
 // The state of a Pipe in a segment: this struct, then one SpscRing per direction.
 // channels[e] carries the bytes that end e receives, written by end 1 - e. A one-way pipe
 // (duplex = false) has only channels[0]: end 0 receives, end 1 sends.
+//
+// Ends are held per process, as file descriptors are (version 4): holders[e] counts the
+// processes that hold end e and names up to kPipeEndHolderSlots of them. The creator holds
+// both ends; a fork adds a hold for the child on each end its parent holds (pipe_ends.cpp);
+// a process gives its hold back on close() or when its last handle on the end is destroyed,
+// and a prober gives back the hold of a named holder found dead. The end closes (`closed`)
+// when the count reaches zero.
 #pragma once
 
 #include "os/owner.hpp"
@@ -29,8 +36,10 @@ inline constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
 inline constexpr std::uint32_t kPaddingFrame = UINT32_MAX;
 inline constexpr std::size_t kPaddingHeaderBytes = 2 * sizeof(std::uint32_t);
 
+inline constexpr std::uint32_t kPipeEndHolderSlots = 14;
+
 struct alignas(kCacheLine) PipeEndState {
-    /// 1 once close() was called on this end, by any process.
+    /// 1 once no process holds this end any more (holders).
     std::atomic<std::uint32_t> closed;
     /// The process that last sent from this end (the creator before any send): a reader parked
     /// on an empty channel probes it, and reads end-of-stream once it is dead.
@@ -48,6 +57,18 @@ struct alignas(kCacheLine) PipeChannelState {
     ParkingSpot space;
 };
 
+/// The processes that hold one end. Written only when a process takes or gives back a hold.
+struct alignas(kCacheLine) PipeEndHolders {
+    /// Holds in all: the named ones, the untracked ones, and those a fork in progress gave a
+    /// child that has not yet taken its slot. The end closes when this reaches zero.
+    std::atomic<std::uint32_t> holds;
+    /// Holds of processes that found every slot taken: given back by them only, never found
+    /// dead (the peer's probe of the last sender still ends a wait on a dead one).
+    std::atomic<std::uint32_t> untracked;
+    /// A process holding the end, kNoOwner when free.
+    std::atomic<OwnerId> slots[kPipeEndHolderSlots];
+};
+
 struct alignas(kCacheLine) PipeState {
     std::uint64_t magic;
     std::uint32_t version;
@@ -59,6 +80,7 @@ struct alignas(kCacheLine) PipeState {
     std::uint32_t fence_free_wakers;
     PipeEndState ends[2];
     PipeChannelState channels[2];
+    PipeEndHolders holders[2];
 };
 
 static_assert(sizeof(PipeEndState) == kCacheLine,
@@ -69,7 +91,11 @@ static_assert(offsetof(PipeState, ends) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(PipeState, channels) == 3 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(sizeof(PipeState) == 9 * kCacheLine,
+static_assert(sizeof(PipeEndHolders) == 2 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(PipeState, holders) == 9 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(sizeof(PipeState) == 13 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 
 /// Why channel `channel` of `state` (`size` bytes) is not a ring inside it, or nullopt.

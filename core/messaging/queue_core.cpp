@@ -156,7 +156,7 @@ bool QueueCore::put(std::span<const std::byte> first, std::span<const std::byte>
     if (!wait_until(first.size() + second.size(), try_once, deadline))
         return false;
     if (status == QueueStatus::closed)
-        throw Closed("put on a closed queue");
+        throw_closed("put on a");
     return true;
 }
 
@@ -173,7 +173,7 @@ bool QueueCore::get(FrameSink sink, Deadline deadline) {
     if (!wait_until(std::nullopt, try_once, deadline))
         return false;
     if (status == QueueStatus::closed)
-        throw Closed("get on a closed and drained queue");
+        throw_closed("get on a drained");
     return true;
 }
 
@@ -200,6 +200,55 @@ void QueueCore::close() {
 bool QueueCore::closed() const {
     return m_ring->closed();
 }
+
+// The flag goes up before the ring closes, so whoever sees the ring closed (acquire) sees it.
+// Once shut down the queue stays closed: every put and get that follows reads the ring's
+// closed flag on its own path, and the close below wakes the parked (as close() does); no load
+// is added to a put or get that succeeds.
+void QueueCore::shutdown(bool immediate) {
+    QueueState& state = *m_state;
+    // SYNC seq_cst: sequenced before the ring's seq_cst close store, whose acquire readers
+    // (throw_closed, is_shutdown) then see these bits.
+    state.shut_down.fetch_or(kShutDown | (immediate ? kShutDownImmediate : 0),
+                             std::memory_order_seq_cst);
+    close();
+    if (immediate)
+        drop_queued();
+}
+
+bool QueueCore::is_shutdown() const {
+    // SYNC acquire: pairs with the seq_cst fetch_or in shutdown().
+    return (m_state->shut_down.load(std::memory_order_acquire) & kShutDown) != 0;
+}
+
+void QueueCore::throw_closed(const char* what) const {
+    // The acquire load of the ring's closed flag orders shutdown()'s bits before our read.
+    if (closed() && is_shutdown())
+        throw ShutDown(std::string(what) + " queue that was shut down");
+    throw Closed(std::string(what) + " closed queue");
+}
+
+// Python's shutdown(immediate=True) empties the queue under its lock; here gets racing with the
+// drop may still take a message (they complete before the shutdown, as far as anyone can tell),
+// but once shutdown() returns the queue is closed and empty for everyone.
+void QueueCore::drop_queued() {
+    QueueState& state = *m_state;
+    const FrameSink discard{nullptr, [](void*, const FrameView&) {}};
+    for (;;) {
+        QueueStatus status = QueueStatus::empty;
+        wait_until(
+            std::nullopt,
+            [&] {
+                status = try_get(discard);
+                return status != QueueStatus::empty;
+            },
+            Deadline::never());
+        if (status != QueueStatus::ok)
+            return;
+        if (state.joinable != 0)
+            finish_outstanding_task(state);
+    }
+}
 std::size_t QueueCore::maxsize() const {
     return m_state->maxsize;
 }
@@ -217,17 +266,8 @@ void QueueCore::require_joinable() const {
 
 void QueueCore::task_done() {
     require_joinable();
-    QueueState& state = *m_state;
-    // relaxed is enough: the CAS below validates it.
-    std::uint64_t unfinished = state.unfinished.load(std::memory_order_relaxed);
-    do {
-        if (unfinished == 0)
-            throw UsageError("task_done() called more times than items were put");
-        // SYNC seq_cst: the last one pairs with join's acquire load; relaxed on failure.
-    } while (!state.unfinished.compare_exchange_weak(
-        unfinished, unfinished - 1, std::memory_order_seq_cst, std::memory_order_relaxed));
-    if (unfinished == 1)
-        notify_all(state.done);
+    if (!finish_outstanding_task(*m_state))
+        throw UsageError("task_done() called more times than items were put");
 }
 
 bool QueueCore::join(Deadline deadline) {

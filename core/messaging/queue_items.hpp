@@ -45,6 +45,21 @@ inline void finish_task(QueueState& state) {
         notify_all(state.done);
 }
 
+// Marks one task done unless none is outstanding (false); wakes the joiners on the last one.
+inline bool finish_outstanding_task(QueueState& state) {
+    // relaxed is enough: the CAS below validates it.
+    std::uint64_t unfinished = state.unfinished.load(std::memory_order_relaxed);
+    do {
+        if (unfinished == 0)
+            return false;
+        // SYNC seq_cst: the last one pairs with join's acquire load; relaxed on failure.
+    } while (!state.unfinished.compare_exchange_weak(
+        unfinished, unfinished - 1, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (unfinished == 1)
+        notify_all(state.done);
+    return true;
+}
+
 inline void check_message_size(const QueueState& state, std::size_t size) {
     if (size > state.max_message_size)
         throw MessageTooLarge("a message of " + std::to_string(size) +

@@ -17,7 +17,11 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kQueueStateMagic = 0x3155'4555'5153'4253ULL; // "SBSQUEU1"
-inline constexpr std::uint32_t kQueueStateVersion = 2;
+inline constexpr std::uint32_t kQueueStateVersion = 3;
+
+/// QueueState::shut_down bits: shutdown() was called; shutdown(immediate = true) was called.
+inline constexpr std::uint32_t kShutDown = 1;
+inline constexpr std::uint32_t kShutDownImmediate = 2;
 
 struct alignas(kCacheLine) QueueState {
     // Immutable once initialised.
@@ -28,6 +32,10 @@ struct alignas(kCacheLine) QueueState {
     std::uint64_t max_message_size;
     std::uint64_t ring_offset; ///< from the start of this struct
     std::uint64_t ring_bytes;
+    /// kShutDown | kShutDownImmediate bits, set once by shutdown() before it closes the ring
+    /// and never cleared (version 3). Read only once the ring reports closed, so it sits on
+    /// this read-mostly line at no cost to put and get.
+    std::atomic<std::uint32_t> shut_down;
 
     /// maxsize > 0: items that may still be put (a counting semaphore, never below 0).
     alignas(kCacheLine) std::atomic<std::int64_t> free_items;
@@ -40,6 +48,8 @@ struct alignas(kCacheLine) QueueState {
     ParkingSpot done;
 };
 
+static_assert(offsetof(QueueState, shut_down) == 48,
+              "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(QueueState, free_items) == kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(QueueState, items) == 2 * kCacheLine,
@@ -63,6 +73,10 @@ inline std::optional<std::string> validate(const QueueState& state, std::uint64_
         return problem;
     if (state.joinable > 1)
         return "queue state: joinable is " + std::to_string(state.joinable);
+    // relaxed is enough: a validity check of bits that are only ever added.
+    const std::uint32_t shut_down = state.shut_down.load(std::memory_order_relaxed);
+    if ((shut_down & ~(kShutDown | kShutDownImmediate)) != 0)
+        return "queue state: shut_down is " + std::to_string(shut_down);
     if (state.ring_offset != sizeof(QueueState) || state.ring_bytes > size - sizeof(QueueState))
         return "queue state: its ring lies outside the object";
     const auto& ring = *reinterpret_cast<const MpmcRingHeader*>(

@@ -8,10 +8,13 @@
 
 #include "shmbus/export.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace shmbus {
 
@@ -52,6 +55,9 @@ SHMBUS_DEFINE_ERROR(RemoteError, Error);
 SHMBUS_DEFINE_ERROR(WorkerLost, Error);
 /// An operation on a closed queue, connection or pool.
 SHMBUS_DEFINE_ERROR(Closed, Error);
+/// A put on a queue that was shut down, or a get on one shut down and drained (Python 3.13's
+/// queue.ShutDown). A Closed, so that code written for close() catches it too.
+SHMBUS_DEFINE_ERROR(ShutDown, Closed);
 /// A named segment or object that does not exist.
 SHMBUS_DEFINE_ERROR(NotFound, Error);
 /// create() of a segment or object whose name is taken.
@@ -93,6 +99,25 @@ public:
 
 private:
     std::uint64_t m_missed;
+};
+
+/// Connection::recv_bytes_into with a buffer shorter than the message (Python's
+/// BufferTooShort): the message was consumed, and message() holds all of it. A MessageTooLarge,
+/// so that code written for the earlier behaviour still catches it.
+class SHMBUS_EXPORT BufferTooShort : public MessageTooLarge {
+public:
+    /// Carries the whole message, which did not fit in a buffer of `buffer_size` bytes.
+    BufferTooShort(std::vector<std::byte> message, std::size_t buffer_size)
+        : MessageTooLarge("a message of " + std::to_string(message.size()) +
+                          " bytes does not fit in a buffer of " + std::to_string(buffer_size) +
+                          "; it was consumed and travels in the exception"),
+          m_message(std::make_shared<const std::vector<std::byte>>(std::move(message))) {}
+    /// The whole message (Python's e.args[0]).
+    const std::vector<std::byte>& message() const noexcept { return *m_message; }
+
+private:
+    // Shared, so that copying the exception cannot throw.
+    std::shared_ptr<const std::vector<std::byte>> m_message;
 };
 
 /// Thrown by shmbus::exit() to end a Process's target with an exit code, like Python's

@@ -18,13 +18,18 @@
 /// One writer and one reader per direction at a time, as with Python's Connection ("data may
 /// become corrupted if two processes try to read from or write to the same end at once").
 ///
-/// close() closes that end for every process, not just the caller's copy: shared memory has no
-/// per-process reference counts like file descriptors. So a forked child must NOT close the
-/// end it does not use (the habit from pipe(2)): that would close it for the parent too. To get
-/// end-of-stream when the peer process dies without closing, each end records the process that
-/// last sent through it; a recv parked on an empty pipe probes that process every ~50 ms and
-/// raises EndOfStream once it is dead. (Before the first send the creator is recorded, so a
-/// child that dies before it ever sent is not noticed while its creator lives.)
+/// Ends are held per process, as file descriptors are: a process holds an end while it has a
+/// handle (a Connection or a copy of one) on it, and a forked child holds every end its parent
+/// held at the fork. close() gives back the caller's process's hold (every handle of that
+/// process on the end is closed), and so does destroying the last handle of a process, as
+/// Python closes a Connection when it is collected. The end closes for the peer (EndOfStream
+/// once drained, Closed on send) when no process holds it any more: so, as with pipe(2), the
+/// parent closes its copy of the child's end and the child keeps working. A holder that died
+/// without closing is found by the peer's probe (~50 ms) and its hold given back; up to 14
+/// holders per end are named for that, further ones are counted only (a dead one among them
+/// keeps the end open). Independently, a recv parked on an empty pipe ends with EndOfStream
+/// once the process that last sent through the other end has died (before the first send the
+/// creator is recorded), and a blocked send with Closed once the last receiver died.
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -59,7 +64,8 @@ struct PipeOptions {
     WaitOptions wait = {};
 };
 
-/// One end of a pipe. Copies are handles to the same end.
+/// One end of a pipe. Copies are handles to the same end; the end closes in a process when
+/// that process's last handle is destroyed (or close() is called).
 class SHMBUS_EXPORT Connection {
 public:
     /// Sends one value; blocks while the pipe is full. Closed when this end or the other is
@@ -175,8 +181,9 @@ public:
             return std::nullopt;
         return recv_bytes_by(max_length, detail::Deadline::immediate());
     }
-    /// Reads one message into buffer[offset, ...) and returns its length. MessageTooLarge (the
-    /// message stays in the pipe) when it does not fit; UsageError when offset is past the end.
+    /// Reads one message into buffer[offset, ...) and returns its length. BufferTooShort when
+    /// it does not fit: as in Python, the message is consumed and the exception's message()
+    /// holds all of it. UsageError when offset is past the end.
     std::size_t recv_bytes_into(std::span<std::byte> buffer, std::size_t offset = 0) {
         if (offset > buffer.size())
             throw UsageError("recv_bytes_into: offset lies past the end of the buffer");
@@ -247,11 +254,12 @@ public:
     /// True when recv would not block now (Python's poll() without a timeout); never blocks.
     [[nodiscard]] bool try_poll() { return m_core.poll(detail::Deadline::immediate()); }
 
-    /// Closes this end, for every process (see the top of this file).
+    /// Closes this end in this process: every handle of this process on it then raises
+    /// Closed; the peer sees the end closed once no other process holds it (top of this file).
     void close() { m_core.close(); }
     /// How shmbus::wait (multi_wait.hpp) waits until recv would not block.
     detail::WaitTarget wait_target() const { return m_core.wait_target(); }
-    /// True once this end was closed, by any process.
+    /// True once this process closed the end, or no process holds it any more.
     bool closed() const { return m_core.closed(); }
     /// False for the sending end of a one-way pipe (Pipe(duplex = false)).
     bool readable() const { return m_core.readable(); }

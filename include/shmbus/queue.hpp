@@ -20,7 +20,15 @@
 /// (Full / Empty when it passes, as Python's put(timeout=) / get(timeout=)), x blocks without one.
 ///
 /// close(): further puts raise Closed; gets drain what is left, then raise Closed. Unlike
-/// Python, close() closes the queue for every process, not only the caller's feeding end.
+/// Python, close() closes the queue for every process, not only the caller's feeding end, so
+/// empty(), qsize() and full() keep answering after it (the other processes are still
+/// draining), where Python's closed handle raises.
+///
+/// shutdown(immediate) is Python 3.13's: puts raise ShutDown (a Closed), gets drain what is
+/// queued and then raise ShutDown; blocked putters and getters wake and raise. With immediate,
+/// what is queued is dropped too, and a JoinableQueue counts each dropped item as done (so its
+/// joiners return once the items already got are done). The state lives in the queue, so a
+/// shutdown in one process applies to every process; it costs put and get nothing until then.
 ///
 /// The codec (second template argument, CerealCodec by default) is recorded in the queue with
 /// the element type: `Queue<Order, MsgpackCodec>` (shmbus/msgpack_codec.hpp) carries MessagePack
@@ -103,7 +111,8 @@ public:
         return Queue(segment, name, QueueOptions{.wait = wait}, detail::OpenMode::open);
     }
 
-    /// Blocks while full. Closed, MessageTooLarge. @concurrent any thread / any process.
+    /// Blocks while full. Closed (ShutDown after shutdown()), MessageTooLarge.
+    /// @concurrent any thread / any process.
     void put(const T& item) { put_by(item, detail::Deadline::never()); }
     /// Full when still full after `timeout`.
     template <class Rep, class Period>
@@ -128,8 +137,8 @@ public:
         }
     }
 
-    /// Blocks while empty. Closed once closed and drained. DecodeError when the message does
-    /// not decode as T (the message is consumed).
+    /// Blocks while empty. Closed once closed and drained (ShutDown after shutdown()).
+    /// DecodeError when the message does not decode as T (the message is consumed).
     T get() { return get_by(detail::Deadline::never()); }
     /// Empty when still empty after `timeout`.
     template <class Rep, class Period>
@@ -226,16 +235,24 @@ public:
         return std::optional<QueueBorrowed<T, Codec>>(std::in_place, m_core, claim);
     }
 
-    /// Items in the queue. @concurrent result may be stale.
+    /// Items in the queue, also after close(). @concurrent result may be stale.
     std::size_t qsize() const { return m_core.qsize(); }
+    /// No item in the queue. Answers after close() too (see the top of this file).
     /// @concurrent result may be stale.
     bool empty() const { return m_core.empty(); }
     /// maxsize reached, or no ring space for even a one-slot message. @concurrent may be stale.
     bool full() const { return m_core.full(); }
     /// For every process: puts raise Closed, gets drain then raise Closed.
     void close() { m_core.close(); }
-    /// True once close() was called by any process.
+    /// True once close() or shutdown() was called by any process.
     bool closed() const { return m_core.closed(); }
+    /// For every process (Python 3.13's Queue.shutdown): puts raise ShutDown at once; gets
+    /// drain what is queued, then raise ShutDown; parked putters and getters wake. With
+    /// `immediate`, what is queued is dropped first, each dropped item of a JoinableQueue
+    /// counted as done. Calling it again (or after close()) is harmless.
+    void shutdown(bool immediate = false) { m_core.shutdown(immediate); }
+    /// True once shutdown() was called by any process (Python's is_shutdown).
+    bool is_shutdown() const { return m_core.is_shutdown(); }
     /// QueueOptions::maxsize it was created with; 0: bounded by its ring only.
     std::size_t maxsize() const { return m_core.maxsize(); }
     /// QueueOptions::max_message_size it was created with: the largest encoded item.
@@ -325,7 +342,7 @@ public:
     void put(const T& item) { m_queue.put(item); }
     /// Queue::get(): blocks while empty.
     T get() { return m_queue.get(); }
-    /// Queue::empty(). @concurrent result may be stale.
+    /// Queue::empty(): answers after close() too. @concurrent result may be stale.
     bool empty() const { return m_queue.empty(); }
     /// Queue::close(): for every process.
     void close() { m_queue.close(); }

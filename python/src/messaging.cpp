@@ -98,6 +98,10 @@ void bind_queue_methods(Class& c) {
         .def("empty", &Q::empty)
         .def("full", &Q::full)
         .def("close", &Q::close, "Closes the queue for every process (unlike Python's).")
+        .def("shutdown", &Q::shutdown, py::arg("immediate") = false,
+             "Python 3.13's shutdown, for every process: puts raise ShutDown, gets drain then "
+             "raise it; immediate drops what is queued.")
+        .def_property_readonly("is_shutdown", &Q::is_shutdown)
         .def(
             "join_thread", [](Q&) {}, "Nothing to join: puts write to shared memory at once.")
         .def(
@@ -180,7 +184,9 @@ void bind_connection(py::module_& m) {
             },
             py::arg("timeout") = 0.0,
             "True when recv would not block; waits up to `timeout` seconds (None: for ever).")
-        .def("close", &Connection::close, "Closes this end for every process.")
+        .def("close", &Connection::close,
+             "Closes this end in this process; the peer sees it closed once no process holds "
+             "it (a Connection is also closed when it is collected).")
         .def_property_readonly("closed", &Connection::closed)
         .def_property_readonly("readable", &Connection::readable)
         .def_property_readonly("writable", &Connection::writable)

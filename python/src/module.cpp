@@ -91,7 +91,8 @@ void bind_errors(py::module_& m) {
     derived(std::type_identity<CorruptSegment>{}, "CorruptSegment", error);
     derived(std::type_identity<InvalidName>{}, "InvalidName", error);
     derived(std::type_identity<PermissionDenied>{}, "PermissionDenied", error);
-    derived(std::type_identity<Closed>{}, "Closed", error);
+    const py::handle closed = derived(std::type_identity<Closed>{}, "Closed", error);
+    derived(std::type_identity<ShutDown>{}, "ShutDown", closed);
     derived(std::type_identity<NotFound>{}, "NotFound", error);
     derived(std::type_identity<AlreadyExists>{}, "AlreadyExists", error);
     derived(std::type_identity<KindMismatch>{}, "KindMismatch", error);

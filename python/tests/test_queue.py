@@ -78,6 +78,23 @@ def test_closed_queue_refuses_puts(segment):
         q.put(1)
 
 
+def test_shutdown_as_python_3_13(segment):
+    q = shmbus.Queue(segment=segment, name="q")
+    q.put(1)
+    q.put(2)
+    q.shutdown()
+    assert q.is_shutdown
+    with pytest.raises(shmbus.ShutDown):
+        q.put(3)
+    assert q.get() == 1
+    jq = shmbus.JoinableQueue(segment=segment, name="jobs")
+    jq.put("job")
+    jq.shutdown(immediate=True)
+    jq.join()  # the dropped item counts as done
+    with pytest.raises(shmbus.Closed):  # ShutDown is a Closed
+        jq.get()
+
+
 def test_keyboard_interrupt_ends_a_blocking_get_promptly(segment):
     q = shmbus.Queue(segment=segment, name="never")
     sent = []

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipe between forked processes: round trips, end of stream after close or after the sender
-// dies, large messages streaming through a small ring, a writer whose reader died, and the
-// timed forms of send and recv.
+// dies, large messages streaming through a small ring, a writer whose reader died, the timed
+// forms of send and recv, BufferTooShort, and ends held per process.
 #include "support/harness.hpp"
 
 #include <chrono>
@@ -50,6 +50,7 @@ TEST(PipeMultiprocess, recv_raises_end_of_stream_after_the_sender_closes) {
             writer.send(i);
         writer.close();
     });
+    writer.close(); // the parent's copy, as with pipe(2): the child's hold is the last
     for (int i = 0; i < 3; ++i)
         EXPECT_EQ(reader.recv<int>(), i);
     EXPECT_THROW(reader.recv<int>(), EndOfStream);
@@ -116,6 +117,7 @@ TEST(PipeMultiprocess, recv_for_times_out_then_receives_what_a_child_sends) {
         child_end.send(go + 2);
         child_end.close();
     });
+    child_end.close(); // the parent's copy: the child's close ends the stream
     const auto start = Clock::now();
     EXPECT_THROW(parent.recv_for<int>(100ms), Timeout);
     EXPECT_GE(Clock::now() - start, 100ms);
@@ -176,6 +178,88 @@ TEST(PipeMultiprocess, send_for_raises_closed_when_the_reader_closes_while_it_wa
         std::this_thread::sleep_for(50ms);
         reader.close();
     });
+    reader.close(); // the parent's copy: the child's close is then the last
     EXPECT_THROW((void)writer.send_for(std::string(100, 'x'), 30s), Closed);
     EXPECT_EQ(child.wait(), 0);
+}
+
+// Python's BufferTooShort: a message longer than the buffer (here also longer than the ring, so
+// it streams from the child) is consumed whole and handed over in the exception.
+TEST(PipeMultiprocess, recv_bytes_into_a_short_buffer_raises_buffer_too_short_with_the_message) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment, true, PipeOptions{.capacity_bytes = 4096});
+    std::vector<std::byte> big(20000);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<std::byte>(i * 31);
+    Child child([&, &b = b] {
+        b.send_bytes(big);
+        b.send_bytes(std::string_view("after"));
+    });
+    std::vector<std::byte> buffer(100);
+    try {
+        (void)a.recv_bytes_into(buffer);
+        ADD_FAILURE() << "no BufferTooShort";
+    } catch (const BufferTooShort& e) {
+        EXPECT_EQ(e.message(), big);
+    }
+    EXPECT_EQ(a.recv_bytes_into(buffer), 5u);
+    EXPECT_EQ(child.wait(), 0);
+}
+
+// ---- ends held per process ----------------------------------------------------------------
+
+TEST(PipeMultiprocess, closing_the_parents_copy_of_the_childs_end_leaves_the_child_working) {
+    ScopedSegment segment;
+    auto [parent, child_end] = Pipe(*segment);
+    Child child([&, &child_end = child_end] {
+        for (int n = child_end.recv<int>(); n >= 0; n = child_end.recv<int>())
+            child_end.send(n * 2);
+    });
+    child_end.close(); // at once: the child may not even have run yet
+    EXPECT_TRUE(child_end.closed());
+    EXPECT_THROW(child_end.send(1), Closed);
+    for (int i = 0; i < 10; ++i) {
+        parent.send(i);
+        EXPECT_EQ(parent.recv_for<int>(30s), i * 2);
+    }
+    parent.send(-1);
+    EXPECT_EQ(child.wait(), 0); // ends with _exit: its hold is found dead
+    EXPECT_THROW((void)parent.recv_for<int>(30s), EndOfStream);
+}
+
+TEST(PipeMultiprocess, a_holder_that_died_without_sending_is_found_and_the_stream_ends) {
+    ScopedSegment segment;
+    auto [reader, writer] = Pipe(*segment, false);
+    Child child([] {}); // holds the writer it inherited, never sends, dies
+    writer.close();
+    EXPECT_EQ(child.wait(), 0);
+    EXPECT_THROW((void)reader.recv_for<int>(30s), EndOfStream);
+}
+
+TEST(PipeMultiprocess, the_end_closes_when_the_last_process_holding_it_lets_go) {
+    ScopedSegment segment;
+    Event closed_by_child(*segment, "closed");
+    Event eof_seen(*segment, "eof");
+    std::optional<Connection> reader;
+    std::optional<Child> child;
+    {
+        auto [r, w] = Pipe(*segment, false);
+        reader.emplace(r);
+        child.emplace([&, &w = w] {
+            for (int i = 0; i < 3; ++i)
+                w.send(i);
+            if (!closed_by_child.wait_for(30s))
+                throw std::runtime_error("never told to close");
+            w.close();
+            if (!eof_seen.wait_for(30s)) // alive until the parent saw the end
+                throw std::runtime_error("the parent never saw the end of the stream");
+        });
+    } // the parent's last handles on both ends are destroyed: its holds are given back
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(reader->recv_for<int>(30s), i);
+    EXPECT_FALSE(reader->try_poll()); // the child still holds the writing end
+    closed_by_child.set();
+    EXPECT_THROW((void)reader->recv_for<int>(30s), EndOfStream);
+    eof_seen.set();
+    EXPECT_EQ(child->wait(), 0);
 }

@@ -428,3 +428,107 @@ TEST(QueueMultiprocess, more_live_processes_than_owned_leases_all_put_and_get) {
     EXPECT_EQ(codes, std::vector<int>(kProcesses, 0));
     EXPECT_EQ(q.qsize(), 0u);
 }
+
+// ---- shutdown (Python 3.13) ------------------------------------------------------------------
+
+namespace {
+
+// Another handle on the named Queue<int> `name`, through which a test reads its parking spots.
+detail::QueueCore open_core(const Segment& segment, std::string_view name, ObjectKind kind) {
+    return {
+        segment, name, QueueOptions{}, detail::OpenMode::open, kind, CerealCodec::type_tag<int>()};
+}
+
+} // namespace
+
+TEST(QueueShutdown, wakes_getters_parked_in_other_processes_and_they_raise_shut_down) {
+    ScopedSegment segment;
+    Queue<int> q(*segment, "q", QueueOptions{.max_message_size = 64});
+    const detail::QueueCore core = open_core(*segment, "q", ObjectKind::queue);
+    auto& state = core.object().state<detail::QueueState>();
+    std::vector<Child> getters;
+    for (int g = 0; g < 2; ++g)
+        getters.emplace_back([&] {
+            try {
+                (void)q.get();
+            } catch (const ShutDown&) {
+                return;
+            }
+            throw std::runtime_error("get returned after shutdown");
+        });
+    ASSERT_TRUE(test::eventually([&] { return state.items.waiters.load() == 2; }));
+    EXPECT_FALSE(q.is_shutdown());
+    q.shutdown();
+    for (Child& getter : getters)
+        EXPECT_EQ(getter.wait(), 0);
+    EXPECT_TRUE(q.is_shutdown());
+    EXPECT_TRUE(q.closed());
+    EXPECT_THROW(q.put(1), ShutDown);
+    EXPECT_FALSE(q.try_put(1));
+}
+
+TEST(QueueShutdown, wakes_a_parked_putter_and_getters_drain_what_is_queued_first) {
+    ScopedSegment segment;
+    Queue<int> q(*segment, "q", QueueOptions{.maxsize = 2, .max_message_size = 64});
+    const detail::QueueCore core = open_core(*segment, "q", ObjectKind::queue);
+    auto& state = core.object().state<detail::QueueState>();
+    q.put(1);
+    q.put(2);
+    Child putter([&] {
+        try {
+            q.put(3);
+        } catch (const ShutDown&) {
+            return;
+        }
+        throw std::runtime_error("put returned after shutdown");
+    });
+    ASSERT_TRUE(test::eventually([&] { return state.space.waiters.load() == 1; }));
+    Child shutter([&] { q.shutdown(); });
+    EXPECT_EQ(shutter.wait(), 0);
+    EXPECT_EQ(putter.wait(), 0);
+    EXPECT_EQ(q.qsize(), 2u);
+    EXPECT_FALSE(q.empty()); // empty() keeps answering after a shutdown or close
+    EXPECT_EQ(q.get(), 1);
+    EXPECT_EQ(q.get_nowait(), 2);
+    EXPECT_THROW(q.get(), ShutDown);
+    EXPECT_THROW(q.get_nowait(), ShutDown);
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(QueueShutdown, immediate_drops_the_items_and_releases_a_joiner_in_another_process) {
+    ScopedSegment segment;
+    JoinableQueue<int> q(*segment, "jq",
+                         QueueOptions{.max_message_size = 64, .capacity_bytes = 4096});
+    const detail::QueueCore core = open_core(*segment, "jq", ObjectKind::joinable_queue);
+    auto& state = core.object().state<detail::QueueState>();
+    for (int i = 0; i < 5; ++i)
+        q.put(i);
+    (void)q.get();
+    q.task_done();
+    (void)q.get(); // got and not done: the joiner waits for it
+    Child joiner([&] { q.join(); });
+    ASSERT_TRUE(test::eventually([&] { return state.done.waiters.load() == 1; }));
+    q.shutdown(true);
+    EXPECT_EQ(q.qsize(), 0u);
+    EXPECT_EQ(q.unfinished_tasks(), 1u); // the three dropped count as done
+    EXPECT_THROW(q.get_nowait(), ShutDown);
+    q.task_done();
+    EXPECT_EQ(joiner.wait(), 0);
+    EXPECT_TRUE(q.try_join());
+}
+
+TEST(QueueShutdown, a_later_immediate_shutdown_drops_what_a_plain_one_left) {
+    ScopedSegment segment;
+    Queue<int> q(*segment, "", QueueOptions{.max_message_size = 64, .capacity_bytes = 4096});
+    q.put(1);
+    q.put(2);
+    q.close();
+    EXPECT_THROW(q.put(3), Closed);
+    q.shutdown();
+    EXPECT_THROW(q.put(3), ShutDown); // errors say shut down once it is
+    EXPECT_EQ(q.get(), 1);
+    Child child([&] { q.shutdown(true); });
+    EXPECT_EQ(child.wait(), 0);
+    EXPECT_TRUE(q.empty());
+    EXPECT_THROW(q.get(), ShutDown);
+}

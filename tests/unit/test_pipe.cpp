@@ -75,9 +75,23 @@ TEST(Pipe, too_long_for_the_caller_leaves_the_message_in_the_pipe) {
     auto [a, b] = Pipe(*segment);
     a.send_bytes("twelve bytes");
     EXPECT_THROW(b.recv_bytes(5), MessageTooLarge);
-    std::vector<std::byte> small(4);
-    EXPECT_THROW(b.recv_bytes_into(small), MessageTooLarge);
     EXPECT_EQ(b.recv_bytes(12), bytes_of("twelve bytes"));
+}
+
+TEST(Pipe, recv_bytes_into_a_short_buffer_consumes_the_message_and_carries_it) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    a.send_bytes("twelve bytes");
+    a.send_bytes("next");
+    std::vector<std::byte> small(8);
+    try {
+        (void)b.recv_bytes_into(small, 2);
+        ADD_FAILURE() << "no BufferTooShort";
+    } catch (const BufferTooShort& e) {
+        EXPECT_EQ(e.message(), bytes_of("twelve bytes"));
+    }
+    EXPECT_EQ(b.recv_bytes_into(small), 4u); // the next message, not the rest of the first
+    EXPECT_EQ(std::vector<std::byte>(small.begin(), small.begin() + 4), bytes_of("next"));
 }
 
 TEST(Pipe, messages_larger_than_the_ring_stream_through_in_chunks) {
@@ -201,4 +215,32 @@ TEST(Pipe, byte_forms_with_a_limit_time_out_then_carry_whole_messages) {
     EXPECT_EQ(b.try_recv_bytes(), std::nullopt);
     EXPECT_TRUE(a.send_bytes_for(hello, 1s));
     EXPECT_EQ(b.try_recv_bytes(), hello);
+}
+
+TEST(Pipe, an_end_closes_when_the_last_handle_of_the_process_is_destroyed) {
+    ScopedSegment segment;
+    Connection reader = [&] {
+        auto [r, w] = Pipe(*segment, false);
+        {
+            Connection copy = w; // a second handle: destroying it keeps the end open
+            copy.send(7);
+        }
+        EXPECT_FALSE(w.closed());
+        w.send(8);
+        return r;
+    }();
+    EXPECT_EQ(reader.recv<int>(), 7);
+    EXPECT_EQ(reader.recv<int>(), 8);
+    EXPECT_THROW(reader.recv<int>(), EndOfStream);
+}
+
+TEST(Pipe, close_closes_every_handle_of_the_process_on_that_end) {
+    ScopedSegment segment;
+    auto [a, b] = Pipe(*segment);
+    Connection copy = b;
+    b.close();
+    EXPECT_TRUE(copy.closed());
+    EXPECT_THROW(copy.send(1), Closed);
+    EXPECT_THROW(a.send(1), Closed); // no other process holds it: closed for the peer too
+    b.close();                       // twice is harmless
 }

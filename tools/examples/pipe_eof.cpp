@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A child sends a few values through a one-way Pipe and closes its end; the parent receives
-// until EndOfStream (Python's EOFError).
+// A child sends a few values through a one-way Pipe and closes its end; the parent, which closed
+// its own copy of that end, receives until EndOfStream (Python's EOFError).
 #include <iostream>
 #include <shmbus/errors.hpp>
 #include <shmbus/pipe.hpp>
@@ -17,6 +17,7 @@ int main() {
         writer.close();
     });
     sender.start();
+    writer.close(); // this process's copy: the stream ends when the sender closes its own
     std::cout << "received " << reader.recv<std::string>() << std::endl;
     std::cout << "received " << reader.recv<int>() << std::endl;
     const auto numbers = reader.recv<std::vector<int>>();

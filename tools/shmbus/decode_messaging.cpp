@@ -44,6 +44,13 @@ std::string parked_summary(std::uint32_t readers, std::uint32_t writers) {
     return text;
 }
 
+// A queue's shutdown bits as `shmbus inspect` shows them: "no", "yes" or "immediate".
+std::string shut_down_name(std::uint32_t bits) {
+    if ((bits & detail::kShutDownImmediate) != 0)
+        return "immediate";
+    return (bits & detail::kShutDown) != 0 ? "yes" : "no";
+}
+
 json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHeader& ring) {
     const auto [put, got] = detail::message_counts(ring);
     const std::uint64_t tail = peek(ring.tail);
@@ -60,6 +67,7 @@ json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHea
         {"messages_in", put},
         {"messages_out", got},
         {"closed", peek(ring.closed) != 0},
+        {"shut_down", shut_down_name(peek(queue.shut_down))},
         {"getters_parked", peek(queue.items.waiters)},
         {"putters_parked", peek(queue.space.waiters)},
         {"parks", peek(queue.items.parks) + peek(queue.space.parks) + peek(queue.done.parks)},
@@ -79,7 +87,9 @@ std::string queue_summary(const json& state) {
                            state["putters_parked"].get<std::uint32_t>());
     if (state["messages_lost"].get<std::uint64_t>() != 0)
         text += ", LOST " + state["messages_lost"].dump();
-    if (state["closed"].get<bool>())
+    if (state["shut_down"] != "no")
+        text += state["shut_down"] == "immediate" ? ", shut down (immediate)" : ", shut down";
+    else if (state["closed"].get<bool>())
         text += ", closed";
     return text;
 }
@@ -122,6 +132,9 @@ std::string pipe_summary(const json& state) {
     for (std::size_t end = 0; end < ends.size(); ++end)
         if (ends[end]["closed"].get<bool>())
             text += ", end " + std::to_string(end) + " closed";
+        else if (const auto holds = ends[end]["holds"].get<std::uint32_t>(); holds != 1)
+            text +=
+                ", end " + std::to_string(end) + " held by " + std::to_string(holds) + " processes";
     return text;
 }
 
@@ -239,8 +252,16 @@ void decode_pipe(ObjectReport& report, const detail::PipeState& pipe) {
         channels.push_back(channel_json(to_end, channel, ring));
     }
     json ends = json::array();
-    for (const detail::PipeEndState& end : pipe.ends)
-        ends.push_back({{"closed", peek(end.closed) != 0}});
+    for (int end = 0; end < 2; ++end) {
+        json holders = json::array();
+        for (const auto& slot : pipe.holders[end].slots)
+            if (const detail::OwnerId holder = peek(slot); holder != detail::kNoOwner)
+                holders.push_back(
+                    {{"pid", detail::owner_tid(holder)}, {"alive", detail::owner_alive(holder)}});
+        ends.push_back({{"closed", peek(pipe.ends[end].closed) != 0},
+                        {"holds", peek(pipe.holders[end].holds)},
+                        {"holders", holders}});
+    }
     report.state = {{"duplex", pipe.duplex != 0},
                     {"capacity", pipe.capacity},
                     {"max_message_size", pipe.max_message_size},

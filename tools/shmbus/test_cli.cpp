@@ -351,6 +351,7 @@ TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
     EXPECT_EQ(jobs.state["messages_out"], 1);
     EXPECT_EQ(jobs.state["maxsize"], 8);
     EXPECT_EQ(jobs.state["closed"], false);
+    EXPECT_EQ(jobs.state["shut_down"], "no");
     EXPECT_EQ(jobs.state["messages_lost"], 0);
     EXPECT_TRUE(jobs.state["unfinished_tasks"].is_null());
     EXPECT_EQ(find_object(report, "tasks").state["unfinished_tasks"], 1);
@@ -361,6 +362,13 @@ TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
     idle.put(7);
     EXPECT_EQ(getter.wait(), 0);
     EXPECT_GE(find_object(cli::inspect_segment(segment.name()), "idle").state["wakes"], 1);
+
+    queue.shutdown(true);
+    const cli::ObjectReport shut = find_object(cli::inspect_segment(segment.name()), "jobs");
+    EXPECT_EQ(shut.state["shut_down"], "immediate");
+    EXPECT_EQ(shut.state["closed"], true);
+    EXPECT_EQ(shut.state["depth"], 0);
+    EXPECT_NE(shut.summary.find("shut down (immediate)"), std::string::npos) << shut.summary;
 }
 
 TEST(Cli, InspectShowsPipeChannelsAndClosedEnds) {
@@ -383,6 +391,11 @@ TEST(Cli, InspectShowsPipeChannelsAndClosedEnds) {
     EXPECT_EQ(link.state["messages_out"], 1);
     EXPECT_EQ(link.state["channels"].size(), 2U);
     EXPECT_EQ(link.state["ends"][1]["closed"], true);
+    EXPECT_EQ(link.state["ends"][1]["holds"], 0);
+    EXPECT_EQ(link.state["ends"][0]["holds"], 1);
+    ASSERT_EQ(link.state["ends"][0]["holders"].size(), 1U);
+    EXPECT_EQ(link.state["ends"][0]["holders"][0]["pid"], getpid());
+    EXPECT_EQ(link.state["ends"][0]["holders"][0]["alive"], true);
     EXPECT_NE(link.summary.find("end 1 closed"), std::string::npos) << link.summary;
 }
 

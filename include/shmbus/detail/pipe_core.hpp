@@ -24,6 +24,7 @@ namespace detail {
 
 class SpscRing;
 struct PipeState;
+class PipeEndHold;
 
 /// A message's room in a pipe's ring, written in place (loan), or a message read in place
 /// (borrow): its frame header's position and its bytes (a borrowed message that wraps the
@@ -51,7 +52,8 @@ public:
     /// (message left in the pipe) when it is longer than `max_length`; Timeout when no message
     /// began by the deadline (the payload of one that began is then read without a limit).
     void recv(ByteBuffer& out, std::size_t max_length, Deadline deadline);
-    /// Like recv, into `buffer`; returns the message length.
+    /// Like recv, into `buffer`; returns the message length. BufferTooShort, carrying the
+    /// message (consumed), when it is longer than `buffer`.
     std::size_t recv_into(std::span<std::byte> buffer);
     /// True when recv would not block (a message is there, or end of stream); waits up to the
     /// deadline for that.
@@ -74,8 +76,10 @@ public:
     /// How shmbus::wait waits until recv would not block (what poll() waits for). UsageError
     /// on a send-only end.
     WaitTarget wait_target() const;
-    /// Closes this end for every process that holds it.
+    /// Gives back this process's hold on the end (every handle of this process on it is then
+    /// closed); the end closes for the peer once no process holds it.
     void close();
+    /// This process closed the end, or no process holds it any more.
     bool closed() const;
     bool readable() const { return m_recv_ring != nullptr; }
     bool writable() const { return m_send_ring != nullptr; }
@@ -109,6 +113,8 @@ private:
     WaitOptions m_wait;
     /// The pipe's wakers skip their fence (core/wait/notify.hpp, notify_without_fence).
     bool m_fence_free;
+    /// This process's hold on the end, shared by its copies (core/messaging/pipe_ends.hpp).
+    std::shared_ptr<PipeEndHold> m_hold;
 };
 
 } // namespace detail

@@ -81,6 +81,11 @@ public:
     bool full() const;
     void close();
     bool closed() const;
+    /// Closes the queue (as close()) and makes its errors ShutDown; with `immediate`, also
+    /// drops what is queued, counting each dropped item of a JoinableQueue as done.
+    void shutdown(bool immediate);
+    /// True once shutdown() was called by any process.
+    bool is_shutdown() const;
     std::size_t maxsize() const;
     std::size_t max_message_size() const;
     /// Slots of 64 bytes in the ring.
@@ -109,6 +114,10 @@ private:
     template <class Try>
     bool wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline);
     void require_joinable() const;
+    /// Closed, or ShutDown when the ring was closed by shutdown().
+    [[noreturn]] void throw_closed(const char* what) const;
+    /// Takes every queued message (waiting for puts claimed before the close) and drops it.
+    void drop_queued();
 
     ObjectRef m_object;
     /// Validated once at attach (core/segment/state_ref.hpp).
