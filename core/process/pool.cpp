@@ -11,6 +11,7 @@
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/detail/pool_task.hpp"
+#include "shmbus/detail/task_error.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/log.hpp"
 #include "shmbus/queue.hpp"
@@ -48,9 +49,10 @@ constexpr std::size_t kSpareBuffers = 16;
 constexpr std::size_t kResultSlack = std::size_t{64} << 10;
 constexpr std::size_t kTaskSlack = std::size_t{4} << 10;
 
+// The task's own exception type when it is a standard or shmbus one, else RemoteError.
 std::exception_ptr remote_error(std::span<const std::byte> payload) {
     const auto [type, what] = decode<std::pair<std::string, std::string>>(payload);
-    return std::make_exception_ptr(RemoteError(what.empty() ? type : type + ": " + what));
+    return task_exception(type, what);
 }
 
 // One worker's queue holds a largest chunk, or kQueuedBytes of small ones: the dispatcher
@@ -83,13 +85,24 @@ std::size_t segment_bytes(unsigned workers, std::size_t max_message_size) {
            (1 << 20);
 }
 
+// The worker count `options` asks for; UsageError, as Python's ValueError, for processes or
+// maxtasksperchild below 1 (unset: cpu_count() workers, no task limit).
+unsigned checked_workers(const PoolOptions& options) {
+    if (options.processes && *options.processes < 1)
+        throw UsageError("Pool: processes must be at least 1, not " +
+                         std::to_string(*options.processes) + " (unset: cpu_count())");
+    if (options.maxtasksperchild && *options.maxtasksperchild < 1)
+        throw UsageError("Pool: maxtasksperchild must be at least 1, not " +
+                         std::to_string(*options.maxtasksperchild) + " (unset: no limit)");
+    return options.processes ? static_cast<unsigned>(*options.processes) : cpu_count();
+}
+
 } // namespace
 
 PoolEngine::PoolEngine(const PoolOptions& options)
     : m_segment(options.segment_name,
-                segment_bytes(options.processes == 0 ? cpu_count() : options.processes,
-                              options.max_message_size)) {
-    const unsigned workers = options.processes == 0 ? cpu_count() : options.processes;
+                segment_bytes(checked_workers(options), options.max_message_size)) {
+    const unsigned workers = checked_workers(options);
     m_context.reset(make_context(options, workers));
     m_workers.resize(workers);
     m_in_flight.assign(workers, Queued{});
@@ -125,7 +138,8 @@ WorkerContext* PoolEngine::make_context(const PoolOptions& options, unsigned wor
         });
     context->state = StateRef<PoolState>(state).get();
     context->initializer = options.initializer;
-    context->maxtasksperchild = options.maxtasksperchild;
+    context->maxtasksperchild =
+        options.maxtasksperchild ? static_cast<std::size_t>(*options.maxtasksperchild) : 0;
     context->max_message_size = options.max_message_size;
     return context.release();
 }
@@ -146,15 +160,26 @@ PoolEngine::~PoolEngine() {
     }
 }
 
-void PoolEngine::submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks) {
-    std::uint64_t tasks = 0;
+void PoolEngine::check_open() const {
     std::lock_guard lock(m_mutex);
     if (m_closed)
+        throw Closed("the pool is closed: it takes no new tasks");
+}
+
+void PoolEngine::submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks,
+                        std::size_t first_index, bool continuing) {
+    std::uint64_t tasks = 0;
+    std::lock_guard lock(m_mutex);
+    if (continuing && (m_joining || m_terminated))
+        throw Closed("the pool was joined or terminated before this imap's input was all "
+                     "submitted");
+    if (m_closed && !continuing)
         throw Closed("the pool is closed: it takes no new tasks");
     for (std::size_t i = 0; i < chunks.size(); ++i) {
         const std::uint64_t id = m_next_id++;
         std::memcpy(chunks[i].message.data() + offsetof(TaskHeader, chunk_id), &id, sizeof id);
-        m_chunks.emplace(id, ChunkRecord{sink, i, chunks[i].count, chunks[i].message.size(), -1});
+        m_chunks.emplace(
+            id, ChunkRecord{sink, first_index + i, chunks[i].count, chunks[i].message.size(), -1});
         m_pending.push_back({id, std::move(chunks[i].message)});
         tasks += chunks[i].count;
     }
@@ -319,6 +344,7 @@ void PoolEngine::join() {
             throw UsageError("Pool::join() before close() or terminate()");
         if (m_joined || m_terminated)
             return;
+        m_joining = true;
         m_idle.wait(lock, [this] { return m_unresolved == 0; });
     }
     stop_handler();
@@ -366,11 +392,26 @@ void PoolEngine::terminate() {
              std::make_exception_ptr(Closed("the pool was terminated before this task finished")));
 }
 
-PoolCore::PoolCore(const PoolOptions& options) : m_engine(std::make_unique<PoolEngine>(options)) {}
+void PoolLink::submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks,
+                      std::size_t first) const {
+    const std::shared_ptr<PoolEngine> engine = m_engine.lock();
+    if (!engine)
+        throw Closed("the pool was destroyed before this imap's input was all submitted");
+    engine->submit(std::move(sink), std::move(chunks), first, true);
+}
+ByteBuffer PoolLink::take_buffer() const {
+    const std::shared_ptr<PoolEngine> engine = m_engine.lock();
+    return engine ? engine->take_buffer() : ByteBuffer{};
+}
+
+PoolCore::PoolCore(const PoolOptions& options) : m_engine(std::make_shared<PoolEngine>(options)) {}
 PoolCore::~PoolCore() = default;
 
 void PoolCore::submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks) {
     m_engine->submit(std::move(sink), std::move(chunks));
+}
+void PoolCore::check_open() const {
+    m_engine->check_open();
 }
 ByteBuffer PoolCore::take_buffer() {
     return m_engine->take_buffer();

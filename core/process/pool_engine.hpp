@@ -73,7 +73,11 @@ public:
     PoolEngine(const PoolEngine&) = delete;
     PoolEngine& operator=(const PoolEngine&) = delete;
 
-    void submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks);
+    /// Chunk i reports to `sink` as index first_index + i. `continuing`: more of an imap begun
+    /// before close(), taken until join() begins.
+    void submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks,
+                std::size_t first_index = 0, bool continuing = false);
+    void check_open() const;
     ByteBuffer take_buffer();
     void close();
     void terminate();
@@ -140,6 +144,7 @@ private:
     std::uint64_t m_next_id = 1;
     std::size_t m_unresolved = 0; ///< chunks submitted and not yet delivered
     bool m_closed = false;
+    bool m_joining = false; ///< join() began: not even an imap's next chunk is taken
     bool m_terminated = false;
     bool m_joined = false;
 

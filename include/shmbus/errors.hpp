@@ -81,6 +81,9 @@ SHMBUS_DEFINE_ERROR(BrokenBarrier, Error);
 SHMBUS_DEFINE_ERROR(DecodeError, Error);
 /// An operating-system call failed for a reason none of the above names.
 SHMBUS_DEFINE_ERROR(SystemError, Error);
+/// A Pool task's arguments or result that could not be encoded (Python's MaybeEncodingError):
+/// what() names the value's type, its task and the reason. The worker goes on.
+SHMBUS_DEFINE_ERROR(MaybeEncodingError, Error);
 
 #undef SHMBUS_DEFINE_ERROR
 

@@ -4,11 +4,14 @@
 // Shmbus-Task-Id and Shmbus-Reply (the caller's result subject), payload the encoded argument
 // tuple. Workers share the durable pull consumer "workers". Results: core NATS to Shmbus-Reply,
 // headers Shmbus-Task-Id and Shmbus-Status (ok or error), payload the encoded result or the
-// error text. A task the server gave up on (max_deliver) is named by the MAX_DELIVERIES
-// advisory, by stream sequence: the caller keeps each task's sequence from its publish ack.
+// error text "<type>: <what>"; an error also names its type in Shmbus-Error-Type, so that the
+// caller rethrows standard and shmbus exceptions as themselves (shmbus/detail/task_error.hpp). A
+// task the server gave up on (max_deliver) is named by the MAX_DELIVERIES advisory, by stream
+// sequence: the caller keeps each task's sequence from its publish ack.
 #include "shmbus/nats/pool.hpp"
 
 #include "bridge_record.hpp"
+#include "shmbus/detail/task_error.hpp"
 #include "shmbus/nats/client.hpp"
 
 #include <boost/core/demangle.hpp>
@@ -72,6 +75,7 @@ constexpr const char* kTaskHeader = "Shmbus-Task";
 constexpr const char* kTaskIdHeader = "Shmbus-Task-Id";
 constexpr const char* kReplyHeader = "Shmbus-Reply";
 constexpr const char* kStatusHeader = "Shmbus-Status";
+constexpr const char* kErrorTypeHeader = "Shmbus-Error-Type";
 constexpr const char* kWorkers = "workers";
 
 std::string stream_name(const std::string& pool) {
@@ -87,6 +91,16 @@ StreamOptions pool_stream(const std::string& pool) {
     stream.name = stream_name(pool);
     stream.subject = tasks_subject(pool);
     return stream;
+}
+
+// A failed task's exception: its own type when the worker named a rethrowable one, else
+// RemoteError with the worker's "<type>: <what>" (a worker of an older build names none).
+std::exception_ptr task_error(const Message& message) {
+    std::string text(reinterpret_cast<const char*>(message.data().data()), message.data().size());
+    const std::optional<std::string> type = message.header(kErrorTypeHeader);
+    if (!type || !text.starts_with(*type + ": "))
+        return std::make_exception_ptr(RemoteError(text));
+    return shmbus::detail::task_exception(*type, text.substr(type->size() + 2));
 }
 
 std::span<const std::byte> bytes_of(std::string_view text) {
@@ -162,7 +176,7 @@ struct Pool::State {
         if (message.header(kStatusHeader) == "ok")
             done(message.data(), nullptr);
         else
-            done({}, std::make_exception_ptr(RemoteError(text_of(message.data()))));
+            done({}, task_error(message));
     }
 
     void on_advisory(const Message& message) {
@@ -253,18 +267,23 @@ Message run_task(const Message& task) {
     const std::string name = task.header(kTaskHeader).value_or("");
     std::vector<std::byte> result;
     std::string error;
+    std::string error_type;
     if (const TaskHandler* handler = find_task(name)) {
         try {
             result = (*handler)(task.data());
         } catch (const std::exception& failure) {
-            error = boost::core::demangle(typeid(failure).name()) + ": " + failure.what();
+            error_type = boost::core::demangle(typeid(failure).name());
+            error = error_type + ": " + failure.what();
         }
     } else {
-        error = "shmbus::UsageError: no task '" + name + "' is registered in this worker";
+        error_type = "shmbus::UsageError";
+        error = error_type + ": no task '" + name + "' is registered in this worker";
     }
     Message message(reply, error.empty() ? std::span<const std::byte>(result) : bytes_of(error));
     message.set_header(kTaskIdHeader, id);
     message.set_header(kStatusHeader, error.empty() ? "ok" : "error");
+    if (!error.empty())
+        message.set_header(kErrorTypeHeader, error_type);
     return message;
 }
 

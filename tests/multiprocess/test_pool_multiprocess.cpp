@@ -12,7 +12,9 @@
 #include <csignal>
 #include <gtest/gtest.h>
 #include <mutex>
+#include <new>
 #include <numeric>
+#include <ranges>
 #include <set>
 #include <shmbus/event.hpp>
 #include <shmbus/pool.hpp>
@@ -84,6 +86,61 @@ std::string repeat_x(int size) {
 }
 
 void nothing(int) {}
+
+struct CustomError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int throw_standard(int which) {
+    switch (which) {
+    case 1:
+        return std::vector<int>{}.at(1);
+    case 2:
+        throw std::overflow_error("too big");
+    case 3:
+        throw std::bad_alloc();
+    case 4:
+        throw KeyError("no key 4");
+    default:
+        throw CustomError("custom " + std::to_string(which));
+    }
+}
+
+// Encodes only when not negative: a value cereal fails to save (the string keeps it from
+// travelling by memcpy).
+struct Picky {
+    int value = 0;
+    std::string label;
+    template <class Archive>
+    void save(Archive& archive) const {
+        archive(label);
+        if (value < 0)
+            throw std::domain_error("negative Picky " + std::to_string(value));
+        archive(value);
+    }
+    template <class Archive>
+    void load(Archive& archive) {
+        archive(label, value);
+    }
+};
+
+Picky make_picky(int value) {
+    return Picky{value, ""};
+}
+
+int picky_value(Picky picky) {
+    return picky.value;
+}
+
+// 0, 1, 2, ... counting how many were read, and throwing std::range_error at `fail_at`.
+auto counted_input(std::atomic<long>& read, long fail_at = -1) {
+    return std::views::iota(0L) | std::views::transform([&read, fail_at](long x) {
+               if (x == fail_at)
+                   throw std::range_error("input " + std::to_string(x) + " is unreadable");
+               ++read;
+               return static_cast<int>(x);
+           });
+}
 
 std::vector<int> iota(int n) {
     std::vector<int> v(static_cast<std::size_t>(n));
@@ -267,13 +324,29 @@ TEST(PoolMultiprocess, MapAsyncCallbackGetsTheWholeList) {
     EXPECT_EQ(got[9], 81);
 }
 
-TEST(PoolMultiprocess, TaskExceptionsArriveAsRemoteError) {
+TEST(PoolMultiprocess, TaskExceptionsKeepTheirTypeAndMessage) {
     Pool pool(2);
     try {
         pool.apply(fail_on_multiples_of_37, 37);
+        FAIL() << "no std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "bad input 37");
+    }
+    EXPECT_THROW(pool.apply(throw_standard, 1), std::out_of_range);
+    EXPECT_THROW(pool.apply(throw_standard, 2), std::overflow_error);
+    EXPECT_THROW(pool.apply(throw_standard, 3), std::bad_alloc);
+    try {
+        pool.apply(throw_standard, 4);
+        FAIL() << "no KeyError";
+    } catch (const KeyError& e) {
+        EXPECT_STREQ(e.what(), "no key 4");
+    }
+    // Other types (not rebuildable from a name and a message) stay RemoteError.
+    try {
+        pool.apply(throw_standard, 5);
         FAIL() << "no RemoteError";
     } catch (const RemoteError& e) {
-        EXPECT_STREQ(e.what(), "std::invalid_argument: bad input 37");
+        EXPECT_STREQ(e.what(), "(anonymous namespace)::CustomError: custom 5");
     }
     try {
         pool.apply(throw_int, 1);
@@ -284,10 +357,20 @@ TEST(PoolMultiprocess, TaskExceptionsArriveAsRemoteError) {
     // map raises the first failure in input order, whatever order the chunks finish in.
     try {
         pool.map(fail_on_multiples_of_37, iota(100), 5);
-        FAIL() << "no RemoteError";
-    } catch (const RemoteError& e) {
-        EXPECT_STREQ(e.what(), "std::invalid_argument: bad input 37");
+        FAIL() << "no std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "bad input 37");
     }
+    // The error callback sees the same type.
+    std::atomic<int> typed{0};
+    auto failed = pool.apply_async_with(
+        nullptr,
+        [&](const std::exception& e) {
+            typed = dynamic_cast<const std::invalid_argument*>(&e) != nullptr ? 1 : 2;
+        },
+        fail_on_multiples_of_37, 74);
+    EXPECT_THROW(failed.get_for(30s), std::invalid_argument);
+    EXPECT_EQ(typed.load(), 1);
     EXPECT_EQ(pool.apply(square, 3), 9); // the workers go on
 }
 
@@ -295,7 +378,7 @@ TEST(PoolMultiprocess, ImapRaisesAFailedChunkInItsPlaceAndGoesOn) {
     Pool pool(2);
     auto results = pool.imap(fail_on_multiples_of_37, std::vector{1, 37, 2});
     EXPECT_EQ(results.next_for(30s), 1);
-    EXPECT_THROW(results.next_for(30s), RemoteError);
+    EXPECT_THROW(results.next_for(30s), std::invalid_argument);
     EXPECT_EQ(results.next_for(30s), 2);
     EXPECT_EQ(results.next_for(30s), std::nullopt);
 }
@@ -426,8 +509,8 @@ TEST(PoolMultiprocess, LargeJobsAreSplitToFitAndOversizeIsRefused) {
     try {
         pool.apply(repeat_x, 4096);
         FAIL() << "no error";
-    } catch (const RemoteError& e) {
-        EXPECT_NE(std::string(e.what()).find("MessageTooLarge"), std::string::npos);
+    } catch (const MessageTooLarge& e) {
+        EXPECT_NE(std::string(e.what()).find("results of a chunk"), std::string::npos);
     }
     EXPECT_EQ(pool.apply(repeat_x, 10), "xxxxxxxxxx");
 }
@@ -444,4 +527,99 @@ TEST(PoolMultiprocess, StateBlockShowsWorkersAndCounters) {
     const std::vector<pid_t> pids = pool.worker_pids();
     for (std::size_t i = 0; i < 2; ++i)
         EXPECT_EQ(state.slot(i).pid.load(), pids[i]);
+}
+
+TEST(PoolMultiprocess, CountsBelowOneAreRefusedAsPythonDoes) {
+    EXPECT_THROW(Pool(0), UsageError);
+    EXPECT_THROW(Pool(-1), UsageError);
+    PoolOptions options;
+    options.processes = 0;
+    EXPECT_THROW(Pool{options}, UsageError);
+    options.processes = 1;
+    options.maxtasksperchild = 0;
+    EXPECT_THROW(Pool{options}, UsageError);
+    options.maxtasksperchild = -3;
+    EXPECT_THROW(Pool{options}, UsageError);
+    options.maxtasksperchild.reset();
+    options.processes.reset();
+    Pool defaults(options);
+    EXPECT_EQ(defaults.processes(), cpu_count());
+}
+
+TEST(PoolMultiprocess, ImapReadsAnEndlessInputLazily) {
+    Pool pool(2);
+    std::atomic<long> read{0};
+    auto results = pool.imap(square, counted_input(read), 3);
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(results.next_for(30s), i * i);
+    // Read ahead by a bounded window (64 chunks of 3 here), never the whole input.
+    EXPECT_GE(read.load(), 100);
+    EXPECT_LE(read.load(), 100 + 65 * 3);
+    auto unordered = pool.imap_unordered(square, counted_input(read), 1);
+    std::set<int> seen;
+    for (int i = 0; i < 50; ++i)
+        seen.insert(*unordered.next_for(30s));
+    EXPECT_EQ(seen.size(), 50u);
+}
+
+TEST(PoolMultiprocess, ImapRaisesAnInputErrorAtItsPosition) {
+    Pool pool(2);
+    for (const bool ordered : {true, false}) {
+        std::atomic<long> read{0};
+        auto results = ordered ? pool.imap(square, counted_input(read, 7), 2)
+                               : pool.imap_unordered(square, counted_input(read, 7), 2);
+        std::vector<int> got;
+        for (int i = 0; i < 7; ++i)
+            got.push_back(*results.next_for(30s));
+        std::sort(got.begin(), got.end());
+        EXPECT_EQ(got, (std::vector{0, 1, 4, 9, 16, 25, 36}));
+        try {
+            results.next_for(30s);
+            FAIL() << "no std::range_error";
+        } catch (const std::range_error& e) {
+            EXPECT_STREQ(e.what(), "input 7 is unreadable");
+        }
+        EXPECT_EQ(results.next_for(30s), std::nullopt);
+    }
+}
+
+TEST(PoolMultiprocess, ImapBegunBeforeCloseFeedsTheRestAfterIt) {
+    Pool pool(2);
+    auto results = pool.imap(square, iota(200)); // more than its read-ahead
+    pool.close();
+    EXPECT_THROW(pool.imap(square, iota(3)), Closed);
+    int count = 0;
+    for (int value : results) {
+        EXPECT_EQ(value, count * count);
+        ++count;
+    }
+    EXPECT_EQ(count, 200);
+    pool.join();
+}
+
+TEST(PoolMultiprocess, UnencodableValuesAreMaybeEncodingErrorAndTheWorkerGoesOn) {
+    Pool pool(1);
+    const std::vector<pid_t> workers = pool.worker_pids();
+    try {
+        pool.apply(make_picky, -5);
+        FAIL() << "no MaybeEncodingError";
+    } catch (const MaybeEncodingError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("Error sending result"), std::string::npos) << what;
+        EXPECT_NE(what.find("Picky"), std::string::npos) << what;
+        EXPECT_NE(what.find("negative Picky -5"), std::string::npos) << what;
+    }
+    EXPECT_EQ(pool.apply(make_picky, 5).value, 5);
+    EXPECT_EQ(pool.worker_pids(), workers); // the same worker did both
+    try {
+        pool.apply(picky_value, Picky{-2, ""});
+        FAIL() << "no MaybeEncodingError";
+    } catch (const MaybeEncodingError& e) {
+        EXPECT_NE(std::string(e.what()).find("Error sending task"), std::string::npos);
+    }
+    auto results = pool.imap(picky_value, std::vector{Picky{1, ""}, Picky{-1, ""}, Picky{2, ""}});
+    EXPECT_EQ(results.next_for(30s), 1);
+    EXPECT_THROW(results.next_for(30s), MaybeEncodingError);
+    EXPECT_EQ(results.next_for(30s), std::nullopt);
+    EXPECT_EQ(pool.worker_pids(), workers);
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <rapidcheck/gtest.h>
 #include <shmbus/errors.hpp>
 #include <shmbus/pool.hpp>
@@ -122,8 +123,45 @@ RC_GTEST_PROP(PoolProperties, MapRaisesTheFirstFailureInInputOrder,
     try {
         pool.map(fails_on_multiples_of_13, inputs, chunksize);
         RC_FAIL("map returned despite a failing input");
-    } catch (const RemoteError& e) {
-        RC_ASSERT(std::string(e.what()) ==
-                  "std::domain_error: multiple of 13: " + std::to_string(*first_bad));
+    } catch (const std::domain_error& e) {
+        RC_ASSERT(std::string(e.what()) == "multiple of 13: " + std::to_string(*first_bad));
     }
+}
+
+// A lazy imap over an input that throws at a random position (or never) against the model:
+// the results of the items before it (in order, or as a permutation), then its error, then
+// the end.
+RC_GTEST_PROP(PoolProperties, ImapRaisesAnInputErrorAfterTheResultsBeforeIt,
+              (const std::vector<int>& inputs, bool ordered)) {
+    const std::size_t chunksize = *rc::gen::inRange<std::size_t>(1, 10);
+    const std::size_t fail_at = *rc::gen::inRange<std::size_t>(0, inputs.size() + 2);
+    auto input = std::views::iota(std::size_t{0}, inputs.size()) |
+                 std::views::transform([&inputs, fail_at](std::size_t i) {
+                     if (i == fail_at)
+                         throw std::range_error("input " + std::to_string(i));
+                     return inputs[i];
+                 });
+    Pool& pool = any_pool();
+    auto results = ordered ? pool.imap(polynomial, input, chunksize)
+                           : pool.imap_unordered(polynomial, input, chunksize);
+    const std::size_t good = std::min(fail_at, inputs.size());
+    std::vector<long long> got;
+    for (std::size_t i = 0; i < good; ++i)
+        got.push_back(*results.next());
+    std::vector<long long> want = transformed(
+        std::vector<int>(inputs.begin(), inputs.begin() + static_cast<long>(good)), polynomial);
+    if (!ordered) {
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+    }
+    RC_ASSERT(got == want);
+    if (fail_at < inputs.size()) {
+        try {
+            results.next();
+            RC_FAIL("no error at the failing input");
+        } catch (const std::range_error& e) {
+            RC_ASSERT(std::string(e.what()) == "input " + std::to_string(fail_at));
+        }
+    }
+    RC_ASSERT(!results.next());
 }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pool throughput and latency, next to Python's multiprocessing.Pool (pool_python.py prints
 // the same rows): map of 10^6 trivial tasks, map of 10^3 tasks of ~1 ms of busy work, the
-// round trip of one apply(), and the per-task cost of 10^4 pipelined apply_async calls.
+// round trip of one apply(), the per-task cost of 10^4 pipelined apply_async calls, the rate of
+// 10^4 apply_async callbacks and the per-task cost of an imap of 10^4.
 // Every row is timed `--repeat` times (after one warm-up map) and printed as p50/p99 with a
 // baseline measured in the same run (a plain loop in this process).
 //
 //   bench_pool_bench [--workers N] [--repeat R]
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -138,6 +140,40 @@ int main(int argc, char** argv) {
     std::printf("%-34s p50 %10.3f us  p99 %10.3f us per task (local call %.4f us)\n",
                 "apply_async x 10^4 pipelined", pipelined.p50 * 1e6 / 10'000,
                 pipelined.p99 * 1e6 / 10'000, call.p50 * 1e6 / 1000);
+    // Callbacks: 10^4 apply_async with a callback, until the last callback ran on the result
+    // handler thread; tasks per second.
+    std::vector<double> callback_rates;
+    for (int run = 0; run < repeat; ++run) {
+        std::atomic<int> called{0};
+        const auto start = Clock::now();
+        std::vector<shmbus::AsyncResult<long long>> results;
+        results.reserve(10'000);
+        for (long long x = 0; x < 10'000; ++x)
+            results.push_back(
+                pool.apply_async_with([&called](long long) { ++called; }, nullptr, square, x));
+        for (auto& result : results)
+            result.wait();
+        if (called.load() != 10'000)
+            std::abort();
+        callback_rates.push_back(10'000 /
+                                 std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    const Stats callbacks = stats_of(callback_rates);
+    std::printf("%-34s p50 %10.0f tasks/s  slowest run %10.0f tasks/s\n",
+                "apply_async + callback x 10^4", callbacks.p50,
+                *std::min_element(callback_rates.begin(), callback_rates.end()));
+
+    // imap of 10^4 trivial tasks, chunksize 1: results handed to this thread one chunk at a time.
+    const std::vector<long long> ten_thousand = range(10'000);
+    const Stats imapped = time_runs(repeat, [&] {
+        long long sum = 0;
+        for (long long value : pool.imap(square, ten_thousand))
+            sum += value;
+        if (sum == 0)
+            std::abort();
+    });
+    std::printf("%-34s p50 %10.3f us  p99 %10.3f us per task\n", "imap square x 10^4",
+                imapped.p50 * 1e6 / 10'000, imapped.p99 * 1e6 / 10'000);
     pool.close();
     pool.join();
     return 0;

@@ -41,8 +41,26 @@ struct EncodedChunk {
 
 class PoolEngine;
 
+/// What an imap keeps to feed the rest of its input to the pool: it holds the pool weakly, so
+/// an imap that outlives its pool gets Closed instead of a dangling pool.
+class SHMBUS_EXPORT PoolLink {
+public:
+    /// Queues more chunks of an imap begun before close(), as chunks first, first + 1, ... of
+    /// `sink`; Closed once join() began, after terminate(), or when the pool is gone.
+    void submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks,
+                std::size_t first) const;
+    /// As PoolCore::take_buffer; an empty buffer when the pool is gone.
+    ByteBuffer take_buffer() const;
+
+private:
+    friend class PoolCore;
+    explicit PoolLink(std::weak_ptr<PoolEngine> engine) : m_engine(std::move(engine)) {}
+    std::weak_ptr<PoolEngine> m_engine;
+};
+
 class SHMBUS_EXPORT PoolCore {
 public:
+    /// UsageError (Python's ValueError) for processes or maxtasksperchild below 1.
     explicit PoolCore(const PoolOptions& options);
     /// terminate() unless joined; never waits for tasks.
     ~PoolCore();
@@ -52,6 +70,10 @@ public:
     /// Queues the chunks of one job; chunk i reports to sink as index i. Closed after close()
     /// or terminate().
     void submit(std::shared_ptr<ChunkSink> sink, std::vector<EncodedChunk> chunks);
+    /// Closed after close() or terminate(): for a job that submits its chunks later.
+    void check_open() const;
+    /// The handle an imap feeds its input through.
+    PoolLink link() const { return PoolLink(m_engine); }
 
     void close();
     void terminate();
@@ -68,7 +90,7 @@ public:
     const std::string& segment_name() const;
 
 private:
-    std::unique_ptr<PoolEngine> m_engine;
+    std::shared_ptr<PoolEngine> m_engine;
 };
 
 } // namespace detail

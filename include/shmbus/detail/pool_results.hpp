@@ -4,27 +4,28 @@
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/handoff.hpp"
 #include "shmbus/detail/pool_core.hpp"
 #include "shmbus/detail/pool_task.hpp"
+#include "shmbus/detail/task_error.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/log.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <new>
 #include <optional>
 #include <ranges>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -42,65 +43,8 @@ void run_callback(const Fn& fn) noexcept {
     }
 }
 
-/// A failed task as plain data. The result-handling thread makes the exception and reads it
-/// here; each caller then throws an exception object of its own, so no exception object is
-/// shared between threads (whose reference count the sanitizers cannot see).
-class SHMBUS_EXPORT TaskError {
-public:
-    TaskError() = default;
-    /// @pre error is not null.
-    explicit TaskError(const std::exception_ptr& error) noexcept {
-        try {
-            std::rethrow_exception(error);
-        } catch (const RemoteError& e) {
-            set(Kind::remote, e);
-        } catch (const WorkerLost& e) {
-            set(Kind::worker_lost, e);
-        } catch (const Closed& e) {
-            set(Kind::closed, e);
-        } catch (const DecodeError& e) {
-            set(Kind::decode, e);
-        } catch (const std::exception& e) {
-            set(Kind::other, e);
-        } catch (...) {
-            m_kind = Kind::other;
-        }
-    }
-    explicit operator bool() const { return m_kind != Kind::none; }
-
-    [[noreturn]] void raise() const {
-        switch (m_kind) {
-        case Kind::remote:
-            throw RemoteError(m_what);
-        case Kind::worker_lost:
-            throw WorkerLost(m_what);
-        case Kind::closed:
-            throw Closed(m_what);
-        case Kind::decode:
-            throw DecodeError(m_what);
-        case Kind::none:
-        case Kind::other:
-            break;
-        }
-        throw Error(m_what.empty() ? "a pool task failed" : m_what);
-    }
-
-private:
-    enum class Kind : std::uint8_t { none, remote, worker_lost, closed, decode, other };
-
-    void set(Kind kind, const std::exception& e) noexcept {
-        m_kind = kind;
-        try {
-            m_what = e.what();
-        } catch (...) { // out of memory: keep the kind without the message
-        }
-    }
-
-    Kind m_kind = Kind::none;
-    std::string m_what;
-};
-
-/// What an AsyncResult<R> waits for: set once, from the result-handling thread.
+/// What an AsyncResult<R> waits for: set once, from the result-handling thread. Waiters sleep
+/// on a WakeWord, not a mutex and condition variable: measured faster (handoff.hpp).
 template <class R>
 class ResultState {
 public:
@@ -116,10 +60,8 @@ public:
         if (m_callback) {
             run_callback([&] { m_callback(value); });
         }
-        std::lock_guard lock(m_mutex);
         m_value.emplace(std::move(value));
-        m_ready = true;
-        m_changed.notify_all();
+        m_ready.bump(); // publishes m_value to every load() that sees it
     }
     void set_error(std::exception_ptr error) noexcept {
         if (m_error_callback) {
@@ -131,26 +73,20 @@ public:
                 }
             });
         }
-        TaskError task_error(error);
-        std::lock_guard lock(m_mutex);
-        m_error = std::move(task_error);
-        m_ready = true;
-        m_changed.notify_all();
+        m_error = TaskError(error);
+        m_ready.bump(); // publishes m_error, as above
     }
 
     bool wait_by(Deadline deadline) {
-        std::unique_lock lock(m_mutex);
-        if (deadline.is_never())
-            m_changed.wait(lock, [this] { return m_ready; });
-        else
-            m_changed.wait_until(lock, deadline.when(), [this] { return m_ready; });
-        return m_ready;
+        while (!ready())
+            if (!m_ready.sleep_while(0, deadline))
+                return ready();
+        return true;
     }
     /// The value (a copy) or the error; Timeout when not ready by the deadline.
     R get_by(Deadline deadline) {
         if (!wait_by(deadline))
             throw Timeout("the pool task's result is not ready");
-        std::lock_guard lock(m_mutex);
         if (m_error)
             m_error.raise();
         if constexpr (!std::is_void_v<R>)
@@ -159,19 +95,14 @@ public:
     /// Waits, then moves the value out: for map(), which owns the only handle.
     R take() {
         wait_by(Deadline::never());
-        std::lock_guard lock(m_mutex);
         if (m_error)
             m_error.raise();
         if constexpr (!std::is_void_v<R>)
             return std::move(*m_value);
     }
-    bool ready() const {
-        std::lock_guard lock(m_mutex);
-        return m_ready;
-    }
+    bool ready() const { return m_ready.load() != 0; }
     bool successful() const {
-        std::lock_guard lock(m_mutex);
-        if (!m_ready)
+        if (!ready())
             throw UsageError("AsyncResult::successful() before the result is ready");
         return !m_error;
     }
@@ -179,9 +110,7 @@ public:
 private:
     const Callback m_callback;
     const ErrorCallback m_error_callback;
-    mutable std::mutex m_mutex;
-    std::condition_variable m_changed;
-    bool m_ready = false;
+    WakeWord m_ready; ///< 0 until the value or the error is set
     std::optional<Value> m_value;
     TaskError m_error;
 };
@@ -253,86 +182,160 @@ private:
     std::exception_ptr m_error;
 };
 
-/// imap / imap_unordered: chunks kept as they arrive, handed out in input or arrival order.
+/// One finished imap chunk, from the result-handling thread to the consumer.
+template <class R>
+struct ImapArrival {
+    std::size_t index = 0;
+    std::vector<R> values;
+    TaskError error;
+};
+
+/// imap / imap_unordered, the result-handling thread's side: each chunk's outcome goes to the
+/// consumer through a PointerHandOff (boost::lockfree::spsc_queue; measured faster than the
+/// mutex, condition variable and deque it replaced: docs/design/pool.md). The consumer submits
+/// at most `capacity` chunks ahead of what it took, so the hand-off never fills up.
 template <class R>
 class ImapSink final : public ChunkSink {
 public:
-    ImapSink(std::size_t chunks, bool ordered) : m_total(chunks), m_ordered(ordered) {}
+    explicit ImapSink(std::size_t capacity) : m_arrivals(capacity) {}
+    ~ImapSink() override {
+        while (void* left = m_arrivals.pop(Deadline::immediate()))
+            delete static_cast<ImapArrival<R>*>(left);
+    }
+    ImapSink(const ImapSink&) = delete;
+    ImapSink& operator=(const ImapSink&) = delete;
 
     void chunk_done(std::size_t index, std::uint32_t count,
                     std::span<const std::byte> bytes) override {
-        Outcome outcome;
+        auto arrival = std::make_unique<ImapArrival<R>>();
+        arrival->index = index;
         ChunkReader<R> reader(bytes, count);
-        outcome.values.reserve(count);
+        arrival->values.reserve(count);
         for (std::uint32_t i = 0; i < count; ++i)
-            outcome.values.push_back(reader.next());
+            arrival->values.push_back(reader.next());
         reader.finish();
-        store(index, std::move(outcome));
+        hand_off(std::move(arrival));
     }
     void chunk_failed(std::size_t index, std::exception_ptr error) noexcept override {
-        Outcome outcome;
-        outcome.error = TaskError(error);
-        store(index, std::move(outcome));
+        try {
+            auto arrival = std::make_unique<ImapArrival<R>>();
+            arrival->index = index;
+            arrival->error = TaskError(error);
+            hand_off(std::move(arrival));
+        } catch (const std::bad_alloc&) {
+            log(LogLevel::error, "shmbus Pool: out of memory reporting a failed imap chunk");
+        }
+    }
+
+    /// The next chunk to arrive, or nullptr when none did by the deadline. Consumer only.
+    std::unique_ptr<ImapArrival<R>> take(Deadline deadline) {
+        return std::unique_ptr<ImapArrival<R>>(
+            static_cast<ImapArrival<R>*>(m_arrivals.pop(deadline)));
+    }
+
+private:
+    void hand_off(std::unique_ptr<ImapArrival<R>> arrival) noexcept {
+        // Never full: the consumer keeps at most the capacity in flight.
+        if (m_arrivals.push(arrival.get()))
+            arrival.release();
+        else
+            log(LogLevel::error, "shmbus Pool: an imap result found its hand-off full");
+    }
+
+    PointerHandOff m_arrivals;
+};
+
+/// One step of an imap feeder: how many chunks it submitted, whether input is left, and what
+/// the input iterator (or the encoding of its item, or the submission) threw.
+struct FeedStep {
+    std::size_t submitted = 0;
+    bool more = false;
+    std::exception_ptr error;
+};
+
+/// imap / imap_unordered, the consumer's side: feeds the input lazily, at most `window` chunks
+/// ahead of what it has handed out (so an endless input works and memory stays bounded),
+/// reorders for imap, and raises an input error at its position once the results before it
+/// are out.
+template <class R>
+class ImapReader {
+public:
+    /// feed(first, count) encodes the next `count` chunks of the input (fewer where it ends)
+    /// and submits them at once as chunks first, first + 1, ...
+    using Feed = std::function<FeedStep(std::size_t first, std::size_t count)>;
+
+    ImapReader(std::shared_ptr<ImapSink<R>> sink, Feed feed, std::size_t window, bool ordered)
+        : m_sink(std::move(sink)), m_feed(std::move(feed)), m_window(window), m_ordered(ordered) {
+        top_up();
     }
 
     /// The next result (nullopt after the last; Timeout if none by the deadline); a failed
-    /// chunk throws its error in its place.
+    /// chunk throws its error in its place, a failed input its error after the results before
+    /// it, and then the results end.
     std::optional<R> next(Deadline deadline) {
-        std::unique_lock lock(m_mutex);
         while (m_position == m_current.size()) {
-            if (m_taken == m_total)
-                return std::nullopt;
-            const auto available = [this] { return has_next(); };
-            if (deadline.is_never())
-                m_changed.wait(lock, available);
-            else if (!m_changed.wait_until(lock, deadline.when(), available))
-                throw Timeout("no pool result arrived in time");
-            Outcome outcome = take_next();
-            m_current = std::move(outcome.values);
+            top_up();
+            if (m_taken == m_submitted) {
+                if (!m_input_error)
+                    return std::nullopt;
+                std::rethrow_exception(std::exchange(m_input_error, nullptr));
+            }
+            std::unique_ptr<ImapArrival<R>> arrival = next_arrival(deadline);
+            ++m_taken;
+            m_current = std::move(arrival->values);
             m_position = 0;
-            if (outcome.error)
-                outcome.error.raise();
+            if (arrival->error)
+                arrival->error.raise();
         }
         return std::move(m_current[m_position++]);
     }
 
 private:
-    struct Outcome {
-        std::vector<R> values;
-        TaskError error;
-    };
-
-    void store(std::size_t index, Outcome outcome) noexcept {
-        std::lock_guard lock(m_mutex);
-        if (m_ordered)
-            m_by_index.emplace(index, std::move(outcome));
-        else
-            m_by_arrival.push_back(std::move(outcome));
-        m_changed.notify_all();
-    }
-    bool has_next() const {
-        return m_ordered ? m_by_index.contains(m_taken) : !m_by_arrival.empty();
-    }
-    Outcome take_next() {
-        Outcome outcome;
-        if (m_ordered) {
-            outcome = std::move(m_by_index.at(m_taken));
-            m_by_index.erase(m_taken);
-        } else {
-            outcome = std::move(m_by_arrival.front());
-            m_by_arrival.pop_front();
+    // Refills once half the window is free, all of it in one submission: one chunk per next()
+    // would take the pool's lock and wake a worker for every result.
+    void top_up() {
+        const std::size_t out = m_submitted - m_taken;
+        if (m_more && (m_submitted == 0 || out <= m_window / 2)) {
+            FeedStep step = m_feed(m_submitted, m_window - out);
+            m_submitted += step.submitted;
+            if (!step.more) {
+                m_more = false;
+                m_input_error = std::move(step.error);
+                m_feed = nullptr; // lets go of the input
+            }
         }
-        ++m_taken;
-        return outcome;
+    }
+    std::unique_ptr<ImapArrival<R>> next_arrival(Deadline deadline) {
+        if (m_ordered) {
+            while (!m_early.contains(m_taken))
+                stash(wait_arrival(deadline));
+            auto found = m_early.find(m_taken);
+            std::unique_ptr<ImapArrival<R>> arrival = std::move(found->second);
+            m_early.erase(found);
+            return arrival;
+        }
+        return wait_arrival(deadline);
+    }
+    std::unique_ptr<ImapArrival<R>> wait_arrival(Deadline deadline) {
+        std::unique_ptr<ImapArrival<R>> arrival = m_sink->take(deadline);
+        if (!arrival)
+            throw Timeout("no pool result arrived in time");
+        return arrival;
+    }
+    void stash(std::unique_ptr<ImapArrival<R>> arrival) {
+        const std::size_t index = arrival->index;
+        m_early.emplace(index, std::move(arrival));
     }
 
-    const std::size_t m_total;
+    std::shared_ptr<ImapSink<R>> m_sink;
+    Feed m_feed;
+    const std::size_t m_window;
     const bool m_ordered;
-    std::mutex m_mutex;
-    std::condition_variable m_changed;
-    std::map<std::size_t, Outcome> m_by_index;
-    std::deque<Outcome> m_by_arrival;
-    std::size_t m_taken = 0;
+    bool m_more = true;
+    std::exception_ptr m_input_error;
+    std::size_t m_submitted = 0;                                    ///< chunks
+    std::size_t m_taken = 0;                                        ///< chunks handed out
+    std::map<std::size_t, std::unique_ptr<ImapArrival<R>>> m_early; ///< imap: ahead of m_taken
     std::vector<R> m_current;
     std::size_t m_position = 0;
 };
@@ -342,6 +345,61 @@ template <class Fn, bool Star>
 TaskHeader task_header(Fn fn, std::uint32_t count) {
     return TaskHeader{0, reinterpret_cast<std::uintptr_t>(&invoke_chunk<Fn, Star>),
                       reinterpret_cast<std::uintptr_t>(fn), count, 0};
+}
+
+/// Encodes the items from `it` on into one chunk in `message`: up to `chunksize` of them, cut
+/// early so that its encoding stays within `limit` bytes; `it` is left at the first item not
+/// taken. `first` numbers the chunk's first item in messages; `left` is how many items remain
+/// when known (0 otherwise), to size the buffer once. What the iterator or encoding throws
+/// goes to `failure` when given (the chunk then holds the items before it), else up.
+template <class Fn, bool Star, class It, class End>
+EncodedChunk encode_chunk(Fn fn, It& it, const End& end, std::size_t chunksize, std::size_t limit,
+                          ByteBuffer message, std::size_t first, std::size_t left,
+                          std::exception_ptr* failure) {
+    using Item = TaskItem<Fn, Star>;
+    EncodedChunk chunk{std::move(message), 0};
+    if constexpr (kCodecByMemcpy<Item>) {
+        if (left != 0) {
+            // Room for the whole chunk at once: no regrowth, no copy of what is written.
+            const std::size_t items = std::min({left, chunksize, limit / sizeof(Item) + 1});
+            chunk.message.resize_for_overwrite(sizeof(TaskHeader) + items * sizeof(Item));
+        }
+    }
+    chunk.message.resize_for_overwrite(sizeof(TaskHeader));
+    std::size_t before = chunk.message.size();
+    try {
+        ChunkWriter<Item> writer(chunk.message);
+        while (it != end && chunk.count < chunksize) {
+            before = chunk.message.size();
+            const Item item(*it);
+            try {
+                writer.add(item);
+            } catch (const std::exception&) {
+                throw_encoding_error("task",
+                                     "the arguments of task " + std::to_string(first + chunk.count),
+                                     typeid(Item));
+            }
+            if (chunk.message.size() - sizeof(TaskHeader) > limit) {
+                if (chunk.count == 0)
+                    throw MessageTooLarge("a pool task's arguments take " +
+                                          std::to_string(chunk.message.size() - before) +
+                                          " bytes encoded, above the pool's max_message_size of " +
+                                          std::to_string(limit));
+                chunk.message.resize_for_overwrite(before); // it starts the next chunk
+                break;
+            }
+            ++chunk.count;
+            ++it;
+        }
+    } catch (...) {
+        if (failure == nullptr)
+            throw;
+        *failure = std::current_exception();
+        chunk.message.resize_for_overwrite(before); // drops a partly written item
+    }
+    const TaskHeader header = task_header<Fn, Star>(fn, chunk.count);
+    std::memcpy(chunk.message.data(), &header, sizeof header);
+    return chunk;
 }
 
 /// The chunks of one job and the index of each chunk's first item. A chunk holds up to
@@ -355,41 +413,16 @@ struct EncodedJob {
 template <class Fn, bool Star, class Range, class Buffers>
 EncodedJob encode_job(Fn fn, const Range& inputs, std::size_t chunksize, std::size_t limit,
                       Buffers buffers) {
-    using Item = TaskItem<Fn, Star>;
     EncodedJob job;
     std::size_t index = 0;
     auto it = std::ranges::begin(inputs);
     const auto end = std::ranges::end(inputs);
     while (it != end) {
-        EncodedChunk chunk{buffers(), 0};
-        if constexpr (kCodecByMemcpy<Item> && std::ranges::sized_range<Range>) {
-            // Room for the whole chunk at once: no regrowth, no copy of what is written.
-            const std::size_t left = std::ranges::size(inputs) - index;
-            const std::size_t items = std::min({left, chunksize, limit / sizeof(Item) + 1});
-            chunk.message.resize_for_overwrite(sizeof(TaskHeader) + items * sizeof(Item));
-        }
-        chunk.message.resize_for_overwrite(sizeof(TaskHeader));
-        {
-            ChunkWriter<Item> writer(chunk.message);
-            while (it != end && chunk.count < chunksize) {
-                const std::size_t before = chunk.message.size();
-                writer.add(Item(*it));
-                if (chunk.message.size() - sizeof(TaskHeader) > limit) {
-                    if (chunk.count == 0)
-                        throw MessageTooLarge(
-                            "a pool task's arguments take " +
-                            std::to_string(chunk.message.size() - before) +
-                            " bytes encoded, above the pool's max_message_size of " +
-                            std::to_string(limit));
-                    chunk.message.resize_for_overwrite(before); // it starts the next chunk
-                    break;
-                }
-                ++chunk.count;
-                ++it;
-            }
-        }
-        const TaskHeader header = task_header<Fn, Star>(fn, chunk.count);
-        std::memcpy(chunk.message.data(), &header, sizeof header);
+        std::size_t left = 0;
+        if constexpr (std::ranges::sized_range<Range>)
+            left = std::ranges::size(inputs) - index;
+        EncodedChunk chunk =
+            encode_chunk<Fn, Star>(fn, it, end, chunksize, limit, buffers(), index, left, nullptr);
         job.offsets.push_back(index);
         index += chunk.count;
         job.chunks.push_back(std::move(chunk));

@@ -8,6 +8,7 @@
 
 #include "shmbus/codec.hpp"
 #include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/task_error.hpp"
 #include "shmbus/errors.hpp"
 
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace shmbus::detail {
@@ -201,7 +203,14 @@ void invoke_chunk(std::uintptr_t fn_bits, std::span<const std::byte> args, std::
             call();
             writer.add(Unit{});
         } else {
-            writer.add(call());
+            const Stored<R> result = call();
+            try {
+                writer.add(result);
+            } catch (const std::exception&) {
+                throw_encoding_error("result",
+                                     "the result of task " + std::to_string(i) + " of its chunk",
+                                     typeid(R));
+            }
         }
     }
     reader.finish();

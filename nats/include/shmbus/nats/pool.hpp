@@ -92,7 +92,8 @@ class AsyncResult {
 public:
     /// Wraps the shared state the pool fulfils.
     explicit AsyncResult(std::shared_future<R> future) : m_future(std::move(future)) {}
-    /// Waits; rethrows the task's error (RemoteError, WorkerLost, DecodeError, NatsError).
+    /// Waits; rethrows the task's error (its own type when standard or shmbus's, else
+    /// RemoteError; WorkerLost, DecodeError, NatsError).
     R get() const { return m_future.get(); }
     /// Timeout when not ready after `timeout`.
     template <class Rep, class Period>
