@@ -2,6 +2,7 @@
 #include "shmbus/detail/manager_core.hpp"
 
 #include "manager/manager_store.hpp"
+#include "segment/directory.hpp"
 #include "segment/layout.hpp"
 #include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
@@ -30,12 +31,32 @@ ObjectRef attach_container(const Segment& segment, std::string_view name,
                          OpenMode::create, [&](void* at) { Store::init(at, geometry, kind); });
 }
 
+ObjectRef container_at(const Segment& segment, std::uint64_t offset, ObjectKind kind,
+                       std::uint64_t type_tag) {
+    for (const DirEntry* entry : ready_entries(segment)) {
+        if (entry->offset != offset)
+            continue;
+        if (entry->kind != kind || entry->type_tag != type_tag)
+            throw KindMismatch("object '" + std::string(entry->name) + "' of segment '" +
+                               segment.name() + "' is not the " + std::string(to_string(kind)) +
+                               " type a stored reference expects");
+        return object_at(segment, offset, kind);
+    }
+    throw NotFound("no object at offset " + std::to_string(offset) + " of segment '" +
+                   segment.name() + "' (a stored reference to a Dict or List)");
+}
+
 } // namespace
 
 ContainerCore::ContainerCore(const Segment& segment, std::string_view name,
                              const ContainerOptions& options, OpenMode mode, ObjectKind kind,
                              std::uint64_t type_tag)
     : m_object(attach_container(segment, name, options, mode, kind, type_tag)),
+      m_store(std::make_shared<Store>(m_object, kind)) {}
+
+ContainerCore::ContainerCore(const Segment& segment, std::uint64_t offset, ObjectKind kind,
+                             std::uint64_t type_tag)
+    : m_object(container_at(segment, offset, kind, type_tag)),
       m_store(std::make_shared<Store>(m_object, kind)) {}
 
 Transaction::Transaction(const ContainerCore& core) : m_store(*core.m_store) {
@@ -92,6 +113,14 @@ void Transaction::insert(std::size_t index, std::span<const std::byte> value) {
 
 void Transaction::replace(std::size_t index, std::span<const std::byte> value) {
     m_store.replace(index, value);
+}
+
+void Transaction::extend(std::span<const std::span<const std::byte>> values) {
+    m_store.extend(values);
+}
+
+void Transaction::permute(std::span<const std::size_t> order) {
+    m_store.permute(order);
 }
 
 } // namespace shmbus::detail
