@@ -11,6 +11,7 @@
 #include "shmbus/errors.hpp"
 #include "shmbus/joinable_queue.hpp"
 #include "shmbus/manager.hpp"
+#include "shmbus/namespace.hpp"
 #include "shmbus/object_kind.hpp"
 #include "shmbus/pipe.hpp"
 #include "shmbus/pool.hpp"
