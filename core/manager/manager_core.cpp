@@ -2,8 +2,8 @@
 #include "shmbus/detail/manager_core.hpp"
 
 #include "manager/manager_store.hpp"
-#include "segment/directory.hpp"
 #include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
@@ -31,16 +31,24 @@ ObjectRef attach_container(const Segment& segment, std::string_view name,
                          OpenMode::create, [&](void* at) { Store::init(at, geometry, kind); });
 }
 
+// Stops at the first match: the directory holds 4096 entries, and a nested container is opened
+// every time its element is read.
 ObjectRef container_at(const Segment& segment, std::uint64_t offset, ObjectKind kind,
                        std::uint64_t type_tag) {
-    for (const DirEntry* entry : ready_entries(segment)) {
-        if (entry->offset != offset)
+    SegmentHeader& header = mapping_of(segment).header();
+    const DirEntry* entries = directory(header);
+    for (std::uint32_t i = 0; i < kMaxObjects; ++i) {
+        const DirEntry& entry = entries[i];
+        // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
+        if (entry.state.load(std::memory_order_acquire) != EntryState::ready ||
+            entry.offset != offset)
             continue;
-        if (entry->kind != kind || entry->type_tag != type_tag)
-            throw KindMismatch("object '" + std::string(entry->name) + "' of segment '" +
+        ObjectRef found = object_at(segment, offset, entry.kind); // validates the entry
+        if (entry.kind != kind || entry.type_tag != type_tag)
+            throw KindMismatch("object '" + std::string(entry.name) + "' of segment '" +
                                segment.name() + "' is not the " + std::string(to_string(kind)) +
                                " type a stored reference expects");
-        return object_at(segment, offset, kind);
+        return found;
     }
     throw NotFound("no object at offset " + std::to_string(offset) + " of segment '" +
                    segment.name() + "' (a stored reference to a Dict or List)");
