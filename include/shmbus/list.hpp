@@ -38,6 +38,7 @@
 #pragma once
 
 #include "shmbus/codec.hpp"
+#include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/container_element.hpp"
 #include "shmbus/detail/manager_core.hpp"
 #include "shmbus/dict.hpp"
@@ -108,10 +109,22 @@ public:
     /// all fit, and the list is left as it was.
     template <std::ranges::input_range R>
     void extend(R&& values) {
-        std::vector<std::vector<std::byte>> encodings;
-        for (const auto& value : values)
-            encodings.push_back(encoding_of(static_cast<const V&>(value)));
-        const std::vector<std::span<const std::byte>> spans(encodings.begin(), encodings.end());
+        // Every encoding goes into one buffer (the lock is not held meanwhile); the spans are
+        // cut once it has stopped growing.
+        detail::ByteBuffer encodings;
+        std::vector<std::size_t> ends;
+        for (const auto& value : values) {
+            const auto bytes = detail::encoded_element<Codec>(static_cast<const V&>(value));
+            encodings.append(bytes.data(), bytes.size());
+            ends.push_back(encodings.size());
+        }
+        std::vector<std::span<const std::byte>> spans;
+        spans.reserve(ends.size());
+        std::size_t begin = 0;
+        for (const std::size_t end : ends) {
+            spans.push_back(encodings.bytes().subspan(begin, end - begin));
+            begin = end;
+        }
         detail::Transaction txn(m_core);
         txn.extend(spans);
     }
