@@ -3,6 +3,7 @@
 
 #include "manager/manager_store.hpp"
 #include "segment/layout.hpp"
+#include "segment/mapping.hpp"
 #include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
 
@@ -30,12 +31,40 @@ ObjectRef attach_container(const Segment& segment, std::string_view name,
                          OpenMode::create, [&](void* at) { Store::init(at, geometry, kind); });
 }
 
+// Stops at the first match: the directory holds 4096 entries, and a nested container is opened
+// every time its element is read.
+ObjectRef container_at(const Segment& segment, std::uint64_t offset, ObjectKind kind,
+                       std::uint64_t type_tag) {
+    SegmentHeader& header = mapping_of(segment).header();
+    const DirEntry* entries = directory(header);
+    for (std::uint32_t i = 0; i < kMaxObjects; ++i) {
+        const DirEntry& entry = entries[i];
+        // SYNC acquire: pairs with the release that marks an entry ready in attach_object.
+        if (entry.state.load(std::memory_order_acquire) != EntryState::ready ||
+            entry.offset != offset)
+            continue;
+        ObjectRef found = object_at(segment, offset, entry.kind); // validates the entry
+        if (entry.kind != kind || entry.type_tag != type_tag)
+            throw KindMismatch("object '" + std::string(entry.name) + "' of segment '" +
+                               segment.name() + "' is not the " + std::string(to_string(kind)) +
+                               " type a stored reference expects");
+        return found;
+    }
+    throw NotFound("no object at offset " + std::to_string(offset) + " of segment '" +
+                   segment.name() + "' (a stored reference to a Dict or List)");
+}
+
 } // namespace
 
 ContainerCore::ContainerCore(const Segment& segment, std::string_view name,
                              const ContainerOptions& options, OpenMode mode, ObjectKind kind,
                              std::uint64_t type_tag)
     : m_object(attach_container(segment, name, options, mode, kind, type_tag)),
+      m_store(std::make_shared<Store>(m_object, kind)) {}
+
+ContainerCore::ContainerCore(const Segment& segment, std::uint64_t offset, ObjectKind kind,
+                             std::uint64_t type_tag)
+    : m_object(container_at(segment, offset, kind, type_tag)),
       m_store(std::make_shared<Store>(m_object, kind)) {}
 
 Transaction::Transaction(const ContainerCore& core) : m_store(*core.m_store) {
@@ -92,6 +121,14 @@ void Transaction::insert(std::size_t index, std::span<const std::byte> value) {
 
 void Transaction::replace(std::size_t index, std::span<const std::byte> value) {
     m_store.replace(index, value);
+}
+
+void Transaction::extend(std::span<const std::span<const std::byte>> values) {
+    m_store.extend(values);
+}
+
+void Transaction::permute(std::span<const std::size_t> order) {
+    m_store.permute(order);
 }
 
 } // namespace shmbus::detail

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace shmbus::detail {
 
@@ -51,26 +52,28 @@ Root Store::compact(const Root& root, bool keep_slots) {
     return next;
 }
 
-void Store::make_room(Root& root, std::uint64_t bytes, bool entry, bool keep_slots) {
+void Store::make_room(Root& root, std::uint64_t bytes, std::uint64_t entries, bool keep_slots) {
+    if (m_state.live > m_geometry.max_entries)
+        corrupt("more live entries than the entry array holds");
+    if (entries > m_geometry.max_entries - m_state.live || bytes > m_geometry.heap_bytes)
+        full(bytes);
     const bool heap_fits = bytes <= m_geometry.heap_bytes - root.used;
-    const bool entry_fits = !entry || root.count < m_geometry.max_entries;
-    if (heap_fits && entry_fits)
+    const bool entries_fit = entries <= m_geometry.max_entries - root.count;
+    if (heap_fits && entries_fit)
         return;
     if (m_state.garbage > root.used)
         corrupt("more garbage than records");
     const std::uint64_t live_bytes = root.used - m_state.garbage;
-    if (bytes > m_geometry.heap_bytes - live_bytes ||
-        (entry && m_state.live >= m_geometry.max_entries))
+    if (bytes > m_geometry.heap_bytes - live_bytes)
         full(bytes);
     root = compact(root, keep_slots);
-    if (bytes > m_geometry.heap_bytes - root.used ||
-        (entry && root.count >= m_geometry.max_entries))
+    if (bytes > m_geometry.heap_bytes - root.used || entries > m_geometry.max_entries - root.count)
         full(bytes);
 }
 
 void Store::append(std::string_view key, std::span<const std::byte> value, std::uint64_t hash) {
     Root r = root();
-    make_room(r, record_size(key.size(), value.size()), true, false);
+    make_room(r, record_size(key.size(), value.size()), 1, false);
     const std::uint64_t ref = write_record(r, key, value);
     array(r.array)[r.count] = Entry{ref, hash};
     ++r.count;
@@ -102,7 +105,7 @@ void Store::insert(std::uint64_t index, std::span<const std::byte> value) {
                          std::to_string(r.count));
     if (index == r.count)
         return append({}, value, 0);
-    make_room(r, record_size(0, value.size()), true, true);
+    make_room(r, record_size(0, value.size()), 1, true);
     const std::uint64_t ref = write_record(r, {}, value);
     Root next = r;
     next.array ^= 1U;
@@ -123,7 +126,7 @@ void Store::replace(std::uint64_t index, std::span<const std::byte> value) {
     if (index >= r.count || array(r.array)[index].ref == 0)
         throw IndexError("no entry at " + std::to_string(index));
     const std::uint64_t key_len = record(r, array(r.array)[index].ref).key.size();
-    make_room(r, record_size(key_len, value.size()), false, true);
+    make_room(r, record_size(key_len, value.size()), 0, true);
     Entry& entry = array(r.array)[index];
     const Item old = record(r, entry.ref);
     const std::uint64_t ref = write_record(r, old.key, value);
@@ -145,6 +148,8 @@ void Store::erase(std::uint64_t index) {
         // mutex acquire of the next holder.
         std::atomic_ref<std::uint64_t>(entry.ref).store(0, std::memory_order_release);
         remove_from_table(entry.hash, index);
+        if (index + 1 == r.count)
+            drop_erased_tail(r);
     } else {
         Root next = r;
         if (index + 1 != r.count) {
@@ -159,6 +164,56 @@ void Store::erase(std::uint64_t index) {
     }
     --m_state.live;
     m_state.garbage += bytes;
+}
+
+void Store::drop_erased_tail(Root root) {
+    // Erased entries at the end reach no record and no hash slot: dropping them keeps popitem,
+    // which erases the last entry, O(1) instead of scanning past every entry it popped before.
+    const Entry* entries = array(root.array);
+    while (root.count > 0 && entries[root.count - 1].ref == 0)
+        --root.count;
+    publish(root);
+}
+
+void Store::extend(std::span<const std::span<const std::byte>> values) {
+    if (hashed())
+        throw UsageError("extend of a dict");
+    std::uint64_t bytes = 0;
+    for (const auto value : values) {
+        if (value.size() > kMaxRecordField)
+            full(value.size());
+        bytes += record_size(0, value.size());
+        if (bytes > m_geometry.heap_bytes)
+            full(bytes);
+    }
+    Root r = root();
+    make_room(r, bytes, values.size(), true);
+    Entry* entries = array(r.array);
+    for (const auto value : values)
+        entries[r.count++] = Entry{write_record(r, {}, value), 0};
+    publish(r); // the commit point: one root reaches every new entry, or none
+    m_state.live += values.size();
+}
+
+void Store::permute(std::span<const std::uint64_t> order) {
+    if (hashed())
+        throw UsageError("reordering a dict");
+    const Root r = root();
+    if (order.size() != r.count)
+        throw UsageError("a reordering of " + std::to_string(order.size()) +
+                         " entries for a list of " + std::to_string(r.count));
+    std::vector<bool> taken(r.count, false);
+    Root next = r;
+    next.array ^= 1U;
+    const Entry* from = array(r.array);
+    Entry* to = array(next.array);
+    for (std::uint64_t i = 0; i < r.count; ++i) {
+        if (order[i] >= r.count || taken[order[i]])
+            throw UsageError("a reordering that is not a permutation");
+        taken[order[i]] = true;
+        to[i] = from[order[i]];
+    }
+    publish(next); // the commit point: the idle array holds the new order, written whole
 }
 
 void Store::clear() {

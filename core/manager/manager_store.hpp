@@ -7,7 +7,9 @@
 //
 // A record is {u32 key_len, u32 value_len, key, value}, padded to 8 bytes, written by bumping
 // `used` in the active heap half. An Entry refers to a record by offset + 1 (0: erased, Dict
-// only). Entries keep insertion order (Dict) or list order (List).
+// only). Entries keep insertion order (Dict) or list order (List). A key is the bytes the typed
+// view hands down (a string's own, or another key type's encoding, include/shmbus/dict.hpp):
+// the store neither knows nor records the key type, the directory's type tag does.
 //
 // Crash consistency. What the content is follows from one committed Root: the active heap
 // half, the active entry array, its count and `used`. A change writes only where the committed
@@ -18,7 +20,8 @@
 // bytes, the hash table) is derived from the committed content and rebuilt by recover(), which
 // the next holder runs when the robust mutex reports EOWNERDEAD. Compaction copies the live
 // records into the idle half and the idle entry array and commits by the root index too: this
-// is why the heap is reserved twice.
+// is why the heap is reserved twice. A List's batch (extend) and its reorderings (sort,
+// reverse) commit by the root index as well, so each is whole or absent.
 //
 // Every offset and length read from the segment is checked before use (CorruptSegment).
 #pragma once
@@ -132,6 +135,10 @@ public:
     void erase(std::uint64_t index);
     void insert(std::uint64_t index, std::span<const std::byte> value);
     void replace(std::uint64_t index, std::span<const std::byte> value);
+    /// List: appends every value under one commit (all or none are in the list).
+    void extend(std::span<const std::span<const std::byte>> values);
+    /// List: entry i becomes the entry at order[i] (a permutation), under one commit.
+    void permute(std::span<const std::uint64_t> order);
     void clear();
 
 private:
@@ -145,9 +152,11 @@ private:
     std::uint64_t record_bytes(const Root& root, std::uint64_t ref) const;
     std::optional<std::uint64_t> probe(const Root& root, std::string_view key,
                                        std::uint64_t hash) const;
-    /// Makes room for `bytes` of record (and one more entry when `entry`), compacting when
-    /// that frees enough; Full, with nothing changed, when nothing can.
-    void make_room(Root& root, std::uint64_t bytes, bool entry, bool keep_slots);
+    /// Makes room for `bytes` of records and `entries` more entries, compacting when that
+    /// frees enough; Full, with nothing changed, when nothing can.
+    void make_room(Root& root, std::uint64_t bytes, std::uint64_t entries, bool keep_slots);
+    /// Dict: commits `root` without the erased entries at its end.
+    void drop_erased_tail(Root root);
     Root compact(const Root& root, bool keep_slots);
     /// Writes a record past root.used and returns its ref; the caller commits it.
     std::uint64_t write_record(Root& root, std::string_view key, std::span<const std::byte> value);

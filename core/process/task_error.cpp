@@ -52,6 +52,7 @@ const auto kRethrowable = std::array{
     SHMBUS_RETHROWABLE(shmbus::RemoteError),
     SHMBUS_RETHROWABLE(shmbus::WorkerLost),
     SHMBUS_RETHROWABLE(shmbus::Closed),
+    SHMBUS_RETHROWABLE(shmbus::ShutDown),
     SHMBUS_RETHROWABLE(shmbus::NotFound),
     SHMBUS_RETHROWABLE(shmbus::AlreadyExists),
     SHMBUS_RETHROWABLE(shmbus::KindMismatch),

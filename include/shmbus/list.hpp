@@ -14,12 +14,32 @@
 /// clamps, as Python's does). Values travel through the codec (second template argument:
 /// CerealCodec by default, or MsgpackCodec, for Python's shmbus.Manager().list()). Capacity is
 /// fixed at creation (ContainerOptions): an entry that does not fit raises Full and changes
-/// nothing. A process killed inside a call leaves the List as before or after that call (extend:
-/// see there). append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove
-/// shift the entries after i (O(n), as in Python).
+/// nothing. A process killed inside a call leaves the List as before or after that call.
+/// append, pop(), at, set and update are O(1); insert, pop(i), erase(i) and remove shift the
+/// entries after i (O(n), as in Python). sort() and reverse() reorder the entries without
+/// copying a value: they write one new entry array and commit it.
+///
+/// Nested containers. A List of Dicts (or Lists), or a Dict of Lists, stores each inner
+/// container as a reference: the name of the inner one's segment and its offset there. Reading
+/// the element gives a live handle on the inner container, so a change made through it is seen
+/// by every process, as a Python proxy stored in a managed list is:
+///
+/// @code
+///   shmbus::List<shmbus::Dict<int>> rows;
+///   rows.append(shmbus::Dict<int>{});             // stores a reference to the new Dict
+///   rows.at(0).set("x", 1);                       // writes through, in any process
+/// @endcode
+///
+/// Storing a handle never copies the inner container's content; two elements may name the same
+/// container; equal elements (count, find, remove) are those naming the same container; the
+/// List's lock is not held while the inner one is used, so each inner call is atomic on its
+/// own. Inner containers live as long as their segment (objects are never freed); one in
+/// another segment is opened by that segment's name when read (NotFound when it is gone).
 #pragma once
 
 #include "shmbus/codec.hpp"
+#include "shmbus/detail/byte_buffer.hpp"
+#include "shmbus/detail/container_element.hpp"
 #include "shmbus/detail/manager_core.hpp"
 #include "shmbus/dict.hpp"
 #include "shmbus/errors.hpp"
@@ -27,11 +47,16 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <numeric>
 #include <optional>
 #include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace shmbus {
@@ -66,31 +91,77 @@ public:
         return List(segment, name, {}, detail::OpenMode::open);
     }
 
+    /// The List at `offset` of `segment`, as a stored reference names it (nested containers):
+    /// NotFound when there is none, KindMismatch when it has another element type.
+    static List at(const Segment& segment, std::uint64_t offset) { return List(segment, offset); }
+
+    /// The tag recorded in the segment: the element type's.
+    static constexpr std::uint64_t type_tag() { return detail::element_tag<Codec, V>(); }
+
     /// Python's l.append(value). Full when it does not fit.
     void append(const V& value) {
-        const auto bytes = detail::encoded<Codec>(value);
+        const auto bytes = detail::encoded_element<Codec>(value);
         detail::Transaction txn(m_core);
         txn.append(bytes);
     }
-    /// Python's l.extend(values): appends them in order under one hold of the lock, so no
-    /// other process sees a part of them. Full when they do not all fit, and the list is left
-    /// as it was. (A process killed during extend leaves the entries appended so far.)
+    /// Python's l.extend(values): appends them in order in one step, so no other process sees
+    /// a part of them, and a process killed inside leaves none of them. Full when they do not
+    /// all fit, and the list is left as it was.
     template <std::ranges::input_range R>
     void extend(R&& values) {
-        detail::Transaction txn(m_core);
-        const std::size_t before = txn.size();
-        try {
-            for (const auto& value : values)
-                txn.append(detail::encoded<Codec>(static_cast<const V&>(value)));
-        } catch (...) {
-            while (txn.size() > before)
-                txn.erase(txn.size() - 1);
-            throw;
+        // Every encoding goes into one buffer (the lock is not held meanwhile); the spans are
+        // cut once it has stopped growing.
+        detail::ByteBuffer encodings;
+        std::vector<std::size_t> ends;
+        for (const auto& value : values) {
+            const auto bytes = detail::encoded_element<Codec>(static_cast<const V&>(value));
+            encodings.append(bytes.data(), bytes.size());
+            ends.push_back(encodings.size());
         }
+        std::vector<std::span<const std::byte>> spans;
+        spans.reserve(ends.size());
+        std::size_t begin = 0;
+        for (const std::size_t end : ends) {
+            spans.push_back(encodings.bytes().subspan(begin, end - begin));
+            begin = end;
+        }
+        detail::Transaction txn(m_core);
+        txn.extend(spans);
+    }
+    /// Python's l += values: extend(values).
+    template <std::ranges::input_range R>
+    List& operator+=(R&& values) {
+        extend(std::forward<R>(values));
+        return *this;
+    }
+    /// Python's l += other for another List: extends by a snapshot of `other` (taken first,
+    /// so `l += l` doubles l).
+    List& operator+=(const List& other) {
+        extend(other.to_vector());
+        return *this;
+    }
+    /// Python's l *= n: the entries repeated n times, in one step; n <= 0 empties the List.
+    /// Full when the result does not fit, and the List is left as it was.
+    List& operator*=(std::ptrdiff_t n) {
+        detail::Transaction txn(m_core);
+        if (n <= 0) {
+            txn.clear();
+            return *this;
+        }
+        std::vector<std::vector<std::byte>> entries;
+        for (std::size_t i = 0; i < txn.size(); ++i) {
+            const auto value = txn.slot(i)->value;
+            entries.emplace_back(value.begin(), value.end());
+        }
+        std::vector<std::span<const std::byte>> copies;
+        for (std::ptrdiff_t round = 1; round < n; ++round)
+            copies.insert(copies.end(), entries.begin(), entries.end());
+        txn.extend(copies);
+        return *this;
     }
     /// Python's l.insert(index, value): before `index`, clamped to [0, size()].
     void insert(std::ptrdiff_t index, const V& value) {
-        const auto bytes = detail::encoded<Codec>(value);
+        const auto bytes = detail::encoded_element<Codec>(value);
         detail::Transaction txn(m_core);
         const auto size = static_cast<std::ptrdiff_t>(txn.size());
         const std::ptrdiff_t at =
@@ -100,11 +171,11 @@ public:
     /// Python's l[index]: IndexError outside [-size(), size()).
     V at(std::ptrdiff_t index) const {
         detail::Transaction txn(m_core);
-        return Codec::template decode<V>(txn.slot(position(txn, index))->value);
+        return decode_value(txn.slot(position(txn, index))->value);
     }
     /// Python's l[index] = value.
     void set(std::ptrdiff_t index, const V& value) {
-        const auto bytes = detail::encoded<Codec>(value);
+        const auto bytes = detail::encoded_element<Codec>(value);
         detail::Transaction txn(m_core);
         txn.replace(position(txn, index), bytes);
     }
@@ -113,7 +184,7 @@ public:
     V pop(std::ptrdiff_t index = -1) {
         detail::Transaction txn(m_core);
         const std::size_t at = position(txn, index);
-        V value = Codec::template decode<V>(txn.slot(at)->value);
+        V value = decode_value(txn.slot(at)->value);
         txn.erase(at);
         return value;
     }
@@ -162,10 +233,52 @@ public:
     V update(std::ptrdiff_t index, F fn) {
         detail::Transaction txn(m_core);
         const std::size_t at = position(txn, index);
-        V value = Codec::template decode<V>(txn.slot(at)->value);
+        V value = decode_value(txn.slot(at)->value);
         detail::apply_update(value, fn);
-        txn.replace(at, detail::encoded<Codec>(value));
+        txn.replace(at, detail::encoded_element<Codec>(value));
         return value;
+    }
+
+    /// Python's l.sort(): ascending by operator<, stable (equal entries keep their order);
+    /// `reverse` sorts descending, equal entries still in their order, as Python's
+    /// reverse=True. Atomic: no process sees a partly sorted List. Values are decoded once,
+    /// with the List locked.
+    void sort(bool reverse = false) { sort(std::less<>{}, reverse); }
+    /// Sorted by `less(a, b)` (a strict weak order on V), stable; see sort(). An exception from
+    /// `less` leaves the List unchanged.
+    template <class Compare>
+    requires std::predicate<Compare&, const V&, const V&>
+    void sort(Compare less, bool reverse = false) {
+        sort_by([](const V& value) -> const V& { return value; }, less, reverse);
+    }
+    /// Python's l.sort(key=key, reverse=reverse): by `key(value)`, computed once per entry,
+    /// compared with `less`; stable. An exception from `key` or `less` leaves the List
+    /// unchanged.
+    template <class Key, class Compare = std::less<>>
+    requires std::invocable<Key&, const V&>
+    void sort_by(Key key, Compare less = {}, bool reverse = false) {
+        detail::Transaction txn(m_core);
+        std::vector<V> values;
+        values.reserve(txn.size());
+        for (std::size_t i = 0; i < txn.size(); ++i)
+            values.push_back(decode_value(txn.slot(i)->value));
+        std::vector<std::remove_cvref_t<std::invoke_result_t<Key&, const V&>>> keys;
+        keys.reserve(values.size());
+        for (const V& value : values)
+            keys.push_back(std::invoke(key, value));
+        std::vector<std::size_t> order(values.size());
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::ranges::stable_sort(order, [&](std::size_t a, std::size_t b) {
+            return reverse ? less(keys[b], keys[a]) : less(keys[a], keys[b]);
+        });
+        txn.permute(order);
+    }
+    /// Python's l.reverse(), in one step.
+    void reverse() {
+        detail::Transaction txn(m_core);
+        std::vector<std::size_t> order(txn.size());
+        std::iota(order.rbegin(), order.rend(), std::size_t{0});
+        txn.permute(order);
     }
 
     /// Python's len(l).
@@ -181,7 +294,7 @@ public:
         std::vector<V> result;
         result.reserve(txn.size());
         for (std::size_t i = 0; i < txn.size(); ++i)
-            result.push_back(Codec::template decode<V>(txn.slot(i)->value));
+            result.push_back(decode_value(txn.slot(i)->value));
         return result;
     }
     /// Removes every entry.
@@ -192,14 +305,22 @@ public:
 
     /// The segment the List lives in.
     const Segment& segment() const { return m_core.object().segment(); }
+    /// Where the List lives in its segment: with the segment's name, what a container that
+    /// holds this List stores.
+    std::uint64_t offset() const { return m_core.object().offset(); }
 
 private:
     List(const Segment& segment, std::string_view name, const ListOptions& options,
          detail::OpenMode mode)
-        : m_core(segment, name, options, mode, ObjectKind::list, Codec::template type_tag<V>()) {}
+        : m_core(segment, name, options, mode, ObjectKind::list, type_tag()) {}
+    List(const Segment& segment, std::uint64_t offset)
+        : m_core(segment, offset, ObjectKind::list, type_tag()) {}
 
+    V decode_value(std::span<const std::byte> bytes) const {
+        return detail::decoded_element<Codec, V>(bytes, segment());
+    }
     static std::vector<std::byte> encoding_of(const V& value) {
-        const auto bytes = detail::encoded<Codec>(value);
+        const auto bytes = detail::encoded_element<Codec>(value);
         return {bytes.begin(), bytes.end()};
     }
 

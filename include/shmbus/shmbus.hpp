@@ -12,6 +12,7 @@
 #include "shmbus/joinable_queue.hpp"
 #include "shmbus/manager.hpp"
 #include "shmbus/multi_wait.hpp"
+#include "shmbus/namespace.hpp"
 #include "shmbus/object_kind.hpp"
 #include "shmbus/pipe.hpp"
 #include "shmbus/pool.hpp"

@@ -81,6 +81,11 @@ void bind_dict(py::module_& m) {
                 return unpacked(d.setdefault(key, packed(value)));
             },
             py::arg("key"), py::arg("default") = py::none())
+        .def("popitem",
+             [](PyDict& d) {
+                 auto [key, value] = d.popitem();
+                 return py::make_tuple(key, unpacked(value));
+             })
         .def("keys", &PyDict::keys)
         .def("values", [](const PyDict& d) { return unpacked_all(d.values()); })
         .def("items",
@@ -147,6 +152,35 @@ void bind_list(py::module_& m) {
              [](const PyList& l, const py::handle& value) { return l.contains(packed(value)); })
         .def("__len__", &PyList::size)
         .def("__iter__", [](const PyList& l) { return py::iter(unpacked_all(l.to_vector())); })
+        .def(
+            "sort",
+            [](PyList& l, const py::object& key, bool reverse) {
+                // Values are decoded (and keyed) once, then compared with Python's `<`; the
+                // new order is committed in one step, so an exception changes nothing.
+                l.sort_by(
+                    [&](const MsgpackBytes& value) {
+                        return key.is_none() ? unpacked(value) : key(unpacked(value));
+                    },
+                    [](const py::object& a, const py::object& b) {
+                        return a.attr("__lt__")(b).cast<bool>();
+                    },
+                    reverse);
+            },
+            py::kw_only(), py::arg("key") = py::none(), py::arg("reverse") = false)
+        .def("reverse", &PyList::reverse)
+        .def("__iadd__",
+             [](py::object self, const py::iterable& values) {
+                 std::vector<MsgpackBytes> all;
+                 for (const auto& value : values)
+                     all.push_back(packed(value));
+                 self.cast<PyList&>().extend(all);
+                 return self;
+             })
+        .def("__imul__",
+             [](py::object self, std::ptrdiff_t n) {
+                 self.cast<PyList&>() *= n;
+                 return self;
+             })
         .def("clear", &PyList::clear)
         .def("copy", [](const PyList& l) { return unpacked_all(l.to_vector()); });
 }

@@ -45,6 +45,31 @@ def test_manager_containers_follow_python(segment):
         manager.dict(name="l")
 
 
+def test_popitem_sort_reverse_and_list_arithmetic_follow_python(segment):
+    manager = shmbus.Manager(segment=segment)
+    d = manager.dict(name="d", capacity_bytes=4096)
+    d["a"], d["b"] = 1, 2
+    assert d.popitem() == ("b", 2) and d.popitem() == ("a", 1)
+    with pytest.raises(KeyError):
+        d.popitem()
+    lst = manager.list(name="l", capacity_bytes=4096)
+    lst.extend([3, 1, 2])
+    lst.sort()
+    assert list(lst) == [1, 2, 3]
+    lst.sort(key=lambda v: -v)
+    assert list(lst) == [3, 2, 1]
+    lst.sort(reverse=True, key=lambda v: v % 2)
+    assert list(lst) == [3, 1, 2]
+    lst.reverse()
+    assert list(lst) == [2, 1, 3]
+    lst += [4]
+    lst *= 2
+    assert list(lst) == [2, 1, 3, 4, 2, 1, 3, 4]
+    with pytest.raises(ZeroDivisionError):
+        lst.sort(key=lambda v: 1 / 0)
+    assert list(lst) == [2, 1, 3, 4, 2, 1, 3, 4]
+
+
 def test_barrier_and_condition_across_python_and_cpp(segment, peer):
     meet = shmbus.Barrier(2, segment=segment, name="meet")
     changed = shmbus.Condition(segment=segment, name="changed")

@@ -39,6 +39,12 @@ public:
     ContainerCore(const Segment& segment, std::string_view name, const ContainerOptions& options,
                   OpenMode mode, ObjectKind kind, std::uint64_t type_tag);
 
+    /// The existing container at `offset` of `segment` (a reference stored by a nested
+    /// container): NotFound when there is none there, KindMismatch when it is another kind or
+    /// type.
+    ContainerCore(const Segment& segment, std::uint64_t offset, ObjectKind kind,
+                  std::uint64_t type_tag);
+
     const ObjectRef& object() const { return m_object; }
 
 private:
@@ -85,6 +91,12 @@ public:
     void insert(std::size_t index, std::span<const std::byte> value);
     /// List (and Dict slots): replaces the value at `index`, keeping its place and key.
     void replace(std::size_t index, std::span<const std::byte> value);
+    /// List: appends all `values` in one step: Full, with nothing appended, when they do not
+    /// all fit; a holder killed inside leaves none of them.
+    void extend(std::span<const std::span<const std::byte>> values);
+    /// List: entry i becomes the entry that was at order[i], in one step. UsageError unless
+    /// `order` is a permutation of [0, size()).
+    void permute(std::span<const std::size_t> order);
 
 private:
     Store& m_store;

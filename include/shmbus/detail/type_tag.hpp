@@ -20,7 +20,8 @@ inline constexpr unsigned kTagEncodingShift = 56;
 
 /// Bits 0..31 sizeof(T); 32..47 alignof(T); 48..55 the category (1 floating point, 2 signed
 /// integral, 3 unsigned integral with bool, 4 anything else); 56..63 the encoding (1 its bytes,
-/// 2 cereal, 3 MessagePack: see kMsgpackTypeTag).
+/// 2 cereal, 3 MessagePack: see kMsgpackTypeTag; 4 marks a tag mixed from two, such as a Dict's
+/// key and value types: detail::composite_tag in container_element.hpp).
 template <class T>
 constexpr std::uint64_t type_tag() {
     const std::uint64_t category = std::is_floating_point_v<T> ? 1
