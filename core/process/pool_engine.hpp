@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Pool engine's private parts, shared by core/process/pool.cpp (the engine: dispatch, results,
-// worker replacement), core/process/pool_worker.cpp (what a worker process runs) and
-// core/process/pool_segment.cpp (the segment a pool lives in).
+// The Pool engine's private parts, shared by core/process/pool.cpp (the engine: dispatch, close,
+// join, terminate), core/process/pool_results.cpp (the result handler thread),
+// core/process/pool_supervision.cpp (worker replacement), core/process/pool_worker.cpp (what a
+// worker process runs) and core/process/pool_segment.cpp (the segment a pool lives in).
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
