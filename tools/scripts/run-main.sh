@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, builds everything and runs the main job: every example (the
-# ports of the seed programs) and a short `shmbus bench --quick` (under 30 s; the full run is
-# `shmbus bench`, a few minutes).
+# ports of the seed programs) and a short `shmbus bench --quick` (about a minute with its topic
+# table; the full run is `shmbus bench`, a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/scripts/install-deps.sh
