@@ -43,7 +43,7 @@
 // in line i mod 16 of its block, even lines before odd ones, at place (i div 16) mod 4), so 16
 // consecutive slots use 16 lines, none two of one 128-byte pair (the rigtorp/folly MPMC queues
 // spread the same way). Spreading over the whole ring (line i mod N/4, tried first) cost a
-// 64 KiB frame 1024 lines instead of 256 on each side and a quarter of its throughput; within
+// 64 KiB frame 1024 lines instead of 256 on each side and a fifth of its throughput; within
 // blocks a long frame still fills whole lines. Rings of 4 slots or fewer keep the plain order,
 // rings of 8 to 32 slots spread over all their lines.
 //
