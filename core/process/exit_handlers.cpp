@@ -21,10 +21,20 @@ namespace {
 using Handler = std::function<void()>;
 using HandlerRegistry = detail::ForkSafeRegistry<Handler>;
 
-// A forked child forgets the parent's handlers without destroying them: their captures' destructors
-// are the parent's business (the child's copies are reclaimed when it ends).
+// The parent's handlers a forked child inherited: never run nor destroyed there (their captures'
+// destructors are the parent's business), but kept reachable, so that a leak checker in the
+// child does not report them.
+std::vector<Handler*>& inherited() {
+    static auto* kept = new std::vector<Handler*>;
+    return *kept;
+}
+
+// A forked child forgets the parent's handlers.
 HandlerRegistry& handlers() {
-    return HandlerRegistry::instance([](HandlerRegistry& in_child) { in_child.clear(); });
+    return HandlerRegistry::instance([](HandlerRegistry& in_child) {
+        in_child.for_each([](Handler& handler) { inherited().push_back(&handler); });
+        in_child.clear();
+    });
 }
 
 // Takes every handler out of the registry, so one that registers another does not run it in
