@@ -42,10 +42,10 @@
 // message. control_index(i) deals the slots of each block of 64 out over its 16 lines (slot i
 // in line i mod 16 of its block, even lines before odd ones, at place (i div 16) mod 4), so 16
 // consecutive slots use 16 lines, none two of one 128-byte pair (the rigtorp/folly MPMC queues
-// spread the same way). Spreading over the whole ring (line i mod N/4, tried first) cost a
-// 64 KiB frame 1024 lines instead of 256 on each side and a fifth of its throughput; within
-// blocks a long frame still fills whole lines. Rings of 4 slots or fewer keep the plain order,
-// rings of 8 to 32 slots spread over all their lines.
+// spread the same way). Spreading over the whole ring (line i mod N/4, layout 3) made a 64 KiB
+// frame touch 1024 lines instead of 256 on each side; within blocks a long frame still fills
+// whole lines (measured: no gain in throughput, see docs/design/rings.md). Rings of 4 slots or
+// fewer keep the plain order, rings of 8 to 32 slots spread over all their lines.
 //
 // Counts. Each lease counts the messages its threads put and got: one writer at a time (the
 // lease's holder), so a plain load and store on a line the put or get writes anyway, never a
