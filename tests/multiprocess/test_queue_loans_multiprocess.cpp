@@ -9,13 +9,11 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <gtest/gtest.h>
 #include <map>
 #include <shmbus/errors.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -24,6 +22,7 @@
 using namespace shmbus;
 using namespace std::chrono_literals;
 using shmbus::test::Child;
+using shmbus::test::mapped_from;
 using shmbus::test::ScopedSegment;
 
 namespace {
@@ -31,24 +30,6 @@ namespace {
 void require(bool condition, const std::string& what) {
     if (!condition)
         throw std::runtime_error(what);
-}
-
-// True when `address` lies in a mapping of the file whose path contains `name`.
-bool mapped_from(const void* address, const std::string& name) {
-    std::ifstream maps("/proc/self/maps");
-    const auto at = reinterpret_cast<std::uintptr_t>(address);
-    for (std::string line; std::getline(maps, line);) {
-        if (line.find(name) == std::string::npos)
-            continue;
-        std::istringstream fields(line);
-        std::uintptr_t begin = 0;
-        std::uintptr_t end = 0;
-        char dash = 0;
-        fields >> std::hex >> begin >> dash >> end;
-        if (at >= begin && at < end)
-            return true;
-    }
-    return false;
 }
 
 struct Tagged {

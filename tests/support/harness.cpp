@@ -3,9 +3,12 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -108,6 +111,23 @@ std::vector<int> run_children(int count, const std::function<void(int)>& body,
         codes.push_back(child.wait(std::max(left, std::chrono::milliseconds(1))));
     }
     return codes;
+}
+
+bool mapped_from(const void* address, const std::string& name) {
+    std::ifstream maps("/proc/self/maps");
+    const auto at = reinterpret_cast<std::uintptr_t>(address);
+    for (std::string line; std::getline(maps, line);) {
+        if (line.find(name) == std::string::npos)
+            continue;
+        std::istringstream fields(line);
+        std::uintptr_t begin = 0;
+        std::uintptr_t end = 0;
+        char dash = 0;
+        fields >> std::hex >> begin >> dash >> end;
+        if (at >= begin && at < end)
+            return true;
+    }
+    return false;
 }
 
 } // namespace shmbus::test

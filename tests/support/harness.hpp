@@ -19,6 +19,10 @@ namespace shmbus::test {
 /// "<prefix>-<pid>-<counter>": unique across processes and calls.
 std::string unique_name(std::string_view prefix = "shmbus-test");
 
+/// True when `address` lies in this process's mapping of a file whose path contains `name`
+/// (/proc/self/maps): a zero-copy view really points into the segment.
+bool mapped_from(const void* address, const std::string& name);
+
 /// A fresh named segment, unlinked by the destructor.
 class ScopedSegment {
 public:
