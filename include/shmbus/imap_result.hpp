@@ -5,6 +5,7 @@
 #pragma once
 
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/imap_results.hpp"
 #include "shmbus/detail/pool_results.hpp"
 
 #include <chrono>

@@ -39,6 +39,7 @@
 
 #include "shmbus/async_result.hpp"
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/imap_results.hpp"
 #include "shmbus/detail/pool_core.hpp"
 #include "shmbus/detail/pool_results.hpp"
 #include "shmbus/detail/pool_task.hpp"
