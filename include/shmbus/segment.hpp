@@ -25,7 +25,7 @@ struct SegmentAccess;
 
 /// One entry of a segment's object directory (Segment::objects(), `shmbus inspect`).
 struct ObjectInfo {
-    std::string name;         ///< empty for an anonymous object
+    std::string name;         ///< an anonymous object's is made up: its kind, `#`, a number
     ObjectKind kind;          ///< what the object is
     std::uint64_t offset;     ///< where its state starts, in bytes from the segment's start
     std::uint64_t size;       ///< bytes of state reserved for it
