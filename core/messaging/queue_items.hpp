@@ -88,15 +88,19 @@ template <class Try>
 bool QueueCore::wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline) {
     QueueState& state = *m_state;
     const MpmcRing& ring = *m_ring;
+    // Plain values, not the optional: g++ 12 at -O1 under TSan calls *frame_size in the lambda
+    // "maybe uninitialized".
+    const bool putting = frame_size.has_value();
+    const std::size_t put_size = frame_size.value_or(0);
     const auto may_sleep = [&] {
-        if (!frame_size)
+        if (!putting)
             return ring.getter_may_sleep();
         // SYNC seq_cst: after the putter's registration; case analysis in wait/notify.hpp.
         if (state.maxsize != 0 && state.free_items.load(std::memory_order_seq_cst) <= 0)
             return true;
-        return ring.putter_may_sleep(*frame_size);
+        return ring.putter_may_sleep(put_size);
     };
-    return park_at(frame_size ? state.space : state.items, try_once, deadline, m_wait,
+    return park_at(putting ? state.space : state.items, try_once, deadline, m_wait,
                    probe_every(kProbePeriod,
                                [this] {
                                    recover_dead();
