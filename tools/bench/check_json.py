@@ -5,7 +5,8 @@ mechanism, the baselines (floor, ring, memcpy in cache and in DRAM), every row's
 their spread and per-round figures, and sane figures (percentiles in order, positive rates,
 paired ratios to the floor and the ring); and the topic table: the ring, the Queue and a Topic
 copying and lending at every topic size and subscriber count, paired with the ring and the
-Queue, and iceoryx's rows when it ran (else a note saying why not). No speed is asserted.
+Queue, and iceoryx's rows when it ran, paired with them too (else a note saying why not). No
+speed is asserted.
 
     check_json.py FILE [--python]        --python: Python's rows must be there too
     check_json.py FILE --python-only     a `--python --only python` run: Python's rows and the
@@ -76,24 +77,23 @@ def check_throughput(row, paired):
             check_ratio(row, name, "messages_per_s", False)
 
 
-def check_topic_row(row, iceoryx):
+def check_topic_row(row, iceoryx_row):
     where = {"mechanism": f"{row['mechanism']} x{row['subscribers']}", "size": row["size"]}
     latency, throughput = ({**row[m], **where} for m in ("latency", "throughput"))
     paired = row["mechanism"] in TOPIC
-    for figures, check, figure in ((latency, check_latency, "p50"),
-                                   (throughput, check_throughput, "messages_per_s")):
+    for kind, figures, check, figure in (("latency", latency, check_latency, "p50"),
+                                         ("throughput", throughput, check_throughput,
+                                          "messages_per_s")):
         if not figures["available"]:
-            # iceoryx's rows are round trips only.
-            if not figures.get("note") and not (row["mechanism"] == "iceoryx" and
-                                                figures is throughput):
+            if not figures.get("note"):
                 fail(f"topic {where}: missing without a reason")
             continue
         check(figures, False)
-        if paired:
+        if paired or row["mechanism"] == "iceoryx":
             for name in ("queue", "ring"):
                 check_ratio(figures, name, figure, True)
-    if paired and iceoryx and latency["available"] and "ratio_to_iceoryx" not in latency:
-        fail(f"topic {where}: no ratio_to_iceoryx beside an iceoryx row")
+        if paired and iceoryx_row and iceoryx_row[kind]["available"]:
+            check_ratio(figures, "iceoryx", figure, True)
 
 
 def check_topic(doc):
@@ -111,7 +111,7 @@ def check_topic(doc):
                 if (key, size, subscribers) not in rows:
                     fail(f"topic: no {key} row at {size} B with {subscribers} subscribers")
     for row in topic["rows"]:
-        check_topic_row(row, iceoryx)
+        check_topic_row(row, rows.get(("iceoryx", row["size"], row["subscribers"])))
     if not iceoryx and not any(n.startswith("iceoryx") for n in doc["notes"]):
         fail("topic: no iceoryx rows and no note saying why")
 

@@ -12,9 +12,10 @@
 //   bench_topic_bench --iceoryx-json [--rounds N] [--quick] [--sizes ...] [--subscribers ...]
 // iceoryx rows (built when libiceoryx-posh-dev is installed): iox-roudi is started and stopped
 // by the bench; its readers poll with one subscriber and wait in a WaitSet beyond.
-// --iceoryx-json measures only iceoryx's round trips, N rounds per row, and prints one JSON
-// document ({"iceoryx": false, "note"} when it cannot): `shmbus bench` runs it as a child for
-// the iceoryx rows of its topic table, so that neither libshmbus nor the CLI links iceoryx.
+// --iceoryx-json measures only iceoryx's rows (round trips, then one-way messages), N rounds per
+// row, and prints one JSON document ({"iceoryx": false, "note"} when it cannot): `shmbus bench`
+// runs it as a child in each round of its topic table, so that neither libshmbus nor the CLI
+// links iceoryx.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -264,8 +265,61 @@ private:
 // chunk, writes the number, publishes; each subscriber polls take(), answers on a reply service,
 // releases. Zero copy, as loans. A single subscriber and the publisher are pinned to two CPUs,
 // as shmbus bench pins its own (two pollers left to the scheduler may share one CPU).
-Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, int subscribers,
-                            std::uint64_t trips, int round) {
+// Then `messages` one-way: the publisher waits for a full subscriber queue (as shmbus's block
+// policy does), so none is lost, and the last one is answered.
+struct IceoryxResult {
+    Summary rtt;
+    std::uint64_t messages = 0;
+    double seconds = 0;
+};
+
+// Chunks a publisher may have out at once: iox-roudi's default pools hold only 10 chunks of
+// 4 MiB (where 1 MiB payloads go), so large messages get a short subscriber queue.
+std::uint64_t iceoryx_queue_capacity(std::size_t size) {
+    return size > (std::size_t{64} << 10) ? 4 : 64;
+}
+
+void* iceoryx_loan(iox::popo::UntypedPublisher& publisher, std::size_t size) {
+    for (;;) {
+        auto chunk = publisher.loan(static_cast<std::uint32_t>(size));
+        if (!chunk.has_error())
+            return chunk.value();
+        std::this_thread::yield(); // every chunk of the pool is out: the subscribers hold them
+    }
+}
+
+// One subscriber: answers `trips` round trips, then takes `messages` and answers the last.
+void iceoryx_subscriber(const iox::capro::IdString_t& ping_event,
+                        const iox::capro::IdString_t& pong_event, std::size_t size, int subscribers,
+                        std::uint64_t trips, std::uint64_t messages, shmbus::Semaphore& joined) {
+    iox::popo::SubscriberOptions options;
+    options.queueCapacity = iceoryx_queue_capacity(size);
+    options.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
+    iox::popo::UntypedSubscriber ping({"bench", "topic", ping_event}, options);
+    iox::popo::UntypedPublisher pong({"bench", "reply", pong_event});
+    IdleWait idle(ping, subscribers);
+    while (ping.getSubscriptionState() != iox::SubscribeState::SUBSCRIBED || !pong.hasSubscribers())
+        std::this_thread::sleep_for(1ms);
+    joined.release();
+    for (std::uint64_t i = 0; i < trips + messages;) {
+        auto taken = ping.take();
+        if (taken.has_error()) {
+            idle.wait();
+            continue;
+        }
+        std::uint64_t id = 0;
+        std::memcpy(&id, taken.value(), sizeof id);
+        ping.release(taken.value());
+        if (++i <= trips || i == trips + messages) {
+            void* chunk = iceoryx_loan(pong, sizeof id);
+            std::memcpy(chunk, &id, sizeof id);
+            pong.publish(chunk);
+        }
+    }
+}
+
+IceoryxResult iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, int subscribers,
+                                  std::uint64_t trips, std::uint64_t messages, int round) {
     const std::string tag = std::to_string(round);
     shmbus::Semaphore joined(segment, "iox-joined" + tag, 0);
     const iox::capro::IdString_t ping_event(iox::cxx::TruncateToCapacity, "ping" + tag);
@@ -278,45 +332,27 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
             quiet_iceoryx();
             iox::runtime::PoshRuntime::initRuntime(
                 iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime));
-            iox::popo::UntypedSubscriber ping({"bench", "topic", ping_event});
-            iox::popo::UntypedPublisher pong({"bench", "reply", pong_event});
-            IdleWait idle(ping, subscribers);
-            while (ping.getSubscriptionState() != iox::SubscribeState::SUBSCRIBED ||
-                   !pong.hasSubscribers())
-                std::this_thread::sleep_for(1ms);
-            joined.release();
-            for (std::uint64_t i = 0; i < trips;) {
-                auto taken = ping.take();
-                if (taken.has_error()) {
-                    idle.wait();
-                    continue;
-                }
-                std::uint64_t id = 0;
-                std::memcpy(&id, taken.value(), sizeof id);
-                ping.release(taken.value());
-                auto chunk = pong.loan(sizeof id);
-                std::memcpy(chunk.value(), &id, sizeof id);
-                pong.publish(chunk.value());
-                ++i;
-            }
+            iceoryx_subscriber(ping_event, pong_event, size, subscribers, trips, messages, joined);
             std::exit(0); // runs the runtime's destructor, which deregisters from RouDi
         }));
     quiet_iceoryx();
     iox::runtime::PoshRuntime::initRuntime(
         iox::RuntimeName_t(iox::cxx::TruncateToCapacity, "topicbench-pub-" + tag));
-    iox::popo::UntypedPublisher ping({"bench", "topic", ping_event});
+    iox::popo::PublisherOptions options;
+    options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+    iox::popo::UntypedPublisher ping({"bench", "topic", ping_event}, options);
     iox::popo::UntypedSubscriber pong({"bench", "reply", pong_event});
     IdleWait idle(pong, subscribers);
     const shmbus::bench::CpuPin cpu(0, subscribers == 1);
     for (int s = 0; s < subscribers; ++s)
         if (!joined.acquire_for(30s))
             return {};
-    std::vector<std::uint64_t> samples;
-    for (std::uint64_t id = 0; id < trips; ++id) {
-        const std::uint64_t start = now_ns();
-        auto chunk = ping.loan(static_cast<std::uint32_t>(size));
-        std::memcpy(chunk.value(), &id, sizeof id);
-        ping.publish(chunk.value());
+    const auto send = [&](std::uint64_t id) {
+        void* chunk = iceoryx_loan(ping, size);
+        std::memcpy(chunk, &id, sizeof id);
+        ping.publish(chunk);
+    };
+    const auto await_answers = [&] {
         for (int answered = 0; answered < subscribers;) {
             auto taken = pong.take();
             if (taken.has_error()) {
@@ -326,24 +362,35 @@ Summary iceoryx_round_trips(const shmbus::Segment& segment, std::size_t size, in
             pong.release(taken.value());
             ++answered;
         }
+    };
+    std::vector<std::uint64_t> samples;
+    for (std::uint64_t id = 0; id < trips; ++id) {
+        const std::uint64_t start = now_ns();
+        send(id);
+        await_answers();
         samples.push_back(now_ns() - start);
     }
+    const std::uint64_t start = now_ns();
+    for (std::uint64_t id = 0; id < messages; ++id)
+        send(trips + id);
+    await_answers();
+    const double seconds = static_cast<double>(now_ns() - start) / 1e9;
     for (auto& child : children)
         child->wait();
-    return summarise(samples);
+    return {summarise(samples), messages, seconds};
 }
 
 // A process has one iceoryx runtime for good, so each configuration runs in a fresh child.
-Summary run_iceoryx(const shmbus::Segment& segment, std::size_t size, int subscribers,
-                    std::uint64_t trips, int round) {
-    auto results = shmbus::Queue<Summary>::create(segment, "iox-result" + std::to_string(round),
-                                                  {.max_message_size = 64});
+IceoryxResult run_iceoryx(const shmbus::Segment& segment, std::size_t size, int subscribers,
+                          std::uint64_t trips, int round) {
+    auto results = shmbus::Queue<IceoryxResult>::create(
+        segment, "iox-result" + std::to_string(round), {.max_message_size = 128});
     Child measuring([&] {
-        results.put(iceoryx_round_trips(segment, size, subscribers, trips, round));
+        results.put(iceoryx_round_trips(segment, size, subscribers, trips, trips * 4, round));
         std::exit(0); // runs the runtime's destructor, which deregisters from RouDi
     });
     measuring.wait();
-    return results.try_get().value_or(Summary{});
+    return results.try_get().value_or(IceoryxResult{});
 }
 #endif
 
@@ -382,7 +429,8 @@ std::uint64_t trips_for(std::size_t size, std::uint64_t trips) {
     return std::min(trips, scaled);
 }
 
-// --iceoryx-json: iceoryx's round trips only, `rounds` per row, as one JSON document.
+// --iceoryx-json: iceoryx's rows only, `rounds` per row, as one JSON document: "rounds" holds
+// the round trips' figures and "throughput_rounds" the one-way rates of the same rounds.
 nlohmann::json iceoryx_document([[maybe_unused]] const std::vector<std::size_t>& sizes,
                                 [[maybe_unused]] const std::vector<int>& subscriber_counts,
                                 [[maybe_unused]] std::uint64_t trips, [[maybe_unused]] int rounds) {
@@ -400,12 +448,15 @@ nlohmann::json iceoryx_document([[maybe_unused]] const std::vector<std::size_t>&
             nlohmann::json row = {{"size", size},
                                   {"subscribers", subscribers},
                                   {"wait", subscribers == 1 ? "polling" : "waitset"},
-                                  {"rounds", nlohmann::json::array()}};
+                                  {"rounds", nlohmann::json::array()},
+                                  {"throughput_rounds", nlohmann::json::array()}};
             for (int i = 0; i < rounds; ++i) {
-                const Summary s =
+                const IceoryxResult r =
                     run_iceoryx(segment, size, subscribers, trips_for(size, trips), round++);
+                const Summary& s = r.rtt;
                 if (s.count == 0) {
                     row["rounds"] = nlohmann::json::array();
+                    row["throughput_rounds"] = nlohmann::json::array();
                     row["note"] = "failed: a round took no sample";
                     break;
                 }
@@ -416,6 +467,8 @@ nlohmann::json iceoryx_document([[maybe_unused]] const std::vector<std::size_t>&
                                          {"p999_ns", s.p999},
                                          {"max_ns", s.max},
                                          {"count", s.count}});
+                row["throughput_rounds"].push_back(
+                    {{"metric", "throughput"}, {"messages", r.messages}, {"seconds", r.seconds}});
             }
             rows.push_back(row);
         }
@@ -467,7 +520,7 @@ int main(int argc, char** argv) {
     app.add_flag("!--no-iceoryx", iceoryx, "leave out iceoryx's publish/subscribe");
     bool iceoryx_json = false;
     app.add_flag("--iceoryx-json", iceoryx_json,
-                 "only iceoryx's round trips, as JSON (what shmbus bench runs)");
+                 "only iceoryx's rows, as JSON (what shmbus bench runs)");
     int rounds = 1;
     app.add_option("--rounds", rounds, "--iceoryx-json: rounds per row")->check(CLI::Range(1, 100));
     CLI11_PARSE(app, argc, argv);
@@ -520,10 +573,12 @@ int main(int argc, char** argv) {
         for (int subscribers : subscriber_counts) {
             if (!iceoryx)
                 break;
-            const Summary iox = run_iceoryx(segment, size, subscribers, size_trips, round++);
+            const IceoryxResult iox = run_iceoryx(segment, size, subscribers, size_trips, round++);
+            const double rate = static_cast<double>(iox.messages) / iox.seconds;
             std::printf("%-8s %-5d %-6s %9llu ns %9llu ns %26s\n", human(size).c_str(), subscribers,
-                        "iox", static_cast<unsigned long long>(iox.p50),
-                        static_cast<unsigned long long>(iox.p99), "-");
+                        "iox", static_cast<unsigned long long>(iox.rtt.p50),
+                        static_cast<unsigned long long>(iox.rtt.p99),
+                        rate_text({iox.rtt, rate, 0}, true).c_str());
             std::fflush(stdout);
         }
 #endif

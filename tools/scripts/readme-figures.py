@@ -300,7 +300,7 @@ def topic_table(bench):
                     cells += ["–", ""]
                 lines.append("| " + " | ".join(cells) + " |")
     return ["", "One publisher to N subscriber processes of a Topic (`Queue` with one consumer "
-            "and iceoryx beside it; ÷ Queue pairs rounds, ÷ iceoryx divides medians):", ""] + \
+            "and iceoryx beside it in each round; ratios pair rounds):", ""] + \
         lines + topic_summary(bench)
 
 

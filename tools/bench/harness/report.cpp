@@ -171,8 +171,8 @@ std::string throughput_table(const Report& report, std::size_t size) {
     return table.str();
 }
 
-/// A ratio to a baseline of the topic table, which pairs its rows with the ring and the Queue
-/// of the same rounds (never with the main tables' rows).
+/// A ratio to a baseline of the topic table, which pairs its rows with the ring, the Queue and
+/// iceoryx of the same rounds (never with the main tables' rows).
 std::string topic_ratio_cell(const Report& report, const Row& row, const char* baseline,
                              Figure figure) {
     return row.paired.contains(baseline) ? ratio_cell(report, row, baseline, figure) : "-";
@@ -181,7 +181,7 @@ std::string topic_ratio_cell(const Report& report, const Row& row, const char* b
 std::string topic_table(const Report& report, std::size_t size) {
     Table table({"topic, " + size_name(size), "subs", "wait", "RTT p50", "p50 min-max", "RTT p99",
                  "p50/Queue", "p50/ring", "p50/iceoryx", "one-way msg/s", "min-max", "/Queue",
-                 "/ring"});
+                 "/ring", "/iceoryx"});
     for (int subscribers : report.topic_subscribers)
         for (const MechanismInfo& mechanism : report.topic_mechanisms) {
             const TopicRow* row = report.find_topic(mechanism.key, size, subscribers);
@@ -196,7 +196,7 @@ std::string topic_table(const Report& report, std::size_t size) {
                               format_ns(l.p99),
                               topic_ratio_cell(report, latency, kTopicQueueKey, Figure::p50),
                               topic_ratio_cell(report, latency, kRingKey, Figure::p50),
-                              format_ratio(latency_ratio_to_iceoryx(report, *row))});
+                              topic_ratio_cell(report, latency, kIceoryxKey, Figure::p50)});
             } else {
                 cells.insert(cells.end(), {"n/a", "", "", "", "", ""});
             }
@@ -206,9 +206,10 @@ std::string topic_table(const Report& report, std::size_t size) {
                              {format_rate(*throughput.messages_per_s()),
                               rate_range(*throughput.spread(Figure::rate)),
                               topic_ratio_cell(report, throughput, kTopicQueueKey, Figure::rate),
-                              topic_ratio_cell(report, throughput, kRingKey, Figure::rate)});
+                              topic_ratio_cell(report, throughput, kRingKey, Figure::rate),
+                              topic_ratio_cell(report, throughput, kIceoryxKey, Figure::rate)});
             else
-                cells.insert(cells.end(), {"n/a", "", "", ""});
+                cells.insert(cells.end(), {"n/a", "", "", "", ""});
             table.add(std::move(cells));
         }
     return table.str();
@@ -309,8 +310,8 @@ nlohmann::json row_json(const Report& report, const Row& row) {
 }
 
 /// A topic row's latency or throughput: its figures, rounds and the ratios to the baselines
-/// it is paired with (and to iceoryx, medians).
-nlohmann::json topic_figures_json(const Report& report, const TopicRow& topic, const Row& row) {
+/// it is paired with.
+nlohmann::json topic_figures_json(const Report& report, const Row& row) {
     nlohmann::json out = {{"available", row.available()}, {"rounds", row.rounds.size()}};
     if (!row.note.empty())
         out["note"] = row.note;
@@ -321,13 +322,10 @@ nlohmann::json topic_figures_json(const Report& report, const TopicRow& topic, c
     for (std::size_t i = 0; i < row.rounds.size(); ++i)
         rounds.push_back(round_json(row, i));
     out["per_round"] = rounds;
-    for (const auto& [name, key] :
-         {std::pair{"queue", kTopicQueueKey}, std::pair{"ring", kRingKey}})
+    for (const auto& [name, key] : {std::pair{"queue", kTopicQueueKey}, std::pair{"ring", kRingKey},
+                                    std::pair{"iceoryx", kIceoryxKey}})
         if (row.paired.contains(key))
             out[std::string("ratio_to_") + name] = ratio_json(report, row, key);
-    if (row.metric == Metric::latency)
-        if (const auto ratio = latency_ratio_to_iceoryx(report, topic))
-            out["ratio_to_iceoryx"] = {{"p50", *ratio}, {"paired", false}};
     return out;
 }
 
@@ -341,8 +339,8 @@ nlohmann::json topic_json(const Report& report) {
                         {"size", row.size()},
                         {"subscribers", row.subscribers},
                         {"wait", row.wait},
-                        {"latency", topic_figures_json(report, row, row.latency)},
-                        {"throughput", topic_figures_json(report, row, row.throughput)}});
+                        {"latency", topic_figures_json(report, row.latency)},
+                        {"throughput", topic_figures_json(report, row.throughput)}});
     return {{"sizes", report.topic_sizes},
             {"subscribers", report.topic_subscribers},
             {"mechanisms", mechanisms},

@@ -113,8 +113,9 @@ inline constexpr const char* kTopicLoanKey = "shmbus.topic.loan";
 inline constexpr const char* kIceoryxKey = "iceoryx";
 
 /// One line of the topic table: a mechanism at one size with one publisher and `subscribers`
-/// subscribers, its round trips and its one-way rate. The shmbus rows are paired with the ring
-/// and the Queue (kRingKey, kTopicQueueKey) of the same rounds.
+/// subscribers, its round trips and its one-way rate. The Topic and iceoryx rows are paired with
+/// the ring and the Queue (kRingKey, kTopicQueueKey) of the same rounds, the Topic rows also
+/// with iceoryx's (kIceoryxKey) where it ran.
 struct TopicRow {
     int subscribers = 1;
     /// How the readers wait: spin, block, polling (iceoryx), waitset (iceoryx).
@@ -151,13 +152,9 @@ struct Report {
 
 Report run_suite(const SuiteOptions& options);
 
-/// The topic table: per size, in each round the ring and the Queue, then every Topic row;
-/// iceoryx's rows from options.iceoryx_program, or a note saying why there are none.
+/// The topic table: per size, in each round the ring and the Queue, then every Topic row, then
+/// iceoryx's rows from options.iceoryx_program (or a note saying why there are none).
 void run_topics(const SuiteOptions& options, Report& report);
-
-/// A Topic row's p50 round trip over iceoryx's (same size and subscribers), medians of the
-/// rounds; nullopt for other rows or without an iceoryx row.
-std::optional<double> latency_ratio_to_iceoryx(const Report& report, const TopicRow& row);
 
 /// One round of a row: its own measurement and the paired baselines' of the same round.
 struct RoundResult {

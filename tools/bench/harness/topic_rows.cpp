@@ -70,19 +70,122 @@ Measurement fanout_throughput(FanoutKind kind, std::size_t size, int subscribers
                 {kind, size, subscribers, pin, 0, budget.warmup, budget.throughput_time})};
 }
 
-/// Each row's rounds paired with the baselines' rounds of the same index, when the baseline
-/// has all of them (a failed baseline pairs with nothing).
-void pair_with(std::vector<TopicRow>& rows, const TopicRow& baseline, const char* key) {
-    for (TopicRow& row : rows)
-        for (auto [own, base] : {std::pair{&row.latency, &baseline.latency},
-                                 std::pair{&row.throughput, &baseline.throughput}})
-            if (own->available() && base->rounds.size() == own->rounds.size())
-                own->paired[key] = base->rounds;
+/// The row's rounds paired with the baseline's rounds of the same index, when the baseline has
+/// all of them (a failed baseline pairs with nothing).
+void pair_row(TopicRow& row, const TopicRow& baseline, const char* key) {
+    for (auto [own, base] : {std::pair{&row.latency, &baseline.latency},
+                             std::pair{&row.throughput, &baseline.throughput}})
+        if (own->available() && base->rounds.size() == own->rounds.size())
+            own->paired[key] = base->rounds;
 }
 
-/// Every shmbus row at one size: in each round the ring and the Queue (one subscriber), then
-/// each Topic row, so that a row and its baselines share the machine's state of that round.
-std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size, int rounds) {
+void pair_with(std::vector<TopicRow>& rows, const TopicRow& baseline, const char* key) {
+    for (TopicRow& row : rows)
+        pair_row(row, baseline, key);
+}
+
+template <class T>
+std::string comma_list(const std::vector<T>& values) {
+    std::string out;
+    for (const T& value : values)
+        out += (out.empty() ? "" : ",") + std::to_string(value);
+    return out;
+}
+
+/// iceoryx's rows, from `bench_topic_bench --iceoryx-json` (it starts and stops iox-roudi),
+/// run once per round and size so that its rounds sit beside shmbus's of the same round.
+class IceoryxRounds {
+public:
+    IceoryxRounds(const SuiteOptions& options, Report& report)
+        : m_options(options), m_report(report) {
+        const std::string& program = options.iceoryx_program;
+        if (!options.iceoryx)
+            stop("iceoryx: left out (--no-iceoryx)");
+        else if (program.empty() || access(program.c_str(), X_OK) != 0)
+            stop("iceoryx: not installed (no " +
+                 (program.empty() ? std::string("bench_topic_bench") : program) +
+                 "), so the topic table has no iceoryx rows");
+    }
+
+    /// One round at `size`, appended to `rows` (made at the first round, one per subscriber
+    /// count). After a failure no further round runs, and a note says why.
+    void measure(std::size_t size, std::vector<TopicRow>& rows) {
+        if (!m_running)
+            return;
+        if (m_options.progress)
+            m_options.progress("topic, " + size_text(size) + ", iceoryx (starting iox-roudi)");
+        const std::string command = shell_quote(m_options.iceoryx_program) +
+                                    " --iceoryx-json --rounds 1 --sizes " + std::to_string(size) +
+                                    " --subscribers " + comma_list(m_options.topic_subscribers) +
+                                    (m_options.quick ? " --quick" : "") + " 2>/dev/null";
+        nlohmann::json doc;
+        try {
+            doc = nlohmann::json::parse(run_command(command));
+        } catch (const std::exception& e) {
+            return stop(std::string("iceoryx rows missing: ") + e.what());
+        }
+        if (!doc.value("iceoryx", false))
+            return stop("iceoryx: not installed (" + doc.value("note", std::string()) + ")");
+        m_version = doc.value("version", "");
+        for (const auto& item : doc.at("rows"))
+            add_round(item, row_for(rows, item));
+    }
+
+    /// The mechanism and the note, once the rows are measured.
+    void finish() {
+        if (!m_version.empty()) {
+            m_report.topic_mechanisms.push_back({kIceoryxKey, "iceoryx publish/subscribe (loan)"});
+            m_report.notes.push_back(
+                "iceoryx rows: " + m_version + ", iox-roudi started and stopped by " +
+                m_options.iceoryx_program +
+                " in each round; readers poll with one subscriber "
+                "and wait in a WaitSet beyond; its publisher waits for full subscriber queues");
+        }
+    }
+
+private:
+    void stop(std::string why) {
+        m_running = false;
+        m_report.notes.push_back(std::move(why));
+    }
+
+    static TopicRow& row_for(std::vector<TopicRow>& rows, const nlohmann::json& item) {
+        const int subscribers = item.at("subscribers");
+        for (TopicRow& row : rows)
+            if (row.subscribers == subscribers)
+                return row;
+        return rows.emplace_back(
+            empty_row(kIceoryxKey, item.at("size"), subscribers, item.at("wait")));
+    }
+
+    static void add_round(const nlohmann::json& item, TopicRow& row) {
+        if (item.contains("note")) {
+            for (Row* figures : {&row.latency, &row.throughput}) {
+                figures->note = item.at("note");
+                figures->failed = true;
+                figures->rounds.clear();
+            }
+            return;
+        }
+        if (row.latency.failed)
+            return;
+        for (const auto& round : item.at("rounds"))
+            row.latency.rounds.push_back(measurement_from_json(round));
+        for (const auto& round : item.at("throughput_rounds"))
+            row.throughput.rounds.push_back(measurement_from_json(round));
+    }
+
+    const SuiteOptions& m_options;
+    Report& m_report;
+    bool m_running = true;
+    std::string m_version;
+};
+
+/// Every row at one size: in each round the ring and the Queue (one subscriber), then each
+/// Topic row, then iceoryx's, so that a row and its baselines share the machine's state of
+/// that round.
+std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size, int rounds,
+                                   IceoryxRounds& iceoryx) {
     const TopicBudget budget = topic_budget(size, options.quick);
     const std::string single = wait_policy_name(fanout_wait_policy(1));
     TopicRow ring = empty_row(kRingKey, size, 1, "spin");
@@ -92,6 +195,7 @@ std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size
         for (const char* key : {kTopicCopyKey, kTopicLoanKey})
             topics.push_back(empty_row(key, size, subscribers,
                                        wait_policy_name(fanout_wait_policy(subscribers))));
+    std::vector<TopicRow> iceoryx_rows;
     const Mechanism reference = find_mechanism(kRingKey);
     for (int round = 1; round <= rounds; ++round) {
         if (options.progress)
@@ -122,67 +226,18 @@ std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size
                 return fanout_throughput(kind, size, row.subscribers, budget, options.pin);
             });
         }
+        iceoryx.measure(size, iceoryx_rows);
     }
+    for (TopicRow& row : topics)
+        for (const TopicRow& iox : iceoryx_rows)
+            if (iox.subscribers == row.subscribers)
+                pair_row(row, iox, kIceoryxKey);
+    topics.insert(topics.end(), iceoryx_rows.begin(), iceoryx_rows.end());
     pair_with(topics, ring, kRingKey);
     pair_with(topics, queue, kTopicQueueKey);
     std::vector<TopicRow> all{std::move(ring), std::move(queue)};
     all.insert(all.end(), topics.begin(), topics.end());
     return all;
-}
-
-template <class T>
-std::string comma_list(const std::vector<T>& values) {
-    std::string out;
-    for (const T& value : values)
-        out += (out.empty() ? "" : ",") + std::to_string(value);
-    return out;
-}
-
-/// iceoryx's rows, from `bench_topic_bench --iceoryx-json` (it starts and stops iox-roudi).
-/// Round trips only: each row's rounds ran one after another, not beside shmbus's.
-void run_iceoryx(const SuiteOptions& options, int rounds, Report& report) {
-    if (!options.iceoryx) {
-        report.notes.push_back("iceoryx: left out (--no-iceoryx)");
-        return;
-    }
-    const std::string& program = options.iceoryx_program;
-    if (program.empty() || access(program.c_str(), X_OK) != 0) {
-        report.notes.push_back("iceoryx: not installed (no " +
-                               (program.empty() ? std::string("bench_topic_bench") : program) +
-                               "), so the topic table has no iceoryx rows");
-        return;
-    }
-    if (options.progress)
-        options.progress("topic, iceoryx (starting iox-roudi)");
-    const std::string command =
-        shell_quote(program) + " --iceoryx-json --rounds " + std::to_string(rounds) + " --sizes " +
-        comma_list(options.topic_sizes) + " --subscribers " +
-        comma_list(options.topic_subscribers) + (options.quick ? " --quick" : "") + " 2>/dev/null";
-    nlohmann::json doc;
-    try {
-        doc = nlohmann::json::parse(run_command(command));
-    } catch (const std::exception& e) {
-        report.notes.push_back(std::string("iceoryx rows missing: ") + e.what());
-        return;
-    }
-    if (!doc.value("iceoryx", false)) {
-        report.notes.push_back("iceoryx: not installed (" + doc.value("note", std::string()) + ")");
-        return;
-    }
-    report.topic_mechanisms.push_back({kIceoryxKey, "iceoryx publish/subscribe (loan)"});
-    for (const auto& item : doc.at("rows")) {
-        TopicRow row =
-            empty_row(kIceoryxKey, item.at("size"), item.at("subscribers"), item.at("wait"));
-        for (const auto& round : item.at("rounds"))
-            row.latency.rounds.push_back(measurement_from_json(round));
-        if (item.contains("note"))
-            row.latency.note = item.at("note");
-        report.topic.push_back(std::move(row));
-    }
-    report.notes.push_back("iceoryx rows: " + std::string(doc.value("version", "")) +
-                           ", iox-roudi started and stopped by " + program +
-                           "; readers poll with one subscriber and wait in a WaitSet beyond; "
-                           "its rounds run after shmbus's, so /iceoryx divides medians");
 }
 
 } // namespace
@@ -195,11 +250,12 @@ void run_topics(const SuiteOptions& options, Report& report) {
                                {kTopicQueueKey, "shmbus Queue, 1 consumer"},
                                {kTopicCopyKey, "shmbus Topic, copy (publish/recv)"},
                                {kTopicLoanKey, "shmbus Topic, loan (loan/borrow)"}};
+    IceoryxRounds iceoryx(options, report);
     for (std::size_t size : options.topic_sizes) {
-        std::vector<TopicRow> rows = measure_size(options, size, rounds);
+        std::vector<TopicRow> rows = measure_size(options, size, rounds, iceoryx);
         report.topic.insert(report.topic.end(), rows.begin(), rows.end());
     }
-    run_iceoryx(options, rounds, report);
+    iceoryx.finish();
     report.notes.push_back(
         "topic table: waits spin while the publisher and its subscribers have a CPU each, block "
         "beyond (" +
@@ -207,18 +263,6 @@ void run_topics(const SuiteOptions& options, Report& report) {
         (report.pinned ? "the publisher and a single subscriber are pinned to two CPUs"
                        : "processes not pinned") +
         "; Queue and Topic carry std::string messages");
-}
-
-std::optional<double> latency_ratio_to_iceoryx(const Report& report, const TopicRow& row) {
-    if (row.mechanism() != kTopicCopyKey && row.mechanism() != kTopicLoanKey)
-        return std::nullopt;
-    const TopicRow* iceoryx = report.find_topic(kIceoryxKey, row.size(), row.subscribers);
-    if (iceoryx == nullptr || !iceoryx->latency.available() || !row.latency.available())
-        return std::nullopt;
-    const double base = iceoryx->latency.spread(Figure::p50)->median;
-    if (base <= 0)
-        return std::nullopt;
-    return row.latency.spread(Figure::p50)->median / base;
 }
 
 } // namespace shmbus::bench

@@ -271,7 +271,7 @@ TopicRow topic_row(const char* key, int subscribers, std::uint64_t p50) {
             Row{key, Metric::throughput, 64, {rate_of(1000), rate_of(1000)}, {}, {}, false}};
 }
 
-TEST(Report, TopicTablePairsTheQueueAndTheRingAndDividesIceoryxMedians) {
+TEST(Report, TopicTablePairsItsRowsWithTheQueueTheRingAndIceoryx) {
     Report report;
     report.rounds = 2;
     report.topic_sizes = {64};
@@ -279,7 +279,9 @@ TEST(Report, TopicTablePairsTheQueueAndTheRingAndDividesIceoryxMedians) {
     report.topic_mechanisms = {{kTopicCopyKey, "topic copy"}, {kIceoryxKey, "iceoryx"}};
     TopicRow topic = topic_row(kTopicCopyKey, 1, 300);
     topic.latency.paired[kTopicQueueKey] = {latency_of(200), latency_of(300)};
+    topic.latency.paired[kIceoryxKey] = {latency_of(3000), latency_of(3000)};
     topic.throughput.paired[kRingKey] = {rate_of(4000), rate_of(4000)};
+    topic.throughput.paired[kIceoryxKey] = {rate_of(5000), rate_of(5000)};
     report.topic = {topic, topic_row(kIceoryxKey, 1, 3000)};
 
     const nlohmann::json doc = to_json(report);
@@ -287,16 +289,20 @@ TEST(Report, TopicTablePairsTheQueueAndTheRingAndDividesIceoryxMedians) {
     EXPECT_EQ(row["mechanism"], kTopicCopyKey);
     EXPECT_EQ(row["subscribers"], 1);
     EXPECT_EQ(row["latency"]["p50_ns"], 300);
-    // Round ratios 1.5 and 1: their median; iceoryx: the ratio of the medians.
+    // Round ratios 1.5 and 1: their median.
     EXPECT_DOUBLE_EQ(row["latency"]["ratio_to_queue"]["p50"].get<double>(), 1.25);
     EXPECT_TRUE(row["latency"]["ratio_to_queue"]["paired"].get<bool>());
     EXPECT_FALSE(row["latency"].contains("ratio_to_ring"));
     EXPECT_DOUBLE_EQ(row["latency"]["ratio_to_iceoryx"]["p50"].get<double>(), 0.1);
+    EXPECT_TRUE(row["latency"]["ratio_to_iceoryx"]["paired"].get<bool>());
     EXPECT_DOUBLE_EQ(row["throughput"]["ratio_to_ring"]["messages_per_s"].get<double>(), 0.25);
+    EXPECT_DOUBLE_EQ(row["throughput"]["ratio_to_iceoryx"]["messages_per_s"].get<double>(), 0.2);
+    EXPECT_FALSE(doc["topic"]["rows"][1]["latency"].contains("ratio_to_iceoryx"));
     const std::string text = format_report(report);
     EXPECT_NE(text.find("topic, 64 B"), std::string::npos);
     EXPECT_NE(text.find("1.25x"), std::string::npos);
     EXPECT_NE(text.find("0.10x"), std::string::npos);
+    EXPECT_NE(text.find("0.20x"), std::string::npos);
 }
 
 TEST(Measure, MemcpyBuffersAreAlignedAndHalfAPageApart) {
