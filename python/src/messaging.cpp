@@ -145,6 +145,15 @@ void bind_connection(py::module_& m) {
     py::class_<Connection>(m, "Connection",
                            "multiprocessing.connection.Connection over a shmbus pipe; send/recv "
                            "carry msgpack values, send_bytes/recv_bytes raw bytes.")
+        .def_static(
+            "open",
+            [](const Segment& segment, const std::string& name, int end) {
+                return Connection::open(segment, name, end);
+            },
+            py::arg("segment"), py::arg("name"), py::arg("end"),
+            "End `end` (0 or 1, as Pipe returned them) of the pipe `name` made by Pipe(name=) "
+            "in any process, with a hold of its own: NotFound, KindMismatch (not a pipe), "
+            "Closed (no process holds that end any more).")
         .def(
             "send",
             [](Connection& c, const py::handle& value) {
@@ -195,12 +204,14 @@ void bind_connection(py::module_& m) {
 
     m.def(
         "Pipe",
-        [](bool duplex, const std::optional<Segment>& segment) {
-            return shmbus::Pipe(segment_or_default(segment), duplex);
+        [](bool duplex, const std::optional<Segment>& segment, const std::string& name) {
+            return shmbus::Pipe(segment_or_default(segment), name, duplex);
         },
         py::arg("duplex") = true, py::kw_only(), py::arg("segment") = py::none(),
-        "multiprocessing.Pipe: two Connections of a new pipe. Pipes have no name: the ends "
-        "reach other processes by fork (multiprocessing's fork start method).");
+        py::arg("name") = "",
+        "multiprocessing.Pipe: two Connections of a new pipe. Without a name the ends reach "
+        "other processes by fork; with one, another process (Python or C++) opens an end with "
+        "Connection.open(segment, name, end). AlreadyExists when the name is taken.");
 }
 
 } // namespace

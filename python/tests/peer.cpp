@@ -18,6 +18,7 @@
 #include <shmbus/lock.hpp>
 #include <shmbus/manager.hpp>
 #include <shmbus/msgpack_codec.hpp>
+#include <shmbus/pipe.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
 #include <shmbus/value.hpp>
@@ -211,6 +212,60 @@ void joinable_worker(const Segment& segment) {
     jobs.task_done();
 }
 
+template <class T>
+void send_packed(shmbus::Connection& connection, const T& value) {
+    shmbus::detail::ByteBuffer buffer;
+    MsgpackCodec::encode(value, buffer);
+    connection.send_bytes(buffer.bytes());
+}
+
+template <class T>
+T recv_packed(shmbus::Connection& connection) {
+    const std::vector<std::byte> message = connection.recv_bytes();
+    return MsgpackCodec::decode<T>(message);
+}
+
+std::vector<std::byte> reversed(std::vector<std::byte> bytes) {
+    return {bytes.rbegin(), bytes.rend()};
+}
+
+// Opens end 1 of the pipe Python made (test_pipe_named.py): says "ready", expects an Order and
+// answers the Table, reverses one raw message, then echoes msgpack values through msgpack-cxx
+// until a nil, and closes its end.
+void pipe_opener(const Segment& segment, const std::string& name) {
+    auto end = shmbus::Connection::open(segment, name, 1);
+    send_packed(end, std::string("ready"));
+    expect_equal(recv_packed<Order>(end), kOrder, "Order through the pipe");
+    send_packed(end, kTable);
+    end.send_bytes(reversed(end.recv_bytes()));
+    for (;;) {
+        const std::vector<std::byte> message = end.recv_bytes();
+        const msgpack::object_handle value = MsgpackCodec::unpack(message);
+        if (value.get().is_nil())
+            break;
+        send_packed(end, value.get());
+    }
+    end.close();
+}
+
+// Makes pipe `name` for Python to open end 1 of: sends an Order and raw bytes, expects the
+// Table and the bytes reversed, then closes its copy of end 1 and reads until Python closes
+// its end.
+void pipe_creator(const Segment& segment, const std::string& name) {
+    auto [mine, theirs] = shmbus::Pipe(segment, name);
+    send_packed(mine, kOrder);
+    mine.send_bytes(kBytes);
+    expect_equal(recv_packed<Table>(mine), kTable, "Table through the pipe");
+    expect_equal(mine.recv_bytes(), reversed(kBytes), "reversed bytes");
+    theirs.close(); // Python holds end 1 now
+    try {
+        (void)mine.recv_bytes();
+    } catch (const shmbus::EndOfStream&) {
+        return;
+    }
+    throw CheckFailed{"a message after the last one"};
+}
+
 // Makes a cereal queue for Python to fail to open.
 void make_cereal_queue(const Segment& segment, const std::string& name) {
     shmbus::Queue<int>::create(segment, name).put(1);
@@ -241,6 +296,10 @@ int run(const std::vector<std::string>& args) {
         barrier_and_condition(segment);
     else if (part == "joinable-worker")
         joinable_worker(segment);
+    else if (part == "pipe-opener")
+        pipe_opener(segment, args.at(3));
+    else if (part == "pipe-creator")
+        pipe_creator(segment, args.at(3));
     else if (part == "make-cereal-queue")
         make_cereal_queue(segment, args.at(3));
     else
