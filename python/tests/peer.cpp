@@ -158,6 +158,40 @@ void sync_and_values(const Segment& segment) {
     shmbus::Event::open(segment, "done").set();
 }
 
+// Reads the 'c', 'u' and '?' Values and Arrays Python made (test_typecodes.py) and writes new
+// elements into each; none opens as the integer of its size.
+void chars_and_bools(const Segment& segment) {
+    auto c = shmbus::Value<char>::open(segment, "c");
+    expect_equal(c.load(), 'x', "Value('c')");
+    c.store('y');
+    auto u = shmbus::Value<wchar_t>::open(segment, "u");
+    expect_equal(u.load(), L'\u00e9', "Value('u')");
+    u.store(L'\u20ac');
+    auto flag = shmbus::Value<bool>::open(segment, "flag");
+    expect_equal(flag.load(), true, "Value('?')");
+    flag.store(false);
+    auto chars = shmbus::Array<char>::open(segment, "chars");
+    expect_equal(chars.value(), std::string("hello"), "Array('c')");
+    chars.set_value("c++");
+    auto wide = shmbus::Array<wchar_t>::open(segment, "wide");
+    expect_equal(wide.to_vector(), {L'a', L'\u00e9', L'c'}, "Array('u')");
+    wide.store(0, L'z');
+    auto bits = shmbus::Array<bool>::open(segment, "bits");
+    expect_equal(bits.to_vector(), {true, false, true}, "Array('?')");
+    bits.store(1, true);
+    const auto mismatch = [](auto open, std::string_view what) {
+        try {
+            open();
+        } catch (const shmbus::KindMismatch&) {
+            return;
+        }
+        throw CheckFailed{std::string(what) + " opened without KindMismatch"};
+    };
+    mismatch([&] { shmbus::Value<std::int8_t>::open(segment, "c"); }, "Value<int8_t> of 'c'");
+    mismatch([&] { shmbus::Value<std::int32_t>::open(segment, "u"); }, "Value<int32_t> of 'u'");
+    mismatch([&] { shmbus::Value<std::uint8_t>::open(segment, "flag"); }, "Value<uint8_t> of '?'");
+}
+
 // Opening Python's objects with the wrong codec or type fails as KindMismatch.
 void wrong_kinds(const Segment& segment) {
     const auto mismatch = [](auto open, std::string_view what) {
@@ -288,6 +322,8 @@ int run(const std::vector<std::string>& args) {
         consume(segment, args.at(3));
     else if (part == "sync-and-values")
         sync_and_values(segment);
+    else if (part == "chars-and-bools")
+        chars_and_bools(segment);
     else if (part == "wrong-kinds")
         wrong_kinds(segment);
     else if (part == "manager")
