@@ -141,6 +141,19 @@ py::bytes to_python_bytes(const std::vector<std::byte>& message) {
     return {reinterpret_cast<const char*>(message.data()), message.size()};
 }
 
+/// Connection.recv_bytes_into: waits for a message in slices (Ctrl-C ends the wait), then reads
+/// it with the GIL released (a message bigger than the ring may still be streaming).
+std::size_t recv_bytes_into(Connection& connection, const py::buffer& buffer, std::size_t offset) {
+    const py::buffer_info info = buffer.request(true);
+    const std::span<std::byte> bytes(static_cast<std::byte*>(info.ptr),
+                                     static_cast<std::size_t>(info.size * info.itemsize));
+    if (offset > bytes.size())
+        throw py::value_error("offset lies past the end of the buffer");
+    wait_in_slices(std::nullopt, [&](auto slice) { return connection.poll_for(slice); });
+    const py::gil_scoped_release release;
+    return connection.recv_bytes_into(bytes, offset);
+}
+
 void bind_connection(py::module_& m) {
     py::class_<Connection>(m, "Connection",
                            "multiprocessing.connection.Connection over a shmbus pipe; send/recv "
@@ -186,6 +199,10 @@ void bind_connection(py::module_& m) {
                     recv_message(c, maxlength.value_or(std::numeric_limits<std::size_t>::max())));
             },
             py::arg("maxlength") = py::none())
+        .def("recv_bytes_into", &recv_bytes_into, py::arg("buf"), py::arg("offset") = 0,
+             "Reads one message into the writable buffer from byte `offset` on and returns its "
+             "length; BufferTooShort (args[0]: the whole message, consumed) when it does not "
+             "fit.")
         .def(
             "poll",
             [](Connection& c, TimeoutSeconds timeout) {
