@@ -3,6 +3,7 @@
 // (shmbus::MsgpackCodec), so C++ opens them as Queue<T, MsgpackCodec>; values are packed and
 // unpacked by Python's msgpack and pass through C++ as MsgpackBytes, never decoded there.
 #include "common.hpp"
+#include "queues.hpp"
 
 #include <cstring>
 #include <limits>
@@ -18,13 +19,6 @@
 namespace shmbus::python {
 
 namespace {
-
-using PyQueue = Queue<MsgpackBytes, MsgpackCodec>;
-using PyJoinableQueue = JoinableQueue<MsgpackBytes, MsgpackCodec>;
-/// SimpleQueue<T, MsgpackCodec> opens the same object as Queue; a Queue handle serves it.
-struct PySimpleQueue {
-    PyQueue queue;
-};
 
 MsgpackBytes packed(const py::handle& value) {
     const std::string bytes = pack(value);

@@ -187,4 +187,5 @@ PYBIND11_MODULE(shmbus, m) {
     python::bind_messaging(m);
     python::bind_shared_values(m);
     python::bind_manager(m);
+    python::bind_multi_wait(m);
 }
