@@ -103,8 +103,7 @@ int take_hold(PipeState& state, int end) {
         // Zero holds: the end closed, and whoever took it there has closed it for good.
         if (held == 0)
             throw Closed("end " + std::to_string(end) +
-                         " of the pipe is closed: no process "
-                         "holds it any more");
+                         " of the pipe is closed: no process holds it any more");
         // SYNC seq_cst: as above; on failure `held` is reloaded and checked again.
     } while (!holds.compare_exchange_weak(held, held + 1, std::memory_order_seq_cst));
     return name_holder(state, end);
