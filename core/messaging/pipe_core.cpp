@@ -86,28 +86,40 @@ void record(std::atomic<OwnerId>& who) {
 
 } // namespace
 
-std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, bool duplex,
-                                               const PipeOptions& options) {
+std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, std::string_view name,
+                                               bool duplex, const PipeOptions& options) {
     if (options.max_message_size == 0 || options.max_message_size >= kPaddingFrame)
         throw UsageError("max_message_size must lie in [1, 2^32 - 2]");
     const std::uint64_t capacity = ring_capacity(options);
     const std::uint64_t size = state_bytes(duplex, capacity);
-    // A block-policy pipe parks on every wait, where the waiter's barrier would cost ~2.5 us;
-    // processes that use the pipe are forks of this one, which inherit the registration.
+    // A block-policy pipe parks on every wait, where the waiter's barrier would cost ~2.5 us.
+    // Forks of this process inherit the registration; a process that opens the pipe by name
+    // registers in open() (the PipeCore constructor), before it can wait or wake.
     const bool fence_free = options.wait.policy != WaitPolicy::block && heavy_barrier_ready();
     ObjectRef object = attach_object(
-        segment, "", ObjectSpec{ObjectKind::pipe, size, kCacheLine, 0}, OpenMode::create,
+        segment, name, ObjectSpec{ObjectKind::pipe, size, kCacheLine, 0}, OpenMode::create,
         [&](void* at) { init_state(at, duplex, capacity, options.max_message_size, fence_free); });
-    return {PipeCore(object, 0, options.wait), PipeCore(object, 1, options.wait)};
+    // The creator's holds are in slot 0 of both ends (init_holders).
+    return {PipeCore(object, 0, options.wait, 0), PipeCore(object, 1, options.wait, 0)};
 }
 
-PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait)
+PipeCore PipeCore::open(const Segment& segment, std::string_view name, int end,
+                        const WaitOptions& wait) {
+    if (end != 0 && end != 1)
+        throw UsageError("a pipe's ends are 0 and 1, not " + std::to_string(end));
+    ObjectRef object = attach_object(segment, name, ObjectSpec{ObjectKind::pipe, 0, kCacheLine, 0},
+                                     OpenMode::open, [](void*) {});
+    PipeState& state = *StateRef<PipeState>(object).get();
+    return PipeCore(object, end, wait, take_hold(state, end));
+}
+
+PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait, int slot)
     : m_object(std::move(object)), m_state(StateRef<PipeState>(m_object).get()), m_end(end),
       m_recv_ring(channel_ring(*m_state, m_state->channels[m_end])),
       m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait),
       m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()),
-      // The creator's hold, slot 0 (init_holders); a forked child takes its own.
-      m_hold(std::make_shared<PipeEndHold>(m_object, *m_state, m_end, 0)) {}
+      // A forked child takes a hold of its own in the fork handler (pipe_ends.cpp).
+      m_hold(std::make_shared<PipeEndHold>(m_object, *m_state, m_end, slot)) {}
 
 std::size_t PipeCore::max_message_size() const {
     return m_state->max_message_size;

@@ -2,11 +2,13 @@
 #include "messaging/pipe_ends.hpp"
 
 #include "os/owner.hpp"
+#include "shmbus/errors.hpp"
 #include "wait/notify.hpp"
 
 #include <algorithm>
 #include <mutex>
 #include <pthread.h>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -77,7 +79,35 @@ int take_slot(PipeEndHolders& holders, OwnerId me) {
     return -1;
 }
 
+// Names this process, which has just been counted in `end`'s holds, in a slot: the slot, or -1
+// when every slot is taken by a live holder (then counted as untracked).
+int name_holder(PipeState& state, int end) {
+    PipeEndHolders& holders = state.holders[end];
+    const OwnerId me = this_process_owner();
+    int slot = take_slot(holders, me);
+    if (slot < 0 && !reap_dead_holders(state, end))
+        slot = take_slot(holders, me);
+    if (slot < 0)
+        // SYNC seq_cst: as every holder update.
+        holders.untracked.fetch_add(1, std::memory_order_seq_cst);
+    return slot;
+}
+
 } // namespace
+
+int take_hold(PipeState& state, int end) {
+    std::atomic<std::uint32_t>& holds = state.holders[end].holds;
+    // SYNC seq_cst: one modification order with every other holder update (drop_hold).
+    std::uint32_t held = holds.load(std::memory_order_seq_cst);
+    do {
+        // Zero holds: the end closed, and whoever took it there has closed it for good.
+        if (held == 0)
+            throw Closed("end " + std::to_string(end) +
+                         " of the pipe is closed: no process holds it any more");
+        // SYNC seq_cst: as above; on failure `held` is reloaded and checked again.
+    } while (!holds.compare_exchange_weak(held, held + 1, std::memory_order_seq_cst));
+    return name_holder(state, end);
+}
 
 void init_holders(PipeState& state) {
     for (PipeEndHolders& holders : state.holders) {
@@ -161,14 +191,7 @@ void PipeEndHold::add_for_child() {
 }
 
 void PipeEndHold::take_in_child() {
-    PipeEndHolders& holders = m_state.holders[m_end];
-    const OwnerId me = this_process_owner();
-    m_slot = take_slot(holders, me);
-    if (m_slot < 0 && !reap_dead_holders(m_state, m_end))
-        m_slot = take_slot(holders, me);
-    if (m_slot < 0)
-        // SYNC seq_cst: as every holder update.
-        holders.untracked.fetch_add(1, std::memory_order_seq_cst);
+    m_slot = name_holder(m_state, m_end);
 }
 
 } // namespace shmbus::detail

@@ -14,6 +14,11 @@ namespace shmbus::detail {
 /// The creator's hold on both ends; called while the state is built, before anyone sees it.
 void init_holders(PipeState& state);
 
+/// Takes a hold on `end` for this process (a process that opens the pipe by name) and returns
+/// the slot that names it, -1 when it is untracked. Closed when no process holds the end any
+/// more: a closed end never opens again.
+int take_hold(PipeState& state, int end);
+
 /// Closes `end` for every process and wakes every waiter on the pipe.
 void close_end(PipeState& state, int end);
 
@@ -25,7 +30,8 @@ bool reap_dead_holders(PipeState& state, int end);
 /// gives the child a hold of its own on every end its parent holds at that moment.
 class PipeEndHold {
 public:
-    /// The hold this process already has in `slot` (the creator's, from init_holders).
+    /// The hold this process already has in `slot` (the creator's, from init_holders, or one
+    /// from take_hold; -1: an untracked one).
     PipeEndHold(ObjectRef object, PipeState& state, int end, int slot);
     /// Gives the hold back unless release() did.
     ~PipeEndHold();

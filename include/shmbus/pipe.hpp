@@ -30,6 +30,15 @@
 /// keeps the end open). Independently, a recv parked on an empty pipe ends with EndOfStream
 /// once the process that last sent through the other end has died (before the first send the
 /// creator is recorded), and a blocked send with Closed once the last receiver died.
+///
+/// A pipe made with a name reaches processes that are not forks of its creator, like a FIFO:
+/// @code
+///   auto [mine, theirs] = shmbus::Pipe(segment, "control");           // this process
+///   auto end = shmbus::Connection::open(segment, "control", 1);       // another process
+/// @endcode
+/// The creator holds both ends, as after Pipe(); Connection::open takes a hold of its own on
+/// the end it opens. So the creator closes its copy of the end another process took (once that
+/// process has opened it: a message from it says so) before it can see that end close.
 #pragma once
 
 #include "shmbus/codec.hpp"
@@ -68,6 +77,16 @@ struct PipeOptions {
 /// that process's last handle is destroyed (or close() is called).
 class SHMBUS_EXPORT Connection {
 public:
+    /// End `end` (0: the first of the pair Pipe returned, 1: the second) of the pipe `name`
+    /// in `segment`, held by this process on its own: close() of this handle (and its copies)
+    /// gives back this hold only. NotFound, KindMismatch when the object is not a pipe, Closed
+    /// when no process holds that end any more (a closed end never opens again), UsageError
+    /// for an `end` other than 0 and 1.
+    static Connection open(const Segment& segment, std::string_view name, int end,
+                           const WaitOptions& wait = {}) {
+        return Connection(detail::PipeCore::open(segment, name, end, wait));
+    }
+
     /// Sends one value; blocks while the pipe is full. Closed when this end or the other is
     /// closed (or the receiving process died), MessageTooLarge, UsageError on a receive-only
     /// end. @concurrent one sending process (thread) per end at a time.
@@ -271,7 +290,8 @@ public:
     const WaitOptions& wait_options() const { return m_core.wait_options(); }
 
 private:
-    friend std::pair<Connection, Connection> Pipe(const Segment&, bool, const PipeOptions&);
+    friend std::pair<Connection, Connection> Pipe(const Segment&, std::string_view, bool,
+                                                  const PipeOptions&);
     template <class U>
     PipeLoan<U> loan_by(std::size_t bytes, detail::Deadline deadline) {
         detail::PipeClaim claim;
@@ -308,12 +328,26 @@ private:
     detail::PipeCore m_core;
 };
 
-/// A new pipe in `segment`. duplex: both ends send and receive; otherwise the first end only
-/// receives and the second only sends (Python's Pipe(duplex=False)).
+/// A new pipe named `name` in `segment` (anonymous when empty); other processes open its ends
+/// with Connection::open. AlreadyExists when the name is taken. duplex: both ends send and
+/// receive; otherwise the first end only receives and the second only sends (Python's
+/// Pipe(duplex=False)).
+inline std::pair<Connection, Connection> Pipe(const Segment& segment, std::string_view name,
+                                              bool duplex = true, const PipeOptions& options = {}) {
+    auto [first, second] = detail::PipeCore::create(segment, name, duplex, options);
+    return {Connection(std::move(first)), Connection(std::move(second))};
+}
+
+/// As above: a string literal is a name, not `duplex`.
+inline std::pair<Connection, Connection> Pipe(const Segment& segment, const char* name,
+                                              bool duplex = true, const PipeOptions& options = {}) {
+    return Pipe(segment, std::string_view(name), duplex, options);
+}
+
+/// A new anonymous pipe in `segment`: its ends reach forked children only.
 inline std::pair<Connection, Connection> Pipe(const Segment& segment, bool duplex = true,
                                               const PipeOptions& options = {}) {
-    auto [first, second] = detail::PipeCore::create(segment, duplex, options);
-    return {Connection(std::move(first)), Connection(std::move(second))};
+    return Pipe(segment, std::string_view(), duplex, options);
 }
 
 /// A new pipe in the default segment; forked children inherit it.

@@ -63,5 +63,6 @@ void bind_sync(py::module_& m);
 void bind_messaging(py::module_& m);
 void bind_shared_values(py::module_& m);
 void bind_manager(py::module_& m);
+void bind_multi_wait(py::module_& m);
 
 } // namespace shmbus::python

@@ -3,6 +3,7 @@
 // (shmbus::MsgpackCodec), so C++ opens them as Queue<T, MsgpackCodec>; values are packed and
 // unpacked by Python's msgpack and pass through C++ as MsgpackBytes, never decoded there.
 #include "common.hpp"
+#include "queues.hpp"
 
 #include <cstring>
 #include <limits>
@@ -18,13 +19,6 @@
 namespace shmbus::python {
 
 namespace {
-
-using PyQueue = Queue<MsgpackBytes, MsgpackCodec>;
-using PyJoinableQueue = JoinableQueue<MsgpackBytes, MsgpackCodec>;
-/// SimpleQueue<T, MsgpackCodec> opens the same object as Queue; a Queue handle serves it.
-struct PySimpleQueue {
-    PyQueue queue;
-};
 
 MsgpackBytes packed(const py::handle& value) {
     const std::string bytes = pack(value);
@@ -141,10 +135,32 @@ py::bytes to_python_bytes(const std::vector<std::byte>& message) {
     return {reinterpret_cast<const char*>(message.data()), message.size()};
 }
 
+/// Connection.recv_bytes_into: waits for a message in slices (Ctrl-C ends the wait), then reads
+/// it with the GIL released (a message bigger than the ring may still be streaming).
+std::size_t recv_bytes_into(Connection& connection, const py::buffer& buffer, std::size_t offset) {
+    const py::buffer_info info = buffer.request(true);
+    const std::span<std::byte> bytes(static_cast<std::byte*>(info.ptr),
+                                     static_cast<std::size_t>(info.size * info.itemsize));
+    if (offset > bytes.size())
+        throw py::value_error("offset lies past the end of the buffer");
+    wait_in_slices(std::nullopt, [&](auto slice) { return connection.poll_for(slice); });
+    const py::gil_scoped_release release;
+    return connection.recv_bytes_into(bytes, offset);
+}
+
 void bind_connection(py::module_& m) {
     py::class_<Connection>(m, "Connection",
                            "multiprocessing.connection.Connection over a shmbus pipe; send/recv "
                            "carry msgpack values, send_bytes/recv_bytes raw bytes.")
+        .def_static(
+            "open",
+            [](const Segment& segment, const std::string& name, int end) {
+                return Connection::open(segment, name, end);
+            },
+            py::arg("segment"), py::arg("name"), py::arg("end"),
+            "End `end` (0 or 1, as Pipe returned them) of the pipe `name` made by Pipe(name=) "
+            "in any process, with a hold of its own: NotFound, KindMismatch (not a pipe), "
+            "Closed (no process holds that end any more).")
         .def(
             "send",
             [](Connection& c, const py::handle& value) {
@@ -177,6 +193,10 @@ void bind_connection(py::module_& m) {
                     recv_message(c, maxlength.value_or(std::numeric_limits<std::size_t>::max())));
             },
             py::arg("maxlength") = py::none())
+        .def("recv_bytes_into", &recv_bytes_into, py::arg("buf"), py::arg("offset") = 0,
+             "Reads one message into the writable buffer from byte `offset` on and returns its "
+             "length; BufferTooShort (args[0]: the whole message, consumed) when it does not "
+             "fit.")
         .def(
             "poll",
             [](Connection& c, TimeoutSeconds timeout) {
@@ -195,12 +215,14 @@ void bind_connection(py::module_& m) {
 
     m.def(
         "Pipe",
-        [](bool duplex, const std::optional<Segment>& segment) {
-            return shmbus::Pipe(segment_or_default(segment), duplex);
+        [](bool duplex, const std::optional<Segment>& segment, const std::string& name) {
+            return shmbus::Pipe(segment_or_default(segment), name, duplex);
         },
         py::arg("duplex") = true, py::kw_only(), py::arg("segment") = py::none(),
-        "multiprocessing.Pipe: two Connections of a new pipe. Pipes have no name: the ends "
-        "reach other processes by fork (multiprocessing's fork start method).");
+        py::arg("name") = "",
+        "multiprocessing.Pipe: two Connections of a new pipe. Without a name the ends reach "
+        "other processes by fork; with one, another process (Python or C++) opens an end with "
+        "Connection.open(segment, name, end). AlreadyExists when the name is taken.");
 }
 
 } // namespace

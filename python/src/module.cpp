@@ -72,6 +72,33 @@ py::object unpack(const char* data, std::size_t size) {
                    py::arg("raw") = false, py::arg("strict_map_key") = false);
 }
 
+namespace {
+
+/// shmbus.BufferTooShort, a shmbus.MessageTooLarge and a multiprocessing.BufferTooShort whose
+/// args[0] is the whole message, as Python's Connection.recv_bytes_into raises it.
+void bind_buffer_too_short(py::module_& m, const py::handle& too_large) {
+    const py::object python_base = py::module_::import("multiprocessing").attr("BufferTooShort");
+    const py::object type =
+        py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&PyType_Type));
+    const py::handle buffer_too_short =
+        keep(type("BufferTooShort", py::make_tuple(too_large, python_base),
+                  py::dict(py::arg("__module__") = "shmbus")));
+    m.attr("BufferTooShort") = buffer_too_short;
+    python_class_of<BufferTooShort>() = buffer_too_short;
+    py::register_exception_translator([](std::exception_ptr error) {
+        try {
+            if (error)
+                std::rethrow_exception(error);
+        } catch (const BufferTooShort& e) {
+            const auto& message = e.message();
+            const py::bytes whole(reinterpret_cast<const char*>(message.data()), message.size());
+            PyErr_SetObject(python_class_of<BufferTooShort>().ptr(), whole.ptr());
+        }
+    });
+}
+
+} // namespace
+
 void bind_errors(py::module_& m) {
     // Translators registered later are tried first: the base classes go first.
     const py::handle error = keep(py::exception<Error>(m, "Error"));
@@ -87,7 +114,8 @@ void bind_errors(py::module_& m) {
     };
     const py::handle out_of_range = derived(std::type_identity<OutOfRange>{}, "OutOfRange", error);
     derived(std::type_identity<Timeout>{}, "Timeout", error);
-    derived(std::type_identity<MessageTooLarge>{}, "MessageTooLarge", error);
+    const py::handle too_large =
+        derived(std::type_identity<MessageTooLarge>{}, "MessageTooLarge", error);
     derived(std::type_identity<CorruptSegment>{}, "CorruptSegment", error);
     derived(std::type_identity<InvalidName>{}, "InvalidName", error);
     derived(std::type_identity<PermissionDenied>{}, "PermissionDenied", error);
@@ -108,6 +136,7 @@ void bind_errors(py::module_& m) {
     map_to(std::type_identity<EndOfStream>{}, py::handle(PyExc_EOFError));
     map_to(std::type_identity<IndexError>{}, py::handle(PyExc_IndexError));
     map_to(std::type_identity<KeyError>{}, py::handle(PyExc_KeyError));
+    bind_buffer_too_short(m, too_large);
     (void)out_of_range;
 }
 
@@ -158,4 +187,5 @@ PYBIND11_MODULE(shmbus, m) {
     python::bind_messaging(m);
     python::bind_shared_values(m);
     python::bind_manager(m);
+    python::bind_multi_wait(m);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Value and Array with multiprocessing's ctypes typecodes, mapped to the C++ element types of
 // Value<T> and Array<T>: the type is recorded in the object, so opening it with another
-// typecode (or from C++ with another T) is KindMismatch.
+// typecode (or from C++ with another T) is KindMismatch. Python's lock= picks the C++ lock
+// type: Value<T> (its own RLock, or a given RLock), Value<T, Lock>, RawValue<T>.
 #include "common.hpp"
+#include "elements.hpp"
 
 #include <cstdint>
 #include <pybind11/stl.h>
@@ -45,30 +47,62 @@ py::object with_element_type(const std::string& typecode, F f) {
             return f(std::type_identity<float>{});
         case 'd':
             return f(std::type_identity<double>{});
+        case 'c':
+            return f(std::type_identity<char>{});
+        case 'u':
+            return f(std::type_identity<wchar_t>{});
+        case '?':
+            return f(std::type_identity<bool>{});
         default:
             break;
         }
     }
     throw py::value_error("shmbus: unsupported typecode '" + typecode +
-                          "' (one of b B h H i I l L q Q f d)");
+                          "' (one of b B h H i I l L q Q f d c u ?)");
 }
 
-template <class T>
+/// The Python class of Value<T, L> or Array<T, L> for a typecode: Value_i (its own RLock or
+/// a given one), Value_i_Lock (a given Lock), RawValue_i (no lock); '?' is spelt bool.
+template <class L>
+std::string class_name(const std::string& kind, const std::string& typecode) {
+    const std::string suffix = typecode == "?" ? "bool" : typecode;
+    if constexpr (std::is_same_v<L, NoLock>)
+        return "Raw" + kind + "_" + suffix;
+    else if constexpr (std::is_same_v<L, Lock>)
+        return kind + "_" + suffix + "_Lock";
+    else
+        return kind + "_" + suffix;
+}
+
+/// get_lock() and get_obj() of the wrappers that have a lock (not RawValue / RawArray).
+template <class V, class L, class Class>
+void bind_lock_methods(Class& c) {
+    if constexpr (!std::is_same_v<L, NoLock>)
+        c.def("get_lock", [](V& v) { return v.get_lock(); })
+            .def(
+                "get_obj", [](const V& v) { return v.get_obj(); },
+                "The same memory without the lock (a RawValue or RawArray).");
+}
+
+template <class T, class L>
 void bind_value(py::module_& m, const std::string& typecode) {
-    py::class_<Value<T>>(m, ("Value_" + typecode).c_str())
-        .def_property("value", &Value<T>::load, &Value<T>::store,
-                      "The number; each read and write is atomic.")
-        .def("get_lock", [](Value<T>& v) { return v.get_lock(); })
-        .def_property_readonly("typecode", [typecode](const Value<T>&) { return typecode; })
-        .def("__repr__", [typecode](const Value<T>& v) {
+    using V = Value<T, L>;
+    py::class_<V> c(m, class_name<L>("Value", typecode).c_str());
+    c.def_property(
+         "value", [](const V& v) { return Element<T>::to_python(v.load()); },
+         [](V& v, const py::handle& value) { v.store(Element<T>::from_python(value)); },
+         "The element; each read and write is atomic.")
+        .def_property_readonly("typecode", [typecode](const V&) { return typecode; })
+        .def("__repr__", [typecode](const V& v) {
             return "<shmbus.Value('" + typecode + "', " +
-                   std::string(py::str(py::repr(py::cast(v.load())))) + ")>";
+                   std::string(py::str(py::repr(Element<T>::to_python(v.load())))) + ")>";
         });
+    bind_lock_methods<V, L>(c);
 }
 
 /// Python's index (negative counts from the end); IndexError outside the array.
-template <class T>
-std::size_t position(const Array<T>& array, py::ssize_t index) {
+template <class A>
+std::size_t position(const A& array, py::ssize_t index) {
     const auto length = static_cast<py::ssize_t>(array.size());
     if (index < 0)
         index += length;
@@ -77,102 +111,189 @@ std::size_t position(const Array<T>& array, py::ssize_t index) {
     return static_cast<std::size_t>(index);
 }
 
-template <class T>
-void bind_array(py::module_& m, const std::string& typecode) {
-    py::class_<Array<T>>(m, ("Array_" + typecode).c_str())
-        .def("__len__", &Array<T>::size)
-        .def("__getitem__",
-             [](const Array<T>& a, py::ssize_t index) { return a.load(position(a, index)); })
-        .def("__getitem__",
-             [](const Array<T>& a, const py::slice& slice) {
-                 std::size_t start = 0, stop = 0, step = 0, count = 0;
-                 if (!slice.compute(a.size(), &start, &stop, &step, &count))
-                     throw py::error_already_set();
-                 std::vector<T> values;
-                 for (std::size_t i = 0; i < count; ++i, start += step)
-                     values.push_back(a.load(start));
-                 return values;
-             })
-        .def("__setitem__",
-             [](Array<T>& a, py::ssize_t index, T value) { a.store(position(a, index), value); })
-        .def("__setitem__",
-             [](Array<T>& a, const py::slice& slice, const std::vector<T>& values) {
-                 std::size_t start = 0, stop = 0, step = 0, count = 0;
-                 if (!slice.compute(a.size(), &start, &stop, &step, &count))
-                     throw py::error_already_set();
-                 if (values.size() != count)
-                     throw py::value_error("can only assign a sequence of the slice's length");
-                 for (std::size_t i = 0; i < count; ++i, start += step)
-                     a.store(start, values[i]);
-             })
-        .def("tolist", &Array<T>::to_vector)
-        .def("get_lock", [](Array<T>& a) { return a.get_lock(); })
-        .def_property_readonly("typecode", [typecode](const Array<T>&) { return typecode; })
-        .def("__repr__", [typecode](const Array<T>& a) {
-            return "<shmbus.Array('" + typecode + "', " +
-                   std::string(py::str(py::repr(py::cast(a.to_vector())))) + ")>";
-        });
+/// The elements a slice selects, converted with Element<T>.
+template <class T, class A>
+py::object load_slice(const A& a, const py::slice& slice) {
+    std::size_t start = 0, stop = 0, step = 0, count = 0;
+    if (!slice.compute(a.size(), &start, &stop, &step, &count))
+        throw py::error_already_set();
+    std::vector<T> values;
+    for (std::size_t i = 0; i < count; ++i, start += step)
+        values.push_back(a.load(start));
+    return Element<T>::sequence(values);
 }
 
-/// An Array of `values`: created with them, or, when the name exists, opened (KindMismatch when
-/// its length differs) and left as it is, as a named Value keeps its value.
-template <class T>
-Array<T> array_of(const Segment& segment, const std::string& name, const std::vector<T>& values) {
+template <class T, class A>
+void store_slice(A& a, const py::slice& slice, const py::handle& iterable) {
+    std::size_t start = 0, stop = 0, step = 0, count = 0;
+    if (!slice.compute(a.size(), &start, &stop, &step, &count))
+        throw py::error_already_set();
+    const std::vector<T> values = elements_of<T>(iterable);
+    if (values.size() != count)
+        throw py::value_error("can only assign a sequence of the slice's length");
+    for (std::size_t i = 0; i < count; ++i, start += step)
+        a.store(start, values[i]);
+}
+
+template <class T, class L>
+void bind_array(py::module_& m, const std::string& typecode) {
+    using A = Array<T, L>;
+    py::class_<A> c(m, class_name<L>("Array", typecode).c_str());
+    c.def("__len__", &A::size)
+        .def("__getitem__",
+             [](const A& a, py::ssize_t index) {
+                 return Element<T>::to_python(a.load(position(a, index)));
+             })
+        .def("__getitem__", &load_slice<T, A>)
+        .def("__setitem__",
+             [](A& a, py::ssize_t index, const py::handle& value) {
+                 a.store(position(a, index), Element<T>::from_python(value));
+             })
+        .def("__setitem__", &store_slice<T, A>)
+        .def("tolist",
+             [](const A& a) {
+                 py::list list;
+                 for (const T value : a.to_vector())
+                     list.append(Element<T>::to_python(value));
+                 return list;
+             })
+        .def_property_readonly("typecode", [typecode](const A&) { return typecode; })
+        .def("__repr__", [typecode](const A& a) {
+            return "<shmbus.Array('" + typecode + "', " +
+                   std::string(py::str(py::repr(Element<T>::sequence(a.to_vector())))) + ")>";
+        });
+    bind_lock_methods<A, L>(c);
+    if constexpr (std::is_same_v<T, char>)
+        // Python's c_char Array: `value` up to the first NUL, `raw` every byte.
+        c.def_property(
+             "value", [](const A& a) { return py::bytes(a.value()); },
+             [](A& a, const py::bytes& text) { a.set_value(std::string(text)); })
+            .def_property(
+                "raw", [](const A& a) { return py::bytes(a.raw()); },
+                [](A& a, const py::bytes& bytes) { a.set_raw(std::string(bytes)); });
+}
+
+/// An Array of `values` (guarded by `lock...`, none or one): created with them, or, when the
+/// name exists, opened (KindMismatch when its length differs) and left as it is, as a named
+/// Value keeps its value.
+template <class A, class T, class... Given>
+A array_of(const Segment& segment, const std::string& name, const std::vector<T>& values,
+           const Given&... lock) {
     if (!name.empty()) {
         try {
-            Array<T> array = Array<T>::create(segment, name, values.size());
+            A array = A::create(segment, name, values.size(), lock...);
             std::copy(values.begin(), values.end(), array.begin());
             return array;
         } catch (const AlreadyExists&) {
-            return Array<T>(segment, name, values.size());
+            return A(segment, name, values.size(), lock...);
         }
     }
-    Array<T> array(segment, name, values.size());
+    A array(segment, name, values.size(), lock...);
     std::copy(values.begin(), values.end(), array.begin());
     return array;
+}
+
+/// Python's `lock=`: True or None, the object's own RLock (own(type_identity<RLock>)); False,
+/// none (own(type_identity<NoLock>)); a shmbus Lock or RLock, that one (given(lock)).
+template <class Own, class Given>
+py::object with_lock(const py::object& lock, Own own, Given given) {
+    if (lock.is_none() || lock.is(py::bool_(true)))
+        return own(std::type_identity<RLock>{});
+    if (lock.is(py::bool_(false)))
+        return own(std::type_identity<NoLock>{});
+    if (py::isinstance<Lock>(lock))
+        return given(lock.cast<Lock>());
+    if (py::isinstance<RLock>(lock))
+        return given(lock.cast<RLock>());
+    throw py::type_error("lock= takes True, False, None, a shmbus.Lock or a shmbus.RLock");
+}
+
+/// The element a `value` argument gives (zero when None).
+template <class T>
+T initial_of(const py::object& value) {
+    return value.is_none() ? T{} : Element<T>::from_python(value);
+}
+
+py::object make_value(const std::string& typecode, const py::object& value, const py::object& lock,
+                      const std::optional<Segment>& segment, const std::string& name) {
+    return with_element_type(typecode, [&](auto type) {
+        using T = typename decltype(type)::type;
+        const Segment where = segment_or_default(segment);
+        const T initial = initial_of<T>(value);
+        return with_lock(
+            lock,
+            [&](auto own) {
+                return py::cast(Value<T, typename decltype(own)::type>(where, name, initial));
+            },
+            [&](auto given) {
+                return py::cast(Value<T, decltype(given)>(where, name, initial, given));
+            });
+    });
+}
+
+py::object make_array(const std::string& typecode, const py::object& size_or_initializer,
+                      const py::object& lock, const std::optional<Segment>& segment,
+                      const std::string& name) {
+    return with_element_type(typecode, [&](auto type) {
+        using T = typename decltype(type)::type;
+        const Segment where = segment_or_default(segment);
+        const auto make = [&](auto lock_type, const auto&... given) {
+            using A = Array<T, typename decltype(lock_type)::type>;
+            if (py::isinstance<py::int_>(size_or_initializer))
+                return py::cast(A(where, name, size_or_initializer.cast<std::size_t>(), given...));
+            return py::cast(
+                array_of<A>(where, name, elements_of<T>(size_or_initializer), given...));
+        };
+        return with_lock(
+            lock, [&](auto own) { return make(own); },
+            [&](auto given) { return make(std::type_identity<decltype(given)>{}, given); });
+    });
 }
 
 } // namespace
 
 void bind_shared_values(py::module_& m) {
-    // One class per C++ type: 'l' and 'L' make the classes of 'q' and 'Q'.
-    for (const char* typecode : {"b", "B", "h", "H", "i", "I", "q", "Q", "f", "d"}) {
+    // One class per C++ type and lock: 'l' and 'L' make the classes of 'q' and 'Q'.
+    for (const char* typecode : {"b", "B", "h", "H", "i", "I", "q", "Q", "f", "d", "c", "u", "?"}) {
         with_element_type(typecode, [&](auto type) {
             using T = typename decltype(type)::type;
-            bind_value<T>(m, typecode);
-            bind_array<T>(m, typecode);
+            bind_value<T, NoLock>(m, typecode); // first: get_obj() of the others returns it
+            bind_value<T, RLock>(m, typecode);
+            bind_value<T, Lock>(m, typecode);
+            bind_array<T, NoLock>(m, typecode);
+            bind_array<T, RLock>(m, typecode);
+            bind_array<T, Lock>(m, typecode);
             return py::object();
         });
     }
+    m.def("Value", &make_value, py::arg("typecode"), py::arg("value") = py::none(), py::kw_only(),
+          py::arg("lock") = true, py::arg("segment") = py::none(), py::arg("name") = "",
+          "multiprocessing.Value: an element of C++ type Value<T> for the typecode ('i': int32_t, "
+          "'d': double, 'q': int64_t, 'c': char, 'u': wchar_t, '?': bool, ...). `value` (zero "
+          "when None) is used only when the object is created. lock=True: its own RLock; "
+          "False: a RawValue; a shmbus Lock or RLock: that one.");
     m.def(
-        "Value",
+        "RawValue",
         [](const std::string& typecode, const py::object& value,
            const std::optional<Segment>& segment, const std::string& name) {
-            return with_element_type(typecode, [&](auto type) {
-                using T = typename decltype(type)::type;
-                return py::cast(Value<T>(segment_or_default(segment), name, value.cast<T>()));
-            });
+            return make_value(typecode, value, py::bool_(false), segment, name);
         },
-        py::arg("typecode"), py::arg("value") = 0, py::kw_only(), py::arg("segment") = py::none(),
-        py::arg("name") = "",
-        "multiprocessing.Value: a number of C++ type Value<T> for the typecode ('i': int32_t, "
-        "'d': double, 'q': int64_t, ...). `value` is used only when the object is created.");
+        py::arg("typecode"), py::arg("value") = py::none(), py::kw_only(),
+        py::arg("segment") = py::none(), py::arg("name") = "",
+        "multiprocessing.RawValue: Value(..., lock=False), C++'s RawValue<T>.");
+    m.def("Array", &make_array, py::arg("typecode"), py::arg("size_or_initializer"), py::kw_only(),
+          py::arg("lock") = true, py::arg("segment") = py::none(), py::arg("name") = "",
+          "multiprocessing.Array: a fixed-length array of C++ type Array<T> for the typecode. A "
+          "sequence initialises it only when it is created. lock= as for Value.");
     m.def(
-        "Array",
+        "RawArray",
         [](const std::string& typecode, const py::object& size_or_initializer,
            const std::optional<Segment>& segment, const std::string& name) {
-            return with_element_type(typecode, [&](auto type) {
-                using T = typename decltype(type)::type;
-                const Segment where = segment_or_default(segment);
-                if (py::isinstance<py::int_>(size_or_initializer))
-                    return py::cast(Array<T>(where, name, size_or_initializer.cast<std::size_t>()));
-                return py::cast(array_of(where, name, size_or_initializer.cast<std::vector<T>>()));
-            });
+            return make_array(typecode, size_or_initializer, py::bool_(false), segment, name);
         },
         py::arg("typecode"), py::arg("size_or_initializer"), py::kw_only(),
         py::arg("segment") = py::none(), py::arg("name") = "",
-        "multiprocessing.Array: a fixed-length array of C++ type Array<T> for the typecode. A "
-        "sequence initialises it only when it is created.");
+        "multiprocessing.RawArray: Array(..., lock=False), C++'s RawArray<T>.");
 }
 
 } // namespace shmbus::python

@@ -18,6 +18,7 @@
 #include <shmbus/lock.hpp>
 #include <shmbus/manager.hpp>
 #include <shmbus/msgpack_codec.hpp>
+#include <shmbus/pipe.hpp>
 #include <shmbus/queue.hpp>
 #include <shmbus/semaphore.hpp>
 #include <shmbus/value.hpp>
@@ -157,6 +158,40 @@ void sync_and_values(const Segment& segment) {
     shmbus::Event::open(segment, "done").set();
 }
 
+// Reads the 'c', 'u' and '?' Values and Arrays Python made (test_typecodes.py) and writes new
+// elements into each; none opens as the integer of its size.
+void chars_and_bools(const Segment& segment) {
+    auto c = shmbus::Value<char>::open(segment, "c");
+    expect_equal(c.load(), 'x', "Value('c')");
+    c.store('y');
+    auto u = shmbus::Value<wchar_t>::open(segment, "u");
+    expect_equal(u.load(), L'\u00e9', "Value('u')");
+    u.store(L'\u20ac');
+    auto flag = shmbus::Value<bool>::open(segment, "flag");
+    expect_equal(flag.load(), true, "Value('?')");
+    flag.store(false);
+    auto chars = shmbus::Array<char>::open(segment, "chars");
+    expect_equal(chars.value(), std::string("hello"), "Array('c')");
+    chars.set_value("c++");
+    auto wide = shmbus::Array<wchar_t>::open(segment, "wide");
+    expect_equal(wide.to_vector(), {L'a', L'\u00e9', L'c'}, "Array('u')");
+    wide.store(0, L'z');
+    auto bits = shmbus::Array<bool>::open(segment, "bits");
+    expect_equal(bits.to_vector(), {true, false, true}, "Array('?')");
+    bits.store(1, true);
+    const auto mismatch = [](auto open, std::string_view what) {
+        try {
+            open();
+        } catch (const shmbus::KindMismatch&) {
+            return;
+        }
+        throw CheckFailed{std::string(what) + " opened without KindMismatch"};
+    };
+    mismatch([&] { shmbus::Value<std::int8_t>::open(segment, "c"); }, "Value<int8_t> of 'c'");
+    mismatch([&] { shmbus::Value<std::int32_t>::open(segment, "u"); }, "Value<int32_t> of 'u'");
+    mismatch([&] { shmbus::Value<std::uint8_t>::open(segment, "flag"); }, "Value<uint8_t> of '?'");
+}
+
 // Opening Python's objects with the wrong codec or type fails as KindMismatch.
 void wrong_kinds(const Segment& segment) {
     const auto mismatch = [](auto open, std::string_view what) {
@@ -211,6 +246,60 @@ void joinable_worker(const Segment& segment) {
     jobs.task_done();
 }
 
+template <class T>
+void send_packed(shmbus::Connection& connection, const T& value) {
+    shmbus::detail::ByteBuffer buffer;
+    MsgpackCodec::encode(value, buffer);
+    connection.send_bytes(buffer.bytes());
+}
+
+template <class T>
+T recv_packed(shmbus::Connection& connection) {
+    const std::vector<std::byte> message = connection.recv_bytes();
+    return MsgpackCodec::decode<T>(message);
+}
+
+std::vector<std::byte> reversed(std::vector<std::byte> bytes) {
+    return {bytes.rbegin(), bytes.rend()};
+}
+
+// Opens end 1 of the pipe Python made (test_pipe_named.py): says "ready", expects an Order and
+// answers the Table, reverses one raw message, then echoes msgpack values through msgpack-cxx
+// until a nil, and closes its end.
+void pipe_opener(const Segment& segment, const std::string& name) {
+    auto end = shmbus::Connection::open(segment, name, 1);
+    send_packed(end, std::string("ready"));
+    expect_equal(recv_packed<Order>(end), kOrder, "Order through the pipe");
+    send_packed(end, kTable);
+    end.send_bytes(reversed(end.recv_bytes()));
+    for (;;) {
+        const std::vector<std::byte> message = end.recv_bytes();
+        const msgpack::object_handle value = MsgpackCodec::unpack(message);
+        if (value.get().is_nil())
+            break;
+        send_packed(end, value.get());
+    }
+    end.close();
+}
+
+// Makes pipe `name` for Python to open end 1 of: sends an Order and raw bytes, expects the
+// Table and the bytes reversed, then closes its copy of end 1 and reads until Python closes
+// its end.
+void pipe_creator(const Segment& segment, const std::string& name) {
+    auto [mine, theirs] = shmbus::Pipe(segment, name);
+    send_packed(mine, kOrder);
+    mine.send_bytes(kBytes);
+    expect_equal(recv_packed<Table>(mine), kTable, "Table through the pipe");
+    expect_equal(mine.recv_bytes(), reversed(kBytes), "reversed bytes");
+    theirs.close(); // Python holds end 1 now
+    try {
+        (void)mine.recv_bytes();
+    } catch (const shmbus::EndOfStream&) {
+        return;
+    }
+    throw CheckFailed{"a message after the last one"};
+}
+
 // Makes a cereal queue for Python to fail to open.
 void make_cereal_queue(const Segment& segment, const std::string& name) {
     shmbus::Queue<int>::create(segment, name).put(1);
@@ -233,6 +322,8 @@ int run(const std::vector<std::string>& args) {
         consume(segment, args.at(3));
     else if (part == "sync-and-values")
         sync_and_values(segment);
+    else if (part == "chars-and-bools")
+        chars_and_bools(segment);
     else if (part == "wrong-kinds")
         wrong_kinds(segment);
     else if (part == "manager")
@@ -241,6 +332,10 @@ int run(const std::vector<std::string>& args) {
         barrier_and_condition(segment);
     else if (part == "joinable-worker")
         joinable_worker(segment);
+    else if (part == "pipe-opener")
+        pipe_opener(segment, args.at(3));
+    else if (part == "pipe-creator")
+        pipe_creator(segment, args.at(3));
     else if (part == "make-cereal-queue")
         make_cereal_queue(segment, args.at(3));
     else

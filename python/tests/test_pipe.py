@@ -40,3 +40,26 @@ def test_one_way_pipe_and_end_of_stream(segment):
     assert reader.recv_bytes() == b"abc"
     with pytest.raises(EOFError):
         reader.recv()
+
+
+def test_recv_bytes_into_writes_at_an_offset_and_raises_buffer_too_short(segment):
+    reader, writer = shmbus.Pipe(False, segment=segment)
+    writer.send_bytes(b"hello")
+    buffer = bytearray(8)
+    assert reader.recv_bytes_into(buffer, 2) == 5
+    assert buffer == b"\0\0hello\0"
+    writer.send_bytes(b"too long for four")
+    with pytest.raises(multiprocessing.BufferTooShort) as raised:
+        reader.recv_bytes_into(memoryview(bytearray(4)))
+    assert raised.value.args[0] == b"too long for four"  # consumed: it travels in the exception
+    assert isinstance(raised.value, shmbus.BufferTooShort)
+    assert isinstance(raised.value, shmbus.MessageTooLarge)
+    with pytest.raises(ValueError):
+        reader.recv_bytes_into(buffer, 9)
+    writer.send_bytes(b"next")
+    assert reader.recv_bytes_into(buffer) == 4 and buffer[:4] == b"next"
+    writer.close()
+    with pytest.raises(EOFError):
+        reader.recv_bytes_into(buffer)
+    with pytest.raises(BufferError):  # a read-only buffer
+        reader.recv_bytes_into(b"read-only")

@@ -223,3 +223,18 @@ TEST(Array, char_array_value_is_nul_terminated_and_raw_is_every_byte) {
     raw.set_value("12345678");
     EXPECT_EQ(Array<char>::open(*segment, "text").value(), "12345678");
 }
+
+TEST(Value, character_types_and_bool_are_not_the_integers_of_their_size) {
+    ScopedSegment segment;
+    Value<char> c(*segment, "c", 'x');
+    Value<wchar_t> u(*segment, "u", L'\u00e9');
+    Value<bool> flag(*segment, "flag", true);
+    EXPECT_THROW(Value<std::int8_t>::open(*segment, "c"), KindMismatch);
+    EXPECT_THROW(Value<std::int32_t>::open(*segment, "u"), KindMismatch);
+    EXPECT_THROW(Value<std::uint8_t>::open(*segment, "flag"), KindMismatch);
+    EXPECT_EQ(Value<char>::open(*segment, "c").load(), 'x');
+    EXPECT_EQ(Value<wchar_t>::open(*segment, "u").load(), L'\u00e9');
+    EXPECT_TRUE(Value<bool>::open(*segment, "flag").load());
+    Array<std::int8_t> bytes(*segment, "bytes", 3);
+    EXPECT_THROW(Array<char>::open(*segment, "bytes"), KindMismatch);
+}

@@ -134,17 +134,24 @@ void decode_barrier(ObjectReport& report, const detail::BarrierState& state) {
 }
 
 // detail::type_tag<T>() (shmbus/detail/type_tag.hpp): the size in the low 32 bits, the
-// category (1 floating point, 2 signed integral, 3 unsigned integral, 4 anything else) above.
+// category (1 floating point, 2 signed integral, 3 unsigned integral or bool, 4 anything else,
+// 5 a character type) and the encoding (2: through the codec, as bool is) above.
 struct TypeTag {
     std::uint64_t size;
     std::uint64_t category;
+    std::uint64_t encoding;
 };
 TypeTag decode_tag(std::uint64_t tag) {
-    return {tag & 0xffff'ffffU, (tag >> detail::kTagCategoryShift) & 0xffU};
+    return {tag & 0xffff'ffffU, (tag >> detail::kTagCategoryShift) & 0xffU,
+            (tag >> detail::kTagEncodingShift) & 0xffU};
 }
 
 std::string type_name(TypeTag tag) {
+    if (tag.category == 3 && tag.size == 1 && tag.encoding == 2)
+        return "bool";
     switch (tag.category) {
+    case 5:
+        return tag.size == 1 ? "char" : "char" + std::to_string(tag.size * 8);
     case 1:
         return tag.size == 4   ? "float"
                : tag.size == 8 ? "double"

@@ -258,6 +258,19 @@ TEST_F(CliPrimitives, InspectDecodesEachPrimitive) {
     EXPECT_EQ(find_object(report, "barrier").state["broken"], false);
 }
 
+TEST(CliTypes, InspectNamesCharacterAndBoolElements) {
+    ScopedSegment segment;
+    Value<char> c(*segment, "c", 'x');
+    Value<wchar_t> u(*segment, "u", L'u');
+    Value<bool> flag(*segment, "flag", true);
+    Array<char> chars(*segment, "chars", 4);
+    const cli::SegmentReport report = cli::inspect_segment(segment.name());
+    EXPECT_EQ(find_object(report, "c").state["type"], "char");
+    EXPECT_EQ(find_object(report, "u").state["type"], "char32");
+    EXPECT_EQ(find_object(report, "flag").state["type"], "bool");
+    EXPECT_EQ(find_object(report, "chars").state["element_type"], "char");
+}
+
 TEST_F(CliPrimitives, InspectTextShowsStates) {
     const Outcome result = shmbus_run({"inspect", segment.name()});
     ASSERT_EQ(result.code, cli::kExitOk) << result.err;

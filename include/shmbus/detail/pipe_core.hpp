@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <utility>
 
 namespace shmbus {
@@ -37,9 +38,15 @@ struct PipeClaim {
 
 class SHMBUS_EXPORT PipeCore {
 public:
-    /// Creates an anonymous pipe in `segment`; returns its two ends.
-    static std::pair<PipeCore, PipeCore> create(const Segment& segment, bool duplex,
-                                                const PipeOptions& options);
+    /// Creates a pipe in `segment`, named `name` (empty: anonymous); returns its two ends,
+    /// both held by this process.
+    static std::pair<PipeCore, PipeCore> create(const Segment& segment, std::string_view name,
+                                                bool duplex, const PipeOptions& options);
+    /// End `end` (0 or 1) of the pipe named `name`, with a hold of this process's own on it.
+    /// NotFound, KindMismatch (not a pipe), Closed when no process holds that end any more,
+    /// UsageError for another `end`.
+    static PipeCore open(const Segment& segment, std::string_view name, int end,
+                         const WaitOptions& wait);
 
     /// Blocks while the ring is full. Closed when this end or the peer's is closed (or the
     /// peer's receiver died), MessageTooLarge, UsageError on a receive-only end. With a
@@ -88,7 +95,8 @@ public:
     const WaitOptions& wait_options() const { return m_wait; }
 
 private:
-    PipeCore(ObjectRef object, int end, const WaitOptions& wait);
+    /// `slot`: where the hold this process already has on the end is named (-1: untracked).
+    PipeCore(ObjectRef object, int end, const WaitOptions& wait, int slot);
     template <class Try>
     bool wait_until(bool for_space, Try try_once, Deadline deadline);
     bool await_room(std::size_t frame, Deadline deadline);
