@@ -2,10 +2,9 @@
 // A bridge's record in the local segment: counters and the crash-recovery state of one bridge,
 // in an Array<uint64_t> named "shmbus.bridge-<direction>.<queue>" (a topic's:
 // "shmbus.topic-bridge-<direction>.<topic>"; layout in core/messaging/bridge_record_layout.hpp),
-// plus (outbound) the in-flight
-// message in an Array<std::byte> beside it (".payload"), and a Lock (".running") that keeps a
-// second bridge of the same direction off the queue. Each field is read and written with the
-// Array's atomic load/store.
+// plus (outbound) the in-flight message in an Array<std::byte> beside it (".payload"), and a
+// Lock (".running") that keeps a second bridge of the same direction off the queue or topic.
+// Each field is read and written with the Array's atomic load/store.
 #pragma once
 
 #include "messaging/bridge_record_layout.hpp"
