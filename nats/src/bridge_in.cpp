@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The inbound bridge: JetStream stream -> local Queue (shmbus/nats/bridge.hpp). One message in
-// hand at a time: put it, record its stream sequence, then acknowledge; a redelivery whose
-// sequence is not above the recorded one was put already and is only acknowledged.
+// The inbound bridge: JetStream stream -> local Queue or Topic (shmbus/nats/bridge.hpp). One
+// message in hand at a time: put it, record its stream sequence, then acknowledge; a redelivery
+// whose sequence is not above the recorded one was put already and is only acknowledged.
 #include "bridge_record.hpp"
 #include "shmbus/detail/queue_core.hpp"
+#include "shmbus/detail/topic_core.hpp"
 #include "shmbus/nats/client.hpp"
 #include "shmbus/queue.hpp"
+#include "shmbus/topic.hpp"
 
 #include <memory>
 #include <optional>
@@ -67,14 +69,62 @@ std::optional<Origin> origin_of(const Message& message) {
     }
 }
 
+// Where the inbound bridge puts: the local queue, or a publisher of the local topic.
+class Sink {
+public:
+    virtual ~Sink() = default;
+    /// False when the deadline passed first (the queue full, a topic subscriber behind).
+    virtual bool put(std::span<const std::byte> message, detail::Deadline deadline) = 0;
+    virtual void recover_dead() = 0;
+};
+
+class QueueSink final : public Sink {
+public:
+    QueueSink(const Segment& segment, std::string_view name, std::uint64_t tag)
+        : m_queue(segment, name, QueueOptions{}, detail::OpenMode::open_or_create,
+                  ObjectKind::queue, tag) {}
+    bool put(std::span<const std::byte> message, detail::Deadline deadline) override {
+        return m_queue.put(message, deadline);
+    }
+    void recover_dead() override { m_queue.recover_dead(); }
+
+private:
+    detail::QueueCore m_queue;
+};
+
+class TopicSink final : public Sink {
+public:
+    TopicSink(const Segment& segment, std::string_view name, std::uint64_t tag)
+        : m_topic(std::make_shared<detail::TopicCore>(segment, name, TopicOptions{},
+                                                      detail::OpenMode::open_or_create, tag)),
+          m_publisher(m_topic) {}
+    bool put(std::span<const std::byte> message, detail::Deadline deadline) override {
+        return m_publisher.publish(message, deadline);
+    }
+    void recover_dead() override { m_topic->recover_dead(); }
+
+private:
+    std::shared_ptr<detail::TopicCore> m_topic;
+    detail::TopicPublisherCore m_publisher;
+};
+
+std::unique_ptr<Sink> make_sink(const Segment& segment, Bridged kind, std::string_view name,
+                                std::uint64_t tag) {
+    if (kind == Bridged::queue)
+        return std::make_unique<QueueSink>(segment, name, tag);
+    return std::make_unique<TopicSink>(segment, name, tag);
+}
+
 class InboundBridge {
 public:
     InboundBridge(const BridgeOptions& options, std::ostream& log)
         : m_options(options), m_log(log), m_segment(open_keeping_stale(options.segment)),
-          m_record(m_segment, bridge::Direction::in, options.queue) {}
+          m_kind(bridge::bridged(options)), m_name(bridge::bridged_name(options)),
+          m_record(m_segment, bridge::Direction::in, m_kind, m_name) {}
 
     void run(const std::atomic<bool>& stop) {
         m_record.lock_exclusively("inbound");
+        m_record.set_subject(m_options.subject);
         account_for_interrupted_put();
         bridge::Backoff backoff(m_options.max_backoff);
         // relaxed: a plain flag set by a signal handler; nothing is published through it
@@ -95,6 +145,7 @@ public:
                 receive(subscription, stop);
             } catch (const NatsError& error) {
                 m_record.increment(bridge::errors);
+                m_record.set_last_error(error.what());
                 m_log << "shmbus-bridge in: " << error.what() << "; retrying" << std::endl;
                 bridge::sleep_unless_stopped(backoff.next(), stop);
             }
@@ -102,17 +153,17 @@ public:
     }
 
 private:
-    // A kill inside the put: the message may or may not be in the queue. Its redelivery will be
-    // put (again): at least once, never lost. A claim the kill left in the ring is undone now
-    // rather than when a getter has waited on it.
+    // A kill inside the put: the message may or may not be in the queue (or topic). Its
+    // redelivery will be put (again): at least once, never lost. A claim the kill left in the
+    // ring is undone now rather than when a getter has waited on it.
     void account_for_interrupted_put() {
         if (m_record.load(bridge::state) != bridge::putting)
             return;
         m_record.increment(bridge::possibly_duplicated);
         m_record.store(bridge::state, bridge::idle);
         if (const std::optional<std::uint64_t> tag =
-                bridge::queue_type_tag(m_segment, m_options.queue))
-            queue_for(*tag).recover_dead();
+                bridge::object_type_tag(m_segment, m_kind, m_name))
+            sink_for(*tag).recover_dead();
     }
 
     // Sequences restart when the stream is deleted and made again.
@@ -139,11 +190,11 @@ private:
             message.ack();
             return;
         }
-        detail::QueueCore& queue = queue_for(parse_tag(message));
+        Sink& sink = sink_for(parse_tag(message));
         m_record.store(bridge::putting_sequence, sequence);
         m_record.store(bridge::state, bridge::putting);
         const auto step = m_options.ack_wait / 3;
-        while (!queue.put(message.data(), detail::Deadline::after(step))) {
+        while (!sink.put(message.data(), detail::Deadline::after(step))) {
             if (stop.load(std::memory_order_relaxed)) { // not put: redelivered to the next run
                 m_record.store(bridge::state, bridge::idle);
                 return;
@@ -158,21 +209,21 @@ private:
         message.ack();
     }
 
-    detail::QueueCore& queue_for(std::uint64_t tag) {
-        if (!m_queue || m_tag != tag) {
-            m_queue = std::make_unique<detail::QueueCore>(
-                m_segment, m_options.queue, QueueOptions{}, detail::OpenMode::open_or_create,
-                ObjectKind::queue, tag);
+    Sink& sink_for(std::uint64_t tag) {
+        if (!m_sink || m_tag != tag) {
+            m_sink = make_sink(m_segment, m_kind, m_name, tag);
             m_tag = tag;
         }
-        return *m_queue;
+        return *m_sink;
     }
 
     BridgeOptions m_options;
     std::ostream& m_log;
     Segment m_segment;
+    Bridged m_kind;
+    std::string m_name;
     Record m_record;
-    std::unique_ptr<detail::QueueCore> m_queue;
+    std::unique_ptr<Sink> m_sink;
     std::uint64_t m_tag = 0;
 };
 

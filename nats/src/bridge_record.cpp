@@ -5,7 +5,10 @@
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
+#include <array>
+#include <sstream>
 #include <thread>
+#include <unistd.h>
 
 namespace shmbus::nats {
 namespace {
@@ -23,6 +26,13 @@ std::string sanitized(std::string_view text) {
     return result;
 }
 
+std::string host_name() {
+    std::array<char, 256> buffer{};
+    if (::gethostname(buffer.data(), buffer.size() - 1) != 0)
+        return "host";
+    return buffer.data();
+}
+
 } // namespace
 
 std::string default_stream_name(std::string_view subject) {
@@ -33,16 +43,52 @@ std::string default_durable_name(std::string_view segment, std::string_view queu
     return "shmbus_" + sanitized(segment) + "_" + sanitized(queue);
 }
 
-namespace bridge {
-
-std::string record_name(Direction direction, std::string_view queue) {
-    return std::string(direction == Direction::out ? "shmbus.bridge-out." : "shmbus.bridge-in.") +
-           std::string(queue);
+std::string default_topic_durable_name(std::string_view segment, std::string_view topic) {
+    return "shmbus_" + sanitized(host_name()) + "_" + sanitized(segment) + "_" + sanitized(topic);
 }
 
-Record::Record(const Segment& segment, Direction direction, std::string_view queue)
-    : m_fields(segment, record_name(direction, queue), kRecordLength),
-      m_lock(segment, record_name(direction, queue) + ".running") {}
+namespace bridge {
+
+std::string record_name(Direction direction, Bridged kind, std::string_view name) {
+    return std::string(record_prefix(direction == Direction::in, kind == Bridged::topic)) +
+           std::string(name);
+}
+
+Bridged bridged(const BridgeOptions& options) {
+    if (options.queue.empty() == options.topic.empty())
+        throw UsageError("a bridge needs exactly one of a queue and a topic");
+    return options.queue.empty() ? Bridged::topic : Bridged::queue;
+}
+
+std::string_view bridged_name(const BridgeOptions& options) {
+    return bridged(options) == Bridged::queue ? options.queue : options.topic;
+}
+
+Record::Record(const Segment& segment, Direction direction, Bridged kind, std::string_view name)
+    : m_fields(segment, record_name(direction, kind, name), kRecordLength),
+      m_lock(segment, record_name(direction, kind, name) + ".running"), m_kind(kind) {
+    // A new record is all zeros; the magic, stored last, makes it one. Two bridges racing here
+    // store the same words.
+    if (load(magic) == 0) {
+        store(version, kVersion);
+        store(flags,
+              (direction == Direction::in ? kInbound : 0) | (kind == Bridged::topic ? kTopic : 0));
+        store(magic, kMagic);
+    }
+    const auto word = [this](std::size_t index) { return m_fields.load(index); };
+    if (const std::optional<std::string> problem = record_problem(m_fields.size(), word))
+        throw CorruptSegment(record_name(direction, kind, name) + ": " + *problem);
+}
+
+void Record::set_subject(std::string_view subject) {
+    store_text([this](std::size_t index, std::uint64_t value) { m_fields.store(index, value); },
+               kSubjectAt, subject);
+}
+
+void Record::set_last_error(std::string_view error) {
+    store_text([this](std::size_t index, std::uint64_t value) { m_fields.store(index, value); },
+               kLastErrorAt, error);
+}
 
 Record::~Record() {
     if (m_locked)
@@ -52,12 +98,13 @@ Record::~Record() {
 void Record::lock_exclusively(std::string_view what) {
     // A SIGKILLed predecessor's lock is taken over within Lock::kOwnerProbePeriod.
     if (!m_lock.acquire_for(std::chrono::seconds(2)).acquired)
-        throw UsageError("another " + std::string(what) + " bridge runs on this queue");
+        throw UsageError("another " + std::string(what) + " bridge runs on this " +
+                         (m_kind == Bridged::queue ? "queue" : "topic"));
     m_locked = true;
 }
 
 std::uint64_t Record::last_id_from(std::uint64_t epoch) const {
-    for (std::size_t slot = field_count; slot < kRecordLength; slot += 2)
+    for (std::size_t slot = kOriginsAt; slot < kOriginsAt + 2 * kOrigins; slot += 2)
         if (m_fields.load(slot) == epoch)
             return m_fields.load(slot + 1);
     return 0;
@@ -66,13 +113,13 @@ std::uint64_t Record::last_id_from(std::uint64_t epoch) const {
 // A known epoch's id is updated in place (one store). A new epoch takes the next slot round
 // robin, emptied first, so that a kill in between leaves an empty slot, never a wrong pair.
 void Record::set_last_id_from(std::uint64_t epoch, std::uint64_t id) {
-    for (std::size_t slot = field_count; slot < kRecordLength; slot += 2)
+    for (std::size_t slot = kOriginsAt; slot < kOriginsAt + 2 * kOrigins; slot += 2)
         if (m_fields.load(slot) == epoch) {
             m_fields.store(slot + 1, id);
             return;
         }
     const std::uint64_t victim = m_fields.load(next_origin) % kOrigins;
-    const std::size_t slot = field_count + 2 * victim;
+    const std::size_t slot = kOriginsAt + 2 * victim;
     m_fields.store(slot, 0);
     m_fields.store(slot + 1, id);
     m_fields.store(slot, epoch);
@@ -84,8 +131,9 @@ BridgeStatus Record::status() const {
 }
 
 BridgeStatus status_of(const Array<std::uint64_t>& fields) {
-    if (fields.size() != kRecordLength)
-        throw CorruptSegment("bridge record of another layout");
+    const auto word = [&fields](std::size_t index) { return fields.load(index); };
+    if (const std::optional<std::string> problem = record_problem(fields.size(), word))
+        throw CorruptSegment(*problem);
     BridgeStatus status;
     status.forwarded = fields.load(forwarded);
     status.in_flight = fields.load(state) == in_flight ? 1 : 0;
@@ -96,6 +144,9 @@ BridgeStatus status_of(const Array<std::uint64_t>& fields) {
     status.possibly_duplicated = fields.load(possibly_duplicated);
     status.last_sequence = fields.load(last_sequence);
     status.errors = fields.load(errors);
+    status.missed = fields.load(missed);
+    status.subject = load_text(word, kSubjectAt);
+    status.last_error = load_text(word, kLastErrorAt);
     return status;
 }
 
@@ -113,11 +164,26 @@ std::chrono::milliseconds Backoff::next() {
     return current;
 }
 
-std::optional<std::uint64_t> queue_type_tag(const Segment& segment, std::string_view queue) {
+std::optional<std::uint64_t> object_type_tag(const Segment& segment, Bridged kind,
+                                             std::string_view name) {
+    const ObjectKind wanted = kind == Bridged::queue ? ObjectKind::queue : ObjectKind::topic;
     for (const detail::DirEntry* entry : detail::ready_entries(segment))
-        if (entry->kind == ObjectKind::queue && std::string_view(entry->name) == queue)
+        if (entry->kind == wanted && std::string_view(entry->name) == name)
             return entry->type_tag;
     return std::nullopt;
+}
+
+std::uint64_t existing_type_tag(const Segment& segment, Bridged kind, std::string_view name) {
+    if (const std::optional<std::uint64_t> tag = object_type_tag(segment, kind, name))
+        return *tag;
+    throw NotFound("no " + std::string(kind == Bridged::queue ? "queue" : "topic") + " '" +
+                   std::string(name) + "' in segment " + segment.name());
+}
+
+std::string hex(std::uint64_t value) {
+    std::ostringstream out;
+    out << std::hex << value;
+    return out.str();
 }
 
 std::string stream_of(const BridgeOptions& options) {
@@ -129,6 +195,8 @@ StreamOptions stream_options(const BridgeOptions& options) {
     stream.name = stream_of(options);
     stream.subject = options.subject;
     stream.duplicate_window = options.duplicate_window;
+    stream.retention =
+        bridged(options) == Bridged::queue ? Retention::work_queue : Retention::limits;
     return stream;
 }
 
@@ -140,22 +208,25 @@ ConnectOptions connect_options(const BridgeOptions& options, std::string_view na
 }
 
 std::string durable_of(const BridgeOptions& options) {
-    return options.durable.empty() ? default_durable_name(options.segment, options.queue)
-                                   : options.durable;
+    if (!options.durable.empty())
+        return options.durable;
+    return bridged(options) == Bridged::queue
+               ? default_durable_name(options.segment, options.queue)
+               : default_topic_durable_name(options.segment, options.topic);
 }
 
 } // namespace bridge
 
-BridgeStatus bridge_out_status(std::string_view segment, std::string_view queue) {
+BridgeStatus bridge_out_status(std::string_view segment, std::string_view name, Bridged kind) {
     const Segment opened = Segment::observe(segment);
-    return bridge::status_of(
-        Array<std::uint64_t>::open(opened, bridge::record_name(bridge::Direction::out, queue)));
+    return bridge::status_of(Array<std::uint64_t>::open(
+        opened, bridge::record_name(bridge::Direction::out, kind, name)));
 }
 
-BridgeStatus bridge_in_status(std::string_view segment, std::string_view queue) {
+BridgeStatus bridge_in_status(std::string_view segment, std::string_view name, Bridged kind) {
     const Segment opened = Segment::observe(segment);
     return bridge::status_of(
-        Array<std::uint64_t>::open(opened, bridge::record_name(bridge::Direction::in, queue)));
+        Array<std::uint64_t>::open(opened, bridge::record_name(bridge::Direction::in, kind, name)));
 }
 
 } // namespace shmbus::nats

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // A bridge's record in the local segment: counters and the crash-recovery state of one bridge,
-// in an Array<uint64_t> named "shmbus.bridge-<direction>.<queue>", plus (outbound) the in-flight
-// message in an Array<std::byte> beside it (".payload"), and a Lock (".running") that keeps a
-// second bridge of the same direction off the queue. Each field is read and written with the
-// Array's atomic load/store.
+// in an Array<uint64_t> named "shmbus.bridge-<direction>.<queue>" (a topic's:
+// "shmbus.topic-bridge-<direction>.<topic>"; layout in core/messaging/bridge_record_layout.hpp),
+// plus (outbound) the in-flight message in an Array<std::byte> beside it (".payload"), and a
+// Lock (".running") that keeps a second bridge of the same direction off the queue or topic.
+// Each field is read and written with the Array's atomic load/store.
 #pragma once
 
+#include "messaging/bridge_record_layout.hpp"
 #include "shmbus/array.hpp"
 #include "shmbus/lock.hpp"
 #include "shmbus/nats/bridge.hpp"
@@ -21,51 +23,25 @@
 
 namespace shmbus::nats::bridge {
 
-/// The record's fields (indices into the Array).
-enum Field : std::size_t {
-    state,            ///< RecordState
-    epoch,            ///< out: random, nonzero; makes message ids unique across segments
-    last_id,          ///< out: the id number the last taken message got (they start at 1)
-    in_flight_id,     ///< out: id number of the message in the in-flight record
-    in_flight_length, ///< out: its length in bytes
-    last_sequence,    ///< in: stream sequence of the last message put
-    putting_sequence, ///< in: stream sequence of the message being put
-    stream_created,   ///< in: creation time of the stream last_sequence belongs to
-    next_origin,      ///< in: the origin slot a new outbound bridge's epoch takes next
-    forwarded,        ///< BridgeStatus counters from here on
-    republished,
-    duplicates_dropped,
-    redeliveries_skipped,
-    possibly_lost,
-    possibly_duplicated,
-    errors,
-    field_count,
-};
-
-/// Inbound: after the fields, kOrigins pairs [epoch, last id number put] of the outbound
-/// bridges whose messages it received, replaced round robin.
-inline constexpr std::size_t kOrigins = 32;
-inline constexpr std::size_t kRecordLength = field_count + 2 * kOrigins;
-
-/// What the bridge was doing; a restart reads it to finish or account for the interrupted step.
-enum RecordState : std::uint64_t {
-    idle = 0,
-    taking = 1,    ///< out: inside the queue's get; a kill here may lose the message taken
-    in_flight = 2, ///< out: the in-flight record holds a message not yet acknowledged
-    putting = 3,   ///< in: inside the queue's put; a kill here may put the message twice
-};
+// The record's words, states and names, shared with the CLI that reads them.
+using namespace detail::bridge_layout;
 
 /// The header name carrying the element type tag (hex) of the bridged queue.
 inline constexpr const char* kTypeTagHeader = "Shmbus-Type-Tag";
 
 enum class Direction { out, in };
 
-std::string record_name(Direction direction, std::string_view queue);
+std::string record_name(Direction direction, Bridged kind, std::string_view name);
+
+/// What `options` bridges, and its name.
+Bridged bridged(const BridgeOptions& options);
+std::string_view bridged_name(const BridgeOptions& options);
 
 /// Opens (or creates) the record of one bridge.
 class Record {
 public:
-    Record(const Segment& segment, Direction direction, std::string_view queue);
+    /// CorruptSegment when an object of that name is not a record this version writes.
+    Record(const Segment& segment, Direction direction, Bridged kind, std::string_view name);
     /// Releases the bridge lock when lock_exclusively() took it.
     ~Record();
     Record(const Record&) = delete;
@@ -73,6 +49,9 @@ public:
     std::uint64_t load(Field field) const { return m_fields.load(field); }
     void store(Field field, std::uint64_t value) { m_fields.store(field, value); }
     void increment(Field field) { store(field, load(field) + 1); } // only the lock holder writes
+    /// Records what `ls` and `inspect` show beside the counters.
+    void set_subject(std::string_view subject);
+    void set_last_error(std::string_view error);
     /// Inbound: the last id number put from the outbound bridge `epoch`, 0 when none.
     std::uint64_t last_id_from(std::uint64_t epoch) const;
     /// Inbound: records `id` as the last put from `epoch`.
@@ -84,6 +63,7 @@ public:
 private:
     Array<std::uint64_t> m_fields;
     Lock m_lock;
+    Bridged m_kind;
     bool m_locked = false;
 };
 
@@ -106,11 +86,20 @@ private:
     std::chrono::milliseconds m_next = kFirst;
 };
 
-/// The element type tag of the queue `queue` in `segment`, nullopt when there is none.
-std::optional<std::uint64_t> queue_type_tag(const Segment& segment, std::string_view queue);
+/// The element type tag of the queue (or topic) `name` in `segment`, nullopt when there is none.
+std::optional<std::uint64_t> object_type_tag(const Segment& segment, Bridged kind,
+                                             std::string_view name);
+/// As object_type_tag, NotFound when there is none.
+std::uint64_t existing_type_tag(const Segment& segment, Bridged kind, std::string_view name);
+/// Hexadecimal digits of `value` (type tags and message ids).
+std::string hex(std::uint64_t value);
+
+/// The outbound bridge of a topic (topic_bridge_out.cpp).
+void run_topic_bridge_out(const BridgeOptions& options, const std::atomic<bool>& stop,
+                          std::ostream& log);
 
 std::string stream_of(const BridgeOptions& options);
-/// The stream both directions use: work-queue retention, file storage.
+/// The stream both directions use: file storage, work-queue retention (a topic's: limits).
 StreamOptions stream_options(const BridgeOptions& options);
 /// Reconnects for ever; `name` is what the server shows.
 ConnectOptions connect_options(const BridgeOptions& options, std::string_view name);

@@ -72,14 +72,18 @@ struct BridgeTest : ::testing::Test {
         return result;
     }
 
-    BridgeStatus out_status() { return status_or_none(bridge_out_status, here.name()); }
-    BridgeStatus in_status() { return status_or_none(bridge_in_status, there.name()); }
+    BridgeStatus out_status() {
+        return status_or_none([&] { return bridge_out_status(here.name(), "orders"); });
+    }
+    BridgeStatus in_status() {
+        return status_or_none([&] { return bridge_in_status(there.name(), "orders"); });
+    }
 
     // A bridge that has not started yet has no record.
     template <class Status>
-    static BridgeStatus status_or_none(Status status, const std::string& segment) {
+    static BridgeStatus status_or_none(Status status) {
         try {
-            return status(segment, "orders");
+            return status();
         } catch (const NotFound&) {
             return {};
         }
@@ -149,7 +153,7 @@ TEST_F(BridgeTest, ARepublishedInFlightMessageIsDroppedByTheServerAsADuplicate) 
         ASSERT_TRUE(eventually([&] { return out_status().forwarded == 1; }, 20s)) << out.log();
     }
     // As if killed after the server stored it but before the record was cleared.
-    bridge::Record record(*here, bridge::Direction::out, "orders");
+    bridge::Record record(*here, bridge::Direction::out, Bridged::queue, "orders");
     record.store(bridge::state, bridge::in_flight);
     BridgeThread out(true, out_options);
     BridgeThread in(false, in_options);
@@ -176,7 +180,7 @@ TEST_F(BridgeTest, TheInboundBridgeSkipsAMessageItAlreadyPut) {
     Connection connection(connect);
     JetStream js(connection);
     const std::string stream = default_stream_name(in_options.subject);
-    bridge::Record record(*there, bridge::Direction::in, "orders");
+    bridge::Record record(*there, bridge::Direction::in, Bridged::queue, "orders");
     record.store(bridge::stream_created,
                  static_cast<std::uint64_t>(js.stream_info(stream).created_ns));
     record.store(bridge::last_sequence, 1);
@@ -236,7 +240,8 @@ TEST_F(BridgeTest, WithoutAServerTheOutboundBridgeLeavesTheMessagesQueuedAndRetr
 TEST_F(BridgeTest, ASecondBridgeOnTheSameQueueIsRefused) {
     Queue<std::string> source(*here, "orders");
     BridgeThread first(true, out_options);
-    Lock held(*here, bridge::record_name(bridge::Direction::out, "orders") + ".running");
+    Lock held(*here,
+              bridge::record_name(bridge::Direction::out, Bridged::queue, "orders") + ".running");
     ASSERT_TRUE(eventually([&] { return held.locked(); }, 20s));
     std::atomic<bool> stop{false};
     std::ostringstream log;

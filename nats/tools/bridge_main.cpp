@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// shmbus-bridge: `out` drains a local Queue into a NATS JetStream stream, `in` feeds a local
-// Queue from one, `status` prints a bridge's record (shmbus/nats/bridge.hpp). `shmbus bridge
+// shmbus-bridge: `out` drains a local Queue (or forwards a local Topic) into a NATS JetStream
+// stream, `in` feeds a local Queue (or Topic) from one, `status` prints a bridge's record
+// (shmbus/nats/bridge.hpp). `shmbus bridge
 // ...` runs this program. SIGINT / SIGTERM stop a bridge between two messages.
 #include "shmbus/errors.hpp"
 #include "shmbus/nats/bridge.hpp"
@@ -17,14 +18,22 @@ extern "C" void request_stop(int) {
     g_stop.store(true, std::memory_order_relaxed); // relaxed: read by the bridge loops only
 }
 
-void add_bridge_options(CLI::App& command, shmbus::nats::BridgeOptions& options, int& ack_wait_ms) {
+// --queue or --topic, exactly one.
+void add_bridged_options(CLI::App& command, shmbus::nats::BridgeOptions& options) {
     command.add_option("--segment", options.segment, "local segment")->required();
-    command.add_option("--queue", options.queue, "local queue")->required();
+    CLI::Option* queue = command.add_option("--queue", options.queue, "local queue");
+    CLI::Option* topic = command.add_option("--topic", options.topic, "local topic");
+    queue->excludes(topic);
+}
+
+void add_bridge_options(CLI::App& command, shmbus::nats::BridgeOptions& options, int& ack_wait_ms) {
+    add_bridged_options(command, options);
     command.add_option("--url", options.url, "NATS server, nats://host:port")->required();
     command.add_option("--subject", options.subject, "NATS subject")->required();
     command.add_option("--stream", options.stream, "JetStream stream (default SHMBUS_<subject>)");
-    command.add_option("--durable", options.durable,
-                       "inbound: durable consumer (default shmbus_<segment>_<queue>)");
+    command.add_option("--durable,--consumer", options.durable,
+                       "inbound: durable consumer (default shmbus_<segment>_<queue>; a topic's: "
+                       "shmbus_<host>_<segment>_<topic>, one per host)");
     command.add_option("--ack-wait-ms", ack_wait_ms, "inbound: redelivery after (ms)");
 }
 
@@ -35,19 +44,24 @@ void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
               << " redeliveries_skipped=" << status.redeliveries_skipped
               << " possibly_lost=" << status.possibly_lost
               << " possibly_duplicated=" << status.possibly_duplicated
-              << " last_sequence=" << status.last_sequence << " errors=" << status.errors << '\n';
+              << " missed=" << status.missed << " last_sequence=" << status.last_sequence
+              << " errors=" << status.errors << " subject=" << status.subject << " last_error=\""
+              << status.last_error << "\"\n";
 }
 
 // Prints the record of each direction that has one; returns how many it printed.
 int print_records(const shmbus::nats::BridgeOptions& options) {
+    const auto kind =
+        options.topic.empty() ? shmbus::nats::Bridged::queue : shmbus::nats::Bridged::topic;
+    const std::string& name = options.topic.empty() ? options.queue : options.topic;
     int printed = 0;
     try {
-        print("out", shmbus::nats::bridge_out_status(options.segment, options.queue));
+        print("out", shmbus::nats::bridge_out_status(options.segment, name, kind));
         ++printed;
     } catch (const shmbus::NotFound&) {
     }
     try {
-        print("in", shmbus::nats::bridge_in_status(options.segment, options.queue));
+        print("in", shmbus::nats::bridge_in_status(options.segment, name, kind));
         ++printed;
     } catch (const shmbus::NotFound&) {
     }
@@ -57,19 +71,24 @@ int print_records(const shmbus::nats::BridgeOptions& options) {
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"shmbus-bridge: a local shmbus Queue to and from NATS JetStream"};
+    CLI::App app{"shmbus-bridge: a local shmbus Queue or Topic to and from NATS JetStream"};
     app.require_subcommand(1);
     shmbus::nats::BridgeOptions options;
     int ack_wait_ms = 5000;
-    CLI::App* out = app.add_subcommand("out", "drain a local queue into a JetStream stream");
+    CLI::App* out = app.add_subcommand(
+        "out", "drain a local queue into a JetStream stream (or forward a local topic)");
     add_bridge_options(*out, options, ack_wait_ms);
-    CLI::App* in = app.add_subcommand("in", "feed a local queue from a JetStream stream");
+    CLI::App* in = app.add_subcommand("in", "feed a local queue or topic from a JetStream stream");
     add_bridge_options(*in, options, ack_wait_ms);
-    CLI::App* status = app.add_subcommand("status", "print the bridges' records of a queue");
-    status->add_option("--segment", options.segment, "local segment")->required();
-    status->add_option("--queue", options.queue, "local queue")->required();
+    CLI::App* status =
+        app.add_subcommand("status", "print the bridges' records of a queue or topic");
+    add_bridged_options(*status, options);
     CLI11_PARSE(app, argc, argv);
     options.ack_wait = std::chrono::milliseconds(ack_wait_ms);
+    if (options.queue.empty() == options.topic.empty()) {
+        std::cerr << "shmbus-bridge: give --queue or --topic\n";
+        return 2;
+    }
 
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
@@ -79,7 +98,9 @@ int main(int argc, char** argv) {
         else if (in->parsed())
             shmbus::nats::run_bridge_in(options, g_stop, std::cerr);
         else if (print_records(options) == 0) {
-            std::cerr << "shmbus-bridge: no bridge has run on queue " << options.queue
+            std::cerr << "shmbus-bridge: no bridge has run on "
+                      << (options.topic.empty() ? "queue " + options.queue
+                                                : "topic " + options.topic)
                       << " of segment " << options.segment << '\n';
             return 1;
         }

@@ -35,7 +35,7 @@ std::string bridge_program() {
 
 BridgeCommand::BridgeCommand(CLI::App& app)
     : m_command(app.add_subcommand(
-          "bridge", "Move a local Queue's messages to and from NATS JetStream (runs "
+          "bridge", "Move a local Queue's or Topic's messages to and from NATS JetStream (runs "
                     "shmbus-bridge: out, in, status; see README \"Beyond one host\")")) {
     m_command->prefix_command();
     m_command->set_help_flag(); // `shmbus bridge --help` is shmbus-bridge's help

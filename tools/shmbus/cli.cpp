@@ -207,7 +207,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                         "attached pids with process names (dead ones marked; a long list ends in "
                         "\"+N more\" to fit the terminal) and status (ok, STALE, unknown, corrupt, "
                         "unreadable). Symlinks are listed as corrupt and never followed; segments "
-                        "you may not read as unreadable, with their owner and size"));
+                        "you may not read as unreadable, with their owner and size. Below the "
+                        "table, each NATS bridge recorded in a segment"));
     ls->add_flag("--json", options.json,
                  wrap_help("Print one JSON document (schema shmbus.ls), every process included"));
     ls->footer("\nExit status is 0 even when segments are stale or corrupt. The table fits in\n"
@@ -221,8 +222,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                   "Condition waiters; Barrier parties/waiting/broken; Value contents; Array length "
                   "and element type; Queue and JoinableQueue depth, capacity, put/get counters, "
                   "parked getters and putters, unfinished tasks; Pipe channels and closed ends; "
-                  "Manager Dict and List entries; Pool workers and tasks. An object this version "
-                  "cannot decode shows its kind and size"));
+                  "Manager Dict and List entries; Pool workers and tasks; each NATS bridge "
+                  "(direction, queue or topic, subject, in flight, forwarded, errors, last "
+                  "error). An object this version cannot decode shows its kind and size"));
     inspect->add_option("NAME", options.name, name_help)->required();
     inspect->add_flag("--json", options.json,
                       wrap_help("Print one JSON document (schema shmbus.inspect)"));

@@ -42,6 +42,23 @@ struct ProcessRow {
     std::string comm;
 };
 
+/// A NATS bridge's record found in a segment (decode_bridge.hpp).
+struct BridgeRow {
+    bool inbound = false;
+    bool topic = false;
+    /// The queue or topic it bridges.
+    std::string name;
+    std::string subject;
+    std::uint64_t in_flight = 0;
+    std::uint64_t forwarded = 0;
+    std::uint64_t errors = 0;
+    /// Empty when none.
+    std::string last_error;
+    /// Why the record could not be read (another layout or version); the fields above but the
+    /// direction and name are then unknown.
+    std::string problem;
+};
+
 /// One line of `shmbus ls`, and the header part of `shmbus inspect`.
 struct SegmentSummary {
     std::string name;
@@ -63,6 +80,7 @@ struct SegmentSummary {
     std::uint64_t bytes_free = 0;
     std::uint64_t object_count = 0;
     std::vector<ProcessRow> processes;
+    std::vector<BridgeRow> bridges;
 };
 
 /// One directory entry and a decoded snapshot of its state.

@@ -2,6 +2,7 @@
 // Formatting: the data structs of cli.hpp as plain-terminal text or as JSON (schema in
 // README.md, "The shmbus CLI"). Nothing here touches shared memory.
 #include "cli.hpp"
+#include "decode_bridge.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -146,6 +147,10 @@ json to_json(const SegmentSummary& summary) {
     result["bytes_free"] = valid ? json(summary.bytes_free) : json(nullptr);
     result["object_count"] = valid ? json(summary.object_count) : json(nullptr);
     result["processes"] = processes;
+    json bridges = json::array();
+    for (const BridgeRow& bridge : summary.bridges)
+        bridges.push_back(to_json(bridge));
+    result["bridges"] = bridges;
     return result;
 }
 
@@ -239,7 +244,11 @@ std::string format_ls(const std::vector<SegmentSummary>& segments, std::size_t w
     for (std::size_t i = 0; i < segments.size(); ++i)
         if (readable(segments[i]))
             rows[i + 1][kProcessColumn] = fitted_process_list(segments[i].processes, budget);
-    return table(rows);
+    std::string text = table(rows);
+    for (const SegmentSummary& s : segments)
+        for (const BridgeRow& bridge : s.bridges)
+            text += "  " + s.name + " bridge " + bridge_line(bridge) + "\n";
+    return text;
 }
 
 std::string format_inspect(const SegmentReport& report) {
@@ -258,6 +267,10 @@ std::string format_inspect(const SegmentReport& report) {
         text << "  STALE: no attached process is alive; `shmbus gc` removes it\n";
     if (s.status == SegmentStatus::unknown)
         text << "  liveness    unknown (" << s.problem << "); `shmbus gc` keeps it\n";
+    if (!s.bridges.empty())
+        text << "bridges (" << s.bridges.size() << ")\n";
+    for (const BridgeRow& bridge : s.bridges)
+        text << "  " << bridge_line(bridge) << "\n";
     text << "objects (" << report.objects.size() << ")\n" << objects_table(report.objects);
     return text.str();
 }

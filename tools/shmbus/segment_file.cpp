@@ -2,6 +2,7 @@
 // Probing files in /dev/shm without trusting them: see segment_file.hpp.
 #include "segment_file.hpp"
 
+#include "decode_bridge.hpp"
 #include "os/liveness.hpp"
 #include "segment/layout.hpp"
 #include "segment/mapping.hpp"
@@ -163,6 +164,7 @@ void fill_segment_facts(SegmentSummary& summary, const Segment& segment) {
     summary.heap_used = header.total_size - detail::kHeapOffset - segment.bytes_free();
     summary.bytes_free = segment.bytes_free();
     summary.object_count = segment.objects().size();
+    summary.bridges = bridge_rows(segment);
     for (const AttachedProcess& process : segment.processes())
         summary.processes.push_back(
             {process.pid, process.start_time, process.alive, process_name(process)});

@@ -138,6 +138,10 @@ public:
     std::uint64_t last_lag() const { return m_lag; }
     /// Messages lost since subscribing.
     std::uint64_t dropped() const { return m_dropped; }
+    /// Position in the topic's total order of the next message to read: a message just
+    /// received sits one below. Positions never repeat in a topic's life (the NATS topic bridge
+    /// makes message ids of them).
+    std::uint64_t next_position() const { return m_cursor; }
     /// Messages published and not yet read. @concurrent result may be stale.
     std::uint64_t pending() const;
     const TopicCore& topic() const { return *m_topic; }

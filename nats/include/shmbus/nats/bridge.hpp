@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file
-/// Bridges between a local shmbus Queue and a NATS JetStream stream, with no change to the
-/// programs that use the queue: the outbound bridge drains the queue into the stream, the
-/// inbound bridge (on another host) feeds a local queue from it. They move the queue's encoded
-/// frames untouched; the element type travels in a header, so both ends use the same T.
+/// Bridges between a local shmbus Queue or Topic and a NATS JetStream stream, with no change to
+/// the programs that use them: the outbound bridge drains the queue into the stream, the
+/// inbound bridge (on another host) feeds a local queue from it. They move the encoded frames
+/// untouched; the element type travels in a header, so both ends use the same T.
+///
+/// Topic bridges (BridgeOptions::topic): the outbound bridge is one more subscriber of the
+/// local topic and publishes every message it receives to a stream of limits retention; each
+/// host's inbound bridge reads the whole stream through a durable consumer of its own and
+/// publishes it into its local topic. Message ids are the topic's positions, so a restarted
+/// outbound bridge re-reads the topic's history and republishes nothing twice (README "Beyond
+/// one host" states what a topic bridge can miss).
 ///
 /// Crash safety (README "Beyond one host" states the guarantee):
 /// - outbound: a message taken from the queue is first copied into the bridge's in-flight
@@ -37,15 +44,19 @@ struct BridgeOptions {
     /// when missing (and keeps a stale one: it holds messages not yet taken).
     std::string segment;
     /// The local queue; the inbound bridge creates it (default QueueOptions) when missing.
+    /// Exactly one of queue and topic is set.
     std::string queue;
+    /// The local topic; the inbound bridge creates it (default TopicOptions) when missing.
+    std::string topic;
     /// The NATS server(s), nats://host:port.
     std::string url;
     /// The subject messages travel on.
     std::string subject;
-    /// The JetStream stream (work-queue retention, file storage), created when missing;
-    /// empty: default_stream_name(subject).
+    /// The JetStream stream (file storage; work-queue retention for a queue, limits for a
+    /// topic), created when missing; empty: default_stream_name(subject).
     std::string stream;
-    /// The inbound bridge's durable consumer; empty: default_durable_name(segment, queue).
+    /// The inbound bridge's durable consumer; empty: default_durable_name(segment, queue), or
+    /// for a topic default_topic_durable_name(segment, topic): one consumer per host.
     std::string durable;
     /// Inbound: the server redelivers a message not acknowledged within this time.
     std::chrono::milliseconds ack_wait{std::chrono::seconds(5)};
@@ -59,6 +70,9 @@ struct BridgeOptions {
 std::string default_stream_name(std::string_view subject);
 /// "shmbus_<segment>_<queue>" made a valid consumer name in the same way.
 std::string default_durable_name(std::string_view segment, std::string_view queue);
+/// "shmbus_<host name>_<segment>_<topic>" made a valid consumer name in the same way: every
+/// host reads the whole stream through its own consumer.
+std::string default_topic_durable_name(std::string_view segment, std::string_view topic);
 
 /// What a bridge recorded in its segment (shmbus-bridge status).
 struct BridgeStatus {
@@ -75,28 +89,41 @@ struct BridgeStatus {
     std::uint64_t redeliveries_skipped = 0;
     /// Outbound: restarts after a kill inside the take window (see the top of this file).
     std::uint64_t possibly_lost = 0;
+    /// Outbound topic bridge: messages published on the topic that it never received (it was
+    /// down longer than the topic's history lasts, or lagged under SlowSubscriber::overwrite).
+    std::uint64_t missed = 0;
     /// Inbound: restarts after a kill inside the put window (see the top of this file).
     std::uint64_t possibly_duplicated = 0;
     /// Inbound: stream sequence of the last message put.
     std::uint64_t last_sequence = 0;
     /// Failed attempts to reach or use the server so far.
     std::uint64_t errors = 0;
+    /// The subject it forwards on, and the text of its last error (empty when none).
+    std::string subject;
+    std::string last_error;
 };
 
 /// Drains the queue into the stream until `stop` becomes true or the queue is closed and
 /// drained. Reconnects with back-off while the server is unreachable (logging each error to
 /// `log`); the messages wait in the local queue meanwhile. UsageError when another outbound
-/// bridge runs on the queue; NotFound when the segment or queue is missing.
+/// bridge runs on the queue; NotFound when the segment or queue is missing. With a topic:
+/// forwards every message published on it until `stop` (a topic is never drained).
 void run_bridge_out(const BridgeOptions& options, const std::atomic<bool>& stop, std::ostream& log);
 /// Feeds the queue from the stream until `stop` becomes true. Fetches the next message only
 /// once the previous one was put: while the local queue is full, nothing more is fetched
 /// (the message in hand is kept alive on the server with in-progress acknowledgements).
-/// UsageError when another inbound bridge runs on the queue.
+/// UsageError when another inbound bridge runs on the queue. With a topic: publishes into it,
+/// waiting (in the same way) while a subscriber is behind under SlowSubscriber::block.
 void run_bridge_in(const BridgeOptions& options, const std::atomic<bool>& stop, std::ostream& log);
 
-/// The outbound bridge's record for `queue` in `segment`; NotFound when it never ran.
-BridgeStatus bridge_out_status(std::string_view segment, std::string_view queue);
-/// The inbound bridge's record for `queue` in `segment`; NotFound when it never ran.
-BridgeStatus bridge_in_status(std::string_view segment, std::string_view queue);
+/// What a bridge moves.
+enum class Bridged : std::uint8_t { queue, topic };
+
+/// The outbound bridge's record for `name` in `segment`; NotFound when it never ran.
+BridgeStatus bridge_out_status(std::string_view segment, std::string_view name,
+                               Bridged kind = Bridged::queue);
+/// The inbound bridge's record for `name` in `segment`; NotFound when it never ran.
+BridgeStatus bridge_in_status(std::string_view segment, std::string_view name,
+                              Bridged kind = Bridged::queue);
 
 } // namespace shmbus::nats

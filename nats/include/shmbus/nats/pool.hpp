@@ -13,6 +13,7 @@
 ///   shmbus::nats::Pool pool("nats://nats-host:4222", "squares");
 ///   std::vector<int> squares = pool.map(square, std::vector{1, 2, 3}); // 1 4 9
 ///   int nine = pool.apply(square, 3);
+///   for (int s : pool.imap_unordered(square, std::vector{4, 5})) ... // 16 25, as they come
 /// @endcode
 ///
 /// Delivery: a task is acknowledged by its worker after the worker published the result; a
@@ -26,6 +27,7 @@
 
 #include "shmbus/codec.hpp"
 #include "shmbus/errors.hpp"
+#include "shmbus/nats/pool_results.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -157,6 +159,58 @@ public:
             pending.push_back(apply_async(fn, input));
         return collect(pending);
     }
+    /// map without waiting: an AsyncResult of the results vector (or of the first failed
+    /// task's error, in input order). callback(results) or error_callback(const
+    /// std::exception&) (either may be nullptr) runs on the pool's receiving thread before the
+    /// result is ready.
+    template <class R, class P, class Range, class Callback = std::nullptr_t,
+              class ErrorCallback = std::nullptr_t>
+    AsyncResult<std::vector<R>> map_async(R (*fn)(P), const Range& inputs,
+                                          Callback callback = nullptr,
+                                          ErrorCallback error_callback = nullptr) {
+        static_assert(!std::is_void_v<R>, "shmbus::nats::Pool::map_async: a task with a result");
+        std::size_t count = 0;
+        for (auto it = std::begin(inputs); it != std::end(inputs); ++it)
+            ++count;
+        auto gather = std::make_shared<pool_detail::MapGather<R>>(count);
+        AsyncResult<std::vector<R>> result(gather->promise.get_future().share());
+        const auto finish = [gather, callback, error_callback] {
+            if (gather->error) {
+                try {
+                    std::rethrow_exception(gather->error);
+                } catch (const std::exception& failure) {
+                    if constexpr (!std::is_null_pointer_v<ErrorCallback>)
+                        error_callback(failure);
+                }
+                gather->promise.set_exception(gather->error);
+                return;
+            }
+            std::vector<R> values = gather->take();
+            if constexpr (!std::is_null_pointer_v<Callback>)
+                callback(values);
+            gather->promise.set_value(std::move(values));
+        };
+        if (count == 0)
+            finish();
+        std::size_t index = 0;
+        for (const auto& input : inputs)
+            submit_each(fn, input, [gather, finish, i = index++](pool_detail::Outcome<R> outcome) {
+                if (gather->deliver(i, std::move(outcome)))
+                    finish();
+            });
+        return result;
+    }
+    /// fn(x) for every x of `inputs`, all submitted now; the results in input order as they
+    /// come (ImapResults).
+    template <class R, class P, class Range>
+    ImapResults<R> imap(R (*fn)(P), const Range& inputs) {
+        return submit_imap(fn, inputs, true);
+    }
+    /// As imap, the results in the order they arrive.
+    template <class R, class P, class Range>
+    ImapResults<R> imap_unordered(R (*fn)(P), const Range& inputs) {
+        return submit_imap(fn, inputs, false);
+    }
     /// fn(a, b, ...) for every tuple (a, b, ...) of `inputs`, as map.
     template <class R, class... P, class Range>
     std::vector<R> starmap(R (*fn)(P...), const Range& inputs) {
@@ -170,6 +224,44 @@ public:
 private:
     using Completion = std::function<void(std::span<const std::byte>, std::exception_ptr)>;
     void submit(const std::string& task, std::vector<std::byte> arguments, Completion done);
+
+    // fn(input) on a worker; `done` gets its result or error on the receiving thread.
+    template <class R, class P, class Input, class Done>
+    void submit_each(R (*fn)(P), const Input& input, Done done) {
+        submit(task_name(reinterpret_cast<std::uintptr_t>(fn)),
+               to_bytes(std::tuple<std::decay_t<P>>(input)),
+               [done](std::span<const std::byte> bytes, std::exception_ptr error) mutable {
+                   done(outcome_of<R>(bytes, error));
+               });
+    }
+
+    template <class R>
+    static pool_detail::Outcome<R> outcome_of(std::span<const std::byte> bytes,
+                                              std::exception_ptr error) {
+        if (error)
+            return pool_detail::Outcome<R>(std::in_place_index<1>, error);
+        try {
+            return pool_detail::Outcome<R>(std::in_place_index<0>, from_bytes<R>(bytes));
+        } catch (const std::exception&) { // not an R: DecodeError in its place
+            return pool_detail::Outcome<R>(std::in_place_index<1>, std::current_exception());
+        }
+    }
+
+    template <class R, class P, class Range>
+    ImapResults<R> submit_imap(R (*fn)(P), const Range& inputs, bool ordered) {
+        static_assert(!std::is_void_v<R>, "shmbus::nats::Pool::imap: a task with a result");
+        auto state = std::make_shared<pool_detail::ImapState<R>>();
+        state->ordered = ordered;
+        for (auto it = std::begin(inputs); it != std::end(inputs); ++it)
+            ++state->total;
+        state->by_input.resize(ordered ? state->total : 0);
+        std::size_t index = 0;
+        for (const auto& input : inputs)
+            submit_each(fn, input, [state, i = index++](pool_detail::Outcome<R> outcome) {
+                state->deliver(i, std::move(outcome));
+            });
+        return ImapResults<R>(state);
+    }
 
     template <class R>
     static std::vector<R> collect(std::vector<AsyncResult<R>>& pending) {
