@@ -49,15 +49,19 @@ std::string more(std::size_t hidden) {
     return hidden == 0 ? "" : " +" + std::to_string(hidden) + " more";
 }
 
-// As many processes as fit in `budget` characters (at least one), then "+N more".
+// As many processes as fit in `budget` characters, then "+N more"; when not even the first fits
+// whole, its pid alone (kMinimumProcessWidth leaves room for "1234567 +99 more").
 std::string fitted_process_list(const std::vector<ProcessRow>& processes, std::size_t budget) {
     if (processes.empty())
         return "-";
     std::string text;
     for (std::size_t shown = 0; shown < processes.size(); ++shown) {
         std::string longer = (text.empty() ? "" : text + ", ") + process_entry(processes[shown]);
-        if (!text.empty() && longer.size() + more(processes.size() - shown - 1).size() > budget)
+        if (longer.size() + more(processes.size() - shown - 1).size() > budget) {
+            if (text.empty())
+                return std::to_string(processes.front().pid) + more(processes.size() - 1);
             return text + more(processes.size() - shown);
+        }
         text = std::move(longer);
     }
     return text;
