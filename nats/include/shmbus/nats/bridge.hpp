@@ -98,8 +98,9 @@ struct BridgeStatus {
     std::uint64_t last_sequence = 0;
     /// Failed attempts to reach or use the server so far.
     std::uint64_t errors = 0;
-    /// The subject it forwards on, and the text of its last error (empty when none).
+    /// The subject it forwards on.
     std::string subject;
+    /// The text of its last error (empty when none).
     std::string last_error;
 };
 

@@ -110,15 +110,22 @@ public:
     /// A single-pass input iterator over the results; the end is std::default_sentinel.
     class iterator {
     public:
+        /// A result.
         using value_type = R;
+        /// For std::input_iterator.
         using difference_type = std::ptrdiff_t;
+        /// A singular iterator, for std::input_iterator.
         iterator() = default;
+        /// The current result, valid until the next increment.
         const R& operator*() const { return *m_current; }
+        /// Waits for the next result; throws a failed task's error in its place.
         iterator& operator++() {
             m_current = m_results->next();
             return *this;
         }
+        /// As ++it.
         void operator++(int) { ++*this; }
+        /// True after the last result.
         friend bool operator==(const iterator& it, std::default_sentinel_t) {
             return !it.m_current.has_value();
         }
@@ -131,6 +138,7 @@ public:
     };
     /// Single pass: begin() waits for the first result.
     iterator begin() { return iterator(this); }
+    /// The end of the results.
     std::default_sentinel_t end() const { return {}; }
 
 private:
