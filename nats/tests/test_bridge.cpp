@@ -6,6 +6,7 @@
 #include "shmbus/nats/bridge.hpp"
 #include "shmbus/nats/client.hpp"
 #include "shmbus/queue.hpp"
+#include "support/bridge_thread.hpp"
 #include "support/harness.hpp"
 #include "support/nats_server.hpp"
 
@@ -17,44 +18,12 @@ namespace shmbus::nats {
 namespace {
 
 using namespace std::chrono_literals;
+using shmbus::nats::test::BridgeThread;
+using shmbus::nats::test::test_name;
 using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
 
 constexpr std::size_t kSegmentSize = std::size_t{64} << 20; // sparse
-
-std::string test_name() {
-    return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-// A bridge running in a thread until the fixture stops it.
-class BridgeThread {
-public:
-    BridgeThread(bool outbound, const BridgeOptions& options)
-        : m_thread([this, outbound, options] {
-              try {
-                  if (outbound)
-                      run_bridge_out(options, m_stop, m_log);
-                  else
-                      run_bridge_in(options, m_stop, m_log);
-              } catch (const std::exception& error) {
-                  m_log << "bridge ended: " << error.what();
-              }
-          }) {}
-    ~BridgeThread() { stop(); }
-    BridgeThread(const BridgeThread&) = delete;
-    BridgeThread& operator=(const BridgeThread&) = delete;
-    void stop() {
-        m_stop = true;
-        if (m_thread.joinable())
-            m_thread.join();
-    }
-    std::string log() const { return m_log.str(); }
-
-private:
-    std::atomic<bool> m_stop{false};
-    std::ostringstream m_log;
-    std::thread m_thread;
-};
 
 struct BridgeTest : ::testing::Test {
     ScopedSegment here{kSegmentSize};  // the sending host

@@ -6,6 +6,7 @@
 #include "shmbus/nats/bridge.hpp"
 #include "shmbus/nats/client.hpp"
 #include "shmbus/topic.hpp"
+#include "support/bridge_thread.hpp"
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
 #include "support/nats_server.hpp"
@@ -24,6 +25,8 @@ namespace shmbus::nats {
 namespace {
 
 using namespace std::chrono_literals;
+using shmbus::nats::test::BridgeThread;
+using shmbus::nats::test::test_name;
 using shmbus::test::Child;
 using shmbus::test::eventually;
 using shmbus::test::ScopedSegment;
@@ -32,40 +35,6 @@ constexpr std::size_t kSegmentSize = std::size_t{64} << 20; // sparse
 // The sending topic's history covers every message of a test: a bridge that subscribes (or
 // restarts) late still receives them all.
 constexpr TopicOptions kSendingTopic{.capacity = 2048, .max_message_size = 256, .history = 2048};
-
-std::string test_name() {
-    return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-// A bridge running in a thread until stopped.
-class BridgeThread {
-public:
-    BridgeThread(bool outbound, const BridgeOptions& options)
-        : m_thread([this, outbound, options] {
-              try {
-                  if (outbound)
-                      run_bridge_out(options, m_stop, m_log);
-                  else
-                      run_bridge_in(options, m_stop, m_log);
-              } catch (const std::exception& error) {
-                  m_log << "bridge ended: " << error.what();
-              }
-          }) {}
-    ~BridgeThread() { stop(); }
-    BridgeThread(const BridgeThread&) = delete;
-    BridgeThread& operator=(const BridgeThread&) = delete;
-    void stop() {
-        m_stop = true;
-        if (m_thread.joinable())
-            m_thread.join();
-    }
-    std::string log() const { return m_log.str(); }
-
-private:
-    std::atomic<bool> m_stop{false};
-    std::ostringstream m_log;
-    std::thread m_thread;
-};
 
 struct TopicBridgeTest : ::testing::Test {
     ScopedSegment here{kSegmentSize};
