@@ -65,6 +65,17 @@ void expect_equal(const T& got, const T& want, std::string_view what) {
         throw CheckFailed{"unexpected " + std::string(what)};
 }
 
+// Fails unless `open` throws KindMismatch (an object opened with the wrong codec or type).
+template <class Open>
+void expect_kind_mismatch(Open open, std::string_view what) {
+    try {
+        open();
+    } catch (const shmbus::KindMismatch&) {
+        return;
+    }
+    throw CheckFailed{std::string(what) + " opened without KindMismatch"};
+}
+
 // Decodes every message of `in` and encodes it again into `out`, until a nil: a round trip
 // through msgpack-cxx's own representation.
 void echo(const Segment& segment, const std::string& in, const std::string& out) {
@@ -179,34 +190,24 @@ void chars_and_bools(const Segment& segment) {
     auto bits = shmbus::Array<bool>::open(segment, "bits");
     expect_equal(bits.to_vector(), {true, false, true}, "Array('?')");
     bits.store(1, true);
-    const auto mismatch = [](auto open, std::string_view what) {
-        try {
-            open();
-        } catch (const shmbus::KindMismatch&) {
-            return;
-        }
-        throw CheckFailed{std::string(what) + " opened without KindMismatch"};
-    };
-    mismatch([&] { shmbus::Value<std::int8_t>::open(segment, "c"); }, "Value<int8_t> of 'c'");
-    mismatch([&] { shmbus::Value<std::int32_t>::open(segment, "u"); }, "Value<int32_t> of 'u'");
-    mismatch([&] { shmbus::Value<std::uint8_t>::open(segment, "flag"); }, "Value<uint8_t> of '?'");
+    expect_kind_mismatch([&] { shmbus::Value<std::int8_t>::open(segment, "c"); },
+                         "Value<int8_t> of 'c'");
+    expect_kind_mismatch([&] { shmbus::Value<std::int32_t>::open(segment, "u"); },
+                         "Value<int32_t> of 'u'");
+    expect_kind_mismatch([&] { shmbus::Value<std::uint8_t>::open(segment, "flag"); },
+                         "Value<uint8_t> of '?'");
 }
 
 // Opening Python's objects with the wrong codec or type fails as KindMismatch.
 void wrong_kinds(const Segment& segment) {
-    const auto mismatch = [](auto open, std::string_view what) {
-        try {
-            open();
-        } catch (const shmbus::KindMismatch&) {
-            return;
-        }
-        throw CheckFailed{std::string(what) + " opened without KindMismatch"};
-    };
-    mismatch([&] { shmbus::Queue<int>::open(segment, "packed"); }, "a cereal Queue<int>");
-    mismatch([&] { shmbus::JoinableQueue<int, MsgpackCodec>::open(segment, "packed"); },
-             "a JoinableQueue");
-    mismatch([&] { shmbus::Value<double>::open(segment, "int32"); }, "Value<double> of 'i'");
-    mismatch([&] { shmbus::Value<std::int64_t>::open(segment, "int32"); }, "Value<int64_t>");
+    expect_kind_mismatch([&] { shmbus::Queue<int>::open(segment, "packed"); },
+                         "a cereal Queue<int>");
+    expect_kind_mismatch([&] { shmbus::JoinableQueue<int, MsgpackCodec>::open(segment, "packed"); },
+                         "a JoinableQueue");
+    expect_kind_mismatch([&] { shmbus::Value<double>::open(segment, "int32"); },
+                         "Value<double> of 'i'");
+    expect_kind_mismatch([&] { shmbus::Value<std::int64_t>::open(segment, "int32"); },
+                         "Value<int64_t>");
 }
 
 // Reads and extends the Manager dict and list Python made (test_manager.py).

@@ -15,6 +15,7 @@
 #include "segment/mapping.hpp"
 #include "support/harness.hpp"
 #include "sync/sync_state.hpp"
+#include "test_cli_run.hpp"
 
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
@@ -58,25 +59,10 @@ namespace {
 namespace bip = boost::interprocess;
 using nlohmann::json;
 using test::Child;
+using test::Outcome;
 using test::ScopedSegment;
+using test::shmbus_run;
 using test::UnlinkOnExit;
-
-struct Outcome {
-    int code;
-    std::string out;
-    std::string err;
-};
-
-Outcome shmbus_run(std::vector<std::string> args) {
-    args.insert(args.begin(), "shmbus");
-    std::vector<const char*> argv;
-    for (const std::string& arg : args)
-        argv.push_back(arg.c_str());
-    std::ostringstream out;
-    std::ostringstream err;
-    const int code = cli::run(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
 
 const cli::ObjectReport& find_object(const cli::SegmentReport& report, std::string_view name) {
     for (const cli::ObjectReport& object : report.objects)

@@ -2,14 +2,14 @@
 // `shmbus ls` and `inspect` show the NATS bridges' records a segment holds. The records are made
 // here with Array<std::uint64_t> and their layout (core/messaging/bridge_record_layout.hpp), as
 // the bridges make them: the CLI and its tests never link the NATS client.
-#include "cli.hpp"
 #include "messaging/bridge_record_layout.hpp"
 #include "support/harness.hpp"
+#include "test_cli_run.hpp"
 
 #include <gtest/gtest.h>
 #include <shmbus/array.hpp>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shmbus {
@@ -20,15 +20,9 @@ using test::ScopedSegment;
 namespace layout = detail::bridge_layout;
 
 std::string run_cli(std::vector<std::string> args, int expected_code = 0) {
-    args.insert(args.begin(), "shmbus");
-    std::vector<const char*> argv;
-    for (const std::string& arg : args)
-        argv.push_back(arg.c_str());
-    std::ostringstream out;
-    std::ostringstream err;
-    EXPECT_EQ(cli::run(static_cast<int>(argv.size()), argv.data(), out, err), expected_code)
-        << err.str();
-    return out.str();
+    const test::Outcome outcome = test::shmbus_run(std::move(args));
+    EXPECT_EQ(outcome.code, expected_code) << outcome.err;
+    return outcome.out;
 }
 
 // A record as an outbound topic bridge leaves it: one message in flight, one error so far.
