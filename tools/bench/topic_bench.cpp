@@ -9,13 +9,12 @@
 //
 //   bench_topic_bench [--trips N] [--quick] [--sizes 64,65536,1048576] [--subscribers 1,2,4]
 //                     [--many-wait block|hybrid] [--no-iceoryx]
-//   bench_topic_bench --iceoryx-json [--rounds N] [--quick] [--sizes ...] [--subscribers ...]
+//   bench_topic_bench --iceoryx-serve [--quick]
 // iceoryx rows (built when libiceoryx-posh-dev is installed): iox-roudi is started and stopped
 // by the bench; its readers poll with one subscriber and wait in a WaitSet beyond.
-// --iceoryx-json measures only iceoryx's rows (round trips, then one-way messages), N rounds per
-// row, and prints one JSON document ({"iceoryx": false, "note"} when it cannot): `shmbus bench`
-// runs it as a child in each round of its topic table, so that neither libshmbus nor the CLI
-// links iceoryx.
+// --iceoryx-serve measures only iceoryx's rows (round trips, then one-way messages), one round
+// per request on stdin, as JSON lines (serve_iceoryx below): `shmbus bench` keeps it as a child
+// through its topic table.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -429,56 +428,73 @@ std::uint64_t trips_for(std::size_t size, std::uint64_t trips) {
     return std::min(trips, scaled);
 }
 
-// --iceoryx-json: iceoryx's rows only, `rounds` per row, as one JSON document: "rounds" holds
-// the round trips' figures and "throughput_rounds" the one-way rates of the same rounds.
-nlohmann::json iceoryx_document([[maybe_unused]] const std::vector<std::size_t>& sizes,
-                                [[maybe_unused]] const std::vector<int>& subscriber_counts,
-                                [[maybe_unused]] std::uint64_t trips, [[maybe_unused]] int rounds) {
+#ifdef SHMBUS_BENCH_ICEORYX
+// One round of iceoryx's row at `size` with `subscribers`, as a JSON line: "rounds" holds the
+// round trips' figures and "throughput_rounds" the one-way rate of the same round.
+nlohmann::json iceoryx_round(const shmbus::Segment& segment, std::size_t size, int subscribers,
+                             std::uint64_t trips, int round) {
+    nlohmann::json row = {{"size", size},
+                          {"subscribers", subscribers},
+                          {"wait", subscribers == 1 ? "polling" : "waitset"},
+                          {"rounds", nlohmann::json::array()},
+                          {"throughput_rounds", nlohmann::json::array()}};
+    const IceoryxResult r = run_iceoryx(segment, size, subscribers, trips_for(size, trips), round);
+    const Summary& s = r.rtt;
+    if (s.count == 0) {
+        row["note"] = "failed: a round took no sample";
+        return row;
+    }
+    row["rounds"].push_back({{"metric", "latency"},
+                             {"p50_ns", s.p50},
+                             {"p90_ns", s.p90},
+                             {"p99_ns", s.p99},
+                             {"p999_ns", s.p999},
+                             {"max_ns", s.max},
+                             {"count", s.count}});
+    row["throughput_rounds"].push_back(
+        {{"metric", "throughput"}, {"messages", r.messages}, {"seconds", r.seconds}});
+    return row;
+}
+#endif
+
+// --iceoryx-serve: starts iox-roudi once, answers with one JSON line whether iceoryx runs, then
+// measures one round per request line "SIZE SUBSCRIBERS" on stdin, one JSON line each, until
+// stdin ends. `shmbus bench` keeps it as a child, so that each iceoryx round runs right beside
+// the Topic rows it is compared with, and neither libshmbus nor the CLI links iceoryx.
+int serve_iceoryx([[maybe_unused]] std::uint64_t trips) {
 #ifdef SHMBUS_BENCH_ICEORYX
     const std::string name = "shmbus-topic-bench-" + std::to_string(getpid());
     auto segment = shmbus::Segment::create(name, std::size_t{16} << 20);
     shmbus::Segment::unlink(name);
     RouDi roudi;
-    if (!roudi.running())
-        return {{"iceoryx", false}, {"note", "iox-roudi did not start (another one running?)"}};
-    nlohmann::json rows = nlohmann::json::array();
-    int round = 0;
-    for (std::size_t size : sizes)
-        for (int subscribers : subscriber_counts) {
-            nlohmann::json row = {{"size", size},
-                                  {"subscribers", subscribers},
-                                  {"wait", subscribers == 1 ? "polling" : "waitset"},
-                                  {"rounds", nlohmann::json::array()},
-                                  {"throughput_rounds", nlohmann::json::array()}};
-            for (int i = 0; i < rounds; ++i) {
-                const IceoryxResult r =
-                    run_iceoryx(segment, size, subscribers, trips_for(size, trips), round++);
-                const Summary& s = r.rtt;
-                if (s.count == 0) {
-                    row["rounds"] = nlohmann::json::array();
-                    row["throughput_rounds"] = nlohmann::json::array();
-                    row["note"] = "failed: a round took no sample";
-                    break;
-                }
-                row["rounds"].push_back({{"metric", "latency"},
-                                         {"p50_ns", s.p50},
-                                         {"p90_ns", s.p90},
-                                         {"p99_ns", s.p99},
-                                         {"p999_ns", s.p999},
-                                         {"max_ns", s.max},
-                                         {"count", s.count}});
-                row["throughput_rounds"].push_back(
-                    {{"metric", "throughput"}, {"messages", r.messages}, {"seconds", r.seconds}});
-            }
-            rows.push_back(row);
-        }
-    return {{"iceoryx", true},
-            {"version", std::string("iceoryx ") + ICEORYX_LATEST_RELEASE_VERSION},
-            {"rows", rows}};
+    if (!roudi.running()) {
+        std::printf("%s\n",
+                    nlohmann::json{{"iceoryx", false},
+                                   {"note", "iox-roudi did not start (another one running?)"}}
+                        .dump()
+                        .c_str());
+        return 0;
+    }
+    std::printf("%s\n", nlohmann::json{{"iceoryx", true},
+                                       {"version",
+                                        std::string("iceoryx ") + ICEORYX_LATEST_RELEASE_VERSION}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+    std::size_t size = 0;
+    int subscribers = 0;
+    for (int round = 0; std::scanf("%zu %d", &size, &subscribers) == 2; ++round) {
+        std::printf("%s\n", iceoryx_round(segment, size, subscribers, trips, round).dump().c_str());
+        std::fflush(stdout);
+    }
 #else
-    return {{"iceoryx", false},
-            {"note", "bench_topic_bench was built without libiceoryx-posh-dev"}};
+    std::printf("%s\n", nlohmann::json{{"iceoryx", false},
+                                       {"note", "bench_topic_bench was built without "
+                                                "libiceoryx-posh-dev"}}
+                            .dump()
+                            .c_str());
 #endif
+    return 0;
 }
 
 std::string human(std::size_t size) {
@@ -518,20 +534,16 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"hybrid", "block"}));
     bool iceoryx = true;
     app.add_flag("!--no-iceoryx", iceoryx, "leave out iceoryx's publish/subscribe");
-    bool iceoryx_json = false;
-    app.add_flag("--iceoryx-json", iceoryx_json,
-                 "only iceoryx's rows, as JSON (what shmbus bench runs)");
-    int rounds = 1;
-    app.add_option("--rounds", rounds, "--iceoryx-json: rounds per row")->check(CLI::Range(1, 100));
+    bool iceoryx_serve = false;
+    app.add_flag("--iceoryx-serve", iceoryx_serve,
+                 "measure iceoryx's rows one round per stdin line \"SIZE SUBSCRIBERS\", as JSON "
+                 "lines (what shmbus bench runs)");
     CLI11_PARSE(app, argc, argv);
     g_many_wait = many_wait == "block" ? shmbus::WaitPolicy::block : shmbus::WaitPolicy::hybrid;
     if (quick)
         trips = std::max<std::uint64_t>(trips / 10, 100);
-    if (iceoryx_json) {
-        std::printf("%s\n",
-                    iceoryx_document(sizes, subscriber_counts, trips, rounds).dump().c_str());
-        return 0;
-    }
+    if (iceoryx_serve)
+        return serve_iceoryx(trips);
 
     const std::string name = "shmbus-topic-bench-" + std::to_string(getpid());
     auto segment = shmbus::Segment::create(name, std::size_t{512} << 20);

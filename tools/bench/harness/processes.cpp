@@ -6,8 +6,10 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <fcntl.h>
 #include <memory>
 #include <new>
+#include <pthread.h>
 #include <stdexcept>
 #include <string>
 #include <sys/mman.h>
@@ -141,6 +143,79 @@ std::string run_command(const std::string& command) {
     if (pclose(pipe.release()) != 0)
         throw std::runtime_error("failed: " + command);
     return out;
+}
+
+LineChild::LineChild(const std::string& command) {
+    int input[2];
+    int output[2];
+    if (pipe2(input, O_CLOEXEC) != 0)
+        throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (pipe2(output, O_CLOEXEC) != 0) {
+        const int error = errno;
+        close(input[0]);
+        close(input[1]);
+        throw std::system_error(error, std::generic_category(), "pipe2");
+    }
+    m_pid = fork();
+    if (m_pid < 0) {
+        const int error = errno;
+        for (int fd : {input[0], input[1], output[0], output[1]})
+            close(fd);
+        throw std::system_error(error, std::generic_category(), "fork");
+    }
+    if (m_pid == 0) {
+        dup2(input[0], STDIN_FILENO);
+        dup2(output[1], STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(input[0]);
+    close(output[1]);
+    m_input = input[1];
+    m_output = fdopen(output[0], "r");
+    if (m_output == nullptr) {
+        const int error = errno;
+        close(m_input);
+        close(output[0]);
+        waitpid(m_pid, nullptr, 0);
+        throw std::system_error(error, std::generic_category(), "fdopen");
+    }
+}
+
+LineChild::~LineChild() {
+    close(m_input);
+    std::fclose(m_output);
+    waitpid(m_pid, nullptr, 0);
+}
+
+void LineChild::write_line(const std::string& line) {
+    const std::string text = line + "\n";
+    // A child that died must not kill us with SIGPIPE: block it for the write and take a signal
+    // the write raised before unblocking.
+    sigset_t pipe_signal;
+    sigset_t saved;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &saved);
+    const ssize_t written = write(m_input, text.data(), text.size());
+    const int error = errno;
+    if (written < 0 && error == EPIPE) {
+        const timespec none{};
+        sigtimedwait(&pipe_signal, nullptr, &none);
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    if (written != static_cast<ssize_t>(text.size()))
+        throw std::system_error(error, std::generic_category(), "the child stopped reading");
+}
+
+std::string LineChild::read_line() {
+    std::string line;
+    for (int c = std::fgetc(m_output); c != '\n'; c = std::fgetc(m_output)) {
+        if (c == EOF)
+            throw std::runtime_error("the child's output ended");
+        line += static_cast<char>(c);
+    }
+    return line;
 }
 
 std::string shell_quote(const std::string& text) {

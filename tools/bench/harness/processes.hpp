@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,6 +89,27 @@ private:
 /// Runs `command` through the shell and returns its standard output; throws when it cannot
 /// start or exits non-zero.
 std::string run_command(const std::string& command);
+
+/// A command run through the shell with pipes for its standard input and output, for a
+/// protocol of one line each way. The destructor closes its input (the command's cue to end)
+/// and reaps it.
+class LineChild {
+public:
+    explicit LineChild(const std::string& command);
+    ~LineChild();
+    LineChild(const LineChild&) = delete;
+    LineChild& operator=(const LineChild&) = delete;
+
+    /// Writes `line` and a newline to its input; throws when it stopped reading.
+    void write_line(const std::string& line);
+    /// Its next line of output without the newline; throws when its output ended.
+    std::string read_line();
+
+private:
+    pid_t m_pid;
+    int m_input;
+    std::FILE* m_output;
+};
 
 /// `text` in single quotes for the shell.
 std::string shell_quote(const std::string& text);

@@ -397,7 +397,7 @@ std::string format_report(const Report& report) {
         out << "\nTopic: 1 publisher to N subscriber processes. RTT: a message out, every "
                "subscriber answers.\n/Queue and /ring: the median of each round's ratio to a "
                "Queue with one consumer and\nthe plain ring measured in the same round; "
-               "/iceoryx: the ratio of medians.\n";
+               "/iceoryx: the same, with iceoryx's round run\nright after the row's.\n";
     for (std::size_t size : report.topic_sizes)
         out << "\n" << topic_table(report, size);
     bool heading = false;

@@ -84,16 +84,9 @@ void pair_with(std::vector<TopicRow>& rows, const TopicRow& baseline, const char
         pair_row(row, baseline, key);
 }
 
-template <class T>
-std::string comma_list(const std::vector<T>& values) {
-    std::string out;
-    for (const T& value : values)
-        out += (out.empty() ? "" : ",") + std::to_string(value);
-    return out;
-}
-
-/// iceoryx's rows, from `bench_topic_bench --iceoryx-json` (it starts and stops iox-roudi),
-/// run once per round and size so that its rounds sit beside shmbus's of the same round.
+/// iceoryx's rows, from `bench_topic_bench --iceoryx-serve`, kept as a child through the topic
+/// table (it starts iox-roudi once and stops it when its input ends): each of its rounds runs
+/// right after the Topic rows of the same size and subscriber count.
 class IceoryxRounds {
 public:
     IceoryxRounds(const SuiteOptions& options, Report& report)
@@ -107,45 +100,64 @@ public:
                  "), so the topic table has no iceoryx rows");
     }
 
-    /// One round at `size`, appended to `rows` (made at the first round, one per subscriber
-    /// count). After a failure no further round runs, and a note says why.
-    void measure(std::size_t size, std::vector<TopicRow>& rows) {
-        if (!m_running)
+    /// One round at `size` with `subscribers`, appended to `rows` (made at the first round, one
+    /// per subscriber count). After a failure no further round runs, and a note says why.
+    void measure(std::size_t size, int subscribers, std::vector<TopicRow>& rows) {
+        if (!m_running || !started())
             return;
         if (m_options.progress)
-            m_options.progress("topic, " + size_text(size) + ", iceoryx (starting iox-roudi)");
-        const std::string command = shell_quote(m_options.iceoryx_program) +
-                                    " --iceoryx-json --rounds 1 --sizes " + std::to_string(size) +
-                                    " --subscribers " + comma_list(m_options.topic_subscribers) +
-                                    (m_options.quick ? " --quick" : "") + " 2>/dev/null";
-        nlohmann::json doc;
+            m_options.progress("topic, " + size_text(size) + ", iceoryx, " +
+                               std::to_string(subscribers) + " subscribers");
         try {
-            doc = nlohmann::json::parse(run_command(command));
-        } catch (const std::exception& e) {
-            return stop(std::string("iceoryx rows missing: ") + e.what());
-        }
-        if (!doc.value("iceoryx", false))
-            return stop("iceoryx: not installed (" + doc.value("note", std::string()) + ")");
-        m_version = doc.value("version", "");
-        for (const auto& item : doc.at("rows"))
+            m_server->write_line(std::to_string(size) + " " + std::to_string(subscribers));
+            const nlohmann::json item = nlohmann::json::parse(m_server->read_line());
             add_round(item, row_for(rows, item));
+        } catch (const std::exception& e) {
+            stop(std::string("iceoryx rows missing: ") + e.what());
+        }
     }
 
     /// The mechanism and the note, once the rows are measured.
     void finish() {
+        m_server.reset();
         if (!m_version.empty()) {
             m_report.topic_mechanisms.push_back({kIceoryxKey, "iceoryx publish/subscribe (loan)"});
             m_report.notes.push_back(
                 "iceoryx rows: " + m_version + ", iox-roudi started and stopped by " +
                 m_options.iceoryx_program +
-                " in each round; readers poll with one subscriber "
-                "and wait in a WaitSet beyond; its publisher waits for full subscriber queues");
+                " --iceoryx-serve for the whole table, each round run right after the Topic rows "
+                "of its size and subscriber count; readers poll with one subscriber and wait in "
+                "a WaitSet beyond; its publisher waits for full subscriber queues");
         }
     }
 
 private:
+    /// Starts the child at the first round; false (with a note) when iceoryx cannot run.
+    bool started() {
+        if (m_server)
+            return true;
+        if (m_options.progress)
+            m_options.progress("topic, iceoryx (starting iox-roudi)");
+        try {
+            m_server = std::make_unique<LineChild>(
+                shell_quote(m_options.iceoryx_program) + " --iceoryx-serve" +
+                (m_options.quick ? " --quick" : "") + " 2>/dev/null");
+            const nlohmann::json hello = nlohmann::json::parse(m_server->read_line());
+            if (!hello.value("iceoryx", false)) {
+                stop("iceoryx: not installed (" + hello.value("note", std::string()) + ")");
+                return false;
+            }
+            m_version = hello.value("version", "");
+            return true;
+        } catch (const std::exception& e) {
+            stop(std::string("iceoryx rows missing: ") + e.what());
+            return false;
+        }
+    }
+
     void stop(std::string why) {
         m_running = false;
+        m_server.reset();
         m_report.notes.push_back(std::move(why));
     }
 
@@ -179,11 +191,12 @@ private:
     Report& m_report;
     bool m_running = true;
     std::string m_version;
+    std::unique_ptr<LineChild> m_server;
 };
 
-/// Every row at one size: in each round the ring and the Queue (one subscriber), then each
-/// Topic row, then iceoryx's, so that a row and its baselines share the machine's state of
-/// that round.
+/// Every row at one size: in each round the ring and the Queue (one subscriber), then for each
+/// subscriber count the Topic rows and iceoryx's, so that a row and its baselines share the
+/// machine's state of that round, and a Topic row and iceoryx's are a second apart at most.
 std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size, int rounds,
                                    IceoryxRounds& iceoryx) {
     const TopicBudget budget = topic_budget(size, options.quick);
@@ -216,17 +229,21 @@ std::vector<TopicRow> measure_size(const SuiteOptions& options, std::size_t size
                [&] { return fanout_latency(FanoutKind::queue, size, 1, budget, options.pin); });
         record(queue.throughput,
                [&] { return fanout_throughput(FanoutKind::queue, size, 1, budget, options.pin); });
-        for (TopicRow& row : topics) {
-            const FanoutKind kind =
-                row.mechanism() == kTopicLoanKey ? FanoutKind::topic_loan : FanoutKind::topic_copy;
-            record(row.latency, [&] {
-                return fanout_latency(kind, size, row.subscribers, budget, options.pin);
-            });
-            record(row.throughput, [&] {
-                return fanout_throughput(kind, size, row.subscribers, budget, options.pin);
-            });
+        for (int subscribers : options.topic_subscribers) {
+            for (TopicRow& row : topics) {
+                if (row.subscribers != subscribers)
+                    continue;
+                const FanoutKind kind = row.mechanism() == kTopicLoanKey ? FanoutKind::topic_loan
+                                                                         : FanoutKind::topic_copy;
+                record(row.latency, [&] {
+                    return fanout_latency(kind, size, subscribers, budget, options.pin);
+                });
+                record(row.throughput, [&] {
+                    return fanout_throughput(kind, size, subscribers, budget, options.pin);
+                });
+            }
+            iceoryx.measure(size, subscribers, iceoryx_rows);
         }
-        iceoryx.measure(size, iceoryx_rows);
     }
     for (TopicRow& row : topics)
         for (const TopicRow& iox : iceoryx_rows)

@@ -5,6 +5,7 @@
 #include "channels.hpp"
 #include "histogram.hpp"
 #include "measure.hpp"
+#include "processes.hpp"
 #include "suite.hpp"
 #include "topics.hpp"
 
@@ -12,6 +13,8 @@
 #include <cmath>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <stdexcept>
+#include <system_error>
 #include <vector>
 
 namespace shmbus::bench {
@@ -317,3 +320,22 @@ TEST(Measure, MemcpyBuffersAreAlignedAndHalfAPageApart) {
 
 } // namespace
 } // namespace shmbus::bench
+
+TEST(Processes, LineChildAnswersLineByLineAndReportsAnEndedChild) {
+    shmbus::bench::LineChild echo("while read line; do echo \"got $line\"; done");
+    echo.write_line("64 1");
+    EXPECT_EQ(echo.read_line(), "got 64 1");
+    echo.write_line("65536 2");
+    EXPECT_EQ(echo.read_line(), "got 65536 2");
+
+    shmbus::bench::LineChild gone("exit 0");
+    EXPECT_THROW((void)gone.read_line(), std::runtime_error); // its output ended
+    // Writing to a child that stopped reading throws instead of killing us with SIGPIPE; the
+    // pipe's buffer may take the first lines, so write until it refuses.
+    EXPECT_THROW(
+        {
+            for (int line = 0; line < 100000; ++line)
+                gone.write_line("64 1");
+        },
+        std::system_error);
+}
