@@ -159,15 +159,20 @@ void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std:
         notify_all(state.space); // a publisher a whole ring behind may wait for this slot
 }
 
-TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> message) {
-    check_size(message.size());
+TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> first,
+                                            std::span<const std::byte> second) {
+    const std::size_t size = first.size() + second.size();
+    check_size(size);
     std::uint64_t position = 0;
     std::byte* payload = try_claim(position);
     if (payload == nullptr)
         return TopicStatus::full;
-    if (!message.empty())
-        std::memcpy(payload, message.data(), message.size());
-    finish(position, kSlotPublished, message.size());
+    // An empty span's data() may be null, which memcpy must not get.
+    if (!first.empty())
+        std::memcpy(payload, first.data(), first.size());
+    if (!second.empty())
+        std::memcpy(payload + first.size(), second.data(), second.size());
+    finish(position, kSlotPublished, size);
     return TopicStatus::ok;
 }
 
@@ -199,8 +204,9 @@ void TopicPublisherCore::return_loan(std::uint64_t position) {
     finish(position, kSlotAborted, 0); // subscribers skip it, as a dead publisher's
 }
 
-bool TopicPublisherCore::publish(std::span<const std::byte> message, Deadline deadline) {
-    return wait_for_room([&] { return try_publish(message) == TopicStatus::ok; }, deadline);
+bool TopicPublisherCore::publish(std::span<const std::byte> first,
+                                 std::span<const std::byte> second, Deadline deadline) {
+    return wait_for_room([&] { return try_publish(first, second) == TopicStatus::ok; }, deadline);
 }
 
 } // namespace shmbus::detail

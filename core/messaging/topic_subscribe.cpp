@@ -9,7 +9,6 @@
 #include "wait/park.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 namespace shmbus::detail {
@@ -157,14 +156,13 @@ TopicStatus TopicSubscriberCore::consumed(bool intact) {
     return TopicStatus::ok;
 }
 
-TopicStatus TopicSubscriberCore::try_recv(ByteBuffer& out) {
+TopicStatus TopicSubscriberCore::try_recv(FrameSink sink) {
     TopicSlotHeader* slot = nullptr;
     std::uint64_t seen = 0;
     const TopicStatus status = find_message(slot, seen);
     if (status != TopicStatus::ok)
         return status;
-    const std::uint64_t size = message_size(*slot);
-    std::memcpy(out.resize_for_overwrite(size), TopicLayout::payload(*slot), size);
+    sink(FrameView({TopicLayout::payload(*slot), message_size(*slot)}, {}));
     return consumed(unchanged(*slot, seen));
 }
 
@@ -202,8 +200,8 @@ TopicStatus TopicSubscriberCore::release_borrow() {
     return consumed(intact);
 }
 
-TopicStatus TopicSubscriberCore::recv(ByteBuffer& out, Deadline deadline) {
-    return wait_for_message([&] { return try_recv(out); }, deadline);
+TopicStatus TopicSubscriberCore::recv(FrameSink sink, Deadline deadline) {
+    return wait_for_message([&] { return try_recv(sink); }, deadline);
 }
 
 std::uint64_t TopicSubscriberCore::pending() const {

@@ -97,7 +97,12 @@ public:
     }
     /// False when there is no room now; never blocks.
     [[nodiscard]] bool try_publish(const T& item) {
-        return m_core->try_publish(encoded(item)) == detail::TopicStatus::ok;
+        if constexpr (kInPlace) {
+            const detail::FrameParts<T> parts(item);
+            return m_core->try_publish(parts.first(), parts.second()) == detail::TopicStatus::ok;
+        } else {
+            return m_core->try_publish(encoded(item)) == detail::TopicStatus::ok;
+        }
     }
 
     /// A slot for a message of `bytes` bytes to write in place; blocks while the topic is full
@@ -134,10 +139,20 @@ private:
             throw Full("topic is full: a subscriber is behind");
         return Loan<U>(*m_core, data, size, position);
     }
+    // Trivially copyable items and strings/vectors of them go straight into the slot
+    // (frame_codec.hpp); the rest through a per-thread scratch buffer.
     void publish_by(const T& item, detail::Deadline deadline) {
-        if (!m_core->publish(encoded(item), deadline))
+        bool published = false;
+        if constexpr (kInPlace) {
+            const detail::FrameParts<T> parts(item);
+            published = m_core->publish(parts.first(), parts.second(), deadline);
+        } else {
+            published = m_core->publish(encoded(item), deadline);
+        }
+        if (!published)
             throw Full("topic is full: a subscriber is behind");
     }
+    static constexpr bool kInPlace = detail::kFrameInPlace<T>;
 
     std::unique_ptr<detail::TopicPublisherCore> m_core;
 };
@@ -163,11 +178,19 @@ public:
     }
     /// nullopt when nothing new; never blocks. Lagged as recv.
     [[nodiscard]] std::optional<T> try_recv() {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        const detail::TopicStatus status = m_core->try_recv(buffer);
-        if (status == detail::TopicStatus::empty)
-            return std::nullopt;
-        return decoded(status, buffer);
+        if constexpr (kInPlace) {
+            detail::InPlaceDecoder<T> decoder;
+            const detail::TopicStatus status = m_core->try_recv(decoder.sink());
+            if (status == detail::TopicStatus::empty)
+                return std::nullopt;
+            return taken(status, decoder);
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            const detail::TopicStatus status = m_core->try_recv(buffer);
+            if (status == detail::TopicStatus::empty)
+                return std::nullopt;
+            return decoded(status, buffer);
+        }
     }
 
     /// The next message in place, without a copy; blocks until one arrives. Lagged as recv.
@@ -197,10 +220,20 @@ public:
         : m_core(std::make_unique<detail::TopicSubscriberCore>(std::move(topic))) {}
 
 private:
+    /// Trivially copyable items and strings/vectors of them are decoded straight out of the
+    /// slot (frame_codec.hpp); the rest are copied into a per-thread scratch buffer first.
+    static constexpr bool kInPlace = detail::kFrameInPlace<T>;
+
     T decoded(detail::TopicStatus status, const detail::ByteBuffer& buffer) {
         if (status == detail::TopicStatus::lagged)
             throw Lagged(m_core->last_lag());
         return decode<T>(buffer.bytes());
+    }
+    /// What the decoder made, unless the message was overwritten while it read (Lagged).
+    T taken(detail::TopicStatus status, detail::InPlaceDecoder<T>& decoder) {
+        if (status == detail::TopicStatus::lagged)
+            throw Lagged(m_core->last_lag());
+        return decoder.take();
     }
     Borrowed<T> borrowed(detail::TopicStatus status, std::span<const std::byte> bytes) {
         if (status == detail::TopicStatus::lagged)
@@ -215,11 +248,19 @@ private:
         return borrowed(status, bytes);
     }
     T recv_by(detail::Deadline deadline) {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        const detail::TopicStatus status = m_core->recv(buffer, deadline);
-        if (status == detail::TopicStatus::empty)
-            throw Empty("no message on the topic");
-        return decoded(status, buffer);
+        if constexpr (kInPlace) {
+            detail::InPlaceDecoder<T> decoder;
+            const detail::TopicStatus status = m_core->recv(decoder.sink(), deadline);
+            if (status == detail::TopicStatus::empty)
+                throw Empty("no message on the topic");
+            return taken(status, decoder);
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            const detail::TopicStatus status = m_core->recv(buffer, deadline);
+            if (status == detail::TopicStatus::empty)
+                throw Empty("no message on the topic");
+            return decoded(status, buffer);
+        }
     }
 
     std::unique_ptr<detail::TopicSubscriberCore> m_core;

@@ -6,6 +6,7 @@
 
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/deadline.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/object.hpp"
 #include "shmbus/export.hpp"
 #include "shmbus/wait.hpp"
@@ -76,10 +77,17 @@ public:
     TopicPublisherCore(const TopicPublisherCore&) = delete;
     TopicPublisherCore& operator=(const TopicPublisherCore&) = delete;
 
-    /// ok or full; MessageTooLarge beyond max_message_size. Never blocks.
-    TopicStatus try_publish(std::span<const std::byte> message);
+    /// ok or full for the message `first` then `second` (a frame in two pieces, so that an
+    /// item's length word and its bytes go into the slot straight from where they are);
+    /// MessageTooLarge beyond max_message_size. Never blocks.
+    TopicStatus try_publish(std::span<const std::byte> first,
+                            std::span<const std::byte> second = {});
     /// Blocks until published (true) or the deadline passes (false).
-    bool publish(std::span<const std::byte> message, Deadline deadline);
+    bool publish(std::span<const std::byte> first, std::span<const std::byte> second,
+                 Deadline deadline);
+    bool publish(std::span<const std::byte> message, Deadline deadline) {
+        return publish(message, {}, deadline);
+    }
     /// A slot of room for `size` bytes, claimed at `position`, or null when the deadline
     /// passes. One loan at a time (UsageError); MessageTooLarge.
     std::byte* loan(std::size_t size, Deadline deadline, std::uint64_t& position);
@@ -120,10 +128,15 @@ public:
     TopicSubscriberCore(const TopicSubscriberCore&) = delete;
     TopicSubscriberCore& operator=(const TopicSubscriberCore&) = delete;
 
-    /// ok (message in `out`), empty, or lagged (see last_lag()). Never blocks.
-    TopicStatus try_recv(ByteBuffer& out);
+    /// ok (the message handed to `sink` in place, and intact), empty, or lagged (see
+    /// last_lag(); what `sink` got then was overwritten while it read and must be dropped).
+    /// Never blocks.
+    TopicStatus try_recv(FrameSink sink);
     /// Blocks until ok or lagged, or the deadline passes (empty).
-    TopicStatus recv(ByteBuffer& out, Deadline deadline);
+    TopicStatus recv(FrameSink sink, Deadline deadline);
+    /// try_recv and recv copying the message into `out`.
+    TopicStatus try_recv(ByteBuffer& out) { return try_recv(sink_into(out)); }
+    TopicStatus recv(ByteBuffer& out, Deadline deadline) { return recv(sink_into(out), deadline); }
     /// ok: `message` views the next message in place until release_borrow(); empty; lagged.
     /// One borrow at a time: recv and borrow while one is held are UsageError.
     TopicStatus try_borrow(std::span<const std::byte>& message);
