@@ -53,6 +53,31 @@ TEST(Topic, carries_strings_up_to_max_message_size) {
     EXPECT_FALSE(sub.try_recv().has_value());
 }
 
+TEST(Topic, messages_written_in_place_are_the_codecs_bytes_both_ways) {
+    ScopedSegment segment;
+    Topic<std::string> strings(*segment, "s", small(SlowSubscriber::block));
+    Topic<std::vector<int>> vectors(*segment, "v", small(SlowSubscriber::block));
+    auto string_sub = strings.subscribe();
+    auto vector_sub = vectors.subscribe();
+    strings.publish("in place");
+    vectors.publish({1, 2, 3});
+    {
+        auto message = string_sub.borrow();
+        detail::ByteBuffer expected;
+        encode(std::string("in place"), expected);
+        ASSERT_EQ(message.bytes().size(), expected.size());
+        EXPECT_EQ(std::memcmp(message.bytes().data(), expected.data(), expected.size()), 0);
+    }
+    EXPECT_EQ(vector_sub.recv(), (std::vector<int>{1, 2, 3}));
+    // And the other way: the codec's bytes, loaned raw, decode in place.
+    detail::ByteBuffer encoded;
+    encode(std::string("from the codec"), encoded);
+    auto loan = strings.loan(encoded.size());
+    std::memcpy(loan.bytes().data(), encoded.data(), encoded.size());
+    loan.publish();
+    EXPECT_EQ(string_sub.recv(), "from the codec");
+}
+
 TEST(Topic, a_late_subscriber_gets_the_last_history_messages) {
     ScopedSegment segment;
     Topic<int> topic(*segment, "t", small(SlowSubscriber::overwrite, 8, 3));
