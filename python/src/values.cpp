@@ -5,6 +5,7 @@
 // type: Value<T> (its own RLock, or a given RLock), Value<T, Lock>, RawValue<T>.
 #include "common.hpp"
 #include "elements.hpp"
+#include "text_arrays.hpp"
 
 #include <cstdint>
 #include <pybind11/stl.h>
@@ -164,13 +165,9 @@ void bind_array(py::module_& m, const std::string& typecode) {
         });
     bind_lock_methods<A, L>(c);
     if constexpr (std::is_same_v<T, char>)
-        // Python's c_char Array: `value` up to the first NUL, `raw` every byte.
-        c.def_property(
-             "value", [](const A& a) { return py::bytes(a.value()); },
-             [](A& a, const py::bytes& text) { a.set_value(std::string(text)); })
-            .def_property(
-                "raw", [](const A& a) { return py::bytes(a.raw()); },
-                [](A& a, const py::bytes& bytes) { a.set_raw(std::string(bytes)); });
+        bind_char_text<L>(c);
+    else if constexpr (std::is_same_v<T, wchar_t>)
+        bind_wide_text<L>(c);
 }
 
 /// An Array of `values` (guarded by `lock...`, none or one): created with them, or, when the
