@@ -67,6 +67,7 @@ class SHMBUS_EXPORT ReadableFd {
 public:
     /// UsageError when `fd` is not an open descriptor.
     explicit ReadableFd(int fd);
+    /// The descriptor waited for.
     int fd() const { return m_fd; }
     /// How shmbus::wait waits for it: the watcher thread of parking.md's "Process sentinels".
     detail::WaitTarget wait_target() const;
