@@ -37,7 +37,7 @@ bool pidfd_ended(int pidfd, Deadline deadline) {
 
 detail::WaitTarget ProcessSentinel::wait_target() const {
     detail::WaitTarget target;
-    target.pidfd = m_fd;
+    target.fd = m_fd;
     target.ready = [fd = m_fd] { return pidfd_ended(fd, Deadline::immediate()); };
     return target;
 }

@@ -148,12 +148,13 @@ private:
     std::span<const Waitable> m_objects;
 };
 
-// One thread that turns "a sentinel's process ended" into a futex wake, for a wait that mixes
-// sentinels with futex objects (a pidfd cannot be put in a futex_waitv, nor a futex in a poll).
-// It polls every pidfd and a stop eventfd, then bumps `word` once and ends.
-class PidfdWatcher {
+// One thread that turns "a descriptor became readable" (a sentinel's process ended, a
+// ReadableFd has data) into a futex wake, for a wait that mixes descriptors with futex objects
+// (a descriptor cannot be put in a futex_waitv, nor a futex in a poll). It polls every
+// descriptor and a stop eventfd, then bumps `word` once and ends.
+class FdWatcher {
 public:
-    explicit PidfdWatcher(std::vector<pollfd> fds) : m_stop(::eventfd(0, EFD_CLOEXEC)) {
+    explicit FdWatcher(std::vector<pollfd> fds) : m_stop(::eventfd(0, EFD_CLOEXEC)) {
         if (m_stop < 0)
             throw SystemError(std::string("eventfd: ") + std::strerror(errno));
         fds.push_back(pollfd{m_stop, POLLIN, 0});
@@ -164,14 +165,14 @@ public:
             throw;
         }
     }
-    ~PidfdWatcher() {
+    ~FdWatcher() {
         const std::uint64_t one = 1;
         (void)!::write(m_stop, &one, sizeof one);
         m_thread.join();
         ::close(m_stop);
     }
-    PidfdWatcher(const PidfdWatcher&) = delete;
-    PidfdWatcher& operator=(const PidfdWatcher&) = delete;
+    FdWatcher(const FdWatcher&) = delete;
+    FdWatcher& operator=(const FdWatcher&) = delete;
 
     const std::atomic<std::uint32_t>& word() const { return m_word; }
 
@@ -180,7 +181,7 @@ private:
         while (::poll(fds.data(), fds.size(), -1) < 0 && errno == EINTR) {
         }
         // SYNC seq_cst: pairs with the waiter's seq_cst load of word before its re-check of
-        // the pidfds: it either reads the bump or its futex_waitv is woken below.
+        // the descriptors: it either reads the bump or its futex_waitv is woken below.
         m_word.fetch_add(1, std::memory_order_seq_cst);
         futex_wake(m_word, INT_MAX);
     }
@@ -190,11 +191,11 @@ private:
     std::thread m_thread;
 };
 
-std::vector<pollfd> sentinel_fds(std::span<const Waitable> objects) {
+std::vector<pollfd> descriptor_fds(std::span<const Waitable> objects) {
     std::vector<pollfd> fds;
     for (const Waitable& object : objects)
-        if (object.target().pidfd >= 0)
-            fds.push_back(pollfd{object.target().pidfd, POLLIN, 0});
+        if (object.target().fd >= 0)
+            fds.push_back(pollfd{object.target().fd, POLLIN, 0});
     return fds;
 }
 
@@ -216,15 +217,15 @@ bool spin_for_ready(Readiness& readiness, Deadline deadline, const WaitOptions& 
 }
 
 // The park phase: registered on every futex object, sleeping on all their words (and a
-// watcher's word when sentinels are mixed in), re-checking every object after each wake.
+// watcher's word when descriptors are mixed in), re-checking every object after each wake.
 bool park_on_all(std::span<const Waitable> objects, Readiness& readiness, Deadline deadline) {
     std::vector<const std::atomic<std::uint32_t>*> words;
     for (const Waitable& object : objects)
         if (is_futex_target(object.target()))
             words.push_back(object.target().word);
-    std::vector<pollfd> fds = sentinel_fds(objects);
+    std::vector<pollfd> fds = descriptor_fds(objects);
     const Registrations registered(objects);
-    std::optional<PidfdWatcher> watcher;
+    std::optional<FdWatcher> watcher;
     if (!fds.empty() && !words.empty()) {
         watcher.emplace(fds);
         words.push_back(&watcher->word());

@@ -2,7 +2,8 @@
 /// @file
 /// shmbus::wait: Python's multiprocessing.connection.wait(object_list, timeout). One call
 /// blocks until any of several objects is ready and returns the ready ones: Connections and
-/// Queues (readable), Events (set), Semaphores (value above 0), Process sentinels (ended).
+/// Queues (readable), Events (set), Semaphores (value above 0), Process sentinels (ended) and
+/// file descriptors (ReadableFd: readable).
 /// It parks on all their futex words at once (futex_waitv), so it neither spins nor starts a
 /// thread per object (docs/design/parking.md, "Waiting on many objects").
 #pragma once
@@ -24,7 +25,8 @@
 namespace shmbus {
 
 /// One object handed to shmbus::wait, made implicitly from a Connection, a Queue, SimpleQueue
-/// or JoinableQueue, an Event, a Semaphore or BoundedSemaphore, or a Process::sentinel(). It
+/// or JoinableQueue, an Event, a Semaphore or BoundedSemaphore, a Process::sentinel(), or a
+/// ReadableFd. It
 /// refers to the object: the object must outlive the wait call. The handles wait() returns
 /// compare equal (==) to the objects that are ready, as Python's wait returns the objects.
 class Waitable {
@@ -41,7 +43,7 @@ public:
     std::size_t index() const { return m_index; }
     /// The same object, whichever handle or process view each side was made from.
     friend bool operator==(const Waitable& a, const Waitable& b) {
-        return a.m_target.identity == b.m_target.identity && a.m_target.pidfd == b.m_target.pidfd;
+        return a.m_target.identity == b.m_target.identity && a.m_target.fd == b.m_target.fd;
     }
     /// How the object takes part in a wait (internal: the futex word, readiness test, ...).
     const detail::WaitTarget& target() const { return m_target; }
@@ -55,6 +57,23 @@ public:
 private:
     detail::WaitTarget m_target;
     std::size_t m_index = 0;
+};
+
+/// A file descriptor for shmbus::wait (Python's wait takes ints and objects with fileno()):
+/// ready once poll(2) reports it readable, or at its end of file, hang-up or error (a pipe
+/// whose writers closed, a socket with a connection to accept). It does not own the descriptor,
+/// which must stay open for the wait; wait() raises UsageError for one that is not open.
+class SHMBUS_EXPORT ReadableFd {
+public:
+    /// UsageError when `fd` is not an open descriptor.
+    explicit ReadableFd(int fd);
+    /// The descriptor waited for.
+    int fd() const { return m_fd; }
+    /// How shmbus::wait waits for it: the watcher thread of parking.md's "Process sentinels".
+    detail::WaitTarget wait_target() const;
+
+private:
+    int m_fd;
 };
 
 namespace detail {
@@ -71,7 +90,8 @@ SHMBUS_EXPORT std::vector<Waitable> wait_ready(std::span<const Waitable> objects
 /// default: spin 20 us over the objects, then park on all of them). Readiness: a Connection
 /// has a message or its peer end is closed (or its sending process died); a Queue has a
 /// message or is closed and drained; an Event is set; a Semaphore's value is above 0 (wait
-/// does not acquire it: another process may take the unit first); a sentinel's process ended.
+/// does not acquire it: another process may take the unit first); a sentinel's process ended;
+/// a ReadableFd is readable.
 /// Every answer may be stale by the time the caller acts on it, as in Python.
 [[nodiscard]] inline std::vector<Waitable> wait(std::span<const Waitable> objects,
                                                 const WaitOptions& options = {}) {

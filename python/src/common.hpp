@@ -49,6 +49,14 @@ bool wait_in_slices(TimeoutSeconds timeout, Attempt attempt) {
     }
 }
 
+/// Python's acquire(block=True, timeout=None) over a C++ lock's try_acquire / acquire_for.
+template <class L>
+bool acquire(L& lock, bool block, TimeoutSeconds timeout) {
+    if (!block)
+        return static_cast<bool>(lock.try_acquire());
+    return wait_in_slices(timeout, [&](auto slice) { return bool(lock.acquire_for(slice)); });
+}
+
 /// The segment named by a `segment=` argument: the default segment when None.
 Segment segment_or_default(const std::optional<Segment>& segment);
 

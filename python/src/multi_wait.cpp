@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // shmbus.wait(objects, timeout=None): multiprocessing.connection.wait over shmbus::wait
-// (shmbus/multi_wait.hpp), for Connections, Queues, Events and Semaphores.
+// (shmbus/multi_wait.hpp), for Connections, Queues, Events and Semaphores, and, as Python's,
+// file descriptors: ints (a multiprocessing.Process's sentinel) and objects with fileno().
 #include "common.hpp"
 #include "queues.hpp"
 
@@ -10,13 +11,25 @@
 #include <shmbus/multi_wait.hpp>
 #include <shmbus/pipe.hpp>
 #include <shmbus/semaphore.hpp>
+#include <string>
 #include <vector>
 
 namespace shmbus::python {
 
 namespace {
 
-/// The Waitable of a Python object this module made; TypeError for any other.
+/// A descriptor as Python's wait takes it: an int, or an object's fileno(). ValueError for a
+/// negative one, as selectors raise.
+ReadableFd descriptor_of(const py::handle& object) {
+    const int fd =
+        (py::isinstance<py::int_>(object) ? object : object.attr("fileno")()).cast<int>();
+    if (fd < 0)
+        throw py::value_error("Invalid file descriptor: " + std::to_string(fd));
+    return ReadableFd(fd);
+}
+
+/// The Waitable of a Python object this module made, or of a file descriptor; TypeError for
+/// any other.
 Waitable waitable_of(const py::handle& object) {
     if (py::isinstance<Connection>(object))
         return object.cast<Connection&>();
@@ -30,8 +43,11 @@ Waitable waitable_of(const py::handle& object) {
         return object.cast<Event&>();
     if (py::isinstance<Semaphore>(object)) // BoundedSemaphore too
         return object.cast<Semaphore&>();
+    if (py::isinstance<py::int_>(object) || py::hasattr(object, "fileno"))
+        return descriptor_of(object);
     throw py::type_error("shmbus.wait takes shmbus Connections, Queues, SimpleQueues, "
-                         "JoinableQueues, Events and Semaphores, not " +
+                         "JoinableQueues, Events and Semaphores, file descriptors and objects "
+                         "with fileno(), not " +
                          std::string(py::str(py::type::of(object))));
 }
 
@@ -64,8 +80,9 @@ void bind_multi_wait(py::module_& m) {
           "multiprocessing.connection.wait: the objects of `object_list` that are ready, in its "
           "order, once one is or `timeout` seconds passed (then []). Ready: a Connection has a "
           "message or its stream ended; a Queue has an item or is closed; an Event is set; a "
-          "Semaphore's value is above 0 (nothing is acquired). Releases the GIL; Ctrl-C raises "
-          "KeyboardInterrupt.");
+          "Semaphore's value is above 0 (nothing is acquired); a file descriptor (an int such as "
+          "a multiprocessing.Process's sentinel, or an object's fileno()) is readable. Releases "
+          "the GIL; Ctrl-C raises KeyboardInterrupt.");
 }
 
 } // namespace shmbus::python

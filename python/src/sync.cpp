@@ -19,14 +19,6 @@ namespace shmbus::python {
 
 namespace {
 
-/// Python's acquire(block=True, timeout=None) over a C++ lock's try_acquire / acquire_for.
-template <class L>
-bool acquire(L& lock, bool block, TimeoutSeconds timeout) {
-    if (!block)
-        return static_cast<bool>(lock.try_acquire());
-    return wait_in_slices(timeout, [&](auto slice) { return bool(lock.acquire_for(slice)); });
-}
-
 /// acquire, release, __enter__ and __exit__ of a lock-like class.
 template <class L, class Class>
 void bind_acquire_release(Class& c) {

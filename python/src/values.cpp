@@ -5,6 +5,7 @@
 // type: Value<T> (its own RLock, or a given RLock), Value<T, Lock>, RawValue<T>.
 #include "common.hpp"
 #include "elements.hpp"
+#include "text_arrays.hpp"
 
 #include <cstdint>
 #include <pybind11/stl.h>
@@ -74,14 +75,26 @@ std::string class_name(const std::string& kind, const std::string& typecode) {
         return kind + "_" + suffix;
 }
 
-/// get_lock() and get_obj() of the wrappers that have a lock (not RawValue / RawArray).
+/// What Python's synchronized wrappers have (not RawValue / RawArray): get_lock(), get_obj(),
+/// and the lock's acquire, release, __enter__ and __exit__, so `with v: v.value += 1` holds it.
 template <class V, class L, class Class>
 void bind_lock_methods(Class& c) {
     if constexpr (!std::is_same_v<L, NoLock>)
         c.def("get_lock", [](V& v) { return v.get_lock(); })
             .def(
                 "get_obj", [](const V& v) { return v.get_obj(); },
-                "The same memory without the lock (a RawValue or RawArray).");
+                "The same memory without the lock (a RawValue or RawArray).")
+            .def(
+                "acquire",
+                [](V& v, bool block, TimeoutSeconds timeout) {
+                    return acquire(v.get_lock(), block, timeout);
+                },
+                py::arg("block") = true, py::arg("timeout") = py::none(),
+                "get_lock().acquire(block, timeout).")
+            .def(
+                "release", [](V& v) { v.get_lock().release(); }, "get_lock().release().")
+            .def("__enter__", [](V& v) { return acquire(v.get_lock(), true, std::nullopt); })
+            .def("__exit__", [](V& v, const py::args&) { v.get_lock().release(); });
 }
 
 template <class T, class L>
@@ -164,13 +177,9 @@ void bind_array(py::module_& m, const std::string& typecode) {
         });
     bind_lock_methods<A, L>(c);
     if constexpr (std::is_same_v<T, char>)
-        // Python's c_char Array: `value` up to the first NUL, `raw` every byte.
-        c.def_property(
-             "value", [](const A& a) { return py::bytes(a.value()); },
-             [](A& a, const py::bytes& text) { a.set_value(std::string(text)); })
-            .def_property(
-                "raw", [](const A& a) { return py::bytes(a.raw()); },
-                [](A& a, const py::bytes& bytes) { a.set_raw(std::string(bytes)); });
+        bind_char_text<L>(c);
+    else if constexpr (std::is_same_v<T, wchar_t>)
+        bind_wide_text<L>(c);
 }
 
 /// An Array of `values` (guarded by `lock...`, none or one): created with them, or, when the

@@ -169,6 +169,31 @@ void sync_and_values(const Segment& segment) {
     shmbus::Event::open(segment, "done").set();
 }
 
+// Adds 1 `times` times to the Value "count", element 0 of the Array "tally" (their own RLocks)
+// and the Value "ledgered" (guarded by the Lock "ledger"), each under its lock, as Python's
+// `with v: v.value += 1` (test_with_value.py): no increment may be lost. Starts when the Event
+// "go" is set (after releasing the Semaphore "ready"), with the Python processes.
+void locked_increments(const Segment& segment, int times) {
+    auto count = shmbus::Value<std::int32_t>::open(segment, "count");
+    auto tally = shmbus::Array<std::int64_t>::open(segment, "tally");
+    auto ledgered = shmbus::Value<std::int32_t, shmbus::Lock>::open(
+        segment, "ledgered", shmbus::Lock::open(segment, "ledger"));
+    shmbus::Semaphore::open(segment, "ready").release();
+    shmbus::Event::open(segment, "go").wait();
+    for (int i = 0; i < times; ++i) {
+        {
+            std::lock_guard guard(count.get_lock());
+            count.store(count.load() + 1);
+        }
+        {
+            std::lock_guard guard(tally.get_lock());
+            tally.store(0, tally.load(0) + 1);
+        }
+        std::lock_guard guard(ledgered.get_lock());
+        ledgered.store(ledgered.load() + 1);
+    }
+}
+
 // Reads the 'c', 'u' and '?' Values and Arrays Python made (test_typecodes.py) and writes new
 // elements into each; none opens as the integer of its size.
 void chars_and_bools(const Segment& segment) {
@@ -323,6 +348,8 @@ int run(const std::vector<std::string>& args) {
         consume(segment, args.at(3));
     else if (part == "sync-and-values")
         sync_and_values(segment);
+    else if (part == "locked-increments")
+        locked_increments(segment, std::stoi(args.at(3)));
     else if (part == "chars-and-bools")
         chars_and_bools(segment);
     else if (part == "wrong-kinds")

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // shmbus::wait: the timeout rules (zero or negative polls), what counts as ready for each kind
 // of object, and a waiter parked on many objects that wakes on the first one another process
-// makes ready.
+// makes ready; a plain file descriptor (ReadableFd) among them.
 #include "support/harness.hpp"
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <shmbus/semaphore.hpp>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace shmbus;
@@ -150,4 +151,34 @@ TEST(MultiWait, more_objects_than_one_futex_waitv_takes_are_still_seen) {
     ASSERT_EQ(ready.size(), 1U);
     EXPECT_EQ(ready[0].index(), 129U);
     EXPECT_EQ(setter.wait(), 0);
+}
+
+// A pipe's read end as a ReadableFd: ready once another process writes to it, alone or parked
+// next to futex objects (the watcher thread), and once its writers closed (hang-up).
+TEST(MultiWait, a_readable_fd_is_ready_when_another_process_writes_or_closes) {
+    ScopedSegment segment;
+    Queue<int> queue(*segment, "q", kSmall);
+    int ends[2];
+    ASSERT_EQ(::pipe(ends), 0);
+    const ReadableFd reader(ends[0]);
+    EXPECT_TRUE(try_wait({reader, queue}).empty());
+    for (const bool alone : {true, false}) {
+        Child writer([&] {
+            std::this_thread::sleep_for(20ms); // long enough for the parent to park, usually
+            EXPECT_EQ(::write(ends[1], "x", 1), 1);
+        });
+        const auto ready =
+            alone ? wait_for({reader}, 30s) : wait_for({queue, reader}, 30s, kParkAtOnce);
+        ASSERT_EQ(ready.size(), 1U);
+        EXPECT_TRUE(ready[0] == reader && ready[0] == ReadableFd(ends[0]));
+        EXPECT_EQ(writer.wait(), 0);
+        char byte = 0;
+        EXPECT_EQ(::read(ends[0], &byte, 1), 1) << "wait consumed nothing";
+    }
+    ::close(ends[1]);
+    EXPECT_EQ(wait_for({queue, reader}, 30s).size(), 1U) << "end of file is readable";
+    ::close(ends[0]);
+    EXPECT_THROW((void)try_wait({reader}), UsageError);
+    EXPECT_THROW(ReadableFd{ends[0]}, UsageError);
+    EXPECT_THROW(ReadableFd{-1}, UsageError);
 }

@@ -12,6 +12,8 @@ speed is asserted.
     check_json.py FILE --python-only     a `--python --only python` run: Python's rows and the
                                          baselines only (no topic table)
     check_json.py FILE --topic-only      a `--only topic` run: the topic table and the baselines
+    --shmbus-python (with --python or --python-only): the rows of shmbus used from Python too,
+    each with its ratio to mp.Queue paired per round
 """
 import json
 import sys
@@ -20,6 +22,7 @@ COMPARED = ["shmbus.queue.spin", "shmbus.queue.hybrid", "shmbus.queue.block",
             "shmbus.pipe.spin", "shmbus.pipe.hybrid", "shmbus.pipe.block", "pipe2", "socketpair",
             "posix_mq", "boost_mq"]
 PYTHON = ["python.mp_queue", "python.mp_pipe"]
+SHMBUS_FROM_PYTHON = ["python.shmbus_queue", "python.shmbus_pipe", "python.shmbus_queue_cpp"]
 # Pool rows (8 B argument) exist when 8 is among the sizes: one row each.
 POOL = ["shmbus.pool.map", "shmbus.pool.apply_async"]
 PYTHON_POOL = ["python.pool.map"]
@@ -134,6 +137,17 @@ def check_every_size(doc, key, metric, paired):
         fail(f"{key}: no {metric} figure at any size")
 
 
+def check_shmbus_from_python(doc, keys):
+    missing = [k for k in SHMBUS_FROM_PYTHON if k not in keys]
+    if missing:
+        fail(f"shmbus-from-Python mechanisms missing: {missing}")
+    for key in SHMBUS_FROM_PYTHON:
+        for metric, figure in (("latency", "p50"), ("throughput", "messages_per_s")):
+            check_every_size(doc, key, metric, False)
+            for row in rows_of(doc, metric, key):
+                check_ratio(row, "mp_queue", figure, True)
+
+
 def main():
     with open(sys.argv[1]) as f:
         doc = json.load(f)
@@ -168,6 +182,8 @@ def main():
         if len(rows) != 1 or not rows[0]["available"]:
             fail(f"{key}: expected one row with a figure, got {rows}")
         (check_latency if "p50_ns" in rows[0] else check_throughput)(rows[0], False)
+    if python and "--shmbus-python" in sys.argv[2:]:
+        check_shmbus_from_python(doc, keys)
     if python_only:
         if doc["topic"]["rows"]:
             fail("topic rows in a --only python run")

@@ -9,8 +9,9 @@ Round-trip latency (p50/p90/p99/p99.9/max) and one-way throughput of bytes messa
   python.shmbus_queue_cpp  two shmbus.Queue, Python <-> a C++ process (Queue<MsgpackBytes,
                            MsgpackCodec>: the peer forwards the encoded message unread)
 
-It prints the JSON document python_mp.py prints (schema shmbus.bench.python, version 1), so
-`shmbus bench --python` can run both scripts and put all the rows side by side. Needs the
+It takes python_mp.py's options (--list, --only, --metric, --seconds) and prints its JSON
+document (schema shmbus.bench.python, version 1), so `shmbus bench --python` runs both scripts
+and puts all the rows side by side, each round of these paired with one of mp.Queue. Needs the
 shmbus module on PYTHONPATH; the C++ rows need --peer (python/tests/peer.cpp, built as
 build/python/shmbus_python_peer) and are left out without it.
 
@@ -103,14 +104,23 @@ def echo(channel, cpus):
         channel.send("child", message)
 
 
-def produce(channel, cpus, size, count, go):
+def produce(channel, cpus, size, count, budget, go):
     if cpus:
         os.sched_setaffinity(0, {cpus[1]})
     payload = bytes(size)
     go.wait()
-    for i in range(count):
-        channel.send("child", stamp(payload, i))
+    send_until(lambda message: channel.send("child", message), payload, count, budget)
     channel.send("child", END)
+
+
+def send_until(send, payload, count, budget):
+    """Sends `count` stamped messages, or fewer once `budget` seconds passed (MINIMUM first)."""
+    deadline = time.monotonic() + budget
+    for i in range(count):
+        if i >= MINIMUM and i % 64 == 0 and time.monotonic() > deadline:
+            return i
+        send(stamp(payload, i))
+    return count
 
 
 def cpp_peer(peer, segment, cpus, part, tag):
@@ -158,7 +168,7 @@ def latency(segment, mechanism, size, trips, warmup, budget, cpus, peer):
             "p999_ns": percentile(samples, 0.999), "max_ns": samples[-1]}
 
 
-def throughput(segment, mechanism, size, count, cpus, peer):
+def throughput(segment, mechanism, size, count, budget, cpus, peer):
     """Python producer to the other side: Python consumer here, or the C++ peer draining."""
     tag = uuid.uuid4().hex[:8]
     channel = (PipeChannel if mechanism == "python.shmbus_pipe" else QueueChannel)(segment, tag)
@@ -170,8 +180,8 @@ def throughput(segment, mechanism, size, count, cpus, peer):
             child = cpp_peer(peer, segment, cpus, "drain", tag)
             payload = bytes(size)
             start = time.perf_counter_ns()
-            for i in range(count):
-                channel.send("parent", stamp(payload, i))
+            count = send_until(lambda message: channel.send("parent", message), payload, count,
+                               budget)
             channel.send("parent", None)
             channel.recv("parent")  # the peer's nil once it took everything
             seconds = (time.perf_counter_ns() - start) / 1e9
@@ -179,7 +189,7 @@ def throughput(segment, mechanism, size, count, cpus, peer):
             return {"messages": count, "seconds": seconds}
         go = mp.get_context("fork").Event()
         child = mp.get_context("fork").Process(target=produce,
-                                               args=(channel, cpus, size, count, go))
+                                               args=(channel, cpus, size, count, budget, go))
         child.start()
         received = 0
         start = time.perf_counter_ns()
@@ -195,6 +205,42 @@ def throughput(segment, mechanism, size, count, cpus, peer):
         os.sched_setaffinity(0, old)
 
 
+def budget_for(size, quick, seconds):
+    """(round trips, warm-up trips, messages, seconds) of one measurement; with --seconds, the
+    time alone ends it."""
+    large = size >= LARGE
+    if seconds is not None:
+        return 10**9, 20 if large else 200, 10**12, seconds
+    if quick:
+        return (100, 10, 300, 0.3) if large else (500, 50, 2000, 0.3)
+    return (2000, 200, 10000, 2) if large else (10000, 1000, 100000, 2)
+
+
+def measure(args, mechanisms, sizes, metrics):
+    name = "shmbus-bench-python-" + uuid.uuid4().hex[:8]
+    segment = shmbus.Segment.create(name, 256 << 20)
+    cpus = allowed_cpus(not args.no_pin)
+    rows = []
+    try:
+        for key, _ in mechanisms:
+            if args.only and key != args.only:
+                continue
+            for size in sizes:
+                trips, warmup, count, budget = budget_for(size, args.quick, args.seconds)
+                if "latency" in metrics:
+                    row = {"mechanism": key, "metric": "latency", "size": size}
+                    row.update(latency(segment, key, size, trips, warmup, budget, cpus,
+                                       args.peer))
+                    rows.append(row)
+                if "throughput" in metrics:
+                    row = {"mechanism": key, "metric": "throughput", "size": size}
+                    row.update(throughput(segment, key, size, count, budget, cpus, args.peer))
+                    rows.append(row)
+    finally:
+        shmbus.Segment.unlink(name)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -203,31 +249,18 @@ def main():
     parser.add_argument("--sizes", default="8,64,1024,65536", help="message sizes in bytes")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to two CPUs")
     parser.add_argument("--peer", help="the C++ peer (build/python/shmbus_python_peer)")
+    parser.add_argument("--list", action="store_true", help="only list the mechanisms")
+    parser.add_argument("--only", help="only this mechanism key")
+    parser.add_argument("--metric", choices=["latency", "throughput"], help="only this metric")
+    parser.add_argument("--seconds", type=float,
+                        help="each measurement runs this long after its warm-up")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if min(sizes) < 1:
         parser.error("sizes must be at least 1 byte")
     mechanisms = [m for m in MECHANISMS if args.peer or m[0] != "python.shmbus_queue_cpp"]
-    cpus = allowed_cpus(not args.no_pin)
-    name = "shmbus-bench-python-" + uuid.uuid4().hex[:8]
-    segment = shmbus.Segment.create(name, 256 << 20)
-    rows = []
-    try:
-        for key, _ in mechanisms:
-            for size in sizes:
-                large = size >= LARGE
-                if args.quick:
-                    trips, warmup, count, budget = (100, 10, 300, 0.3) if large else (500, 50, 2000, 0.3)
-                else:
-                    trips, warmup, count, budget = (2000, 200, 10000, 2) if large else (10000, 1000, 100000, 2)
-                row = {"mechanism": key, "metric": "latency", "size": size}
-                row.update(latency(segment, key, size, trips, warmup, budget, cpus, args.peer))
-                rows.append(row)
-                row = {"mechanism": key, "metric": "throughput", "size": size}
-                row.update(throughput(segment, key, size, count, cpus, args.peer))
-                rows.append(row)
-    finally:
-        shmbus.Segment.unlink(name)
+    metrics = [args.metric] if args.metric else ["latency", "throughput"]
+    rows = [] if args.list else measure(args, mechanisms, sizes, metrics)
     doc = {"schema": "shmbus.bench.python", "version": 1,
            "python": f"Python {platform.python_version()}",
            "mechanisms": [{"key": k, "label": label} for k, label in mechanisms], "rows": rows}

@@ -11,6 +11,15 @@
 #ifndef SHMBUS_BENCH_PYTHON_SCRIPT
 #define SHMBUS_BENCH_PYTHON_SCRIPT "tools/bench/python_mp.py"
 #endif
+#ifndef SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT
+#define SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT "tools/bench/python_shmbus.py"
+#endif
+#ifndef SHMBUS_BENCH_PYTHON_MODULE_DIR
+#define SHMBUS_BENCH_PYTHON_MODULE_DIR ""
+#endif
+#ifndef SHMBUS_BENCH_PYTHON_PEER
+#define SHMBUS_BENCH_PYTHON_PEER ""
+#endif
 #ifndef SHMBUS_BENCH_TOPIC_PROGRAM
 #define SHMBUS_BENCH_TOPIC_PROGRAM ""
 #endif
@@ -142,7 +151,9 @@ BenchCommand::BenchCommand(CLI::App& app)
         ->type_name("FILE");
     m_command->add_flag("--python", m_python,
                         wrap_help("Also run Python's multiprocessing Queue, Pipe and Pool.map "
-                                  "through tools/bench/python_mp.py (needs python3)"));
+                                  "through tools/bench/python_mp.py (needs python3), and shmbus "
+                                  "used from Python (tools/bench/python_shmbus.py, when the "
+                                  "module is built), each round paired with one of mp.Queue"));
     m_python_script = SHMBUS_BENCH_PYTHON_SCRIPT;
     m_command->add_option("--python-script", m_python_script, "Where python_mp.py is")
         ->capture_default_str();
@@ -200,8 +211,12 @@ int BenchCommand::run(std::ostream& out, std::ostream& err) const {
         options.topic_subscribers = m_topic_subscribers;
         options.iceoryx_program = m_iceoryx_program;
         options.iceoryx = !m_no_iceoryx;
-        if (m_python)
+        if (m_python) {
             options.python_script = m_python_script;
+            options.python_shmbus_script = SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT;
+            options.python_module_dir = SHMBUS_BENCH_PYTHON_MODULE_DIR;
+            options.python_peer = SHMBUS_BENCH_PYTHON_PEER;
+        }
         if (&err == &std::cerr && ::isatty(STDERR_FILENO))
             options.progress = [&err](const std::string& step) {
                 err << "\r\x1b[Kbench: " << step << std::flush;

@@ -12,14 +12,16 @@
 namespace shmbus::detail {
 
 /// One object of a multi-object wait, described by the object itself. Either a futex object
-/// (`word` and `waiters` set) or a process sentinel (`pidfd` >= 0).
+/// (`word` and `waiters` set) or a file descriptor (`fd` >= 0: a process sentinel's pidfd or
+/// a ReadableFd), waited for by poll(2).
 struct WaitTarget {
     /// The futex word the object's wakers change (seq_cst) before they look at `waiters`.
     std::atomic<std::uint32_t>* word = nullptr;
     /// The registered-waiter count the object's wakers read; a multi-waiter registers here.
     std::atomic<std::uint32_t>* waiters = nullptr;
-    /// A pidfd, readable once the process has ended; -1 for a futex object.
-    int pidfd = -1;
+    /// A descriptor that poll(2) reports readable once the object is ready (a pidfd: once its
+    /// process ended); -1 for a futex object.
+    int fd = -1;
     /// True when the object is ready now; never consumes anything.
     std::function<bool()> ready;
     /// For wakers that skip their fence after a claim (wait/notify.hpp, ClaimingWakers):
@@ -36,8 +38,8 @@ struct WaitTarget {
     /// was woken but takes nothing passes a wake on when it leaves.
     bool passes_wake_on = false;
     /// What the object is, for comparing the handles wait() returns: the same object seen
-    /// through any handle of this process has the same identity (null for a sentinel, which
-    /// its pidfd tells apart).
+    /// through any handle of this process has the same identity (null for a descriptor, which
+    /// its fd tells apart).
     const void* identity = nullptr;
 };
 

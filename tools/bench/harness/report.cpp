@@ -31,7 +31,9 @@ constexpr NamedBaseline kBaselines[] = {{"floor", kFloorKey, Metric::latency},
                                         {"ring", kRingKey, Metric::throughput},
                                         {"pipe", kPipeKey, Metric::throughput},
                                         {"memcpy_cache", kMemcpyCacheKey, Metric::throughput},
-                                        {"memcpy_dram", kMemcpyDramKey, Metric::throughput}};
+                                        {"memcpy_dram", kMemcpyDramKey, Metric::throughput},
+                                        {"mp_queue", kPythonQueueKey, Metric::latency},
+                                        {"mp_queue", kPythonQueueKey, Metric::throughput}};
 
 /// Pool rows measure dispatch, not a channel: no baseline divides them.
 bool is_pool(const std::string& key) {
@@ -393,6 +395,8 @@ std::string format_report(const Report& report) {
         out << "\n" << latency_table(report, size);
     for (std::size_t size : report.sizes)
         out << "\n" << throughput_table(report, size);
+    if (const std::string speedups = python_speedups(report); !speedups.empty())
+        out << "\n" << speedups;
     if (!report.topic.empty())
         out << "\nTopic: 1 publisher to N subscriber processes. RTT: a message out, every "
                "subscriber answers.\n/Queue and /ring: the median of each round's ratio to a "

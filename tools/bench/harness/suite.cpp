@@ -190,25 +190,41 @@ void run_memcpy(const SuiteOptions& options, Report& report) {
 
 // ---- Python's multiprocessing, through tools/bench/python_mp.py -----------------------------
 
+std::string python_command(const SuiteOptions& options, const std::string& script) {
+    return "python3 " + shell_quote(script) + " --json" + (options.quick ? " --quick" : "") +
+           (options.pin ? "" : " --no-pin");
+}
+
 std::string python_command(const SuiteOptions& options) {
-    return "python3 " + shell_quote(options.python_script) + " --json" +
-           (options.quick ? " --quick" : "") + (options.pin ? "" : " --no-pin");
+    return python_command(options, options.python_script);
+}
+
+/// python_shmbus.py with the built module on PYTHONPATH and the C++ peer.
+std::string shmbus_python_command(const SuiteOptions& options) {
+    return "PYTHONPATH=" + shell_quote(options.python_module_dir) + " " +
+           python_command(options, options.python_shmbus_script) +
+           (options.python_peer.empty() ? "" : " --peer " + shell_quote(options.python_peer));
+}
+
+nlohmann::json run_python_script(const std::string& command, const std::string& arguments) {
+    return nlohmann::json::parse(run_command(command + " " + arguments));
 }
 
 nlohmann::json run_python_script(const SuiteOptions& options, const std::string& arguments) {
-    return nlohmann::json::parse(run_command(python_command(options) + " " + arguments));
+    return run_python_script(python_command(options), arguments);
 }
 
 std::string seconds_text(std::chrono::nanoseconds time) {
     return std::to_string(std::chrono::duration<double>(time).count());
 }
 
-/// One round of one Python row: the script measures one mechanism, size and metric.
-Measurement python_round(const SuiteOptions& options, const std::string& key, Metric metric,
+/// One round of one Python row: the script `command` runs measures one mechanism, size and
+/// metric.
+Measurement python_round(const std::string& command, const std::string& key, Metric metric,
                          std::size_t size, const Budget& budget) {
     const bool latency = metric == Metric::latency;
     const nlohmann::json doc = run_python_script(
-        options, "--only " + shell_quote(key) + " --metric " +
+        command, "--only " + shell_quote(key) + " --metric " +
                      (latency ? "latency" : "throughput") + " --sizes " + std::to_string(size) +
                      " --seconds " +
                      seconds_text(latency ? budget.latency_time : budget.throughput_time));
@@ -235,12 +251,54 @@ void run_python(const SuiteOptions& options, Report& report) {
                 report.rows.push_back(measure_rounds(
                     key, metric, size, rounds,
                     after_baselines(
-                        [&] { return python_round(options, key, metric, size, budget); },
+                        [&] {
+                            return python_round(python_command(options), key, metric, size, budget);
+                        },
                         paired_baselines(metric, size, budget, options.pin))));
         }
     }
     report.notes.push_back("Python rows: " + python_command(options) + " (" +
                            std::string(listing.value("python", "")) + "), started once per round");
+}
+
+/// shmbus used from Python (python_shmbus.py), each round paired with a round of mp.Queue at
+/// the same size and metric: the speedup over Python's own queue divides figures of one round.
+void run_python_shmbus(const SuiteOptions& options, Report& report) {
+    if (options.python_shmbus_script.empty() || options.python_module_dir.empty()) {
+        report.notes.push_back("shmbus from Python: the module was not built, no rows");
+        return;
+    }
+    const std::string command = shmbus_python_command(options);
+    nlohmann::json listing;
+    try {
+        listing = run_python_script(command, "--list");
+    } catch (const std::exception& e) {
+        report.notes.push_back(std::string("shmbus from Python rows missing: ") + e.what());
+        return;
+    }
+    const int rounds = rounds_for(options);
+    for (const auto& mechanism : listing.at("mechanisms")) {
+        const std::string key = mechanism.at("key");
+        report.mechanisms.push_back({key, mechanism.at("label")});
+        for (std::size_t size : options.sizes) {
+            const Budget budget = budget_for(size, options.quick);
+            progress(options, std::string(mechanism.at("label")) + ", " + size_name(size));
+            for (Metric metric : {Metric::latency, Metric::throughput}) {
+                const Baseline mp_queue{kPythonQueueKey, [&] {
+                                            return python_round(python_command(options),
+                                                                kPythonQueueKey, metric, size,
+                                                                budget);
+                                        }};
+                report.rows.push_back(measure_rounds(
+                    key, metric, size, rounds,
+                    after_baselines(
+                        [&] { return python_round(command, key, metric, size, budget); },
+                        {mp_queue})));
+            }
+        }
+    }
+    report.notes.push_back("shmbus from Python rows: " + command +
+                           ", started once per round after a round of " + kPythonQueueKey);
 }
 
 /// Python's Pool.map of the tasks shmbus's Pool row maps, one item per round.
@@ -318,8 +376,10 @@ Report run_suite(const SuiteOptions& options) {
     }
     run_channels(options, report);
     mq_limit.reset();
-    if (!options.python_script.empty())
+    if (!options.python_script.empty()) {
         run_python(options, report);
+        run_python_shmbus(options, report);
+    }
     add_baseline_rows(options, report);
     run_memcpy(options, report);
     const bool has_pool_size = std::find(options.sizes.begin(), options.sizes.end(),

@@ -38,6 +38,13 @@ struct SuiteOptions {
     std::string only;
     /// tools/bench/python_mp.py to add Python's multiprocessing rows; empty: none.
     std::string python_script;
+    /// tools/bench/python_shmbus.py, for the rows of shmbus used from Python (each round paired
+    /// with one of mp.Queue), the directory of the built shmbus module (its PYTHONPATH) and the
+    /// C++ peer of the Python<->C++ rows (python/tests/peer.cpp). Rows only with python_script,
+    /// this script and the module; the Python<->C++ rows only with the peer too.
+    std::string python_shmbus_script;
+    std::string python_module_dir;
+    std::string python_peer;
     /// Rounds per row; 0: 3 with quick, 5 otherwise.
     int rounds = 0;
     /// Bytes of each of the two DRAM memcpy buffers; 0: dram_buffer_bytes().
@@ -187,6 +194,12 @@ Row pooled_baseline(const std::vector<Row>& rows, const std::string& key, Metric
 /// medians (min = median = max). nullopt when either is missing.
 std::optional<Spread> ratio_to(const Report& report, const Row& row, std::string_view baseline,
                                Figure figure);
+
+/// The key of Python's mp.Queue row, the baseline each round of shmbus-from-Python is paired with.
+inline constexpr const char* kPythonQueueKey = "python.mp_queue";
+/// "shmbus from Python against mp.Queue": each such row's p50 round trip and rate over
+/// mp.Queue's of the same rounds, as "x times faster" lines (empty without such rows).
+std::string python_speedups(const Report& report);
 
 /// Python's rows from python_mp.py's JSON (its schema): one Measurement per row item.
 Measurement measurement_from_json(const nlohmann::json& item);

@@ -229,6 +229,33 @@ TEST(Report, JsonCarriesMediansSpreadsRoundsAndRatios) {
     EXPECT_NE(render_svg(report).find("</svg>"), std::string::npos);
 }
 
+TEST(Report, ShmbusFromPythonIsComparedWithMpQueueOfTheSameRounds) {
+    Report report;
+    report.sizes = {64};
+    report.rounds = 3;
+    report.mechanisms = {{kPythonQueueKey, "Python mp.Queue"},
+                         {"python.shmbus_queue_cpp", "shmbus.Queue py-C++"}};
+    Row latency{"python.shmbus_queue_cpp",
+                Metric::latency,
+                64,
+                {latency_of(2000), latency_of(4000), latency_of(5000)},
+                {},
+                {},
+                false};
+    latency.paired[kPythonQueueKey] = {latency_of(100000), latency_of(100000), latency_of(110000)};
+    Row rate{"python.shmbus_queue_cpp", Metric::throughput, 64, {rate_of(3000)}, {}, {}, false};
+    rate.paired[kPythonQueueKey] = {rate_of(1000)};
+    report.rows = {latency, rate};
+    // Each round's mp.Queue p50 over the row's: 50x, 25x and 22x.
+    EXPECT_NE(python_speedups(report).find("25.0x (22.0x-50.0x)"), std::string::npos);
+    EXPECT_NE(format_report(report).find("msg/s: 3.0x (3.0x-3.0x)"), std::string::npos);
+    const nlohmann::json doc = to_json(report);
+    EXPECT_TRUE(doc["latency"][0]["ratio_to_mp_queue"]["paired"].get<bool>());
+    EXPECT_DOUBLE_EQ(doc["latency"][0]["ratio_to_mp_queue"]["p50"].get<double>(), 0.04);
+    report.mechanisms = {{kPythonQueueKey, "Python mp.Queue"}};
+    EXPECT_EQ(python_speedups(report), "") << "no shmbus-from-Python rows, no lines";
+}
+
 /// Every kind of fan-out across real forks: each subscriber checks every message's number, and
 /// the round trips count exactly what was asked (a budget far beyond the need).
 class EveryFanout : public ::testing::TestWithParam<std::tuple<FanoutKind, int, std::size_t>> {};
