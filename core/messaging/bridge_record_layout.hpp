@@ -21,7 +21,7 @@ namespace shmbus::detail::bridge_layout {
 /// "SHMBRIDG" read as a little-endian word: the first word of every record.
 inline constexpr std::uint64_t kMagic = 0x4744495242484d53;
 /// Changes whenever a word moves; a reader refuses any other.
-inline constexpr std::uint64_t kVersion = 1;
+inline constexpr std::uint64_t kVersion = 2;
 
 /// The record's words (indices into the Array).
 enum Field : std::size_t {
@@ -46,6 +46,9 @@ enum Field : std::size_t {
     possibly_duplicated,
     errors,
     missed,
+    stream_max_age_ms, ///< the stream's limits when the bridge last connected (0: none)
+    stream_max_bytes,
+    stream_max_messages,
     field_count,
 };
 

@@ -132,12 +132,11 @@ public:
             try {
                 Connection connection(bridge::connect_options(m_options, "shmbus-bridge-in"));
                 JetStream js(connection);
-                const StreamOptions stream = bridge::stream_options(m_options);
-                js.add_stream(stream);
-                forget_sequence_of_other_stream(js.stream_info(stream.name).created_ns);
+                const StreamInfo stream = bridge::ensure_stream(js, m_options, m_record);
+                forget_sequence_of_other_stream(stream.created_ns);
                 ConsumerOptions consumer;
                 consumer.durable = bridge::durable_of(m_options);
-                consumer.stream = stream.name;
+                consumer.stream = bridge::stream_of(m_options);
                 consumer.ack_wait = m_options.ack_wait;
                 consumer.max_ack_pending = 1; // redeliveries then come in stream order
                 Subscription subscription = js.pull_subscribe(m_options.subject, consumer);
@@ -183,9 +182,16 @@ private:
 
     void apply(Message& message, const std::atomic<bool>& stop) {
         const std::uint64_t sequence = message.stream_sequence();
+        const std::uint64_t last = m_record.load(bridge::last_sequence);
+        if (sequence <= last) {
+            m_record.increment(bridge::redeliveries_skipped);
+            message.ack();
+            return;
+        }
+        count_discarded(last, sequence);
         const std::optional<Origin> origin = origin_of(message);
-        if (sequence <= m_record.load(bridge::last_sequence) ||
-            (origin && origin->id <= m_record.last_id_from(origin->epoch))) {
+        if (origin && origin->id <= m_record.last_id_from(origin->epoch)) {
+            m_record.store(bridge::last_sequence, sequence); // handled: a gap is not counted
             m_record.increment(bridge::redeliveries_skipped);
             message.ack();
             return;
@@ -207,6 +213,15 @@ private:
         m_record.store(bridge::state, bridge::idle);
         m_record.increment(bridge::forwarded);
         message.ack();
+    }
+
+    // A topic's stream keeps every message until its limits discard the oldest, and its consumer
+    // is delivered each one in sequence order: a gap is what the limits discarded before this
+    // host received it (a host that starts late included). A queue's work-queue stream
+    // discards nothing unreceived.
+    void count_discarded(std::uint64_t last, std::uint64_t sequence) {
+        if (m_kind == Bridged::topic && sequence > last + 1)
+            m_record.store(bridge::missed, m_record.load(bridge::missed) + (sequence - last - 1));
     }
 
     Sink& sink_for(std::uint64_t tag) {

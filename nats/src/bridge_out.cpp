@@ -42,7 +42,7 @@ public:
             try {
                 Connection connection(bridge::connect_options(m_options, "shmbus-bridge-out"));
                 JetStream js(connection);
-                js.add_stream(bridge::stream_options(m_options));
+                bridge::ensure_stream(js, m_options, m_record);
                 forward(js, stop, backoff);
             } catch (const NatsError& error) {
                 m_record.increment(bridge::errors);

@@ -57,6 +57,9 @@ std::string record_name(Direction direction, Bridged kind, std::string_view name
 Bridged bridged(const BridgeOptions& options) {
     if (options.queue.empty() == options.topic.empty())
         throw UsageError("a bridge needs exactly one of a queue and a topic");
+    if (!options.queue.empty() && options.stream_limits.any())
+        throw UsageError("stream limits are for a topic's stream: a queue's work-queue stream "
+                         "must not discard messages");
     return options.queue.empty() ? Bridged::topic : Bridged::queue;
 }
 
@@ -126,6 +129,12 @@ void Record::set_last_id_from(std::uint64_t epoch, std::uint64_t id) {
     m_fields.store(next_origin, victim + 1);
 }
 
+void Record::set_stream_limits(const StreamLimits& limits) {
+    store(stream_max_age_ms, static_cast<std::uint64_t>(limits.max_age.count()));
+    store(stream_max_bytes, static_cast<std::uint64_t>(limits.max_bytes));
+    store(stream_max_messages, static_cast<std::uint64_t>(limits.max_messages));
+}
+
 BridgeStatus Record::status() const {
     return status_of(m_fields);
 }
@@ -145,6 +154,9 @@ BridgeStatus status_of(const Array<std::uint64_t>& fields) {
     status.last_sequence = fields.load(last_sequence);
     status.errors = fields.load(errors);
     status.missed = fields.load(missed);
+    status.stream_limits.max_age = std::chrono::milliseconds(fields.load(stream_max_age_ms));
+    status.stream_limits.max_bytes = static_cast<std::int64_t>(fields.load(stream_max_bytes));
+    status.stream_limits.max_messages = static_cast<std::int64_t>(fields.load(stream_max_messages));
     status.subject = load_text(word, kSubjectAt);
     status.last_error = load_text(word, kLastErrorAt);
     return status;
@@ -197,7 +209,20 @@ StreamOptions stream_options(const BridgeOptions& options) {
     stream.duplicate_window = options.duplicate_window;
     stream.retention =
         bridged(options) == Bridged::queue ? Retention::work_queue : Retention::limits;
+    stream.limits = options.stream_limits;
     return stream;
+}
+
+StreamInfo ensure_stream(JetStream& js, const BridgeOptions& options, Record& record) {
+    const StreamOptions stream = stream_options(options);
+    js.add_stream(stream);
+    StreamInfo info = js.stream_info(stream.name);
+    if (options.stream_limits.any() && info.limits != options.stream_limits) {
+        js.set_limits(stream.name, options.stream_limits);
+        info = js.stream_info(stream.name);
+    }
+    record.set_stream_limits(info.limits);
+    return info;
 }
 
 ConnectOptions connect_options(const BridgeOptions& options, std::string_view name) {

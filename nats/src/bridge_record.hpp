@@ -33,7 +33,7 @@ enum class Direction { out, in };
 
 std::string record_name(Direction direction, Bridged kind, std::string_view name);
 
-/// What `options` bridges, and its name.
+/// What `options` bridges, and its name; UsageError when they are not a valid bridge's.
 Bridged bridged(const BridgeOptions& options);
 std::string_view bridged_name(const BridgeOptions& options);
 
@@ -52,6 +52,7 @@ public:
     /// Records what `ls` and `inspect` show beside the counters.
     void set_subject(std::string_view subject);
     void set_last_error(std::string_view error);
+    void set_stream_limits(const StreamLimits& limits);
     /// Inbound: the last id number put from the outbound bridge `epoch`, 0 when none.
     std::uint64_t last_id_from(std::uint64_t epoch) const;
     /// Inbound: records `id` as the last put from `epoch`.
@@ -101,6 +102,9 @@ void run_topic_bridge_out(const BridgeOptions& options, const std::atomic<bool>&
 std::string stream_of(const BridgeOptions& options);
 /// The stream both directions use: file storage, work-queue retention (a topic's: limits).
 StreamOptions stream_options(const BridgeOptions& options);
+/// Creates the stream when missing, gives it options.stream_limits when some are set, and
+/// records the limits it has in `record`; returns its information.
+StreamInfo ensure_stream(JetStream& js, const BridgeOptions& options, Record& record);
 /// Reconnects for ever; `name` is what the server shows.
 ConnectOptions connect_options(const BridgeOptions& options, std::string_view name);
 std::string durable_of(const BridgeOptions& options);

@@ -44,6 +44,27 @@ std::unique_ptr<natsOptions, OptionsDestroy> make_options(const ConnectOptions& 
     return result;
 }
 
+// nats.c's "no limit" is -1 for counts and sizes, 0 for the age; ours is 0 for each.
+void apply_limits(jsStreamConfig& config, const StreamLimits& limits) {
+    config.MaxAge = to_ns(limits.max_age);
+    config.MaxBytes = limits.max_bytes == 0 ? -1 : limits.max_bytes;
+    config.MaxMsgs = limits.max_messages == 0 ? -1 : limits.max_messages;
+    config.Discard = js_DiscardOld;
+}
+
+StreamLimits limits_of(const jsStreamConfig& config) {
+    StreamLimits limits;
+    limits.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(config.MaxAge));
+    limits.max_bytes = config.MaxBytes < 0 ? 0 : config.MaxBytes;
+    limits.max_messages = config.MaxMsgs < 0 ? 0 : config.MaxMsgs;
+    return limits;
+}
+
+struct StreamInfoDestroy {
+    void operator()(jsStreamInfo* info) const { jsStreamInfo_Destroy(info); }
+};
+
 } // namespace
 
 bool NatsError::timed_out() const noexcept {
@@ -210,10 +231,25 @@ void JetStream::add_stream(const StreamOptions& options) {
         options.retention == Retention::work_queue ? js_WorkQueuePolicy : js_LimitsPolicy;
     config.Storage = options.file_storage ? js_FileStorage : js_MemoryStorage;
     config.Duplicates = to_ns(options.duplicate_window);
+    apply_limits(config, options.limits);
     jsErrCode js_code{};
     const natsStatus status = js_AddStream(nullptr, m_handle.get(), &config, nullptr, &js_code);
     if (!answered(status, js_code, {JSStreamNameExistErr}))
         check(status, "js_AddStream " + options.name, js_code);
+}
+
+void JetStream::set_limits(std::string_view name, const StreamLimits& limits) {
+    const std::string name_text(name);
+    jsStreamInfo* raw = nullptr;
+    jsErrCode js_code{};
+    check(js_GetStreamInfo(&raw, m_handle.get(), name_text.c_str(), nullptr, &js_code),
+          "js_GetStreamInfo " + name_text, js_code);
+    const std::unique_ptr<jsStreamInfo, StreamInfoDestroy> info(raw);
+    apply_limits(*info->Config, limits);
+    jsStreamInfo* updated = nullptr;
+    check(js_UpdateStream(&updated, m_handle.get(), info->Config, nullptr, &js_code),
+          "js_UpdateStream " + name_text, js_code);
+    jsStreamInfo_Destroy(updated);
 }
 
 StreamInfo JetStream::stream_info(std::string_view name) {
@@ -222,9 +258,9 @@ StreamInfo JetStream::stream_info(std::string_view name) {
     jsErrCode js_code{};
     check(js_GetStreamInfo(&raw, m_handle.get(), name_text.c_str(), nullptr, &js_code),
           "js_GetStreamInfo " + name_text, js_code);
-    const StreamInfo info{raw->Created, raw->State.Msgs, raw->State.LastSeq};
-    jsStreamInfo_Destroy(raw);
-    return info;
+    const std::unique_ptr<jsStreamInfo, StreamInfoDestroy> info(raw);
+    return StreamInfo{info->Created, info->State.Msgs, info->State.LastSeq,
+                      limits_of(*info->Config)};
 }
 
 bool JetStream::delete_stream(std::string_view name) {

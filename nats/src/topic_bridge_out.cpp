@@ -41,7 +41,7 @@ public:
             try {
                 Connection connection(connect_options(m_options, "shmbus-bridge-out"));
                 JetStream js(connection);
-                js.add_stream(stream_options(m_options));
+                ensure_stream(js, m_options, m_record);
                 forward(js, subscriber, stop, backoff);
             } catch (const NatsError& error) {
                 m_record.increment(errors);

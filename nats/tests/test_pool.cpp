@@ -36,8 +36,9 @@ protected:
 
     std::unique_ptr<test::Spawned> worker() {
         return std::make_unique<test::Spawned>(
-            std::vector<std::string>{SHMBUS_POOL_WORKER_PROGRAM, test::server().url(), name,
-                                     std::to_string(kAckWaitMs), std::to_string(kMaxDeliver)},
+            std::vector<std::string>{SHMBUS_POOL_WORKER_PROGRAM, "--url", test::server().url(),
+                                     "--pool", name, "--ack-wait-ms", std::to_string(kAckWaitMs),
+                                     "--max-deliver", std::to_string(kMaxDeliver)},
             test::server().directory() / ("worker-" + name + ".log"));
     }
 };

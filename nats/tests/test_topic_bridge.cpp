@@ -136,6 +136,78 @@ TEST_F(TopicBridgeTest, ABridgeNeedsExactlyOneOfAQueueAndATopic) {
     EXPECT_THROW(run_bridge_out(both, stop, log), UsageError);
 }
 
+// `shmbus-bridge out --max-messages 10`: the stream keeps the last 10; a host whose inbound
+// bridge starts after 30 were forwarded gets those 10, in order, and counts the 20 as missed.
+TEST_F(TopicBridgeTest, StreamLimitsDiscardTheOldestAndALateHostCountsThemMissed) {
+    constexpr int kCount = 30;
+    constexpr int kKept = 10;
+    ScopedSegment there{kSegmentSize};
+    Topic<std::string> source(*here, "ticks", kSendingTopic);
+    Subscriber<std::string> far = Topic<std::string>(*there, "ticks").subscribe();
+    ConnectOptions connect;
+    connect.url = test::server().url();
+    Connection connection(connect);
+    JetStream js(connection);
+    StreamOptions unlimited; // found by the bridge, which gives it its limits
+    unlimited.name = default_stream_name(subject);
+    unlimited.subject = subject;
+    unlimited.retention = Retention::limits;
+    js.add_stream(unlimited);
+
+    const std::vector<std::string> argv{SHMBUS_BRIDGE_PROGRAM,
+                                        "out",
+                                        "--segment",
+                                        here.name(),
+                                        "--topic",
+                                        "ticks",
+                                        "--url",
+                                        test::server().url(),
+                                        "--subject",
+                                        subject,
+                                        "--max-messages",
+                                        std::to_string(kKept),
+                                        "--max-age",
+                                        "1h",
+                                        "--max-bytes",
+                                        "1MiB"};
+    test::Spawned out(argv, test::server().directory() / "limits-bridge-out.log");
+    for (const std::string& message : numbered(kCount))
+        source.publish(message);
+    ASSERT_TRUE(eventually([&] {
+        try {
+            return bridge_out_status(here.name(), "ticks", Bridged::topic).forwarded == kCount;
+        } catch (const NotFound&) { // the bridge has not made its record yet
+            return false;
+        }
+    }));
+    out.stop(SIGTERM);
+    const StreamLimits expected{.max_age = 1h, .max_bytes = 1 << 20, .max_messages = kKept};
+    EXPECT_EQ(bridge_out_status(here.name(), "ticks", Bridged::topic).stream_limits, expected);
+    const StreamInfo stream = js.stream_info(unlimited.name);
+    EXPECT_EQ(stream.limits, expected);
+    EXPECT_EQ(stream.messages, std::uint64_t{kKept});
+
+    BridgeThread in(false, options(there.name()));
+    const std::vector<std::string> all = numbered(kCount);
+    EXPECT_EQ(receive(far, kKept), std::vector(all.end() - kKept, all.end())) << in.log();
+    in.stop();
+    const BridgeStatus received = bridge_in_status(there.name(), "ticks", Bridged::topic);
+    EXPECT_EQ(received.forwarded, std::uint64_t{kKept});
+    EXPECT_EQ(received.missed, std::uint64_t{kCount - kKept});
+    EXPECT_EQ(received.stream_limits, expected);
+}
+
+TEST_F(TopicBridgeTest, AQueueStreamTakesNoLimits) {
+    BridgeOptions queue = options(here.name());
+    queue.topic.clear();
+    queue.queue = "orders";
+    queue.stream_limits.max_messages = 10;
+    std::atomic<bool> stop{true};
+    std::ostringstream log;
+    EXPECT_THROW(run_bridge_out(queue, stop, log), UsageError);
+    EXPECT_THROW(run_bridge_in(queue, stop, log), UsageError);
+}
+
 TEST_F(TopicBridgeTest, AnOutboundBridgeKilledAtRandomMomentsLosesAndDoublesNothing) {
     constexpr std::uint64_t kCount = 1500;
     constexpr int kKills = 5;

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
+#include <map>
 
 namespace {
 
@@ -37,6 +38,23 @@ void add_bridge_options(CLI::App& command, shmbus::nats::BridgeOptions& options,
     command.add_option("--ack-wait-ms", ack_wait_ms, "inbound: redelivery after (ms)");
 }
 
+// Outbound topic bridges: the limits of the stream (limits retention, oldest discarded first).
+void add_limit_options(CLI::App& command, std::int64_t& max_age_ms,
+                       shmbus::nats::StreamLimits& limits) {
+    const std::map<std::string, std::int64_t> to_ms{
+        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+    command
+        .add_option("--max-age", max_age_ms,
+                    "topic: the stream drops messages older than this (e.g. 90s, 12h, 7d)")
+        ->transform(CLI::AsNumberWithUnit(to_ms, CLI::AsNumberWithUnit::UNIT_REQUIRED));
+    command
+        .add_option("--max-bytes", limits.max_bytes,
+                    "topic: the stream keeps at most this many bytes (e.g. 512MiB)")
+        ->transform(CLI::AsSizeValue(false));
+    command.add_option("--max-messages", limits.max_messages,
+                       "topic: the stream keeps at most this many messages");
+}
+
 void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
     std::cout << direction << " forwarded=" << status.forwarded << " in_flight=" << status.in_flight
               << " republished=" << status.republished
@@ -45,8 +63,11 @@ void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
               << " possibly_lost=" << status.possibly_lost
               << " possibly_duplicated=" << status.possibly_duplicated
               << " missed=" << status.missed << " last_sequence=" << status.last_sequence
-              << " errors=" << status.errors << " subject=" << status.subject << " last_error=\""
-              << status.last_error << "\"\n";
+              << " errors=" << status.errors
+              << " max_age_ms=" << status.stream_limits.max_age.count()
+              << " max_bytes=" << status.stream_limits.max_bytes
+              << " max_messages=" << status.stream_limits.max_messages
+              << " subject=" << status.subject << " last_error=\"" << status.last_error << "\"\n";
 }
 
 // Prints the record of each direction that has one; returns how many it printed.
@@ -78,6 +99,8 @@ int main(int argc, char** argv) {
     CLI::App* out = app.add_subcommand(
         "out", "drain a local queue into a JetStream stream (or forward a local topic)");
     add_bridge_options(*out, options, ack_wait_ms);
+    std::int64_t max_age_ms = 0;
+    add_limit_options(*out, max_age_ms, options.stream_limits);
     CLI::App* in = app.add_subcommand("in", "feed a local queue or topic from a JetStream stream");
     add_bridge_options(*in, options, ack_wait_ms);
     CLI::App* status =
@@ -85,6 +108,7 @@ int main(int argc, char** argv) {
     add_bridged_options(*status, options);
     CLI11_PARSE(app, argc, argv);
     options.ack_wait = std::chrono::milliseconds(ack_wait_ms);
+    options.stream_limits.max_age = std::chrono::milliseconds(max_age_ms);
     if (options.queue.empty() == options.topic.empty()) {
         std::cerr << "shmbus-bridge: give --queue or --topic\n";
         return 2;

@@ -5,7 +5,11 @@
 // bridge out -> server -> bridge in between two segments, and the round trip of a Pool apply
 // and the throughput of map, locally and over NATS (a worker thread running serve()).
 //   shmbus-nats-bench [--server /usr/sbin/nats-server] [--messages 2000] [--samples 300]
+// With --json --url URL --row bridge|pool --metric latency|throughput it measures one row against
+// a running server and prints it as JSON: what `shmbus bench --nats` runs in each round
+// (tools/bench/harness/nats_rows.cpp), so that the CLI never links the NATS client.
 #include "shmbus/nats/bridge.hpp"
+#include "shmbus/nats/client.hpp"
 #include "shmbus/nats/pool.hpp"
 #include "shmbus/pool.hpp"
 #include "shmbus/queue.hpp"
@@ -79,9 +83,8 @@ private:
 };
 
 struct Figures {
-    double p50_us;
-    double p99_us;
-    double per_second;
+    double p50_us, p99_us, per_second;
+    double p90_us, p999_us, max_us; // for --json
 };
 
 double percentile(std::vector<double> samples, double fraction) {
@@ -91,6 +94,17 @@ double percentile(std::vector<double> samples, double fraction) {
 
 double micros(Clock::duration duration) {
     return std::chrono::duration<double, std::micro>(duration).count();
+}
+
+Figures figures_of(const std::vector<double>& latencies, double seconds, int messages) {
+    Figures figures{};
+    figures.p50_us = percentile(latencies, 0.5);
+    figures.p90_us = percentile(latencies, 0.9);
+    figures.p99_us = percentile(latencies, 0.99);
+    figures.p999_us = percentile(latencies, 0.999);
+    figures.max_us = percentile(latencies, 1.0);
+    figures.per_second = messages / seconds;
+    return figures;
 }
 
 // Latency with one message in flight, then a burst of `messages`.
@@ -108,8 +122,7 @@ Figures measure_queue(shmbus::Queue<std::int64_t>& in, shmbus::Queue<std::int64_
         in.put(i);
     for (int i = 0; i < messages; ++i)
         out.get_for(60s);
-    const double seconds = micros(Clock::now() - start) / 1e6;
-    return {percentile(latencies, 0.5), percentile(latencies, 0.99), messages / seconds};
+    return figures_of(latencies, micros(Clock::now() - start) / 1e6, messages);
 }
 
 template <class PoolT>
@@ -125,8 +138,46 @@ Figures measure_pool(PoolT& pool, int samples, int messages) {
         inputs[static_cast<std::size_t>(i)] = i;
     const auto start = Clock::now();
     pool.map(bench_square, inputs);
-    const double seconds = micros(Clock::now() - start) / 1e6;
-    return {percentile(latencies, 0.5), percentile(latencies, 0.99), messages / seconds};
+    return figures_of(latencies, micros(Clock::now() - start) / 1e6, messages);
+}
+
+// A Queue's messages through bridge out -> server -> bridge in, the bridges in two threads.
+Figures through_bridges(const std::string& url, const std::string& subject,
+                        const std::string& here_name, const std::string& there_name,
+                        shmbus::Queue<std::int64_t>& in, shmbus::Queue<std::int64_t>& out,
+                        int samples, int messages) {
+    std::atomic<bool> stop{false};
+    std::ostringstream log;
+    shmbus::nats::BridgeOptions options;
+    options.queue = "q";
+    options.url = url;
+    options.subject = subject;
+    options.segment = here_name;
+    std::thread outbound([&, options] { shmbus::nats::run_bridge_out(options, stop, log); });
+    shmbus::nats::BridgeOptions inbound_options = options;
+    inbound_options.segment = there_name;
+    std::thread inbound(
+        [&, inbound_options] { shmbus::nats::run_bridge_in(inbound_options, stop, log); });
+    const Figures figures = measure_queue(in, out, samples, messages);
+    stop = true;
+    outbound.join();
+    inbound.join();
+    return figures;
+}
+
+// A Pool over NATS with one worker thread running serve().
+Figures through_pool(const std::string& url, const std::string& name, int samples, int messages) {
+    std::atomic<bool> stop{false};
+    std::ostringstream log;
+    std::thread worker([&] { shmbus::nats::serve(url, name, stop, log); });
+    Figures figures{};
+    {
+        shmbus::nats::Pool pool(url, name);
+        figures = measure_pool(pool, samples, messages);
+    }
+    stop = true;
+    worker.join();
+    return figures;
 }
 
 void print(const char* what, const Figures& figures) {
@@ -139,17 +190,99 @@ std::string unique(const char* prefix) {
     return std::string(prefix) + "-" + std::to_string(::getpid());
 }
 
+// One row for `shmbus bench --nats`: latency (one in flight, `samples` round trips) or
+// throughput (a burst of `messages`), through the bridges or the Pool, against `url`.
+struct JsonRow {
+    std::string url, row, metric;
+    int samples, messages;
+};
+
+// The harness's row item (tools/bench/harness, measurement_from_json), in nanoseconds.
+std::string figures_json(const JsonRow& plan, const Figures& figures) {
+    std::ostringstream out;
+    if (plan.metric == "latency")
+        out << R"({"metric": "latency", "count": )" << plan.samples << R"(, "p50_ns": )"
+            << static_cast<std::uint64_t>(figures.p50_us * 1e3) << R"(, "p90_ns": )"
+            << static_cast<std::uint64_t>(figures.p90_us * 1e3) << R"(, "p99_ns": )"
+            << static_cast<std::uint64_t>(figures.p99_us * 1e3) << R"(, "p999_ns": )"
+            << static_cast<std::uint64_t>(figures.p999_us * 1e3) << R"(, "max_ns": )"
+            << static_cast<std::uint64_t>(figures.max_us * 1e3) << "}";
+    else
+        out << R"({"metric": "throughput", "messages": )" << plan.messages << R"(, "seconds": )"
+            << plan.messages / figures.per_second << "}";
+    return out.str();
+}
+
+// Removes a stream the row made, so that rounds leave the server's store as they found it.
+void delete_stream(const std::string& url, const std::string& stream) {
+    shmbus::nats::ConnectOptions connect;
+    connect.url = url;
+    shmbus::nats::Connection connection(connect);
+    shmbus::nats::JetStream(connection).delete_stream(stream);
+}
+
+Figures bridge_row(const JsonRow& plan, int samples, int messages) {
+    const std::string here_name = unique("nats-bench-here");
+    const std::string there_name = unique("nats-bench-there");
+    const std::string subject = unique("bench");
+    Figures figures{};
+    {
+        shmbus::Segment here = shmbus::Segment::create(here_name);
+        shmbus::Segment there = shmbus::Segment::create(there_name);
+        shmbus::Queue<std::int64_t> in(here, "q");
+        shmbus::Queue<std::int64_t> out(there, "q");
+        figures =
+            through_bridges(plan.url, subject, here_name, there_name, in, out, samples, messages);
+    }
+    shmbus::Segment::unlink(here_name); // the bridges opened them by name
+    shmbus::Segment::unlink(there_name);
+    delete_stream(plan.url, shmbus::nats::default_stream_name(subject));
+    return figures;
+}
+
+int print_json_row(const JsonRow& plan) {
+    // Latency rows skip the burst and throughput rows the round trips (one each, to warm up).
+    const bool latency = plan.metric == "latency";
+    const int samples = latency ? plan.samples : 1;
+    const int messages = latency ? 1 : plan.messages;
+    Figures figures{};
+    if (plan.row == "bridge") {
+        figures = bridge_row(plan, samples, messages);
+    } else {
+        const std::string name = unique("bench");
+        figures = through_pool(plan.url, name, samples, messages);
+        delete_stream(plan.url, shmbus::nats::default_stream_name("pool." + name));
+    }
+    std::cout << figures_json(plan, figures) << std::endl;
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"shmbus-nats-bench: a local Queue and Pool next to the same over NATS"};
     std::string program = "/usr/sbin/nats-server";
-    int messages = 2000;
-    int samples = 300;
+    JsonRow plan{"", "bridge", "latency", 300, 2000};
+    bool json = false;
     app.add_option("--server", program, "nats-server to start");
-    app.add_option("--messages", messages, "messages (tasks) per throughput run");
-    app.add_option("--samples", samples, "round trips per latency run");
+    app.add_option("--messages", plan.messages, "messages (tasks) per throughput run");
+    app.add_option("--samples", plan.samples, "round trips per latency run");
+    app.add_flag("--json", json, "measure one row (--row, --metric) on --url, print it as JSON");
+    app.add_option("--url", plan.url, "--json: the running server");
+    app.add_option("--row", plan.row, "--json: bridge or pool")
+        ->check(CLI::IsMember({"bridge", "pool"}));
+    app.add_option("--metric", plan.metric, "--json: latency or throughput")
+        ->check(CLI::IsMember({"latency", "throughput"}));
     CLI11_PARSE(app, argc, argv);
+    if (json) {
+        if (plan.url.empty()) {
+            std::cerr << "shmbus-nats-bench: --json needs --url\n";
+            return 2;
+        }
+        return print_json_row(plan);
+    }
+    const int samples = plan.samples;
+    const int messages = plan.messages;
 
     std::printf("| %-34s | %10s | %10s | %12s |\n", "path", "p50 (us)", "p99 (us)", "per second");
     std::printf("|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(12, '-').c_str(),
@@ -166,41 +299,9 @@ int main(int argc, char** argv) {
     }
     const int port = free_port();
     Server server(program, port);
-    const std::string url = "nats://127.0.0.1:" + std::to_string(port);
-    const std::string here_name = unique("nats-bench-here");
-    const std::string there_name = unique("nats-bench-there");
-    {
-        shmbus::Segment here = shmbus::Segment::create(here_name);
-        shmbus::Segment there = shmbus::Segment::create(there_name);
-        shmbus::Queue<std::int64_t> in(here, "q");
-        shmbus::Queue<std::int64_t> out(there, "q");
-        std::atomic<bool> stop{false};
-        std::ostringstream log;
-        shmbus::nats::BridgeOptions options;
-        options.queue = "q";
-        options.url = url;
-        options.subject = "bench";
-        options.segment = here_name;
-        std::thread outbound([&, options] { shmbus::nats::run_bridge_out(options, stop, log); });
-        shmbus::nats::BridgeOptions inbound_options = options;
-        inbound_options.segment = there_name;
-        std::thread inbound(
-            [&, inbound_options] { shmbus::nats::run_bridge_in(inbound_options, stop, log); });
-        print("Queue, bridge out -> NATS -> in", measure_queue(in, out, samples, messages));
-        stop = true;
-        outbound.join();
-        inbound.join();
-    }
-    shmbus::Segment::unlink(here_name);
-    shmbus::Segment::unlink(there_name);
-    {
-        std::atomic<bool> stop{false};
-        std::ostringstream log;
-        std::thread worker([&] { shmbus::nats::serve(url, "bench", stop, log); });
-        shmbus::nats::Pool pool(url, "bench");
-        print("Pool apply / map, NATS (1 worker)", measure_pool(pool, samples, messages));
-        stop = true;
-        worker.join();
-    }
+    plan.url = "nats://127.0.0.1:" + std::to_string(port);
+    print("Queue, bridge out -> NATS -> in", bridge_row(plan, samples, messages));
+    print("Pool apply / map, NATS (1 worker)",
+          through_pool(plan.url, unique("bench"), samples, messages));
     return 0;
 }

@@ -9,7 +9,7 @@ elseif(SANITIZE STREQUAL "thread")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/project -B ${WORK_DIR}/build
                   -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release
-                  -DCMAKE_EXE_LINKER_FLAGS=${sanitizer_flags}
+                  -DCMAKE_EXE_LINKER_FLAGS=${sanitizer_flags} -DWITH_NATS=${NATS}
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer failed")
@@ -22,4 +22,13 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VAR
 message("${out}")
 if(rc)
   message(FATAL_ERROR "the consumer exited with ${rc}")
+endif()
+if(NATS)
+  execute_process(COMMAND ${WORK_DIR}/build/nats_consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  message("${out}")
+  if(rc)
+    message(FATAL_ERROR "the nats consumer exited with ${rc}")
+  endif()
+else()
+  message("no nats: shmbus was built without shmbus::nats")
 endif()

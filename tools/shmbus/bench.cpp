@@ -20,6 +20,9 @@
 #ifndef SHMBUS_BENCH_PYTHON_PEER
 #define SHMBUS_BENCH_PYTHON_PEER ""
 #endif
+#ifndef SHMBUS_BENCH_NATS_PROGRAM
+#define SHMBUS_BENCH_NATS_PROGRAM ""
+#endif
 #ifndef SHMBUS_BENCH_TOPIC_PROGRAM
 #define SHMBUS_BENCH_TOPIC_PROGRAM ""
 #endif
@@ -57,6 +60,14 @@ constexpr const char* kDescription =
     "  --iceoryx-serve, kept as a child through the table when it was built with iceoryx\n"
     "  (libiceoryx-posh-dev): it starts iox-roudi once and stops it after. Without it the\n"
     "  run says \"iceoryx: not installed\".\n"
+    "\nNATS ROWS (--nats)\n"
+    "  What leaving the host costs: a Queue<int64_t>'s message through bridge out -> nats-server\n"
+    "  -> bridge in between two segments (round trip with one in flight, and a burst), a Pool's\n"
+    "  apply and map over NATS with one worker, at 8 B. The run starts nats-server (JetStream,\n"
+    "  127.0.0.1, a free port, a temporary store) and stops it after; each round runs\n"
+    "  shmbus-nats-bench --json as a child, right after pipe(2) and the Queue (hybrid) at 8 B,\n"
+    "  so the notes give the paired ratios to them. Without nats-server or shmbus-nats-bench\n"
+    "  the run says \"NATS: not available\".\n"
     "\nROUNDS AND RATIOS\n"
     "  Every row is measured in several short rounds (3 with --quick, 5 otherwise, or\n"
     "  --rounds), each in fresh processes after an unrecorded warm-up, and the floor and the\n"
@@ -92,7 +103,9 @@ constexpr const char* kFooter =
     "  paired (true: per-round ratios) and spread ({min, max} of the p50 or rate ratio).\n"
     "  Keys: floor, ring, pipe2, memcpy.cache, memcpy.dram, shmbus.queue.<policy>,\n"
     "  shmbus.pipe.<policy>, socketpair, posix_mq, boost_mq, shmbus.pool.map,\n"
-    "  shmbus.pool.apply_async, python.mp_queue, python.mp_pipe, python.pool.map.\n"
+    "  shmbus.pool.apply_async, python.mp_queue, python.mp_pipe, python.pool.map,\n"
+    "  nats.queue.bridge, nats.pool.apply, nats.pool.map (their per_round items hold the paired\n"
+    "  pipe2 and shmbus.queue.hybrid figures).\n"
     "  topic: sizes, subscribers, mechanisms (ring, shmbus.queue, shmbus.topic.copy,\n"
     "  shmbus.topic.loan, iceoryx) and rows: mechanism, size, subscribers, wait, and latency\n"
     "  and throughput objects holding a row's fields (available, rounds, figures, spread,\n"
@@ -112,6 +125,8 @@ constexpr const char* kFooter =
     "  shmbus bench --python --plot latency.svg    add Python's multiprocessing, draw a plot\n"
     "  shmbus bench --quick --only queue --json    shmbus Queue rows and the baselines, as JSON\n"
     "  shmbus bench --quick --only topic           the topic table (and the baselines)\n"
+    "  shmbus bench --quick --only nats --nats     what leaving the host costs (and the "
+    "baselines)\n"
     "\nEXIT STATUS\n"
     "  0  every measurement ran (n/a rows included)\n"
     "  1  a measurement failed (a row says why) or a file could not be written\n"
@@ -191,6 +206,15 @@ BenchCommand::BenchCommand(CLI::App& app)
                      wrap_help("bench_topic_bench, run for iceoryx's rows of the topic table"))
         ->capture_default_str();
     m_command->add_flag("--no-iceoryx", m_no_iceoryx, "Leave iceoryx out of the topic table");
+    m_command->add_flag(
+        "--nats", m_nats,
+        wrap_help("Also measure what leaving the host costs: a Queue through bridge out -> "
+                  "nats-server -> bridge in and a Pool over NATS (starts and stops its own "
+                  "nats-server on 127.0.0.1; needs nats-server and shmbus-nats-bench)"));
+    m_nats_program = SHMBUS_BENCH_NATS_PROGRAM;
+    m_command->add_option("--nats-program", m_nats_program, "shmbus-nats-bench, run each round")
+        ->capture_default_str();
+    m_command->add_option("--nats-server", m_nats_server, "nats-server to start");
     m_command->add_flag("--no-pin", m_no_pin, "Let the scheduler place the two processes");
     m_command->add_flag("--raise-mq-limit", m_raise_mq_limit,
                         wrap_help("As root: raise /proc/sys/fs/mqueue/msgsize_max for the run so "
@@ -211,6 +235,9 @@ int BenchCommand::run(std::ostream& out, std::ostream& err) const {
         options.topic_subscribers = m_topic_subscribers;
         options.iceoryx_program = m_iceoryx_program;
         options.iceoryx = !m_no_iceoryx;
+        options.nats = m_nats;
+        options.nats_program = m_nats_program;
+        options.nats_server = m_nats_server;
         if (m_python) {
             options.python_script = m_python_script;
             options.python_shmbus_script = SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT;

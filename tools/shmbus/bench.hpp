@@ -32,6 +32,9 @@ private:
     std::string m_only;
     std::string m_python_script;
     std::string m_iceoryx_program;
+    bool m_nats = false;
+    std::string m_nats_program;
+    std::string m_nats_server;
     std::vector<std::size_t> m_sizes = {8, 64, 1024, 65536};
     std::vector<std::size_t> m_topic_sizes = {64, 65536, 1 << 20};
     std::vector<int> m_topic_subscribers = {1, 2, 4};

@@ -4,9 +4,9 @@
 #include "cli.hpp"
 
 #include "bench.hpp"
-#include "bridge.hpp"
 #include "decode_messaging.hpp"
 #include "footprint.hpp"
+#include "program_command.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/version.hpp"
 
@@ -276,7 +276,14 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     BenchCommand bench(app);
     FootprintCommand footprint(app);
-    BridgeCommand bridge(app);
+    ProgramCommand bridge(app, "bridge",
+                          "Move a local Queue's or Topic's messages to and from NATS JetStream "
+                          "(runs shmbus-bridge: out, in, status; see README \"Beyond one host\")",
+                          "shmbus-bridge", "SHMBUS_BRIDGE");
+    ProgramCommand worker(app, "worker",
+                          "Serve a Pool across hosts with the tasks of shared libraries (runs "
+                          "shmbus-worker; see README \"A Pool across hosts\")",
+                          "shmbus-worker", "SHMBUS_WORKER");
 
     try {
         app.parse(argc, argv);
@@ -304,6 +311,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
             return footprint.run(out, err);
         } else if (bridge.selected()) {
             return bridge.run(err);
+        } else if (worker.selected()) {
+            return worker.run(err);
         } else if (*gc) {
             return report_garbage(collect_garbage(options.dry_run, options.prefix), options.dry_run,
                                   options.json, out, err);

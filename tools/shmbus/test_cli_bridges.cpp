@@ -120,7 +120,9 @@ TEST(CliBridges, AForeignOrCorruptRecordIsReportedNotRead) {
     const json& bridges = inspected.at("segment").at("bridges");
     ASSERT_EQ(bridges.size(), 4U) << bridges.dump(); // "shmbus.bridge-out." names no queue
     EXPECT_EQ(bridges[0].at("problem"), "not a bridge record (bad magic)");
-    EXPECT_EQ(bridges[1].at("problem"), "bridge record version 2, this shmbus reads 1");
+    EXPECT_EQ(bridges[1].at("problem"),
+              "bridge record version " + std::to_string(layout::kVersion + 1) +
+                  ", this shmbus reads " + std::to_string(layout::kVersion));
     EXPECT_EQ(bridges[2].at("problem"), "not a bridge record (bad magic)");
     EXPECT_NE(bridges[3].at("problem").get<std::string>().find("words, expected"),
               std::string::npos);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "suite.hpp"
 
+#include "nats_rows.hpp"
 #include "pool_probe.hpp"
 #include "processes.hpp"
 
@@ -388,6 +389,10 @@ Report run_suite(const SuiteOptions& options) {
         run_pool(options, report);
     if (has_pool_size && !options.python_script.empty())
         run_python_pool(options, report);
+    if (options.nats && has_pool_size)
+        run_nats(options, report);
+    else if (options.nats)
+        report.notes.push_back("NATS rows: measured at 8 B, which --sizes leaves out");
     if (!options.topic_sizes.empty() && selected(options, kTopicCopyKey))
         run_topics(options, report);
     report.load_after = first_line_of("/proc/loadavg");

@@ -57,6 +57,11 @@ struct SuiteOptions {
     /// it; the CLI never does). False `iceoryx`: no iceoryx rows.
     std::string iceoryx_program;
     bool iceoryx = true;
+    /// The NATS rows (nats_rows.hpp): shmbus-nats-bench and nats-server (empty: beside this
+    /// program, then the usual places and PATH).
+    bool nats = false;
+    std::string nats_program;
+    std::string nats_server;
     /// Called before each measurement with a short description.
     std::function<void(const std::string&)> progress;
 };

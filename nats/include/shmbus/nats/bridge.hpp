@@ -29,6 +29,8 @@
 ///   restart counts such an event (possibly_lost / possibly_duplicated in BridgeStatus).
 #pragma once
 
+#include "shmbus/nats/client.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -64,6 +66,10 @@ struct BridgeOptions {
     std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
     /// Outbound: the longest pause between attempts while the server is unreachable.
     std::chrono::milliseconds max_backoff{std::chrono::seconds(2)};
+    /// Topic, outbound: the stream's limits (discarding the oldest messages), set on the stream
+    /// whether the bridge creates it or finds it; none set: a stream found keeps its own.
+    /// UsageError for a queue, whose work-queue stream must never discard a message.
+    StreamLimits stream_limits;
 };
 
 /// "SHMBUS_" and `subject` with every character a stream name may not hold replaced by '_'.
@@ -89,8 +95,10 @@ struct BridgeStatus {
     std::uint64_t redeliveries_skipped = 0;
     /// Outbound: restarts after a kill inside the take window (see the top of this file).
     std::uint64_t possibly_lost = 0;
-    /// Outbound topic bridge: messages published on the topic that it never received (it was
+    /// Topic bridges, outbound: messages published on the topic that it never received (it was
     /// down longer than the topic's history lasts, or lagged under SlowSubscriber::overwrite).
+    /// Inbound: messages of the stream that it never received (the stream's limits discarded
+    /// them first: gaps in the stream sequences it was delivered).
     std::uint64_t missed = 0;
     /// Inbound: restarts after a kill inside the put window (see the top of this file).
     std::uint64_t possibly_duplicated = 0;
@@ -102,6 +110,8 @@ struct BridgeStatus {
     std::string subject;
     /// The text of its last error (empty when none).
     std::string last_error;
+    /// The stream's limits as the bridge found them when it last connected (zero: none).
+    StreamLimits stream_limits;
 };
 
 /// Drains the queue into the stream until `stop` becomes true or the queue is closed and

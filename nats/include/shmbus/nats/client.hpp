@@ -139,6 +139,18 @@ enum class Retention {
     work_queue, ///< until one consumer acknowledges each
 };
 
+/// The limits of a limits-retention stream: past one, the oldest messages are discarded (the
+/// server's DiscardOld). Zero: no limit.
+struct StreamLimits {
+    std::chrono::milliseconds max_age{0}; ///< messages older than this are removed
+    std::int64_t max_bytes = 0;           ///< the stream's size in bytes
+    std::int64_t max_messages = 0;        ///< how many messages it keeps
+    /// True when at least one limit is set.
+    bool any() const { return max_age.count() != 0 || max_bytes != 0 || max_messages != 0; }
+    /// The same three limits.
+    bool operator==(const StreamLimits&) const = default;
+};
+
 /// A JetStream stream to create (or find).
 struct StreamOptions {
     /// Stream name: no '.', '*', '>' or whitespace.
@@ -151,6 +163,8 @@ struct StreamOptions {
     Retention retention = Retention::work_queue;
     /// File storage survives a server restart; memory storage does not.
     bool file_storage = true;
+    /// Limits retention only: when the oldest messages are discarded.
+    StreamLimits limits;
 };
 
 /// A durable pull consumer to create (or bind to).
@@ -189,6 +203,7 @@ struct StreamInfo {
     std::int64_t created_ns;     ///< creation time, ns since the epoch: tells a re-created stream
     std::uint64_t messages;      ///< messages stored now
     std::uint64_t last_sequence; ///< sequence of the last message stored
+    StreamLimits limits;         ///< its limits now
 };
 
 /// The JetStream context of a Connection (which must outlive it).
@@ -199,6 +214,8 @@ public:
                        std::chrono::milliseconds wait = std::chrono::seconds(5));
     /// Creates the stream, or leaves an existing one of that name as it is.
     void add_stream(const StreamOptions& options);
+    /// Gives an existing stream these limits (its other settings unchanged).
+    void set_limits(std::string_view name, const StreamLimits& limits);
     /// The stream's information; NatsError (status NATS_NOT_FOUND) when there is none.
     StreamInfo stream_info(std::string_view name);
     /// Deletes a stream; false when there was none.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "bridge.hpp"
+#include "program_command.hpp"
 
 #include "cli.hpp"
 
@@ -10,39 +10,39 @@
 #include <ostream>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace shmbus::cli {
 namespace {
 
-constexpr const char* kProgram = "shmbus-bridge";
-
-// The shmbus-bridge installed or built beside this executable, else the bare name for PATH.
-std::string bridge_program() {
-    if (const char* configured = std::getenv("SHMBUS_BRIDGE"))
+// The program installed or built beside this executable, else the bare name for PATH.
+std::string program_path(const std::string& program, const std::string& variable) {
+    if (const char* configured = std::getenv(variable.c_str()))
         return configured;
     std::error_code error;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
     if (!error) {
-        const std::filesystem::path sibling = self.parent_path() / kProgram;
+        const std::filesystem::path sibling = self.parent_path() / program;
         if (std::filesystem::exists(sibling, error))
             return sibling.string();
     }
-    return kProgram;
+    return program;
 }
 
 } // namespace
 
-BridgeCommand::BridgeCommand(CLI::App& app)
-    : m_command(app.add_subcommand(
-          "bridge", "Move a local Queue's or Topic's messages to and from NATS JetStream (runs "
-                    "shmbus-bridge: out, in, status; see README \"Beyond one host\")")) {
+ProgramCommand::ProgramCommand(CLI::App& app, const std::string& name,
+                               const std::string& description, std::string program,
+                               std::string variable)
+    : m_command(app.add_subcommand(name, description)), m_program(std::move(program)),
+      m_variable(std::move(variable)) {
     m_command->prefix_command();
-    m_command->set_help_flag(); // `shmbus bridge --help` is shmbus-bridge's help
+    m_command->set_help_flag(); // `shmbus <name> --help` is the program's help
 }
 
-int BridgeCommand::run(std::ostream& err) const {
-    const std::string program = bridge_program();
+int ProgramCommand::run(std::ostream& err) const {
+    const std::string program = program_path(m_program, m_variable);
     std::vector<std::string> arguments{program};
     for (const std::string& argument : m_command->remaining())
         arguments.push_back(argument);
@@ -51,7 +51,8 @@ int BridgeCommand::run(std::ostream& err) const {
         argv.push_back(argument.data());
     argv.push_back(nullptr);
     ::execvp(program.c_str(), argv.data());
-    err << "shmbus bridge: cannot run " << program << ": " << std::strerror(errno)
+    err << "shmbus " << m_command->get_name() << ": cannot run " << program << ": "
+        << std::strerror(errno)
         << " (it is built with -DSHMBUS_BUILD_NATS=ON, which needs libnats-dev)\n";
     return kExitFailure;
 }
