@@ -37,6 +37,9 @@ MECHANISMS = [("python.shmbus_queue", "shmbus.Queue py-py"),
 LARGE = 64 * 1024
 MINIMUM = 100  # samples before a measurement may stop at its time budget, as python_mp.py
 END = b""  # tells a Python peer to stop; every measured message has at least one byte
+# A Queue does not tell a reader that its writer died (a Pipe does: EndOfStream): a reader that
+# waits this long fails instead of hanging the bench.
+PATIENCE = 60.0
 
 
 class QueueChannel:
@@ -52,7 +55,7 @@ class QueueChannel:
         (self.to_child if side == "parent" else self.to_parent).put(data)
 
     def recv(self, side):
-        return (self.to_parent if side == "parent" else self.to_child).get()
+        return (self.to_parent if side == "parent" else self.to_child).get(timeout=PATIENCE)
 
 
 class PipeChannel:
@@ -89,12 +92,16 @@ class PythonPeer:
 
     def __init__(self, channel, cpus, target, *args):
         ctx = mp.get_context("fork")
-        self.process = ctx.Process(target=target, args=(channel, cpus, *args))
+        # A daemon: should this process fail, exit does not wait for a peer that waits for it.
+        self.process = ctx.Process(target=target, args=(channel, cpus, *args), daemon=True)
         self.process.start()
 
     def stop(self, channel):
-        channel.send("parent", END)
-        self.process.join()
+        try:
+            channel.send("parent", END)
+            self.process.join(60)
+        finally:
+            kill_if_running(self.process)
 
 
 def echo(channel, cpus):
@@ -129,6 +136,26 @@ def cpp_peer(peer, segment, cpus, part, tag):
                             preexec_fn=pin)
 
 
+def kill_if_running(child):
+    """Kills and reaps a peer left running by a failure: the bench reads our stdout until every
+    process holding it is gone."""
+    if isinstance(child, subprocess.Popen) and child.poll() is None:
+        child.kill()
+        child.wait()
+    elif isinstance(child, mp.process.BaseProcess) and child.is_alive():
+        child.kill()
+        child.join()
+
+
+def stop_cpp_peer(channel, child):
+    """Tells the C++ relay to stop (nil), and kills it if that fails."""
+    try:
+        channel.send("parent", None)
+        child.wait(60)
+    finally:
+        kill_if_running(child)
+
+
 def latency(segment, mechanism, size, trips, warmup, budget, cpus, peer):
     tag = uuid.uuid4().hex[:8]
     channel = (PipeChannel if mechanism == "python.shmbus_pipe" else QueueChannel)(segment, tag)
@@ -159,8 +186,7 @@ def latency(segment, mechanism, size, trips, warmup, budget, cpus, peer):
         if isinstance(child, PythonPeer):
             child.stop(channel)
         else:
-            channel.send("parent", None)  # nil: the C++ relay stops
-            child.wait(60)
+            stop_cpp_peer(channel, child)
         os.sched_setaffinity(0, old)
     samples.sort()
     return {"count": len(samples), "p50_ns": percentile(samples, 0.50),
@@ -175,6 +201,7 @@ def throughput(segment, mechanism, size, count, budget, cpus, peer):
     old = os.sched_getaffinity(0)
     if cpus:
         os.sched_setaffinity(0, {cpus[0]})
+    child = None
     try:
         if mechanism == "python.shmbus_queue_cpp":
             child = cpp_peer(peer, segment, cpus, "drain", tag)
@@ -188,7 +215,7 @@ def throughput(segment, mechanism, size, count, budget, cpus, peer):
             child.wait(60)
             return {"messages": count, "seconds": seconds}
         go = mp.get_context("fork").Event()
-        child = mp.get_context("fork").Process(target=produce,
+        child = mp.get_context("fork").Process(target=produce, daemon=True,
                                                args=(channel, cpus, size, count, budget, go))
         child.start()
         received = 0
@@ -202,6 +229,7 @@ def throughput(segment, mechanism, size, count, budget, cpus, peer):
         child.join()
         return {"messages": received, "seconds": seconds}
     finally:
+        kill_if_running(child)
         os.sched_setaffinity(0, old)
 
 
