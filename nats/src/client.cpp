@@ -64,6 +64,7 @@ StreamLimits limits_of(const jsStreamConfig& config) {
 struct StreamInfoDestroy {
     void operator()(jsStreamInfo* info) const { jsStreamInfo_Destroy(info); }
 };
+using StreamInfoPtr = std::unique_ptr<jsStreamInfo, StreamInfoDestroy>;
 
 } // namespace
 
@@ -238,27 +239,30 @@ void JetStream::add_stream(const StreamOptions& options) {
         check(status, "js_AddStream " + options.name, js_code);
 }
 
-void JetStream::set_limits(std::string_view name, const StreamLimits& limits) {
-    const std::string name_text(name);
+namespace {
+StreamInfoPtr fetch_stream_info(jsCtx* js, const std::string& name) {
     jsStreamInfo* raw = nullptr;
     jsErrCode js_code{};
-    check(js_GetStreamInfo(&raw, m_handle.get(), name_text.c_str(), nullptr, &js_code),
-          "js_GetStreamInfo " + name_text, js_code);
-    const std::unique_ptr<jsStreamInfo, StreamInfoDestroy> info(raw);
+    check(js_GetStreamInfo(&raw, js, name.c_str(), nullptr, &js_code), "js_GetStreamInfo " + name,
+          js_code);
+    return StreamInfoPtr(raw);
+}
+
+} // namespace
+
+void JetStream::set_limits(std::string_view name, const StreamLimits& limits) {
+    const std::string name_text(name);
+    const StreamInfoPtr info = fetch_stream_info(m_handle.get(), name_text);
     apply_limits(*info->Config, limits);
     jsStreamInfo* updated = nullptr;
+    jsErrCode js_code{};
     check(js_UpdateStream(&updated, m_handle.get(), info->Config, nullptr, &js_code),
           "js_UpdateStream " + name_text, js_code);
     jsStreamInfo_Destroy(updated);
 }
 
 StreamInfo JetStream::stream_info(std::string_view name) {
-    const std::string name_text(name);
-    jsStreamInfo* raw = nullptr;
-    jsErrCode js_code{};
-    check(js_GetStreamInfo(&raw, m_handle.get(), name_text.c_str(), nullptr, &js_code),
-          "js_GetStreamInfo " + name_text, js_code);
-    const std::unique_ptr<jsStreamInfo, StreamInfoDestroy> info(raw);
+    const StreamInfoPtr info = fetch_stream_info(m_handle.get(), std::string(name));
     return StreamInfo{info->Created, info->State.Msgs, info->State.LastSeq,
                       limits_of(*info->Config)};
 }

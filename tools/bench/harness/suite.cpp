@@ -232,14 +232,19 @@ Measurement python_round(const std::string& command, const std::string& key, Met
     return measurement_from_json(doc.at("rows").at(0));
 }
 
-/// Python's Queue and Pipe rows, each round paired with the floor and the ring like any other.
-void run_python(const SuiteOptions& options, Report& report) {
+/// Every mechanism that `command --list` names, at every size and metric, in rounds of
+/// `command` after the baselines `baselines_of(metric, size, budget)` of the same round. The
+/// listing (empty, with a note starting with `what`, when the script cannot run).
+nlohmann::json measure_listed(
+    const SuiteOptions& options, Report& report, const std::string& command,
+    const std::string& what,
+    const std::function<std::vector<Baseline>(Metric, std::size_t, const Budget&)>& baselines_of) {
     nlohmann::json listing;
     try {
-        listing = run_python_script(options, "--list");
+        listing = run_python_script(command, "--list");
     } catch (const std::exception& e) {
-        report.notes.push_back(std::string("Python rows missing: ") + e.what());
-        return;
+        report.notes.push_back(what + " rows missing: " + e.what());
+        return {};
     }
     const int rounds = rounds_for(options);
     for (const auto& mechanism : listing.at("mechanisms")) {
@@ -252,14 +257,24 @@ void run_python(const SuiteOptions& options, Report& report) {
                 report.rows.push_back(measure_rounds(
                     key, metric, size, rounds,
                     after_baselines(
-                        [&] {
-                            return python_round(python_command(options), key, metric, size, budget);
-                        },
-                        paired_baselines(metric, size, budget, options.pin))));
+                        [&] { return python_round(command, key, metric, size, budget); },
+                        baselines_of(metric, size, budget))));
         }
     }
-    report.notes.push_back("Python rows: " + python_command(options) + " (" +
-                           std::string(listing.value("python", "")) + "), started once per round");
+    return listing;
+}
+
+/// Python's Queue and Pipe rows, each round paired with the floor and the ring like any other.
+void run_python(const SuiteOptions& options, Report& report) {
+    const nlohmann::json listing =
+        measure_listed(options, report, python_command(options), "Python",
+                       [&](Metric metric, std::size_t size, const Budget& budget) {
+                           return paired_baselines(metric, size, budget, options.pin);
+                       });
+    if (!listing.is_null())
+        report.notes.push_back("Python rows: " + python_command(options) + " (" +
+                               std::string(listing.value("python", "")) +
+                               "), started once per round");
 }
 
 /// shmbus used from Python (python_shmbus.py), each round paired with a round of mp.Queue at
@@ -270,36 +285,18 @@ void run_python_shmbus(const SuiteOptions& options, Report& report) {
         return;
     }
     const std::string command = shmbus_python_command(options);
-    nlohmann::json listing;
-    try {
-        listing = run_python_script(command, "--list");
-    } catch (const std::exception& e) {
-        report.notes.push_back(std::string("shmbus from Python rows missing: ") + e.what());
-        return;
-    }
-    const int rounds = rounds_for(options);
-    for (const auto& mechanism : listing.at("mechanisms")) {
-        const std::string key = mechanism.at("key");
-        report.mechanisms.push_back({key, mechanism.at("label")});
-        for (std::size_t size : options.sizes) {
-            const Budget budget = budget_for(size, options.quick);
-            progress(options, std::string(mechanism.at("label")) + ", " + size_name(size));
-            for (Metric metric : {Metric::latency, Metric::throughput}) {
-                const Baseline mp_queue{kPythonQueueKey, [&] {
-                                            return python_round(python_command(options),
-                                                                kPythonQueueKey, metric, size,
-                                                                budget);
-                                        }};
-                report.rows.push_back(measure_rounds(
-                    key, metric, size, rounds,
-                    after_baselines(
-                        [&] { return python_round(command, key, metric, size, budget); },
-                        {mp_queue})));
-            }
-        }
-    }
-    report.notes.push_back("shmbus from Python rows: " + command +
-                           ", started once per round after a round of " + kPythonQueueKey);
+    const nlohmann::json listing =
+        measure_listed(options, report, command, "shmbus from Python",
+                       [&](Metric metric, std::size_t size, const Budget& budget) {
+                           return std::vector<Baseline>{
+                               {kPythonQueueKey, [&options, metric, size, budget] {
+                                    return python_round(python_command(options), kPythonQueueKey,
+                                                        metric, size, budget);
+                                }}};
+                       });
+    if (!listing.is_null())
+        report.notes.push_back("shmbus from Python rows: " + command +
+                               ", started once per round after a round of " + kPythonQueueKey);
 }
 
 /// Python's Pool.map of the tasks shmbus's Pool row maps, one item per round.
