@@ -178,19 +178,7 @@ public:
     }
     /// nullopt when nothing new; never blocks. Lagged as recv.
     [[nodiscard]] std::optional<T> try_recv() {
-        if constexpr (kInPlace) {
-            detail::InPlaceDecoder<T> decoder;
-            const detail::TopicStatus status = m_core->try_recv(decoder.sink());
-            if (status == detail::TopicStatus::empty)
-                return std::nullopt;
-            return taken(status, decoder);
-        } else {
-            detail::ByteBuffer& buffer = detail::codec_scratch();
-            const detail::TopicStatus status = m_core->try_recv(buffer);
-            if (status == detail::TopicStatus::empty)
-                return std::nullopt;
-            return decoded(status, buffer);
-        }
+        return received([&](auto&& to) { return m_core->try_recv(to); });
     }
 
     /// The next message in place, without a copy; blocks until one arrives. Lagged as recv.
@@ -224,16 +212,27 @@ private:
     /// slot (frame_codec.hpp); the rest are copied into a per-thread scratch buffer first.
     static constexpr bool kInPlace = detail::kFrameInPlace<T>;
 
-    T decoded(detail::TopicStatus status, const detail::ByteBuffer& buffer) {
-        if (status == detail::TopicStatus::lagged)
-            throw Lagged(m_core->last_lag());
-        return decode<T>(buffer.bytes());
+    /// The message `receive(to)` hands to `to` (a decoder in place, or a scratch buffer);
+    /// nullopt when it found none. Lagged when messages were lost, or the one read was
+    /// overwritten while it was read (its value is dropped).
+    template <class Receive>
+    std::optional<T> received(Receive receive) {
+        if constexpr (kInPlace) {
+            detail::InPlaceDecoder<T> decoder;
+            if (!arrived(receive(decoder.sink())))
+                return std::nullopt;
+            return decoder.take();
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            if (!arrived(receive(buffer)))
+                return std::nullopt;
+            return decode<T>(buffer.bytes());
+        }
     }
-    /// What the decoder made, unless the message was overwritten while it read (Lagged).
-    T taken(detail::TopicStatus status, detail::InPlaceDecoder<T>& decoder) {
+    bool arrived(detail::TopicStatus status) {
         if (status == detail::TopicStatus::lagged)
             throw Lagged(m_core->last_lag());
-        return decoder.take();
+        return status == detail::TopicStatus::ok;
     }
     Borrowed<T> borrowed(detail::TopicStatus status, std::span<const std::byte> bytes) {
         if (status == detail::TopicStatus::lagged)
@@ -248,19 +247,10 @@ private:
         return borrowed(status, bytes);
     }
     T recv_by(detail::Deadline deadline) {
-        if constexpr (kInPlace) {
-            detail::InPlaceDecoder<T> decoder;
-            const detail::TopicStatus status = m_core->recv(decoder.sink(), deadline);
-            if (status == detail::TopicStatus::empty)
-                throw Empty("no message on the topic");
-            return taken(status, decoder);
-        } else {
-            detail::ByteBuffer& buffer = detail::codec_scratch();
-            const detail::TopicStatus status = m_core->recv(buffer, deadline);
-            if (status == detail::TopicStatus::empty)
-                throw Empty("no message on the topic");
-            return decoded(status, buffer);
-        }
+        std::optional<T> item = received([&](auto&& to) { return m_core->recv(to, deadline); });
+        if (!item)
+            throw Empty("no message on the topic");
+        return std::move(*item);
     }
 
     std::unique_ptr<detail::TopicSubscriberCore> m_core;
