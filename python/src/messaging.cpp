@@ -58,20 +58,19 @@ void put(Q& queue, const py::handle& value, bool block, TimeoutSeconds timeout) 
 
 template <class Q>
 py::object get(Q& queue, bool block, TimeoutSeconds timeout) {
-    // A message there already: no GIL release, no clock read.
-    std::optional<MsgpackBytes> message = block ? queue.try_get() : std::nullopt;
-    if (message)
-        return unpacked(message->bytes);
     if (!block)
-        message = queue.get_nowait();
-    else if (!wait_in_slices(timeout, [&](auto slice) {
-                 try {
-                     message = queue.get_for(slice);
-                     return true;
-                 } catch (const Empty&) {
-                     return false;
-                 }
-             }))
+        return unpacked(queue.get_nowait().bytes);
+    // A message there already: no GIL release, no clock read. Otherwise (empty, or closed and
+    // drained: get_for raises that) wait with the GIL released.
+    std::optional<MsgpackBytes> message = queue.try_get();
+    if (!message && !wait_in_slices(timeout, [&](auto slice) {
+            try {
+                message = queue.get_for(slice);
+                return true;
+            } catch (const Empty&) {
+                return false;
+            }
+        }))
         throw Empty("queue is empty");
     return unpacked(message->bytes);
 }
