@@ -14,6 +14,9 @@
 #ifndef SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT
 #define SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT "tools/bench/python_shmbus.py"
 #endif
+#ifndef SHMBUS_BENCH_PYTHON_INTERPRETER
+#define SHMBUS_BENCH_PYTHON_INTERPRETER "python3"
+#endif
 #ifndef SHMBUS_BENCH_PYTHON_MODULE_DIR
 #define SHMBUS_BENCH_PYTHON_MODULE_DIR ""
 #endif
@@ -172,6 +175,12 @@ BenchCommand::BenchCommand(CLI::App& app)
     m_python_script = SHMBUS_BENCH_PYTHON_SCRIPT;
     m_command->add_option("--python-script", m_python_script, "Where python_mp.py is")
         ->capture_default_str();
+    m_python_interpreter = SHMBUS_BENCH_PYTHON_INTERPRETER;
+    m_command
+        ->add_option("--python-interpreter", m_python_interpreter,
+                     wrap_help("The python3 that runs both scripts: by default the one the "
+                               "module was built for, whose packages (msgpack) it needs"))
+        ->capture_default_str();
     m_command
         ->add_option("--only", m_only,
                      wrap_help("Only mechanisms whose key contains TEXT (queue, pipe., shmbus, mq, "
@@ -240,6 +249,7 @@ int BenchCommand::run(std::ostream& out, std::ostream& err) const {
         options.nats_server = m_nats_server;
         if (m_python) {
             options.python_script = m_python_script;
+            options.python_interpreter = m_python_interpreter;
             options.python_shmbus_script = SHMBUS_BENCH_PYTHON_SHMBUS_SCRIPT;
             options.python_module_dir = SHMBUS_BENCH_PYTHON_MODULE_DIR;
             options.python_peer = SHMBUS_BENCH_PYTHON_PEER;

@@ -31,6 +31,7 @@ private:
     std::string m_json_file;
     std::string m_only;
     std::string m_python_script;
+    std::string m_python_interpreter;
     std::string m_iceoryx_program;
     bool m_nats = false;
     std::string m_nats_program;

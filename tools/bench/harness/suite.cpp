@@ -192,8 +192,8 @@ void run_memcpy(const SuiteOptions& options, Report& report) {
 // ---- Python's multiprocessing, through tools/bench/python_mp.py -----------------------------
 
 std::string python_command(const SuiteOptions& options, const std::string& script) {
-    return "python3 " + shell_quote(script) + " --json" + (options.quick ? " --quick" : "") +
-           (options.pin ? "" : " --no-pin");
+    return shell_quote(options.python_interpreter) + " " + shell_quote(script) + " --json" +
+           (options.quick ? " --quick" : "") + (options.pin ? "" : " --no-pin");
 }
 
 std::string python_command(const SuiteOptions& options) {

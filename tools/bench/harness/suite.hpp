@@ -38,6 +38,8 @@ struct SuiteOptions {
     std::string only;
     /// tools/bench/python_mp.py to add Python's multiprocessing rows; empty: none.
     std::string python_script;
+    /// The interpreter of both Python scripts: the one the shmbus module was built for.
+    std::string python_interpreter = "python3";
     /// tools/bench/python_shmbus.py, for the rows of shmbus used from Python (each round paired
     /// with one of mp.Queue), the directory of the built shmbus module (its PYTHONPATH) and the
     /// C++ peer of the Python<->C++ rows (python/tests/peer.cpp). Rows only with python_script,
