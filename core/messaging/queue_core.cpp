@@ -108,6 +108,11 @@ QueueCore::QueueCore(const Segment& segment, std::string_view name, const QueueO
 
 QueueStatus QueueCore::try_put(std::span<const std::byte> first,
                                std::span<const std::byte> second) {
+    return try_put(first, second, 0);
+}
+
+QueueStatus QueueCore::try_put(std::span<const std::byte> first, std::span<const std::byte> second,
+                               std::uint64_t tag) {
     QueueState& state = *m_state;
     check_message_size(state, first.size() + second.size());
     if (m_ring->closed())
@@ -117,7 +122,7 @@ QueueStatus QueueCore::try_put(std::span<const std::byte> first,
     if (state.joinable != 0)
         // relaxed is enough: the ring's publish (release) orders it before any get of the item.
         state.unfinished.fetch_add(1, std::memory_order_relaxed);
-    const RingStatus status = m_ring->try_put(first, second);
+    const RingStatus status = m_ring->try_put(first, second, tag);
     if (status != RingStatus::ok) {
         return_items(state, 1);
         if (state.joinable != 0)
@@ -137,20 +142,51 @@ QueueStatus QueueCore::try_get(ByteBuffer& out) {
 }
 
 QueueStatus QueueCore::try_get(FrameSink sink) {
-    QueueState& state = *m_state;
-    const RingStatus status = m_ring->try_get(sink);
-    if (status == RingStatus::ok) {
-        return_items(state, 1);
-        wake_after_claim(state.space);
-    }
+    return try_get_tagged(sink, 0);
+}
+
+QueueStatus QueueCore::try_get_tagged(FrameSink sink, std::uint64_t tag) {
+    const RingStatus status = m_ring->try_get(sink, tag);
+    if (status == RingStatus::ok)
+        after_take();
     return to_status(status);
+}
+
+void QueueCore::after_take() {
+    QueueState& state = *m_state;
+    return_items(state, 1);
+    wake_after_claim(state.space);
+}
+
+bool QueueCore::put_tagged(std::span<const std::byte> message, std::uint64_t tag,
+                           Deadline deadline) {
+    return put_with_tag(message, {}, tag, deadline);
+}
+
+bool QueueCore::put_committed(std::uint64_t tag) {
+    if (!m_ring->put_committed(tag))
+        return false;
+    recover_dead(); // publishes the message if the dead thread had not
+    return true;
+}
+
+bool QueueCore::adopt_taken(std::uint64_t tag, FrameSink sink) {
+    if (!m_ring->adopt_taken(tag, sink))
+        return false;
+    after_take();
+    return true;
 }
 
 bool QueueCore::put(std::span<const std::byte> first, std::span<const std::byte> second,
                     Deadline deadline) {
+    return put_with_tag(first, second, 0, deadline);
+}
+
+bool QueueCore::put_with_tag(std::span<const std::byte> first, std::span<const std::byte> second,
+                             std::uint64_t tag, Deadline deadline) {
     QueueStatus status = QueueStatus::full;
     const auto try_once = [&] {
-        status = try_put(first, second);
+        status = try_put(first, second, tag);
         return status != QueueStatus::full;
     };
     if (!wait_until(first.size() + second.size(), try_once, deadline))
@@ -305,8 +341,9 @@ std::size_t QueueCore::recover_dead() {
     QueueState& state = *m_state;
     const RecoveryReport report = m_ring->recover_dead();
     // A dead producer took an item token before its claim; a dead consumer's message held one.
+    // A claim recovery published keeps its token: the message is queued.
     return_items(state, report.messages_lost + report.claims_padded);
-    if (report.messages_lost + report.claims_padded != 0) {
+    if (report.messages_lost + report.claims_padded + report.claims_published != 0) {
         notify_all(state.items);
         notify_all(state.space);
     }

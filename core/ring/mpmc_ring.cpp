@@ -32,6 +32,15 @@ std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
 
 } // namespace
 
+// Every claim records whether it is tagged, so that recovery never reads an earlier tagged
+// claim's record into an untagged one.
+void record_tag(RingLease& lease, std::uint64_t value) {
+    // relaxed is enough (both): only this thread writes its lease, and the claim's release
+    // store of put_pos or get_pos publishes the value with the claim.
+    if (lease.tag.load(std::memory_order_relaxed) != value)
+        lease.tag.store(value, std::memory_order_relaxed);
+}
+
 std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
     const std::uint64_t slot_bytes = sizeof(RingControl) + kSlotBytes;
     return add_size(kControlOffset, mul_size(slot_count, slot_bytes, "an MPMC ring"),
@@ -178,7 +187,8 @@ void MpmcRing::publish(std::uint64_t pos) {
     slot(pos).seq.store(pos + 1, std::memory_order_release);
 }
 
-RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const std::byte> second) {
+RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const std::byte> second,
+                             std::uint64_t tag) {
     const std::size_t size = first.size() + second.size();
     const std::uint64_t slots = slots_for(size);
     if (size > kMaxFrameSize || slots > slot_count())
@@ -195,6 +205,7 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
     // relaxed is enough: only this thread writes its lease's positions.
     if (lease.put_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a loan on this queue: put or drop it first");
+    record_tag(lease, tag == 0 ? 0 : kTaggedPut | tag);
     if (!claim(lease, slots, pos))
         return RingStatus::full;
     // SYNC seq_cst: case analysis in close().
@@ -205,6 +216,10 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
                              std::memory_order_relaxed);
     else
         write_frame(pos, first, second, me);
+    if (!closed && tag != 0)
+        // SYNC release: pairs with the acquire in recover_put / put_committed: the frame is
+        // whole, recovery publishes it.
+        lease.committed.store(kTaggedPut | tag, std::memory_order_release);
     if (!closed)
         count_message(lease.puts);
     publish(pos);
@@ -273,12 +288,13 @@ void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t met
     }
 }
 
-RingStatus MpmcRing::try_get(FrameSink sink) {
+RingStatus MpmcRing::try_get(FrameSink sink, std::uint64_t tag) {
     const LeaseUse use = my_lease(this_thread_owner());
     RingLease& lease = *use;
     // relaxed is enough: only this thread writes its lease's positions.
     if (lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a borrowed message of this queue: release it first");
+    record_tag(lease, tag == 0 ? 0 : kTaggedGet | tag);
     for (;;) {
         std::uint64_t pos = 0;
         std::uint64_t meta = 0;

@@ -86,6 +86,15 @@
 // store more per message). So any number of threads may use a ring; at most kSharedLeases of
 // the borrowers are inside a put or get at once, the others wait for a lease (bounded).
 //
+// Tagged claims (the NATS bridges: a put or get whose outcome must survive the caller's death).
+// A tagged put records kTaggedPut | tag in its lease before claiming, and the same value in
+// `committed` once the frame is written whole, before publishing it: a dead thread's claim whose
+// record says committed is published by recovery instead of padded, so the commit store is the
+// put's single point of no return, and put_committed(tag) tells a successor which side of it
+// the dead thread was on. A tagged get records kTaggedGet | tag before claiming; recovery never
+// releases such a claim of a dead thread (its message would be lost): adopt_taken(tag) hands
+// the message to the successor, then releases it. Until then the claim holds its slots.
+//
 // Loans (zero copy, Queue::loan / Queue::borrow). A loan claims k contiguous slots: when the
 // frame would wrap the ring's end, the same claim begins with the d slots up to it (the lease
 // records put_pos, put_slots = d + k and put_pad = d). Publishing writes the frame's meta and
@@ -114,13 +123,17 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
-inline constexpr std::uint32_t kMpmcRingHeaderVersion = 4;
+inline constexpr std::uint32_t kMpmcRingHeaderVersion = 5;
 inline constexpr std::uint32_t kOwnedLeases = 128;
 inline constexpr std::uint32_t kSharedLeases = 32;
 inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
 inline constexpr std::size_t kSlotBytes = kCacheLine;
 inline constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
 inline constexpr std::uint32_t kPaddingFlag = 0x8000'0000U;
+/// A tagged claim's record in its lease: which operation, then the caller's tag (< 2^62).
+inline constexpr std::uint64_t kTaggedPut = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kTaggedGet = std::uint64_t{1} << 62;
+inline constexpr std::uint64_t kTagMask = kTaggedGet - 1;
 /// Frames carry a 31-bit size.
 inline constexpr std::size_t kMaxFrameSize = kPaddingFlag - 1;
 
@@ -141,6 +154,10 @@ struct alignas(kCacheLine) RingLease {
     std::atomic<std::uint32_t> put_pad;
     std::atomic<std::uint64_t> puts;
     std::atomic<std::uint64_t> gets;
+    /// The tagged put or get this lease made last (kTaggedPut or kTaggedGet | its tag), 0: none.
+    std::atomic<std::uint64_t> tag;
+    /// `tag`'s value once that put's frame was written whole (see "Tagged claims").
+    std::atomic<std::uint64_t> committed;
 };
 
 struct alignas(kCacheLine) MpmcRingHeader {
@@ -223,6 +240,9 @@ inline std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
 
+/// Records in `lease` the tag of the claim its holder is about to make (0: untagged).
+void record_tag(RingLease& lease, std::uint64_t value);
+
 /// The messages put and got through every lease of a ring whose header validate() accepted.
 /// @concurrent result may be stale.
 inline MessageCounts message_counts(const MpmcRingHeader& header) {
@@ -246,6 +266,8 @@ enum class RingStatus : std::uint8_t { ok, full, empty, closed };
 struct RecoveryReport {
     std::uint64_t messages_lost = 0; ///< claimed by a consumer that died before it finished
     std::uint64_t claims_padded = 0; ///< claimed by a producer that died before it published
+    /// Written whole by a producer that died before it published (a tagged put): published.
+    std::uint64_t claims_published = 0;
 };
 
 /// A view of a ring in shared memory. @concurrent any thread / any process.
@@ -270,12 +292,26 @@ public:
     /// never fit. @concurrent any thread / any process.
     RingStatus try_put(std::span<const std::byte> frame) { return try_put(frame, {}); }
     /// try_put of the frame `first` then `second` (gathered: no copy in between).
-    RingStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second);
+    RingStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second) {
+        return try_put(first, second, 0);
+    }
+    /// try_put that, with a nonzero `tag` (< 2^62), records it as a tagged claim.
+    RingStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second,
+                       std::uint64_t tag);
     /// ok (the frame is in `out`), empty, or closed (closed and drained).
     RingStatus try_get(ByteBuffer& out);
     /// try_get that hands the frame, in place, to `sink` (ok); the frame is consumed even when
     /// the sink throws.
-    RingStatus try_get(FrameSink sink);
+    RingStatus try_get(FrameSink sink) { return try_get(sink, 0); }
+    /// try_get that, with a nonzero `tag` (< 2^62), records it as a tagged claim: a thread
+    /// that dies before the sink returned leaves the message to adopt_taken.
+    RingStatus try_get(FrameSink sink, std::uint64_t tag);
+    /// Whether a dead thread's put tagged `tag` got past its point of no return: its message
+    /// is visible, or recover_dead will publish it.
+    bool put_committed(std::uint64_t tag);
+    /// Hands the message a dead thread's get tagged `tag` had claimed to `sink`, then frees
+    /// it: true, or false when there is none (the get claimed nothing, or it finished).
+    bool adopt_taken(std::uint64_t tag, FrameSink sink);
     /// Lends `loan` the slots of a frame of `size` bytes, contiguous (a claim that would wrap
     /// the ring's end begins with padding up to it): ok, full or closed. The claim blocks the
     /// frames behind it until publish_loan or return_loan. MessageTooLarge when a contiguous
@@ -365,6 +401,8 @@ private:
     bool live_claim_at(std::uint64_t pos, std::atomic<std::uint64_t> RingLease::*field) const;
     bool dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const;
     void recover_lease(RingLease& lease, RecoveryReport& report);
+    RingLease* dead_lease_tagged(std::uint64_t tag, OwnerId me) const;
+    bool lock_recovery_waiting(OwnerId me);
     RecoveryReport recover_dead_locked(OwnerId me);
     bool lock_recovery(OwnerId me);
     void unlock_recovery();

@@ -33,6 +33,7 @@ RingStatus MpmcRing::try_loan(std::size_t size, RingClaim& loan) {
     // relaxed is enough: only this thread writes its lease's positions.
     if (lease.put_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a loan on this queue already: put or drop it first");
+    record_tag(lease, 0);
     std::uint64_t first = 0;
     std::uint64_t pad = 0;
     if (!claim(lease, slots, first, &pad))
@@ -96,6 +97,7 @@ RingStatus MpmcRing::try_borrow(RingClaim& claim) {
     if (lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a borrowed message of this queue already: release "
                          "it first");
+    record_tag(lease, 0);
     for (;;) {
         std::uint64_t pos = 0;
         std::uint64_t meta = 0;

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // MpmcRing's recovery from dead threads (see "Dead peers" at the top of ring/mpmc_ring.hpp):
-// a dead producer's claim becomes padding, a dead consumer's claim is released.
+// a dead producer's claim becomes padding, a dead consumer's claim is released; tagged claims
+// are published (a put written whole) or left to the dead thread's successor (a get).
 #include "ring/mpmc_ring.hpp"
+#include "shmbus/errors.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 #include <utility>
 
 namespace shmbus::detail {
@@ -73,7 +77,9 @@ void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
     // SYNC acquire: pairs with the release of get_pos in try_get.
     const std::uint64_t got = lease.get_pos.load(std::memory_order_acquire);
     if (got != kNoPosition && get_stuck(got) && !live_claim_at(got, &RingLease::get_pos) &&
-        get_stuck(got)) {
+        get_stuck(got) &&
+        // relaxed is enough: the acquire of get_pos published the tag with the claim.
+        (lease.tag.load(std::memory_order_relaxed) & kTaggedGet) == 0) {
         // relaxed is enough: the acquire in get_stuck published the frame header.
         const std::uint64_t meta = slot(got).meta.load(std::memory_order_relaxed);
         const std::uint64_t slots = frame_slots(meta);
@@ -104,6 +110,16 @@ void MpmcRing::recover_put(RingLease& lease, std::uint64_t put, std::uint32_t sl
     const std::uint32_t pad = lease.put_pad.load(std::memory_order_relaxed);
     if (pad >= slots)
         return; // a torn record: no claim has padding only
+    // relaxed is enough: ordered by the acquire of put_pos in recover_lease.
+    const std::uint64_t tag = lease.tag.load(std::memory_order_relaxed);
+    // SYNC acquire: pairs with the release in try_put: the tagged frame was written whole.
+    if ((tag & kTaggedPut) != 0 && lease.committed.load(std::memory_order_acquire) == tag) {
+        publish(put); // a tagged put has no padding: its frame starts at put
+        ++report.claims_published;
+        // SYNC release: pairs with the acquires in recover_dead.
+        lease.put_pos.store(kNoPosition, std::memory_order_release);
+        return;
+    }
     bool padded = false;
     for (const auto& [at, count] : {std::pair<std::uint64_t, std::uint64_t>{put + pad, slots - pad},
                                     std::pair<std::uint64_t, std::uint64_t>{put, pad}}) {
@@ -122,6 +138,63 @@ void MpmcRing::recover_put(RingLease& lease, std::uint64_t put, std::uint32_t sl
     lease.put_pad.store(0, std::memory_order_relaxed);
     // SYNC release: pairs with the acquires in recover_dead.
     lease.put_pos.store(kNoPosition, std::memory_order_release);
+}
+
+// The lease of a thread other than `me` whose last tagged claim was `tag` (operation bits
+// included), or nullptr.
+RingLease* MpmcRing::dead_lease_tagged(std::uint64_t tag, OwnerId me) const {
+    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
+        RingLease& lease = m_leases[i];
+        // SYNC acquire (both): pair with the hand-overs of leases, and with the claim's release
+        // of put_pos or get_pos, which publishes the tag.
+        if (lease.owner.load(std::memory_order_acquire) != me &&
+            lease.tag.load(std::memory_order_acquire) == tag)
+            return &lease;
+    }
+    return nullptr;
+}
+
+bool MpmcRing::put_committed(std::uint64_t tag) {
+    const std::uint64_t tagged = kTaggedPut | (tag & kTagMask);
+    const RingLease* lease = dead_lease_tagged(tagged, this_thread_owner());
+    // SYNC acquire: pairs with the release in try_put.
+    return lease != nullptr && lease->committed.load(std::memory_order_acquire) == tagged;
+}
+
+// Waits while another live thread recovers: it holds the lock for one pass over the leases.
+bool MpmcRing::lock_recovery_waiting(OwnerId me) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!lock_recovery(me)) {
+        if (std::chrono::steady_clock::now() >= give_up)
+            return false;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return true;
+}
+
+bool MpmcRing::adopt_taken(std::uint64_t tag, FrameSink sink) {
+    const OwnerId me = this_thread_owner();
+    if (!lock_recovery_waiting(me))
+        throw OutOfSpace("ring: the recovery lock stayed held for 10 s (a stopped process?)");
+    struct Unlock {
+        MpmcRing& ring;
+        ~Unlock() { ring.unlock_recovery(); }
+    } unlock{*this};
+    RingLease* lease = dead_lease_tagged(kTaggedGet | (tag & kTagMask), me);
+    if (lease == nullptr)
+        return false;
+    // SYNC acquire: pairs with the release of get_pos in claim_frame.
+    const std::uint64_t got = lease->get_pos.load(std::memory_order_acquire);
+    if (got == kNoPosition || !get_stuck(got) ||
+        // SYNC acquire: pairs with the hand-overs of leases.
+        owner_alive(lease->owner.load(std::memory_order_acquire)))
+        return false;
+    // relaxed is enough: the acquire in get_stuck published the frame header.
+    const std::uint64_t meta = slot(got).meta.load(std::memory_order_relaxed);
+    if (frame_slots(meta) == 0)
+        return false;
+    take_frame(*lease, got, meta, sink);
+    return (static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0;
 }
 
 void MpmcRing::unlock_recovery() {
@@ -154,7 +227,7 @@ RecoveryReport MpmcRing::recover_dead_locked(OwnerId me) {
         if (blocking && !owner_alive(owner))
             recover_lease(lease, report);
     }
-    if (report.messages_lost + report.claims_padded != 0) {
+    if (report.messages_lost + report.claims_padded + report.claims_published != 0) {
         // relaxed is enough (both): running totals for display, ordered by nothing.
         m_header->lost_count.fetch_add(report.messages_lost, std::memory_order_relaxed);
         m_header->padded_count.fetch_add(report.claims_padded, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <map>
@@ -15,6 +16,7 @@
 #include <shmbus/detail/object.hpp>
 #include <shmbus/errors.hpp>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace shmbus;
@@ -268,6 +270,125 @@ TEST(MpmcRing, recover_dead_releases_a_dead_consumers_claim) {
     const RecoveryReport report = f.ring.recover_dead();
     EXPECT_EQ(report.messages_lost, 1u);
     EXPECT_EQ(f.ring.try_put(message_of(128, 4)), RingStatus::ok);
+}
+
+// A tagged get whose thread dies before its sink returned: recovery keeps the claim (the
+// message is not lost), adopt_taken hands the message to the successor and frees the slots.
+TEST(MpmcRing, a_dead_tagged_getters_message_is_adopted_not_lost) {
+    MpmcFixture f(16);
+    ASSERT_EQ(f.ring.try_put(message_of(100, 1)), RingStatus::ok);
+    ASSERT_EQ(f.ring.try_put(message_of(30, 2)), RingStatus::ok);
+    shmbus::test::Child child([&] {
+        const FrameSink die{nullptr, [](void*, const FrameView&) { ::_exit(0); }};
+        (void)f.ring.try_get(die, 42); // killed inside the copy
+        ::_exit(1);
+    });
+    ASSERT_EQ(child.wait(), 0);
+    EXPECT_EQ(f.ring.recover_dead().messages_lost, 0u); // kept for adopt_taken
+    ByteBuffer adopted;
+    EXPECT_FALSE(f.ring.adopt_taken(41, sink_into(adopted)));
+    ASSERT_TRUE(f.ring.adopt_taken(42, sink_into(adopted)));
+    EXPECT_TRUE(holds(adopted, message_of(100, 1)));
+    EXPECT_FALSE(f.ring.adopt_taken(42, sink_into(adopted))); // once
+    ByteBuffer next;
+    ASSERT_EQ(f.ring.try_get(next), RingStatus::ok);
+    EXPECT_TRUE(holds(next, message_of(30, 2)));
+    for (int i = 0; i < 16; ++i) // the adopted claim's slots came free
+        ASSERT_EQ(f.ring.try_put(message_of(64, 3)), RingStatus::ok) << i;
+}
+
+// A tagged getter killed before it claimed anything took nothing: nothing to adopt.
+TEST(MpmcRing, a_tagged_getter_that_claimed_nothing_leaves_nothing_to_adopt) {
+    MpmcFixture f(16);
+    shmbus::test::Child child([&] {
+        ByteBuffer out;
+        (void)f.ring.try_get(sink_into(out), 7); // empty: records the tag, claims nothing
+    });
+    ASSERT_EQ(child.wait(), 0);
+    ASSERT_EQ(f.ring.try_put(message_of(10, 1)), RingStatus::ok);
+    ByteBuffer out;
+    EXPECT_FALSE(f.ring.adopt_taken(7, sink_into(out)));
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+}
+
+namespace {
+
+// Makes this thread's claim of one slot at tail for `message`, writes it, and, with `commit`,
+// records the commit of tagged put `tag`: the states a tagged put is killed in.
+void claim_and_write_tagged(MpmcFixture& f, std::uint64_t tag, std::span<const std::byte> message,
+                            bool commit) {
+    (void)f.ring.try_put(message_of(1, 0)); // registers this thread's lease
+    ByteBuffer scratch;
+    (void)f.ring.try_get(scratch);
+    RingLease& lease = f.lease_of_this_thread();
+    MpmcRingHeader& header = f.header();
+    const std::uint64_t pos = header.tail.load();
+    const std::uint64_t slot = pos & (header.slot_count - 1);
+    const auto bits = static_cast<unsigned>(std::countr_zero(header.slot_count));
+    char* base = reinterpret_cast<char*>(&header);
+    auto* control = reinterpret_cast<RingControl*>(base + header.control_offset);
+    lease.tag.store(kTaggedPut | tag);
+    lease.put_slots.store(1);
+    lease.put_pos.store(pos);
+    header.tail.store(pos + 1);
+    control[control_index(slot, bits)].meta.store(
+        frame_meta(static_cast<std::uint32_t>(message.size()), this_thread_owner()));
+    std::memcpy(base + header.data_offset + slot * kSlotBytes, message.data(), message.size());
+    if (commit)
+        lease.committed.store(kTaggedPut | tag);
+}
+
+} // namespace
+
+// A tagged put whose thread dies after writing its frame whole but before publishing it: the
+// put is committed, and recovery publishes the frame rather than padding it.
+TEST(MpmcRing, a_dead_tagged_putters_committed_frame_is_published) {
+    MpmcFixture f(16);
+    const std::vector<std::byte> message = message_of(40, 5);
+    shmbus::test::Child child([&] { claim_and_write_tagged(f, 9, message, true); });
+    ASSERT_EQ(child.wait(), 0);
+    EXPECT_FALSE(f.ring.put_committed(8));
+    EXPECT_TRUE(f.ring.put_committed(9));
+    ByteBuffer out;
+    EXPECT_EQ(f.ring.try_get(out), RingStatus::empty); // not published yet
+    const RecoveryReport report = f.ring.recover_dead();
+    EXPECT_EQ(report.claims_published, 1u);
+    EXPECT_EQ(report.claims_padded, 0u);
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, message));
+    EXPECT_TRUE(f.ring.put_committed(9)); // still known after it was taken
+}
+
+// Killed before the commit, the tagged put did not happen: recovery pads its claim.
+TEST(MpmcRing, a_dead_tagged_putters_uncommitted_claim_is_padded) {
+    MpmcFixture f(16);
+    shmbus::test::Child child([&] { claim_and_write_tagged(f, 9, message_of(40, 5), false); });
+    ASSERT_EQ(child.wait(), 0);
+    EXPECT_FALSE(f.ring.put_committed(9));
+    EXPECT_EQ(f.ring.recover_dead().claims_padded, 1u);
+    ASSERT_EQ(f.ring.try_put(message_of(8, 6)), RingStatus::ok);
+    ByteBuffer out;
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, message_of(8, 6)));
+}
+
+// A finished tagged put is committed; an untagged claim after it erases the record, so that
+// recovery never takes an untagged frame for a committed one.
+TEST(MpmcRing, a_finished_tagged_put_is_committed_until_an_untagged_claim) {
+    MpmcFixture f(16);
+    shmbus::test::Child child([&] {
+        ASSERT_EQ(f.ring.try_put(message_of(8, 1), {}, 3), RingStatus::ok);
+        ASSERT_EQ(f.ring.try_put(message_of(8, 2), {}, 4), RingStatus::ok);
+    });
+    ASSERT_EQ(child.wait(), 0);
+    EXPECT_TRUE(f.ring.put_committed(4));
+    EXPECT_FALSE(f.ring.put_committed(3)); // only the last tagged put is known
+    shmbus::test::Child untagged([&] {
+        ASSERT_EQ(f.ring.try_put(message_of(8, 1), {}, 5), RingStatus::ok);
+        ASSERT_EQ(f.ring.try_put(message_of(8, 2)), RingStatus::ok);
+    });
+    ASSERT_EQ(untagged.wait(), 0);
+    EXPECT_FALSE(f.ring.put_committed(5));
 }
 
 // Threads that each put and get once, all alive until every one has: more of them than there

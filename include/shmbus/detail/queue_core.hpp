@@ -102,6 +102,18 @@ public:
     /// every kProbePeriod). Returns how many messages died with a consumer.
     std::size_t recover_dead();
 
+    /// Tagged puts and gets (shmbus::nats's bridges; see "Tagged claims" in
+    /// core/ring/mpmc_ring.hpp): `tag` is nonzero, below 2^62 and never used twice on this
+    /// queue. put_tagged is put, recorded so that after this thread's death put_committed(tag)
+    /// tells whether the message is in the queue (recovering the queue if it must be published).
+    bool put_tagged(std::span<const std::byte> message, std::uint64_t tag, Deadline deadline);
+    bool put_committed(std::uint64_t tag);
+    /// try_get whose claim, should this thread die before `sink` returned, is kept for
+    /// adopt_taken(tag, ...), which hands its message to another sink: true, or false when the
+    /// dead get had claimed nothing or had finished.
+    QueueStatus try_get_tagged(FrameSink sink, std::uint64_t tag);
+    bool adopt_taken(std::uint64_t tag, FrameSink sink);
+
     /// How shmbus::wait waits until a get would not block (a message, or closed and drained).
     WaitTarget wait_target();
 
@@ -111,6 +123,12 @@ public:
 
 private:
     /// Waits for room for a frame of *frame_size bytes, or for a message when nullopt.
+    QueueStatus try_put(std::span<const std::byte> first, std::span<const std::byte> second,
+                        std::uint64_t tag);
+    bool put_with_tag(std::span<const std::byte> first, std::span<const std::byte> second,
+                      std::uint64_t tag, Deadline deadline);
+    /// The bookkeeping after a get took a message: its maxsize token back, putters woken.
+    void after_take();
     template <class Try>
     bool wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline);
     void require_joinable() const;
