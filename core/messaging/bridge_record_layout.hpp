@@ -21,7 +21,7 @@ namespace shmbus::detail::bridge_layout {
 /// "SHMBRIDG" read as a little-endian word: the first word of every record.
 inline constexpr std::uint64_t kMagic = 0x4744495242484d53;
 /// Changes whenever a word moves; a reader refuses any other.
-inline constexpr std::uint64_t kVersion = 2;
+inline constexpr std::uint64_t kVersion = 3;
 
 /// The record's words (indices into the Array).
 enum Field : std::size_t {
@@ -42,13 +42,16 @@ enum Field : std::size_t {
     republished,
     duplicates_dropped,
     redeliveries_skipped,
-    possibly_lost,
+    kills_settled,
     possibly_duplicated,
     errors,
     missed,
     stream_max_age_ms, ///< the stream's limits when the bridge last connected (0: none)
     stream_max_bytes,
     stream_max_messages,
+    claim_tag,     ///< queue bridges: the tag of the last tagged get (out) or put (in) begun
+    putting_epoch, ///< in: the origin (epoch, id number) of the message being put, 0: none
+    putting_id,
     field_count,
 };
 
@@ -58,9 +61,9 @@ inline constexpr std::uint64_t kTopic = 2;
 /// What the bridge was doing; a restart reads it to finish or account for the interrupted step.
 enum RecordState : std::uint64_t {
     idle = 0,
-    taking = 1,    ///< out: inside the queue's get; a kill here may lose the message taken
+    taking = 1,    ///< out: inside the queue's get tagged claim_tag
     in_flight = 2, ///< out: the in-flight record holds a message not yet acknowledged
-    putting = 3,   ///< in: inside the local put; a kill here may put the message twice
+    putting = 3,   ///< in: inside the local put tagged claim_tag (a topic's: untagged)
 };
 
 inline constexpr std::size_t kOrigins = 32;

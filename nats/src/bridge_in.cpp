@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The inbound bridge: JetStream stream -> local Queue or Topic (shmbus/nats/bridge.hpp). One
 // message in hand at a time: put it, record its stream sequence, then acknowledge; a redelivery
-// whose sequence is not above the recorded one was put already and is only acknowledged.
+// whose sequence is not above the recorded one was put already and is only acknowledged. A
+// queue's put is tagged (QueueCore::put_tagged): a restart after a kill inside it asks the
+// queue whether the put got past its point of no return, so that it is never made twice.
 #include "bridge_record.hpp"
 #include "shmbus/detail/queue_core.hpp"
 #include "shmbus/detail/topic_core.hpp"
@@ -74,7 +76,12 @@ class Sink {
 public:
     virtual ~Sink() = default;
     /// False when the deadline passed first (the queue full, a topic subscriber behind).
-    virtual bool put(std::span<const std::byte> message, detail::Deadline deadline) = 0;
+    /// `tag` names the put for put_committed.
+    virtual bool put(std::span<const std::byte> message, std::uint64_t tag,
+                     detail::Deadline deadline) = 0;
+    /// Whether the put tagged `tag` of a dead bridge is in (or on its way into) the queue;
+    /// nullopt when that cannot be known (a topic).
+    virtual std::optional<bool> put_committed(std::uint64_t tag) = 0;
     virtual void recover_dead() = 0;
 };
 
@@ -83,8 +90,12 @@ public:
     QueueSink(const Segment& segment, std::string_view name, std::uint64_t tag)
         : m_queue(segment, name, QueueOptions{}, detail::OpenMode::open_or_create,
                   ObjectKind::queue, tag) {}
-    bool put(std::span<const std::byte> message, detail::Deadline deadline) override {
-        return m_queue.put(message, deadline);
+    bool put(std::span<const std::byte> message, std::uint64_t tag,
+             detail::Deadline deadline) override {
+        return m_queue.put_tagged(message, tag, deadline);
+    }
+    std::optional<bool> put_committed(std::uint64_t tag) override {
+        return m_queue.put_committed(tag);
     }
     void recover_dead() override { m_queue.recover_dead(); }
 
@@ -98,9 +109,11 @@ public:
         : m_topic(std::make_shared<detail::TopicCore>(segment, name, TopicOptions{},
                                                       detail::OpenMode::open_or_create, tag)),
           m_publisher(m_topic) {}
-    bool put(std::span<const std::byte> message, detail::Deadline deadline) override {
+    bool put(std::span<const std::byte> message, std::uint64_t,
+             detail::Deadline deadline) override {
         return m_publisher.publish(message, deadline);
     }
+    std::optional<bool> put_committed(std::uint64_t) override { return std::nullopt; }
     void recover_dead() override { m_topic->recover_dead(); }
 
 private:
@@ -125,7 +138,7 @@ public:
     void run(const std::atomic<bool>& stop) {
         m_record.lock_exclusively("inbound");
         m_record.set_subject(m_options.subject);
-        account_for_interrupted_put();
+        finish_interrupted_put();
         bridge::Backoff backoff(m_options.max_backoff);
         // relaxed: a plain flag set by a signal handler; nothing is published through it
         while (!stop.load(std::memory_order_relaxed)) {
@@ -152,17 +165,40 @@ public:
     }
 
 private:
-    // A kill inside the put: the message may or may not be in the queue (or topic). Its
-    // redelivery will be put (again): at least once, never lost. A claim the kill left in the
-    // ring is undone now rather than when a getter has waited on it.
-    void account_for_interrupted_put() {
+    // A kill inside the put. A queue tells whether the put got past its point of no return:
+    // then it is recorded as done (its redelivery will be skipped), else its redelivery puts
+    // it. A topic cannot tell: the redelivery is put, perhaps twice (possibly_duplicated).
+    // A claim the kill left in the ring is undone (or published) now rather than when a
+    // getter has waited on it.
+    void finish_interrupted_put() {
         if (m_record.load(bridge::state) != bridge::putting)
             return;
-        m_record.increment(bridge::possibly_duplicated);
+        const std::optional<std::uint64_t> type_tag =
+            bridge::object_type_tag(m_segment, m_kind, m_name);
+        if (!type_tag) { // nothing was put: the object it would go to does not exist
+            m_record.store(bridge::state, bridge::idle);
+            return;
+        }
+        Sink& sink = sink_for(*type_tag);
+        const std::optional<bool> committed = sink.put_committed(m_record.load(bridge::claim_tag));
+        if (!committed)
+            m_record.increment(bridge::possibly_duplicated);
+        else if (*committed) {
+            m_record.increment(bridge::kills_settled);
+            record_put(
+                m_record.load(bridge::putting_sequence),
+                Origin{m_record.load(bridge::putting_epoch), m_record.load(bridge::putting_id)});
+        }
         m_record.store(bridge::state, bridge::idle);
-        if (const std::optional<std::uint64_t> tag =
-                bridge::object_type_tag(m_segment, m_kind, m_name))
-            sink_for(*tag).recover_dead();
+        sink.recover_dead();
+    }
+
+    // The message of stream sequence `sequence` (from `origin`, epoch 0: none) is in place.
+    void record_put(std::uint64_t sequence, const Origin& origin) {
+        m_record.store(bridge::last_sequence, sequence);
+        if (origin.epoch != 0)
+            m_record.set_last_id_from(origin.epoch, origin.id);
+        m_record.increment(bridge::forwarded);
     }
 
     // Sequences restart when the stream is deleted and made again.
@@ -197,21 +233,22 @@ private:
             return;
         }
         Sink& sink = sink_for(parse_tag(message));
+        const std::uint64_t tag = m_record.load(bridge::claim_tag) + 1;
+        m_record.store(bridge::claim_tag, tag);
         m_record.store(bridge::putting_sequence, sequence);
+        m_record.store(bridge::putting_epoch, origin ? origin->epoch : 0);
+        m_record.store(bridge::putting_id, origin ? origin->id : 0);
         m_record.store(bridge::state, bridge::putting);
         const auto step = m_options.ack_wait / 3;
-        while (!sink.put(message.data(), detail::Deadline::after(step))) {
+        while (!sink.put(message.data(), tag, detail::Deadline::after(step))) {
             if (stop.load(std::memory_order_relaxed)) { // not put: redelivered to the next run
                 m_record.store(bridge::state, bridge::idle);
                 return;
             }
             message.in_progress(); // back-pressure: keep it ours, fetch nothing more
         }
-        m_record.store(bridge::last_sequence, sequence);
-        if (origin)
-            m_record.set_last_id_from(origin->epoch, origin->id);
+        record_put(sequence, origin.value_or(Origin{0, 0}));
         m_record.store(bridge::state, bridge::idle);
-        m_record.increment(bridge::forwarded);
         message.ack();
     }
 

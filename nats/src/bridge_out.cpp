@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The outbound bridge: local Queue -> JetStream stream (shmbus/nats/bridge.hpp). Each message
 // goes queue -> in-flight record (segment) -> publish -> acknowledged -> record cleared; a
-// restart finds an uncleared record and republishes it under the same Nats-Msg-Id.
+// restart finds an uncleared record and republishes it under the same Nats-Msg-Id. The queue's
+// get is tagged (QueueCore::try_get_tagged) and copies straight into the in-flight record, so
+// a bridge killed inside it leaves its claim to the next run, which adopts the message.
 #include "bridge_record.hpp"
 #include "in_flight.hpp"
 #include "shmbus/detail/queue_core.hpp"
@@ -35,7 +37,7 @@ public:
         m_record.lock_exclusively("outbound");
         m_record.set_subject(m_options.subject);
         m_in_flight.start_epoch();
-        account_for_interrupted_take();
+        finish_interrupted_take();
         bridge::Backoff backoff(m_options.max_backoff);
         // relaxed: a plain flag set by a signal handler; nothing is published through it
         while (!stop.load(std::memory_order_relaxed) && !m_drained) {
@@ -54,15 +56,30 @@ public:
     }
 
 private:
-    // Killed inside try_get: the message it was copying out is gone with it (the queue's own
-    // rule for a dead consumer), unless the kill came before the claim or after the copy.
-    // Its claim is released now, so that the queue does not wait for a blocked getter to do it.
-    void account_for_interrupted_take() {
-        if (m_record.load(bridge::state) != bridge::taking)
-            return;
-        m_record.increment(bridge::possibly_lost);
-        m_record.store(bridge::state, bridge::idle);
-        m_queue.recover_dead();
+    // Killed inside the tagged get: its claim, if it made one, still holds the message (the
+    // queue keeps a dead thread's tagged claim for its successor). Before the copy into the
+    // in-flight record (taking), the message goes there now, ahead of every later one; without
+    // a claim nothing was taken. After it (in flight), the claim is only freed.
+    void finish_interrupted_take() {
+        const std::uint64_t tag = m_record.load(bridge::claim_tag);
+        const std::uint64_t state = m_record.load(bridge::state);
+        if (state == bridge::in_flight) {
+            m_queue.adopt_taken(tag, {nullptr, [](void*, const detail::FrameView&) {}});
+        } else if (state == bridge::taking) {
+            if (m_queue.adopt_taken(tag, hold_sink(m_record.load(bridge::last_id) + 1)))
+                m_record.increment(bridge::kills_settled);
+            else
+                m_record.store(bridge::state, bridge::idle);
+        }
+    }
+
+    // A sink that copies the message into the in-flight record under id number `id`.
+    detail::FrameSink hold_sink(std::uint64_t id) {
+        m_sink_id = id;
+        return {this, [](void* self, const detail::FrameView& frame) {
+                    auto& bridge = *static_cast<OutboundBridge*>(self);
+                    bridge.m_in_flight.hold(frame, bridge.m_sink_id);
+                }};
     }
 
     void forward(JetStream& js, const std::atomic<bool>& stop, bridge::Backoff& backoff) {
@@ -77,19 +94,19 @@ private:
     }
 
     // Moves one message from the queue into the in-flight record; false when none came within
-    // ~200 ms. The queue is polled with try_get, not waited on with get, so that the taking
-    // mark covers only a real take: a kill while waiting for a message is not counted.
+    // ~200 ms. Each try is a new tag: an adoption then never finds an older claim.
     bool take() {
         constexpr std::chrono::microseconds kLongestPause{2000};
         std::chrono::microseconds pause{50};
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
         while (!m_drained && std::chrono::steady_clock::now() < until) {
+            const std::uint64_t tag = m_record.load(bridge::claim_tag) + 1;
+            m_record.store(bridge::claim_tag, tag);
             m_record.store(bridge::state, bridge::taking);
-            const detail::QueueStatus status = m_queue.try_get(m_buffer);
-            if (status == detail::QueueStatus::ok) {
-                m_in_flight.hold(m_buffer.bytes(), m_record.load(bridge::last_id) + 1);
+            const detail::QueueStatus status =
+                m_queue.try_get_tagged(hold_sink(m_record.load(bridge::last_id) + 1), tag);
+            if (status == detail::QueueStatus::ok)
                 return true;
-            }
             m_record.store(bridge::state, bridge::idle);
             m_drained = status == detail::QueueStatus::closed;
             if (m_queue.qsize() != 0 && pause == kLongestPause)
@@ -107,7 +124,7 @@ private:
     detail::QueueCore m_queue;
     Record m_record;
     bridge::InFlight m_in_flight;
-    detail::ByteBuffer m_buffer;
+    std::uint64_t m_sink_id = 0;
     bool m_drained = false;
 };
 

@@ -149,7 +149,7 @@ BridgeStatus status_of(const Array<std::uint64_t>& fields) {
     status.republished = fields.load(republished);
     status.duplicates_dropped = fields.load(duplicates_dropped);
     status.redeliveries_skipped = fields.load(redeliveries_skipped);
-    status.possibly_lost = fields.load(possibly_lost);
+    status.kills_settled = fields.load(kills_settled);
     status.possibly_duplicated = fields.load(possibly_duplicated);
     status.last_sequence = fields.load(last_sequence);
     status.errors = fields.load(errors);

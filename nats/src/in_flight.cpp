@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "in_flight.hpp"
 
-#include <cstring>
 #include <random>
 
 namespace shmbus::nats::bridge {
@@ -19,10 +18,10 @@ void InFlight::start_epoch() {
 }
 
 // The state is stored last: a kill before it leaves the previous (idle) record untouched.
-void InFlight::hold(std::span<const std::byte> message, std::uint64_t id) {
+void InFlight::hold(const detail::FrameView& message, std::uint64_t id) {
     if (message.size() > m_payload.size())
         throw MessageTooLarge("message larger than the bridge's in-flight record");
-    std::memcpy(m_payload.data(), message.data(), message.size());
+    message.copy_to(0, m_payload.data(), message.size());
     m_record.store(in_flight_length, message.size());
     m_record.store(in_flight_id, id);
     m_record.store(last_id, id);

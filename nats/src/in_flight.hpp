@@ -5,6 +5,7 @@
 #pragma once
 
 #include "bridge_record.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +22,10 @@ public:
     /// Gives the record its random epoch (nonzero) on the bridge's first run.
     void start_epoch();
     /// Copies `message` into the record under id number `id`, then marks it in flight.
-    void hold(std::span<const std::byte> message, std::uint64_t id);
+    void hold(std::span<const std::byte> message, std::uint64_t id) {
+        hold(detail::FrameView(message, {}), id);
+    }
+    void hold(const detail::FrameView& message, std::uint64_t id);
     bool holding() const { return m_record.load(state) == in_flight; }
     /// Publishes the held message with its id and the type tag header, then clears the record
     /// once the server acknowledged it. NatsError leaves it held.

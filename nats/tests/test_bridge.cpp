@@ -2,6 +2,7 @@
 // The Queue bridges (shmbus/nats/bridge.hpp) in this process's threads, with two segments
 // standing for two hosts and a real nats-server between them.
 #include "bridge_record.hpp"
+#include "shmbus/detail/queue_core.hpp"
 #include "shmbus/detail/type_tag.hpp"
 #include "shmbus/nats/bridge.hpp"
 #include "shmbus/nats/client.hpp"
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 namespace shmbus::nats {
 namespace {
@@ -157,6 +159,93 @@ TEST_F(BridgeTest, TheInboundBridgeSkipsAMessageItAlreadyPut) {
     EXPECT_EQ(sink.get_for(20s), "second");
     EXPECT_EQ(in_status().redeliveries_skipped, 1U);
     ASSERT_TRUE(eventually([&] { return js.stream_info(stream).messages == 0; }, 20s));
+    EXPECT_TRUE(sink.empty());
+}
+
+// The bridges' own queue operations, as a bridge process makes them (bridge_out.cpp,
+// bridge_in.cpp): the record first, then the tagged get or put.
+detail::QueueCore open_orders(const Segment& segment) {
+    return detail::QueueCore(segment, "orders", QueueOptions{}, detail::OpenMode::open,
+                             ObjectKind::queue, detail::type_tag<std::string>());
+}
+
+TEST_F(BridgeTest, TheOutboundBridgeAdoptsTheMessageARunKilledInsideItsGetHadClaimed) {
+    Queue<std::string> source(*here, "orders");
+    Queue<std::string> sink(*there, "orders");
+    source.put("first");
+    source.put("second");
+    shmbus::test::Child killed([&] {
+        bridge::Record record(*here, bridge::Direction::out, Bridged::queue, "orders");
+        record.store(bridge::claim_tag, 1);
+        record.store(bridge::state, bridge::taking);
+        const detail::FrameSink die{nullptr, [](void*, const detail::FrameView&) { ::_exit(0); }};
+        (void)open_orders(*here).try_get_tagged(die, 1); // killed while copying "first" out
+        ::_exit(1);
+    });
+    ASSERT_EQ(killed.wait(), 0);
+    EXPECT_EQ(source.qsize(), 1U);
+    BridgeThread out(true, out_options);
+    BridgeThread in(false, in_options);
+    EXPECT_EQ(sink.get_for(20s), "first");
+    EXPECT_EQ(sink.get_for(20s), "second");
+    EXPECT_EQ(out_status().kills_settled, 1U);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(sink.empty());
+}
+
+struct InboundKillTest : BridgeTest {
+    // Stream messages 1 ("first") and 2 ("second") waiting for the inbound bridge.
+    void SetUp() override {
+        Queue<std::string> source(*here, "orders");
+        source.put("first");
+        source.put("second");
+        BridgeThread out(true, out_options);
+        ASSERT_TRUE(eventually([&] { return out_status().forwarded == 2; }, 20s));
+    }
+
+    // As if an inbound run was killed inside its tagged put of stream message 1, after its
+    // point of no return (`committed`) or before its claim.
+    void kill_inside_put_of_first(bool committed) {
+        ConnectOptions connect;
+        connect.url = test::server().url();
+        Connection connection(connect);
+        const auto created = static_cast<std::uint64_t>(
+            JetStream(connection).stream_info(default_stream_name(in_options.subject)).created_ns);
+        shmbus::test::Child killed([&] {
+            bridge::Record record(*there, bridge::Direction::in, Bridged::queue, "orders");
+            record.store(bridge::stream_created, created);
+            record.store(bridge::claim_tag, 1);
+            record.store(bridge::putting_sequence, 1);
+            record.store(bridge::state, bridge::putting);
+            if (committed)
+                open_orders(*there).put_tagged(to_bytes(std::string("first")), 1,
+                                               detail::Deadline::after(5s));
+            ::_exit(0);
+        });
+        ASSERT_EQ(killed.wait(), 0);
+    }
+};
+
+TEST_F(InboundKillTest, APutARunKilledAfterItsPointOfNoReturnMadeIsNotMadeAgain) {
+    Queue<std::string> sink(*there, "orders");
+    kill_inside_put_of_first(true);
+    BridgeThread in(false, in_options);
+    EXPECT_EQ(sink.get_for(20s), "first");
+    EXPECT_EQ(sink.get_for(20s), "second");
+    EXPECT_EQ(in_status().kills_settled, 1U);
+    EXPECT_EQ(in_status().redeliveries_skipped, 1U);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(sink.empty());
+}
+
+TEST_F(InboundKillTest, APutARunKilledBeforeItsClaimIsMadeFromTheRedelivery) {
+    Queue<std::string> sink(*there, "orders");
+    kill_inside_put_of_first(false);
+    BridgeThread in(false, in_options);
+    EXPECT_EQ(sink.get_for(20s), "first");
+    EXPECT_EQ(sink.get_for(20s), "second");
+    EXPECT_EQ(in_status().kills_settled, 0U);
+    std::this_thread::sleep_for(300ms);
     EXPECT_TRUE(sink.empty());
 }
 

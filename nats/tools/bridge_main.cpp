@@ -60,7 +60,7 @@ void print(const char* direction, const shmbus::nats::BridgeStatus& status) {
               << " republished=" << status.republished
               << " duplicates_dropped=" << status.duplicates_dropped
               << " redeliveries_skipped=" << status.redeliveries_skipped
-              << " possibly_lost=" << status.possibly_lost
+              << " kills_settled=" << status.kills_settled
               << " possibly_duplicated=" << status.possibly_duplicated
               << " missed=" << status.missed << " last_sequence=" << status.last_sequence
               << " errors=" << status.errors

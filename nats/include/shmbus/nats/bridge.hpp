@@ -23,10 +23,13 @@
 ///   of the last message put (and, per sending bridge, the last id number put) is recorded in
 ///   the segment, so a redelivery, or a copy the server stored twice because it forgot the id
 ///   (after a restart, or past the window), is recognised and not put twice.
-/// - The one window neither can close: a kill between the queue handing a message over and
-///   the in-flight record holding it (outbound), or between the put and the sequence record
-///   (inbound), a few instructions. The bridges mark that window in the segment, so a
-///   restart counts such an event (possibly_lost / possibly_duplicated in BridgeStatus).
+/// - Kills inside the queue's get or put: both are tagged (QueueCore::try_get_tagged,
+///   put_tagged), and the tag is recorded in the segment first. Outbound, the get copies
+///   straight into the in-flight record, and the claim of a bridge killed before that copy is
+///   kept by the queue for the next run, which adopts its message. Inbound, the next run asks
+///   the queue whether the put got past its point of no return (the frame written whole), and
+///   records it as put if so. A topic's publish is not tagged: a kill between it and the
+///   sequence record may publish twice, counted in possibly_duplicated.
 #pragma once
 
 #include "shmbus/nats/client.hpp"
@@ -93,14 +96,16 @@ struct BridgeStatus {
     /// Inbound: redeliveries and stored copies recognised (stream sequence, sender's id number)
     /// and not put again.
     std::uint64_t redeliveries_skipped = 0;
-    /// Outbound: restarts after a kill inside the take window (see the top of this file).
-    std::uint64_t possibly_lost = 0;
+    /// Queue bridges: restarts that found the last run killed inside the queue's get (out:
+    /// its claimed message adopted) or put (in: found done, so not put again).
+    std::uint64_t kills_settled = 0;
     /// Topic bridges, outbound: messages published on the topic that it never received (it was
     /// down longer than the topic's history lasts, or lagged under SlowSubscriber::overwrite).
     /// Inbound: messages of the stream that it never received (the stream's limits discarded
     /// them first: gaps in the stream sequences it was delivered).
     std::uint64_t missed = 0;
-    /// Inbound: restarts after a kill inside the put window (see the top of this file).
+    /// Inbound to a topic: restarts after a kill inside the put window (see the top of this
+    /// file).
     std::uint64_t possibly_duplicated = 0;
     /// Inbound: stream sequence of the last message put.
     std::uint64_t last_sequence = 0;
