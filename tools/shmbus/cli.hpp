@@ -52,6 +52,10 @@ struct BridgeRow {
     std::uint64_t in_flight = 0;
     std::uint64_t forwarded = 0;
     std::uint64_t errors = 0;
+    /// The limits the stream had when the bridge last connected (0: none).
+    std::uint64_t stream_max_age_ms = 0;
+    std::uint64_t stream_max_bytes = 0;
+    std::uint64_t stream_max_messages = 0;
     /// Empty when none.
     std::string last_error;
     /// Why the record could not be read (another layout or version); the fields above but the

@@ -51,6 +51,9 @@ BridgeRow decode(const layout::RecordName& name, std::span<std::uint64_t> words)
     row.in_flight = load(layout::state) == layout::in_flight ? 1 : 0;
     row.forwarded = load(layout::forwarded);
     row.errors = load(layout::errors);
+    row.stream_max_age_ms = load(layout::stream_max_age_ms);
+    row.stream_max_bytes = load(layout::stream_max_bytes);
+    row.stream_max_messages = load(layout::stream_max_messages);
     return row;
 }
 
@@ -82,10 +85,30 @@ json to_json(const BridgeRow& bridge) {
             {"in_flight", counter(bridge.in_flight)},
             {"forwarded", counter(bridge.forwarded)},
             {"errors", counter(bridge.errors)},
+            {"stream_max_age_ms", counter(bridge.stream_max_age_ms)},
+            {"stream_max_bytes", counter(bridge.stream_max_bytes)},
+            {"stream_max_messages", counter(bridge.stream_max_messages)},
             {"last_error",
              valid && !bridge.last_error.empty() ? json(bridge.last_error) : json(nullptr)},
             {"problem", valid ? json(nullptr) : json(bridge.problem)}};
 }
+
+namespace {
+
+// "; stream keeps at most 604800000 ms old, 1000000 messages": the limits that are set.
+std::string limits_text(const BridgeRow& bridge) {
+    std::string limits;
+    const auto add = [&limits](std::uint64_t value, const char* unit) {
+        if (value != 0)
+            limits += (limits.empty() ? "" : ", ") + std::to_string(value) + unit;
+    };
+    add(bridge.stream_max_age_ms, " ms old");
+    add(bridge.stream_max_bytes, " bytes");
+    add(bridge.stream_max_messages, " messages");
+    return limits.empty() ? "" : "; stream keeps at most " + limits;
+}
+
+} // namespace
 
 std::string bridge_line(const BridgeRow& bridge) {
     std::string line = std::string(bridge.inbound ? "in " : "out ") +
@@ -96,7 +119,7 @@ std::string bridge_line(const BridgeRow& bridge) {
     line += bridge.subject + ": forwarded " + std::to_string(bridge.forwarded) + ", in flight " +
             std::to_string(bridge.in_flight) + ", errors " + std::to_string(bridge.errors) +
             ", last error: " + (bridge.last_error.empty() ? "-" : bridge.last_error);
-    return line;
+    return line + limits_text(bridge);
 }
 
 } // namespace shmbus::cli

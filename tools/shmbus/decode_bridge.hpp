@@ -15,7 +15,8 @@ namespace shmbus::cli {
 std::vector<BridgeRow> bridge_rows(const Segment& segment);
 
 nlohmann::json to_json(const BridgeRow& bridge);
-/// "out topic ticks -> prices: forwarded 3, in flight 0, errors 1, last error: ..."
+/// "out topic ticks -> prices: forwarded 3, in flight 0, errors 1, last error: ..." and, when
+/// the stream has limits, "; stream keeps at most 60000 ms old, 1000 messages".
 std::string bridge_line(const BridgeRow& bridge);
 
 } // namespace shmbus::cli

@@ -36,6 +36,8 @@ Array<std::uint64_t> make_record(Segment& segment, const std::string& name) {
     store(layout::state, layout::in_flight);
     store(layout::forwarded, 7);
     store(layout::errors, 1);
+    store(layout::stream_max_age_ms, 60000);
+    store(layout::stream_max_messages, 1000);
     layout::store_text(store, layout::kSubjectAt, "prices");
     layout::store_text(store, layout::kLastErrorAt, "nats: No server available for connection");
     store(layout::magic, layout::kMagic);
@@ -62,12 +64,16 @@ TEST(CliBridges, InspectAndLsShowABridgeRecord) {
     EXPECT_EQ(bridge.at("in_flight"), 1);
     EXPECT_EQ(bridge.at("forwarded"), 7);
     EXPECT_EQ(bridge.at("errors"), 1);
+    EXPECT_EQ(bridge.at("stream_max_age_ms"), 60000);
+    EXPECT_EQ(bridge.at("stream_max_bytes"), 0);
+    EXPECT_EQ(bridge.at("stream_max_messages"), 1000);
     EXPECT_EQ(bridge.at("last_error"), "nats: No server available for connection");
     EXPECT_TRUE(bridge.at("problem").is_null());
 
     const std::string text = run_cli({"inspect", segment.name()});
     EXPECT_NE(text.find("bridges (1)\n  out topic ticks -> prices: forwarded 7, in flight 1, "
-                        "errors 1, last error: nats: No server available for connection"),
+                        "errors 1, last error: nats: No server available for connection; "
+                        "stream keeps at most 60000 ms old, 1000 messages"),
               std::string::npos)
         << text;
 
