@@ -169,6 +169,14 @@ detail::QueueCore open_orders(const Segment& segment) {
                              ObjectKind::queue, detail::type_tag<std::string>());
 }
 
+// "first" then "second" arrive, each once.
+void expect_first_and_second_once(Queue<std::string>& sink) {
+    EXPECT_EQ(sink.get_for(20s), "first");
+    EXPECT_EQ(sink.get_for(20s), "second");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(sink.empty());
+}
+
 TEST_F(BridgeTest, TheOutboundBridgeAdoptsTheMessageARunKilledInsideItsGetHadClaimed) {
     Queue<std::string> source(*here, "orders");
     Queue<std::string> sink(*there, "orders");
@@ -186,11 +194,8 @@ TEST_F(BridgeTest, TheOutboundBridgeAdoptsTheMessageARunKilledInsideItsGetHadCla
     EXPECT_EQ(source.qsize(), 1U);
     BridgeThread out(true, out_options);
     BridgeThread in(false, in_options);
-    EXPECT_EQ(sink.get_for(20s), "first");
-    EXPECT_EQ(sink.get_for(20s), "second");
+    expect_first_and_second_once(sink);
     EXPECT_EQ(out_status().kills_settled, 1U);
-    std::this_thread::sleep_for(300ms);
-    EXPECT_TRUE(sink.empty());
 }
 
 struct InboundKillTest : BridgeTest {
@@ -230,23 +235,17 @@ TEST_F(InboundKillTest, APutARunKilledAfterItsPointOfNoReturnMadeIsNotMadeAgain)
     Queue<std::string> sink(*there, "orders");
     kill_inside_put_of_first(true);
     BridgeThread in(false, in_options);
-    EXPECT_EQ(sink.get_for(20s), "first");
-    EXPECT_EQ(sink.get_for(20s), "second");
+    expect_first_and_second_once(sink);
     EXPECT_EQ(in_status().kills_settled, 1U);
     EXPECT_EQ(in_status().redeliveries_skipped, 1U);
-    std::this_thread::sleep_for(300ms);
-    EXPECT_TRUE(sink.empty());
 }
 
 TEST_F(InboundKillTest, APutARunKilledBeforeItsClaimIsMadeFromTheRedelivery) {
     Queue<std::string> sink(*there, "orders");
     kill_inside_put_of_first(false);
     BridgeThread in(false, in_options);
-    EXPECT_EQ(sink.get_for(20s), "first");
-    EXPECT_EQ(sink.get_for(20s), "second");
+    expect_first_and_second_once(sink);
     EXPECT_EQ(in_status().kills_settled, 0U);
-    std::this_thread::sleep_for(300ms);
-    EXPECT_TRUE(sink.empty());
 }
 
 TEST_F(BridgeTest, TheInboundBridgeSkipsACopyTheServerNoLongerRecognised) {
