@@ -146,16 +146,13 @@ QueueStatus QueueCore::try_get(FrameSink sink) {
 }
 
 QueueStatus QueueCore::try_get_tagged(FrameSink sink, std::uint64_t tag) {
-    const RingStatus status = m_ring->try_get(sink, tag);
-    if (status == RingStatus::ok)
-        after_take();
-    return to_status(status);
-}
-
-void QueueCore::after_take() {
     QueueState& state = *m_state;
-    return_items(state, 1);
-    wake_after_claim(state.space);
+    const RingStatus status = m_ring->try_get(sink, tag);
+    if (status == RingStatus::ok) {
+        return_items(state, 1);
+        wake_after_claim(state.space);
+    }
+    return to_status(status);
 }
 
 bool QueueCore::put_tagged(std::span<const std::byte> message, std::uint64_t tag,
@@ -164,16 +161,17 @@ bool QueueCore::put_tagged(std::span<const std::byte> message, std::uint64_t tag
 }
 
 bool QueueCore::put_committed(std::uint64_t tag) {
-    if (!m_ring->put_committed(tag))
-        return false;
-    recover_dead(); // publishes the message if the dead thread had not
-    return true;
+    return m_ring->put_committed(tag);
 }
 
 bool QueueCore::adopt_taken(std::uint64_t tag, FrameSink sink) {
     if (!m_ring->adopt_taken(tag, sink))
         return false;
-    after_take();
+    QueueState& state = *m_state;
+    return_items(state, 1);
+    // Not wake_after_claim: the claim was the dead thread's, made long before (the top of
+    // wait/notify.hpp); a fenced notify is cheap on this rare path.
+    notify_all(state.space);
     return true;
 }
 

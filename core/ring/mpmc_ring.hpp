@@ -5,23 +5,8 @@
 // core/ring/mpmc_ring.cpp, the lease table in core/ring/mpmc_ring_leases.cpp, recovery from dead
 // threads in core/ring/mpmc_ring_recovery.cpp.
 //
-// MEASURED (`build/tools/bench/bench_ring_bench`, one run, 2-core AMD EPYC VM, load 1.8,
-// 2026-11-23; memcpy 64 KiB blocks: 80.9 GB/s in cache, 19.6 GB/s from DRAM):
-//
-//                                   1P1C 64 B    2P2C 64 B    1P1C 64 KiB   2P2C 64 KiB
-//   shmbus MpmcRing                 9.50 M/s     9.95 M/s     13.4 GB/s     14.0 GB/s
-//   boost lockfree::queue<index>    1.56 M/s     1.69 M/s     22.2 GB/s     21.3 GB/s
-//   shmbus QueueCore (with futex)   7.63 M/s     7.14 M/s     13.8 GB/s     13.9 GB/s
-//   shmbus SpscRing (Pipe)         15.23 M/s        -         24.2 GB/s        -
-//   boost lockfree::spsc_queue     10.22 M/s        -         18.8 GB/s        -
-//
-// Why the hand-rolled rings: messages are mostly small, and there the sequenced slots are 6x
-// the Boost index queue (which pays two queue operations per message, each a CAS on a shared
-// node) and the SPSC ring 1.5x spsc_queue<char> (which has no bulk read of a framed message).
-// Boost's index queue wins at 64 KiB (1.6x) only because its slots are fixed at the largest
-// message: with Queue's default 1 MiB limit that costs capacity x 1 MiB of shared memory,
-// where this ring's variable-size frames cost the bytes actually queued. Large frames here pay
-// one 16-byte control write per 64-byte slot; that is the known cost left alone.
+// Hand-rolled, not Boost.Lockfree, for a measured reason (6x Boost's index queue at 64 B):
+// docs/design/rings.md, "Why hand-rolled rings: the measurement".
 //
 // Layout (each line is one 64-byte cache line unless noted):
 //
@@ -86,14 +71,10 @@
 // store more per message). So any number of threads may use a ring; at most kSharedLeases of
 // the borrowers are inside a put or get at once, the others wait for a lease (bounded).
 //
-// Tagged claims (the NATS bridges: a put or get whose outcome must survive the caller's death).
-// A tagged put records kTaggedPut | tag in its lease before claiming, and the same value in
-// `committed` once the frame is written whole, before publishing it: a dead thread's claim whose
-// record says committed is published by recovery instead of padded, so the commit store is the
-// put's single point of no return, and put_committed(tag) tells a successor which side of it
-// the dead thread was on. A tagged get records kTaggedGet | tag before claiming; recovery never
-// releases such a claim of a dead thread (its message would be lost): adopt_taken(tag) hands
-// the message to the successor, then releases it. Until then the claim holds its slots.
+// Tagged claims (the NATS bridges; docs/design/crash-recovery.md). A tagged put records its
+// tag in its lease before claiming and again in `committed` once its frame is whole: recovery
+// publishes a dead thread's committed frame instead of padding it (put_committed), and never
+// releases a dead thread's tagged get claim: adopt_taken hands its message to a successor.
 //
 // Loans (zero copy, Queue::loan / Queue::borrow). A loan claims k contiguous slots: when the
 // frame would wrap the ring's end, the same claim begins with the d slots up to it (the lease

@@ -105,7 +105,8 @@ public:
     /// Tagged puts and gets (shmbus::nats's bridges; see "Tagged claims" in
     /// core/ring/mpmc_ring.hpp): `tag` is nonzero, below 2^62 and never used twice on this
     /// queue. put_tagged is put, recorded so that after this thread's death put_committed(tag)
-    /// tells whether the message is in the queue (recovering the queue if it must be published).
+    /// tells whether the message is in the queue (recover_dead() then publishes it if the dead
+    /// thread had not).
     bool put_tagged(std::span<const std::byte> message, std::uint64_t tag, Deadline deadline);
     bool put_committed(std::uint64_t tag);
     /// try_get whose claim, should this thread die before `sink` returned, is kept for
@@ -127,8 +128,6 @@ private:
                         std::uint64_t tag);
     bool put_with_tag(std::span<const std::byte> first, std::span<const std::byte> second,
                       std::uint64_t tag, Deadline deadline);
-    /// The bookkeeping after a get took a message: its maxsize token back, putters woken.
-    void after_take();
     template <class Try>
     bool wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline);
     void require_joinable() const;
