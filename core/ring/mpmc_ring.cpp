@@ -34,7 +34,7 @@ std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
 
 // Every claim records whether it is tagged, so that recovery never reads an earlier tagged
 // claim's record into an untagged one.
-void record_tag(RingLease& lease, std::uint64_t value) {
+void MpmcRing::record_tag(RingLease& lease, std::uint64_t value) {
     // relaxed is enough (both): only this thread writes its lease, and the claim's release
     // store of put_pos or get_pos publishes the value with the claim.
     if (lease.tag.load(std::memory_order_relaxed) != value)
@@ -205,7 +205,8 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
     // relaxed is enough: only this thread writes its lease's positions.
     if (lease.put_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a loan on this queue: put or drop it first");
-    record_tag(lease, tag == 0 ? 0 : kTaggedPut | tag);
+    const std::uint64_t recorded = lease_tag(kTaggedPut, tag);
+    record_tag(lease, recorded);
     if (!claim(lease, slots, pos))
         return RingStatus::full;
     // SYNC seq_cst: case analysis in close().
@@ -216,10 +217,10 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
                              std::memory_order_relaxed);
     else
         write_frame(pos, first, second, me);
-    if (!closed && tag != 0)
+    if (!closed && recorded != 0)
         // SYNC release: pairs with the acquire in recover_put / put_committed: the frame is
         // whole, recovery publishes it.
-        lease.committed.store(kTaggedPut | tag, std::memory_order_release);
+        lease.committed.store(recorded, std::memory_order_release);
     if (!closed)
         count_message(lease.puts);
     publish(pos);
@@ -294,7 +295,7 @@ RingStatus MpmcRing::try_get(FrameSink sink, std::uint64_t tag) {
     // relaxed is enough: only this thread writes its lease's positions.
     if (lease.get_pos.load(std::memory_order_relaxed) != kNoPosition)
         throw UsageError("this thread holds a borrowed message of this queue: release it first");
-    record_tag(lease, tag == 0 ? 0 : kTaggedGet | tag);
+    record_tag(lease, lease_tag(kTaggedGet, tag));
     for (;;) {
         std::uint64_t pos = 0;
         std::uint64_t meta = 0;

@@ -111,10 +111,14 @@ inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
 inline constexpr std::size_t kSlotBytes = kCacheLine;
 inline constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
 inline constexpr std::uint32_t kPaddingFlag = 0x8000'0000U;
-/// A tagged claim's record in its lease: which operation, then the caller's tag (< 2^62).
+/// A tagged claim's record in its lease (lease_tag): the operation's bit, then the caller's tag
+/// below 2^62; 0 for an untagged claim (tag 0).
 inline constexpr std::uint64_t kTaggedPut = std::uint64_t{1} << 63;
 inline constexpr std::uint64_t kTaggedGet = std::uint64_t{1} << 62;
-inline constexpr std::uint64_t kTagMask = kTaggedGet - 1;
+constexpr std::uint64_t lease_tag(std::uint64_t operation, std::uint64_t tag) {
+    tag &= kTaggedGet - 1;
+    return tag == 0 ? 0 : operation | tag;
+}
 /// Frames carry a 31-bit size.
 inline constexpr std::size_t kMaxFrameSize = kPaddingFlag - 1;
 
@@ -130,8 +134,7 @@ struct alignas(kCacheLine) RingLease {
     std::atomic<std::uint64_t> put_pos;
     std::atomic<std::uint64_t> get_pos;
     std::atomic<std::uint32_t> put_slots;
-    /// A loan's padding: the claim's first put_pad slots pad the ring's end, the frame follows
-    /// (0 for every other put).
+    /// A loan's padding: slots at the claim's start, up to the ring's end (0 for other puts).
     std::atomic<std::uint32_t> put_pad;
     std::atomic<std::uint64_t> puts;
     std::atomic<std::uint64_t> gets;
@@ -220,9 +223,6 @@ inline void count_message(std::atomic<std::uint64_t>& counter) {
 inline std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
-
-/// Records in `lease` the tag of the claim its holder is about to make (0: untagged).
-void record_tag(RingLease& lease, std::uint64_t value);
 
 /// The messages put and got through every lease of a ring whose header validate() accepted.
 /// @concurrent result may be stale.
@@ -383,6 +383,7 @@ private:
     bool dead_puts_agree(std::uint64_t pos, std::uint32_t slots) const;
     void recover_lease(RingLease& lease, RecoveryReport& report);
     RingLease* dead_lease_tagged(std::uint64_t tag, OwnerId me) const;
+    static void record_tag(RingLease& lease, std::uint64_t value);
     bool lock_recovery_waiting(OwnerId me);
     RecoveryReport recover_dead_locked(OwnerId me);
     bool lock_recovery(OwnerId me);

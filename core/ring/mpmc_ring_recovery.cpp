@@ -155,7 +155,9 @@ RingLease* MpmcRing::dead_lease_tagged(std::uint64_t tag, OwnerId me) const {
 }
 
 bool MpmcRing::put_committed(std::uint64_t tag) {
-    const std::uint64_t tagged = kTaggedPut | (tag & kTagMask);
+    const std::uint64_t tagged = lease_tag(kTaggedPut, tag);
+    if (tagged == 0)
+        return false;
     const RingLease* lease = dead_lease_tagged(tagged, this_thread_owner());
     // SYNC acquire: pairs with the release in try_put.
     return lease != nullptr && lease->committed.load(std::memory_order_acquire) == tagged;
@@ -180,7 +182,8 @@ bool MpmcRing::adopt_taken(std::uint64_t tag, FrameSink sink) {
         MpmcRing& ring;
         ~Unlock() { ring.unlock_recovery(); }
     } unlock{*this};
-    RingLease* lease = dead_lease_tagged(kTaggedGet | (tag & kTagMask), me);
+    const std::uint64_t tagged = lease_tag(kTaggedGet, tag);
+    RingLease* lease = tagged == 0 ? nullptr : dead_lease_tagged(tagged, me);
     if (lease == nullptr)
         return false;
     // SYNC acquire: pairs with the release of get_pos in claim_frame.
