@@ -109,8 +109,9 @@ bool take_dead(std::atomic<OwnerId>& owner) {
 bool live_claim(const TopicLayout& layout, std::uint64_t position) {
     for (std::uint32_t i = 0; i < layout.state().max_publishers; ++i) {
         TopicPublisher& lease = layout.publisher(i);
-        // relaxed is enough: the caller's acquire of the slot sequence ordered the claims it saw.
-        if (lease.claiming.load(std::memory_order_relaxed) != position)
+        // SYNC acquire: pairs with the publisher's release stores of claiming: one that moved
+        // off `position` had finished its slot (or lost the claim) before.
+        if (lease.claiming.load(std::memory_order_acquire) != position)
             continue;
         // SYNC acquire: pairs with the release store that made the lease's owner.
         const OwnerId owner = lease.owner.load(std::memory_order_acquire);
@@ -120,22 +121,29 @@ bool live_claim(const TopicLayout& layout, std::uint64_t position) {
     return false;
 }
 
-// Aborts the message a dead publisher was writing at `position`, if it still is, so that
+// Aborts the message a dead publisher claimed at `position`, if it is still unfinished, so that
 // subscribers skip it instead of waiting for it.
 void abort_dead_claim(const TopicLayout& layout, std::uint64_t position) {
+    const TopicState& state = layout.state();
+    // SYNC acquire: pairs with the claim CAS of `position` (through the later claims' CASes):
+    // a live claimer's lease names it in live_claim below.
+    if (state.next.load(std::memory_order_acquire) <= position)
+        return; // nobody claimed it: the dead publisher died before its claim
     TopicSlotHeader& slot = layout.slot(position);
-    std::uint64_t writing = slot_sequence(position, kSlotWriting);
-    // SYNC acquire: pairs with the claim CAS (acq_rel), after which the lease named position.
-    if (slot.sequence.load(std::memory_order_acquire) != writing || live_claim(layout, position))
+    // SYNC acquire: pairs with the release store that finished the slot's last message.
+    std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
+    const bool unfinished = seen == slot_sequence(position, kSlotWriting) ||
+                            slot_reusable(seen, position, state.capacity);
+    if (!unfinished || live_claim(layout, position))
         return;
     // SYNC release: pairs with a subscriber's acquire load of the sequence; a live publisher
-    // that published in between made the CAS fail.
-    slot.sequence.compare_exchange_strong(writing, slot_sequence(position, kSlotAborted),
+    // that finished in between made the CAS fail.
+    slot.sequence.compare_exchange_strong(seen, slot_sequence(position, kSlotAborted),
                                           std::memory_order_release, std::memory_order_relaxed);
 }
 
 void free_publisher(const TopicLayout& layout, TopicPublisher& lease) {
-    // SYNC acquire: pairs with the claim CAS's release (through the lease's claiming store).
+    // SYNC acquire: pairs with the dead publisher's release store of its claim.
     const std::uint64_t claiming = lease.claiming.load(std::memory_order_acquire);
     if (claiming != kNotClaiming)
         abort_dead_claim(layout, claiming);

@@ -98,46 +98,59 @@ std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
     const TopicLayout layout(state);
     TopicPublisher& lease = layout.publisher(m_lease);
     for (;;) {
-        // SYNC acquire: pairs with the acq_rel CAS that moved next on, after its slot claim.
+        // SYNC acquire: pairs with the claim CAS of the publisher that moved next here.
         std::uint64_t position = state.next.load(std::memory_order_acquire);
         TopicSlotHeader& slot = layout.slot(position);
-        // SYNC acquire: pairs with the release of the claim CAS or the publish of the slot.
-        std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
+        // SYNC acquire: pairs with the release store that finished the slot's last message, so
+        // its writer is done with the slot before we write it.
+        const std::uint64_t seen = slot.sequence.load(std::memory_order_acquire);
         if (seen != 0 && seen >> 2 >= position) {
-            if (seen >> 2 == position)
-                // SYNC acq_rel: helps a claimer that has not moved next on yet; pairs with the
-                // acquire load of next above.
-                state.next.compare_exchange_strong(position, position + 1,
-                                                   std::memory_order_acq_rel);
-            // SYNC acquire: a claim of a later position was made after next reached it, so a
-            // fresh load of next is past `position` (docs/design/topics.md); a next that stays
-            // put is a forged one, which would make this loop spin for good.
-            else if (state.next.load(std::memory_order_acquire) == position)
+            // SYNC acquire: a slot names `position` or later only after next passed it, so a
+            // fresh load of next has moved on (docs/design/topics.md); a next that stays put is
+            // a forged one, which would make this loop spin for good.
+            if (state.next.load(std::memory_order_acquire) == position)
                 throw CorruptSegment("topic state: slot " + std::to_string(position) +
                                      " holds a later position than next");
             continue;
         }
         // The slot's previous message is still being written, or a slow subscriber holds it.
-        if ((seen & kSlotMarkMask) == kSlotWriting || !has_room(position))
+        if (!slot_reusable(seen, position, state.capacity) || !has_room(position))
             return nullptr;
-        // relaxed is enough: the claim CAS below releases it to recoverers.
-        lease.claiming.store(position, std::memory_order_relaxed);
-        // SYNC acq_rel: the claim; release pairs with a recoverer's acquire of the sequence
-        // (which then sees `claiming`), acquire with the previous publisher's release.
-        if (!slot.sequence.compare_exchange_strong(seen, slot_sequence(position, kSlotWriting),
-                                                   std::memory_order_acq_rel)) {
+        // SYNC release: pairs with a recoverer's acquire load in live_claim (topic_core.cpp);
+        // the claim CAS below also releases it, to a recoverer that acquired next.
+        lease.claiming.store(position, std::memory_order_release);
+        // SYNC seq_cst: the claim. Release pairs with the acquire load of next by publishers and
+        // recoverers; seq_cst orders it before the joins load below against a joiner's
+        // increment and next load (docs/design/topics.md).
+        if (!state.next.compare_exchange_strong(position, position + 1,
+                                                std::memory_order_seq_cst)) {
+            // SYNC release: a stale claim would make recoverers spare the dead claimer of it.
+            lease.claiming.store(kNotClaiming, std::memory_order_release);
             continue;
         }
-        // SYNC release fence: a subscriber that reads any byte written after the claim and then
-        // issues its acquire fence sees the writing mark (the seqlock's writer side).
-        seqlock_fence(std::memory_order_release);
-        // SYNC acq_rel: moves next on after the claim; pairs with other publishers' acquire.
-        // It fails when another publisher helped already; `expected` takes its value then.
-        std::uint64_t expected = position;
-        state.next.compare_exchange_strong(expected, position + 1, std::memory_order_acq_rel);
+        if (may_be_read_while_written())
+            mark_writing(slot, position);
         claimed = position;
         return TopicLayout::payload(slot);
     }
+}
+
+bool TopicPublisherCore::may_be_read_while_written() {
+    const TopicState& state = m_topic->state();
+    if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
+        return true; // a lapped subscriber may be reading it
+    // SYNC seq_cst: after our claim CAS; pairs with a joiner's seq_cst joins increment and its
+    // load of next: either we see the join here, or the joiner sees our claim and starts past
+    // our slot (docs/design/topics.md).
+    return state.joins.load(std::memory_order_seq_cst) != m_joins_seen;
+}
+
+void TopicPublisherCore::mark_writing(TopicSlotHeader& slot, std::uint64_t position) {
+    // relaxed is enough: the fence below orders it before every byte of the payload.
+    slot.sequence.store(slot_sequence(position, kSlotWriting), std::memory_order_relaxed);
+    // SYNC release fence: a subscriber that reads any byte written after it and then issues its
+    // acquire fence sees the writing mark (the seqlock's writer side).
+    seqlock_fence(std::memory_order_release);
 }
 
 void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std::size_t size) {
@@ -149,8 +162,9 @@ void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std:
     slot.size.store(size, std::memory_order_relaxed);
     // SYNC release: pairs with the subscriber's acquire load of the sequence.
     slot.sequence.store(slot_sequence(position, mark), std::memory_order_release);
-    // relaxed is enough: read by recoverers only after the sequence changed.
-    lease.claiming.store(kNotClaiming, std::memory_order_relaxed);
+    // SYNC release: pairs with a recoverer's acquire load in live_claim: a recoverer that sees
+    // the claim gone sees the sequence above and leaves the slot alone.
+    lease.claiming.store(kNotClaiming, std::memory_order_release);
     if (mark == kSlotPublished)
         // relaxed is enough: a statistic, read only for display.
         lease.published.store(++m_published, std::memory_order_relaxed);

@@ -26,7 +26,7 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kTopicStateMagic = 0x3143'4950'4f54'4253ULL; // "SBSTOPC1"
-inline constexpr std::uint32_t kTopicStateVersion = 1;
+inline constexpr std::uint32_t kTopicStateVersion = 2;
 
 /// Bounds on the tables, so that a corrupt header cannot make a scan run for ages.
 inline constexpr std::uint32_t kMaxTopicHandles = 4096;
@@ -41,6 +41,14 @@ inline constexpr std::uint64_t kSlotMarkMask = 3;
 /// A slot's sequence word for `position` with `mark`.
 constexpr std::uint64_t slot_sequence(std::uint64_t position, std::uint64_t mark) {
     return position << 2 | mark;
+}
+
+/// Whether a slot whose sequence reads `seen` may take the message at `position`: it was
+/// never written (first lap) or holds the finished message one lap earlier.
+constexpr bool slot_reusable(std::uint64_t seen, std::uint64_t position, std::uint64_t capacity) {
+    if (position < capacity)
+        return seen == 0;
+    return seen >> 2 == position - capacity && (seen & kSlotMarkMask) >= kSlotPublished;
 }
 
 /// The seqlock's fences (docs/design/topics.md). GCC refuses atomic_thread_fence under TSan,

@@ -52,9 +52,27 @@ TopicSubscriberCore::TopicSubscriberCore(std::shared_ptr<TopicCore> topic)
     entry.received.store(0, std::memory_order_relaxed);
     entry.dropped.store(0, std::memory_order_relaxed);
     entry.cursor.store(m_cursor, std::memory_order_relaxed);
-    // SYNC release: pairs with a publisher's acquire load of joins: it rescans and sees the
-    // cursor stored above.
-    state.joins.fetch_add(1, std::memory_order_release);
+    // SYNC seq_cst: release pairs with a publisher's acquire load of joins (it rescans and sees
+    // the cursor stored above); seq_cst with a claimer's seq_cst claim and joins load.
+    state.joins.fetch_add(1, std::memory_order_seq_cst);
+    start_past_claims_unseen();
+}
+
+// A publisher that checked for room before our cursor was visible and claimed since may
+// overwrite a history slot without the writing mark. Either it sees our join after its claim
+// (and marks the slot), or the load below sees its claim and we start past every slot that such
+// claims overwrite (docs/design/topics.md). We still get the last `history` messages before
+// this load.
+void TopicSubscriberCore::start_past_claims_unseen() {
+    TopicState& state = m_topic->state();
+    // SYNC seq_cst: after our seq_cst joins increment; pairs with a claimer's seq_cst claim CAS
+    // and joins load.
+    const std::uint64_t next = state.next.load(std::memory_order_seq_cst);
+    if (next <= state.capacity || next - state.capacity <= m_cursor)
+        return;
+    m_cursor = next - state.capacity;
+    // relaxed is enough: a cursor only grows; publishers treat an older one as slower.
+    TopicLayout(state).subscriber(m_entry).cursor.store(m_cursor, std::memory_order_relaxed);
 }
 
 TopicSubscriberCore::~TopicSubscriberCore() {

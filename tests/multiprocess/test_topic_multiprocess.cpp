@@ -146,7 +146,12 @@ TEST(TopicMultiprocess, a_subscriber_killed_under_block_releases_the_publisher) 
     EXPECT_NO_THROW(topic.publish_for(4, 20s)); // its cursor is released within ~50 ms
 }
 
-TEST(TopicMultiprocess, a_publisher_killed_while_writing_leaves_no_message_visible) {
+// A dead publisher's claim of position 0 under block: the slot marked writing (a subscriber
+// joined while it claimed) or left as it was (unmarked claims are the common case).
+class DeadClaimTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DeadClaimTest, a_publisher_killed_while_writing_leaves_no_message_visible) {
+    const bool marked = GetParam();
     ScopedSegment segment;
     auto topic = Topic<int>::create(*segment, "t", options(SlowSubscriber::block, 8));
     auto sub = topic.subscribe();
@@ -163,7 +168,7 @@ TEST(TopicMultiprocess, a_publisher_killed_while_writing_leaves_no_message_visib
     dead.kill(SIGKILL);
     ASSERT_EQ(dead.wait(), -SIGKILL);
     // Forge what it would leave had it died inside a publish of position 0: its lease claims 0,
-    // the slot is marked as being written with half a payload, next has moved on.
+    // the slot holds half a payload (marked as being written or not), next has moved on.
     const detail::ObjectRef ref = detail::attach_object(
         *segment, "t", {ObjectKind::topic, 0, alignof(detail::TopicState), detail::type_tag<int>()},
         detail::OpenMode::open, [](void*) {});
@@ -175,12 +180,18 @@ TEST(TopicMultiprocess, a_publisher_killed_while_writing_leaves_no_message_visib
     layout.publisher(lease).claiming.store(0);
     layout.slot(0).size.store(sizeof(int));
     std::memset(detail::TopicLayout::payload(layout.slot(0)), 0x5a, 2);
-    layout.slot(0).sequence.store(detail::slot_sequence(0, detail::kSlotWriting));
+    if (marked)
+        layout.slot(0).sequence.store(detail::slot_sequence(0, detail::kSlotWriting));
     state.next.store(1);
     topic.publish(42);
     EXPECT_EQ(sub.recv_for(20s), 42); // slot 0 was aborted by the parked subscriber's probe
     EXPECT_EQ(layout.slot(0).sequence.load(), detail::slot_sequence(0, detail::kSlotAborted));
 }
+
+INSTANTIATE_TEST_SUITE_P(TopicMultiprocess, DeadClaimTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                             return info.param ? "marked_writing" : "unmarked";
+                         });
 
 TEST(TopicMultiprocess, publishers_killed_inside_large_publishes_never_tear_a_message) {
     ScopedSegment segment(std::size_t{64} << 20);

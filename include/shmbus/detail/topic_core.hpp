@@ -103,6 +103,10 @@ private:
     void check_size(std::size_t size) const;
     bool has_room(std::uint64_t position);
     std::byte* try_claim(std::uint64_t& position);
+    /// Whether a subscriber may read the slot just claimed while we write it: then it gets the
+    /// writing mark (seqlock).
+    bool may_be_read_while_written();
+    static void mark_writing(TopicSlotHeader& slot, std::uint64_t position);
     void finish(std::uint64_t position, std::uint64_t mark, std::size_t size);
     template <class Try>
     bool wait_for_room(Try try_once, Deadline deadline);
@@ -163,6 +167,7 @@ private:
     void advance(std::uint64_t cursor);
     TopicStatus skip_lost();
     TopicStatus find_message(TopicSlotHeader*& slot, std::uint64_t& seen);
+    void start_past_claims_unseen();
     static bool unchanged(const TopicSlotHeader& slot, std::uint64_t seen);
     TopicStatus consumed(bool intact);
     std::uint64_t message_size(const TopicSlotHeader& slot) const;
