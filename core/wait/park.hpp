@@ -125,14 +125,17 @@ template <class Try, class Probe = NoProbe, class Wakers = FencedWakers>
 bool park_until(const std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
                 Try try_once, Deadline deadline, const WaitOptions& options, Probe probe = {},
                 std::atomic<std::uint64_t>* parks = nullptr, Wakers wakers = {}) {
-    // The uncontended path reads no clock.
+    // The uncontended path reads no clock, nor does a spinning wait that ends within its first
+    // tries (a deadline already past then costs those tries before it is noticed).
     if (try_once())
+        return true;
+    if (deadline.is_immediate())
+        return false;
+    if (options.policy != WaitPolicy::block && spin_without_clock(try_once))
         return true;
     if (deadline.expired())
         return false;
     if (options.policy != WaitPolicy::block) {
-        if (spin_without_clock(try_once))
-            return true;
         const Deadline spinning_until = spin_end(deadline, options);
         for (;;) {
             if (spin_until(try_once, probe.slice_of(spinning_until)))

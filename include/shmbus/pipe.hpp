@@ -100,7 +100,8 @@ public:
     /// bigger one waits (with the limit) for an empty ring and then streams on without one.
     template <class T, class Rep, class Period>
     [[nodiscard]] bool send_for(const T& value, std::chrono::duration<Rep, Period> timeout) {
-        return send_by(value, detail::Deadline::after(timeout));
+        // The clock is read only when the message does not fit at once.
+        return try_send(value) || send_by(value, detail::Deadline::after(timeout));
     }
     /// As send_for, with the limit at `deadline`.
     template <class T, class C, class D>
@@ -125,6 +126,8 @@ public:
     /// the ring, whose sender is still streaming it, is then read whole without a limit.
     template <class T, class Rep, class Period>
     T recv_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<T> value = try_recv<T>()) // the clock is read only when none is ready
+            return std::move(*value);
         return recv_by<T>(detail::Deadline::after(timeout));
     }
     /// As recv_for, with the limit at `deadline`.
@@ -159,7 +162,8 @@ public:
     template <class Rep, class Period>
     [[nodiscard]] bool send_bytes_for(std::span<const std::byte> data,
                                       std::chrono::duration<Rep, Period> timeout) {
-        return m_core.send(data, detail::Deadline::after(timeout));
+        // The clock is read only when the message does not fit at once.
+        return try_send_bytes(data) || m_core.send(data, detail::Deadline::after(timeout));
     }
     /// As send_bytes_for, with the limit at `deadline`.
     template <class C, class D>
@@ -183,6 +187,9 @@ public:
     std::vector<std::byte>
     recv_bytes_for(std::chrono::duration<Rep, Period> timeout,
                    std::size_t max_length = std::numeric_limits<std::size_t>::max()) {
+        // The clock is read only when no message is ready.
+        if (std::optional<std::vector<std::byte>> message = try_recv_bytes(max_length))
+            return std::move(*message);
         return recv_bytes_by(max_length, detail::Deadline::after(timeout));
     }
     /// As recv_bytes_for, with the limit at `deadline`.
@@ -224,6 +231,8 @@ public:
     /// loan(bytes), or Timeout when there is still no room after `timeout`.
     template <class Rep, class Period>
     PipeLoan<std::byte> loan_for(std::size_t bytes, std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<PipeLoan<std::byte>> slot = try_loan(bytes)) // the clock: if no room
+            return std::move(*slot);
         return loan_by<std::byte>(bytes, detail::Deadline::after(timeout));
     }
     /// loan(bytes), or Timeout when there is still no room at `deadline`.
@@ -245,6 +254,8 @@ public:
     /// borrow(), or Timeout when no message has begun to arrive after `timeout`.
     template <class Rep, class Period>
     PipeBorrowed borrow_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<PipeBorrowed> message = try_borrow()) // the clock: only if none is ready
+            return std::move(*message);
         return borrow_by(detail::Deadline::after(timeout));
     }
     /// borrow(), or Timeout when no message has begun to arrive by `deadline`.
@@ -263,7 +274,7 @@ public:
     /// Waits up to `timeout` for a message (or the end of the stream); false when none came.
     template <class Rep, class Period>
     [[nodiscard]] bool poll_for(std::chrono::duration<Rep, Period> timeout) {
-        return m_core.poll(detail::Deadline::after(timeout));
+        return try_poll() || m_core.poll(detail::Deadline::after(timeout));
     }
     /// Waits until `deadline` for a message (or the end of the stream); false when none came.
     template <class C, class D>

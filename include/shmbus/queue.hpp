@@ -117,7 +117,8 @@ public:
     /// Full when still full after `timeout`.
     template <class Rep, class Period>
     void put_for(const T& item, std::chrono::duration<Rep, Period> timeout) {
-        put_by(item, detail::Deadline::after(timeout));
+        if (!try_put(item)) // the clock is read only when the queue is full (or closed)
+            put_by(item, detail::Deadline::after(timeout));
     }
     /// Full when still full at `deadline`.
     template <class C, class D>
@@ -143,6 +144,8 @@ public:
     /// Empty when still empty after `timeout`.
     template <class Rep, class Period>
     T get_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<T> item = try_get()) // the clock is read only when there is none yet
+            return std::move(*item);
         return get_by(detail::Deadline::after(timeout));
     }
     /// Empty when still empty at `deadline`.
@@ -175,6 +178,8 @@ public:
     /// loan(), or Full when still full after `timeout`.
     template <class Rep, class Period>
     QueueLoan<T> loan_for(std::chrono::duration<Rep, Period> timeout) requires kLoanable {
+        if (std::optional<QueueLoan<T>> slot = try_loan()) // the clock: only when full
+            return std::move(*slot);
         return loan_by<T>(sizeof(T), detail::Deadline::after(timeout));
     }
     /// loan(), or Full when still full at `deadline`.
@@ -198,6 +203,8 @@ public:
     /// loan(bytes), or Full when still full after `timeout`.
     template <class Rep, class Period>
     QueueLoan<std::byte> loan_for(std::size_t bytes, std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<QueueLoan<std::byte>> slot = try_loan(bytes)) // the clock: when full
+            return std::move(*slot);
         return loan_by<std::byte>(bytes, detail::Deadline::after(timeout));
     }
     /// loan(bytes), or Full when still full at `deadline`.
@@ -220,6 +227,8 @@ public:
     /// borrow(), or Empty when still empty after `timeout`.
     template <class Rep, class Period>
     QueueBorrowed<T, Codec> borrow_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<QueueBorrowed<T, Codec>> message = try_borrow()) // the clock: if none
+            return std::move(*message);
         return borrow_by(detail::Deadline::after(timeout));
     }
     /// borrow(), or Empty when still empty at `deadline`.

@@ -88,7 +88,8 @@ public:
     /// Full when there is still no room after `timeout`.
     template <class Rep, class Period>
     void publish_for(const T& item, std::chrono::duration<Rep, Period> timeout) {
-        publish_by(item, detail::Deadline::after(timeout));
+        if (!try_publish(item)) // the clock is read only when there is no room at once
+            publish_by(item, detail::Deadline::after(timeout));
     }
     /// Full when there is still no room at `deadline`.
     template <class C, class D>
@@ -115,7 +116,19 @@ public:
     /// loan(bytes), or Full when there is still no room after `timeout`.
     template <class Rep, class Period>
     Loan<std::byte> loan_for(std::size_t bytes, std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<Loan<std::byte>> slot = try_loan(bytes)) // the clock: only when full
+            return std::move(*slot);
         return loan_by<std::byte>(bytes, detail::Deadline::after(timeout));
+    }
+    /// loan(bytes), or nullopt when there is no room now; never blocks.
+    [[nodiscard]] std::optional<Loan<std::byte>> try_loan(std::size_t bytes) {
+        return lent<std::byte>(bytes, detail::Deadline::immediate());
+    }
+    /// loan\<U\>(), or nullopt when there is no room now; never blocks.
+    template <class U = T>
+    requires detail::kCodecByMemcpy<U>
+    [[nodiscard]] std::optional<Loan<U>> try_loan() {
+        return lent<U>(sizeof(U), detail::Deadline::immediate());
     }
 
     /// Made by Topic::publisher().
@@ -132,12 +145,19 @@ private:
         return buffer.bytes();
     }
     template <class U>
-    Loan<U> loan_by(std::size_t size, detail::Deadline deadline = detail::Deadline::never()) {
+    std::optional<Loan<U>> lent(std::size_t size, detail::Deadline deadline) {
         std::uint64_t position = 0;
         std::byte* data = m_core->loan(size, deadline, position);
         if (data == nullptr)
+            return std::nullopt;
+        return std::optional<Loan<U>>(std::in_place, *m_core, data, size, position);
+    }
+    template <class U>
+    Loan<U> loan_by(std::size_t size, detail::Deadline deadline = detail::Deadline::never()) {
+        std::optional<Loan<U>> slot = lent<U>(size, deadline);
+        if (!slot)
             throw Full("topic is full: a subscriber is behind");
-        return Loan<U>(*m_core, data, size, position);
+        return std::move(*slot);
     }
     // Trivially copyable items and strings/vectors of them go straight into the slot
     // (frame_codec.hpp); the rest through a per-thread scratch buffer.
@@ -169,6 +189,8 @@ public:
     /// Empty when nothing arrives within `timeout`.
     template <class Rep, class Period>
     T recv_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<T> item = try_recv()) // the clock is read only when there is none yet
+            return std::move(*item);
         return recv_by(detail::Deadline::after(timeout));
     }
     /// Empty when nothing arrives by `deadline`.
@@ -187,6 +209,8 @@ public:
     /// Empty when nothing arrives within `timeout`.
     template <class Rep, class Period>
     Borrowed<T> borrow_for(std::chrono::duration<Rep, Period> timeout) {
+        if (std::optional<Borrowed<T>> item = try_borrow()) // the clock: only when none yet
+            return std::move(*item);
         return borrow_by(detail::Deadline::after(timeout));
     }
     /// nullopt when nothing new; never blocks. Lagged as recv.

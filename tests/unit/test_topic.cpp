@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <gtest/gtest.h>
+#include <optional>
 #include <shmbus/errors.hpp>
 #include <shmbus/topic.hpp>
 #include <string>
@@ -280,6 +281,29 @@ TEST(TopicLoan, an_unpublished_loan_is_given_back_and_skipped) {
     EXPECT_FALSE(sub.try_recv().has_value());
     publisher.publish(6);
     EXPECT_EQ(sub.recv(), 6);
+}
+
+TEST(TopicLoan, try_loan_and_loan_for_answer_full_without_waiting_for_good) {
+    ScopedSegment segment;
+    Topic<int> topic(*segment, "t", TopicOptions{.capacity = 2});
+    auto sub = topic.subscribe();
+    auto publisher = topic.publisher();
+    for (int i = 0; i < 2; ++i) {
+        std::optional<Loan<int>> slot = publisher.try_loan();
+        ASSERT_TRUE(slot.has_value());
+        **slot = i;
+        slot->publish();
+    }
+    EXPECT_FALSE(publisher.try_loan().has_value()); // the subscriber has read nothing
+    EXPECT_FALSE(publisher.try_loan(sizeof(int)).has_value());
+    EXPECT_THROW((void)publisher.loan_for(sizeof(int), 10ms), Full);
+    EXPECT_EQ(sub.recv(), 0);
+    auto slot = publisher.loan_for(sizeof(int), 10ms);
+    constexpr int kAnswer = 42;
+    std::memcpy(slot.bytes().data(), &kAnswer, sizeof kAnswer);
+    slot.publish();
+    EXPECT_EQ(sub.recv(), 1);
+    EXPECT_EQ(sub.recv_for(10ms), kAnswer);
 }
 
 TEST(TopicLoan, a_borrow_under_block_holds_publishers_off_its_slot) {

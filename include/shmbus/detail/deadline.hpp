@@ -35,6 +35,7 @@ public:
     }
 
     bool is_never() const { return m_when == Clock::time_point::max(); }
+    bool is_immediate() const { return m_when == Clock::time_point::min(); }
     /// immediate() answers without reading the clock (~26 ns on the reference VM): try-once
     /// paths stay as cheap as the operation they try.
     bool expired() const {
