@@ -3,6 +3,7 @@
 #include "shmbus/detail/topic_core.hpp"
 
 #include "messaging/topic_state.hpp"
+#include "os/membarrier.hpp"
 #include "os/owner.hpp"
 #include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
@@ -63,8 +64,12 @@ void init_state(void* at, const TopicOptions& options, const Geometry& g) {
     state->slot_stride = g.slot_stride;
     state->max_message_size = options.max_message_size;
     state->history = options.history;
-    state->max_publishers = static_cast<std::uint32_t>(options.max_publishers);
-    state->max_subscribers = static_cast<std::uint32_t>(options.max_subscribers);
+    state->max_publishers = static_cast<std::uint16_t>(options.max_publishers);
+    state->max_subscribers = static_cast<std::uint16_t>(options.max_subscribers);
+    // As a Pipe's: a topic made to block parks on every wait, where a barrier per park would
+    // cost more than a fence per message.
+    state->fence_free_wakers =
+        options.wait.policy != WaitPolicy::block && heavy_barrier_ready() ? 1 : 0;
     state->slots_offset = g.slots_offset;
     const TopicLayout layout(*state);
     for (std::uint32_t i = 0; i < state->max_publishers; ++i)
@@ -165,7 +170,8 @@ void free_subscriber(TopicSubscriber& entry) {
 TopicCore::TopicCore(const Segment& segment, std::string_view name, const TopicOptions& options,
                      OpenMode mode, std::uint64_t type_tag)
     : m_object(attach_topic(segment, name, options, mode, type_tag)),
-      m_state(StateRef<TopicState>(m_object).get()), m_wait(options.wait) {}
+      m_state(StateRef<TopicState>(m_object).get()), m_wait(options.wait),
+      m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()) {}
 
 std::size_t TopicCore::recover_dead() const {
     const TopicLayout layout(*m_state);

@@ -168,9 +168,10 @@ void TopicPublisherCore::finish(std::uint64_t position, std::uint64_t mark, std:
     if (mark == kSlotPublished)
         // relaxed is enough: a statistic, read only for display.
         lease.published.store(++m_published, std::memory_order_relaxed);
-    notify_all(state.items);
+    notify_without_fence(state.items, m_topic->fence_free());
     if (state.policy == static_cast<std::uint32_t>(TopicPolicy::overwrite))
-        notify_all(state.space); // a publisher a whole ring behind may wait for this slot
+        // A publisher a whole ring behind may wait for this slot.
+        notify_without_fence(state.space, m_topic->fence_free());
 }
 
 TopicStatus TopicPublisherCore::try_publish(std::span<const std::byte> first,
@@ -194,10 +195,12 @@ template <class Try>
 bool TopicPublisherCore::wait_for_room(Try try_once, Deadline deadline) {
     const TopicCore& topic = *m_topic;
     return park_at(topic.state().space, try_once, deadline, topic.wait_options(),
-                   probe_every(kProbePeriod, [&topic] {
-                       topic.recover_dead();
-                       return false;
-                   }));
+                   probe_every(kProbePeriod,
+                               [&topic] {
+                                   topic.recover_dead();
+                                   return false;
+                               }),
+                   BarrierWakers{topic.fence_free()});
 }
 
 std::byte* TopicPublisherCore::loan(std::size_t size, Deadline deadline, std::uint64_t& position) {

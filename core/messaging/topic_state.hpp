@@ -81,8 +81,11 @@ struct alignas(kCacheLine) TopicState {
     std::uint64_t slot_stride; ///< bytes per slot: the header line and the payload
     std::uint64_t max_message_size;
     std::uint64_t history; ///< messages a late subscriber starts with, at most capacity
-    std::uint32_t max_publishers;
-    std::uint32_t max_subscribers;
+    std::uint16_t max_publishers;
+    std::uint16_t max_subscribers;
+    /// 1 when publishers and subscribers wake each other without a fence and a waiter about
+    /// to sleep issues heavy_barrier() instead (wait/notify.hpp: notify_without_fence).
+    std::uint32_t fence_free_wakers;
     std::uint64_t slots_offset; ///< from the start of this struct
 
     /// The next position to claim: positions below it are claimed (published, being written or
@@ -152,6 +155,8 @@ inline std::optional<std::string> validate(const TopicState& state, std::uint64_
         state.max_message_size > state.slot_stride - kCacheLine)
         return "topic state: slots of " + std::to_string(state.slot_stride) +
                " bytes cannot hold messages of " + std::to_string(state.max_message_size);
+    if (state.fence_free_wakers > 1)
+        return "topic state: fence_free_wakers is " + std::to_string(state.fence_free_wakers);
     if (state.max_publishers == 0 || state.max_publishers > kMaxTopicHandles ||
         state.max_subscribers == 0 || state.max_subscribers > kMaxTopicHandles)
         return "topic state: tables of " + std::to_string(state.max_publishers) +

@@ -95,7 +95,7 @@ void TopicSubscriberCore::advance(std::uint64_t cursor) {
     // the slots below are done before it overwrites them.
     TopicLayout(state).subscriber(m_entry).cursor.store(cursor, std::memory_order_release);
     if (blocks(state))
-        notify_all(state.space);
+        notify_without_fence(state.space, m_topic->fence_free());
 }
 
 // The slot at the cursor holds a later message than the cursor's: the subscriber was lapped.
@@ -126,10 +126,13 @@ TopicStatus TopicSubscriberCore::wait_for_message(Try try_once, Deadline deadlin
             status = try_once();
             return status != TopicStatus::empty;
         },
-        deadline, topic.wait_options(), probe_every(kProbePeriod, [&topic] {
-            topic.recover_dead_publishers();
-            return false;
-        }));
+        deadline, topic.wait_options(),
+        probe_every(kProbePeriod,
+                    [&topic] {
+                        topic.recover_dead_publishers();
+                        return false;
+                    }),
+        BarrierWakers{topic.fence_free()});
     return status;
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Topic across forked processes: late joiners and history, block and overwrite, lag
 // accounting, a subscriber killed (SIGKILL) while a publisher waits for it, a publisher killed
-// while writing, and a stress of several publishers and subscribers checking checksummed
-// messages in one order.
+// while writing, a stress of several publishers and subscribers checking checksummed messages in
+// one order, and parked sides woken without a fence.
 #include "messaging/topic_state.hpp"
 #include "support/checked_message.hpp"
 #include "support/harness.hpp"
@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/mman.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -445,4 +446,35 @@ TEST(TopicMultiprocess, overwrite_stress_accounts_for_every_message) {
         EXPECT_EQ(results[3 * s + 1].load() + results[3 * s + 2].load(), kTotal)
             << "subscriber " << s;
     }
+}
+
+// Every wait parks (hybrid without a spin): each message crosses a fence-free wake-up, in both
+// directions (publishers waiting for room on a ring of 2, subscribers for messages). A lost
+// wake-up would leave a side asleep until its 20 s limit.
+TEST(TopicMultiprocess, parked_sides_are_woken_without_a_fence_per_message) {
+    ScopedSegment segment;
+    const WaitOptions parking{.policy = WaitPolicy::hybrid, .spin_for = 0ms};
+    TopicOptions tight = options(SlowSubscriber::block, 2);
+    tight.wait = parking;
+    auto pings = Topic<std::uint32_t>::create(*segment, "pings", tight);
+    auto pongs = Topic<std::uint32_t>::create(*segment, "pongs", tight);
+    auto pings_in = pings.subscribe();
+    auto pongs_in = pongs.subscribe();
+    constexpr std::uint32_t kTrips = kSanitized ? 300 : 2000;
+    Child echo([&] {
+        auto answers = pongs.publisher();
+        for (std::uint32_t i = 0; i < kTrips; ++i) {
+            if (i % 8 == 4)
+                std::this_thread::sleep_for(100us); // so that the publisher parks
+            answers.publish_for(pings_in.recv_for(20s), 20s);
+        }
+    });
+    auto out = pings.publisher();
+    for (std::uint32_t i = 0; i < kTrips; ++i) {
+        if (i % 8 == 0)
+            std::this_thread::sleep_for(100us); // so that the echo parks
+        out.publish_for(i, 20s);
+        ASSERT_EQ(pongs_in.recv_for(20s), i);
+    }
+    EXPECT_EQ(echo.wait(), 0);
 }

@@ -59,6 +59,8 @@ public:
     TopicState& state() const { return *m_state; }
     const ObjectRef& object() const { return m_object; }
     const WaitOptions& wait_options() const { return m_wait; }
+    /// Whether this process wakes without a fence and issues heavy_barrier() before it sleeps.
+    bool fence_free() const { return m_fence_free; }
     void set_wait_options(const WaitOptions& wait) { m_wait = wait; }
 
 private:
@@ -66,6 +68,7 @@ private:
     /// Validated once at attach (core/segment/state_ref.hpp).
     TopicState* m_state;
     WaitOptions m_wait;
+    bool m_fence_free;
 };
 
 /// A publisher's lease in a topic: held from construction to destruction.
