@@ -241,20 +241,21 @@ bool PipeCore::header_or_end(Deadline deadline) {
 
 // Waits until a whole header is readable and returns the length it announces, without
 // consuming it. EndOfStream when the stream ended first, Timeout when the deadline passed.
+// A header already there costs one peek and no wait.
 std::uint32_t PipeCore::await_header(Deadline deadline) {
-    SpscRing& ring = *m_recv_ring;
-    if (!header_or_end(deadline))
-        throw Timeout("no message");
-    if (!header_ready())
-        throw EndOfStream("the other end of the pipe is closed (or its process died) and "
-                          "the pipe is drained");
-    skip_padding();
-    std::uint32_t length = 0;
-    ring.peek({reinterpret_cast<std::byte*>(&length), kHeaderBytes});
-    if (length > max_message_size())
-        throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
+    std::optional<std::uint32_t> length = ready_length();
+    if (!length) {
+        if (!header_or_end(deadline))
+            throw Timeout("no message");
+        length = ready_length();
+        if (!length)
+            throw EndOfStream("the other end of the pipe is closed (or its process died) and "
+                              "the pipe is drained");
+    }
+    if (*length > max_message_size())
+        throw CorruptSegment("pipe: a frame announces " + std::to_string(*length) +
                              " bytes, more than max_message_size");
-    return length;
+    return *length;
 }
 
 // Waits, without a limit, until the first `bytes` bytes of the frame at the read position are

@@ -14,6 +14,9 @@ namespace {
 // Bumped in the child of every fork: only the forking thread lives on there, with a new tid,
 // and its cached identity must be read again.
 std::atomic<std::uint32_t> g_fork_generation{1};
+// The process's owner word once computed; kNoOwner again in the child of a fork. Pipes
+// record their sender and receiver on every message, so this must cost one load.
+std::atomic<OwnerId> g_process_owner{kNoOwner};
 
 void register_fork_handler() {
     static std::once_flag once;
@@ -21,6 +24,8 @@ void register_fork_handler() {
         pthread_atfork(nullptr, nullptr, [] {
             // relaxed is enough: the child runs one thread when the handler runs.
             g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+            // relaxed is enough: as above.
+            g_process_owner.store(kNoOwner, std::memory_order_relaxed);
         });
     });
 }
@@ -45,8 +50,17 @@ OwnerId this_thread_owner() {
 }
 
 OwnerId this_process_owner() {
-    const ProcessIdentity& self = self_identity();
-    return make_owner(self.pid, self.start_time);
+    // relaxed is enough: every thread that computes the word computes the same value.
+    OwnerId owner = g_process_owner.load(std::memory_order_relaxed);
+    if (owner == kNoOwner) {
+        // Registered before the word is cached, so that a later fork clears it.
+        register_fork_handler();
+        const ProcessIdentity& self = self_identity();
+        owner = make_owner(self.pid, self.start_time);
+        // relaxed is enough: as for the load.
+        g_process_owner.store(owner, std::memory_order_relaxed);
+    }
+    return owner;
 }
 
 bool owner_alive(OwnerId owner) {

@@ -245,10 +245,15 @@ private:
     // Positions a peer forged (or a stray write) could announce more bytes than the ring
     // holds; every copy is bounded by the count returned here, so this one check suffices.
     std::uint64_t checked(std::uint64_t bytes) const {
-        if (bytes > capacity())
-            throw CorruptSegment("spsc ring: positions " + std::to_string(bytes) +
-                                 " bytes apart in a ring of " + std::to_string(capacity()));
+        if (bytes > capacity()) [[unlikely]]
+            throw_positions_apart(bytes, capacity());
         return bytes;
+    }
+    // Out of line, so that the check above costs a compare on every call.
+    [[noreturn, gnu::cold, gnu::noinline]] static void
+    throw_positions_apart(std::uint64_t bytes, std::uint64_t capacity) {
+        throw CorruptSegment("spsc ring: positions " + std::to_string(bytes) +
+                             " bytes apart in a ring of " + std::to_string(capacity));
     }
 
     void consume(std::size_t count) {
@@ -264,7 +269,8 @@ private:
         const std::size_t at = pos & m_mask;
         const std::size_t head = std::min<std::size_t>(from.size(), capacity() - at);
         std::memcpy(m_data + at, from.data(), head);
-        std::memcpy(m_data, from.data() + head, from.size() - head);
+        if (head != from.size())
+            std::memcpy(m_data, from.data() + head, from.size() - head);
     }
 
     void copy_out(std::uint64_t pos, std::span<std::byte> to) const {
@@ -273,7 +279,8 @@ private:
         const std::size_t at = pos & m_mask;
         const std::size_t head = std::min<std::size_t>(to.size(), capacity() - at);
         std::memcpy(to.data(), m_data + at, head);
-        std::memcpy(to.data() + head, m_data, to.size() - head);
+        if (head != to.size())
+            std::memcpy(to.data() + head, m_data, to.size() - head);
     }
 
     SpscRingHeader* m_header;

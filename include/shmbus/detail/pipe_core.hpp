@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -103,7 +104,7 @@ private:
     bool header_ready() const;
     bool header_or_end(Deadline deadline);
     std::uint32_t await_header(Deadline deadline);
-    void skip_padding();
+    std::optional<std::uint32_t> ready_length();
     void await_frame(std::size_t bytes);
     void require_not_held(const std::shared_ptr<SpscRing>& ring) const;
     void read_payload(std::byte* to, std::size_t length);
