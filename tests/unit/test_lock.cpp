@@ -196,6 +196,26 @@ TEST(Lock, state_records_owner_pid_and_start_time) {
     EXPECT_EQ(state.owner.load(), 0u);
 }
 
+// The process owner word is cached: a fork must leave the child its own, not its parent's.
+TEST(Lock, a_forked_child_holds_it_under_its_own_owner_word) {
+    ScopedSegment segment;
+    Lock lock(*segment, "l");
+    const auto& state = state_of<detail::LockState>(*segment, "l", ObjectKind::lock);
+    const detail::OwnerId parent = detail::this_process_owner();
+    Child child([&] {
+        lock.acquire();
+        const detail::OwnerId held = state.owner.load();
+        require(held == detail::this_process_owner(), "the owner word is the caller's");
+        require(held != parent, "the child recorded its parent's owner word");
+        require(detail::owner_tid(held) == getpid(), "the owner word names another pid");
+        require(detail::owner_alive(held), "the child's owner word reads dead");
+        lock.release();
+    });
+    EXPECT_EQ(child.wait(), 0);
+    EXPECT_EQ(detail::this_process_owner(), parent);
+    EXPECT_EQ(detail::owner_tid(parent), getpid());
+}
+
 TEST(Lock, holder_that_exits_holding_is_taken_over_with_owner_died) {
     ScopedSegment segment;
     Lock lock(*segment, "l");
