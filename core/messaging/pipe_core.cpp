@@ -117,13 +117,10 @@ PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait, int slot)
     : m_object(std::move(object)), m_state(StateRef<PipeState>(m_object).get()), m_end(end),
       m_recv_ring(channel_ring(*m_state, m_state->channels[m_end])),
       m_send_ring(channel_ring(*m_state, m_state->channels[1 - m_end])), m_wait(wait),
+      m_max_message_size(m_state->max_message_size),
       m_fence_free(m_state->fence_free_wakers == 1 && heavy_barrier_ready()),
       // A forked child takes a hold of its own in the fork handler (pipe_ends.cpp).
       m_hold(std::make_shared<PipeEndHold>(m_object, *m_state, m_end, slot)) {}
-
-std::size_t PipeCore::max_message_size() const {
-    return m_state->max_message_size;
-}
 
 bool PipeCore::closed() const {
     // SYNC acquire: pairs with the seq_cst store in close_end().

@@ -159,11 +159,6 @@ PipeEndHold::~PipeEndHold() {
     release();
 }
 
-bool PipeEndHold::released() const {
-    // relaxed is enough: a flag of this process; the shared state is ordered by drop_hold.
-    return m_released.load(std::memory_order_relaxed);
-}
-
 // The slot goes before the count: a process killed between the two leaks its hold (the end
 // stays open), where the other order would let a prober drop it a second time.
 void PipeEndHold::release() {

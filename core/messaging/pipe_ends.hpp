@@ -41,7 +41,10 @@ public:
     /// Gives the hold back, once; the end closes when it was the last.
     void release();
     /// True once this process gave its hold back.
-    bool released() const;
+    bool released() const {
+        // relaxed is enough: a flag of this process; the shared state is ordered by drop_hold.
+        return m_released.load(std::memory_order_relaxed);
+    }
 
     /// Before a fork: counts the hold the child will take.
     void add_for_child();

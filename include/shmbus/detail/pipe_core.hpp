@@ -91,7 +91,7 @@ public:
     bool closed() const;
     bool readable() const { return m_recv_ring != nullptr; }
     bool writable() const { return m_send_ring != nullptr; }
-    std::size_t max_message_size() const;
+    std::size_t max_message_size() const { return m_max_message_size; }
     void set_wait_options(const WaitOptions& wait) { m_wait = wait; }
     const WaitOptions& wait_options() const { return m_wait; }
 
@@ -120,6 +120,8 @@ private:
     std::shared_ptr<SpscRing> m_recv_ring; ///< null on a send-only end
     std::shared_ptr<SpscRing> m_send_ring; ///< null on a receive-only end
     WaitOptions m_wait;
+    /// Read once at attach, as validated: a peer's later write to the state cannot move it.
+    std::size_t m_max_message_size;
     /// The pipe's wakers skip their fence (core/wait/notify.hpp, notify_without_fence).
     bool m_fence_free;
     /// This process's hold on the end, shared by its copies (core/messaging/pipe_ends.hpp).
