@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// message_path: moves N messages of 64 B through one Pipe (send_bytes + recv_bytes_into), one
+// Queue<std::array<std::byte, 64>> (put + get) or one Topic with one subscriber (publish +
+// recv), in one process and one thread, so that an instruction counter sees the message path
+// and nothing else: no peer, no wait, no clock. tools/scripts/count-instructions.sh runs it
+// under callgrind at two counts and divides the difference, which cancels the set-up.
+//
+//   bench_message_path pipe|queue|topic COUNT
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <shmbus/pipe.hpp>
+#include <shmbus/queue.hpp>
+#include <shmbus/segment.hpp>
+#include <shmbus/topic.hpp>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+using Message = std::array<std::byte, 64>;
+
+// A private segment: unlinked at once, so nothing lingers in /dev/shm whatever happens.
+shmbus::Segment private_segment() {
+    const std::string name = "message-path-" + std::to_string(::getpid());
+    shmbus::Segment segment = shmbus::Segment::create(name, std::size_t{8} << 20);
+    shmbus::Segment::unlink(name);
+    return segment;
+}
+
+void through_pipe(const shmbus::Segment& segment, std::uint64_t count) {
+    auto [left, right] = shmbus::Pipe(segment, false, {.max_message_size = sizeof(Message)});
+    Message in{};
+    Message out{};
+    for (std::uint64_t i = 0; i < count; ++i) {
+        in[0] = static_cast<std::byte>(i);
+        right.send_bytes(in);
+        if (left.recv_bytes_into(out) != out.size() || out[0] != in[0])
+            throw std::runtime_error("pipe: the message came back changed");
+    }
+}
+
+void through_queue(const shmbus::Segment& segment, std::uint64_t count) {
+    auto queue =
+        shmbus::Queue<Message>::create(segment, "q", {.max_message_size = sizeof(Message)});
+    Message in{};
+    for (std::uint64_t i = 0; i < count; ++i) {
+        in[0] = static_cast<std::byte>(i);
+        queue.put(in);
+        if (queue.get()[0] != in[0])
+            throw std::runtime_error("queue: the message came back changed");
+    }
+}
+
+void through_topic(const shmbus::Segment& segment, std::uint64_t count) {
+    shmbus::Topic<Message> topic(segment, "t", {.max_message_size = sizeof(Message)});
+    auto subscriber = topic.subscribe();
+    auto publisher = topic.publisher();
+    Message in{};
+    for (std::uint64_t i = 0; i < count; ++i) {
+        in[0] = static_cast<std::byte>(i);
+        publisher.publish(in);
+        if (subscriber.recv()[0] != in[0])
+            throw std::runtime_error("topic: the message came back changed");
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Moves COUNT messages of 64 B through one Pipe, Queue or Topic in one process, "
+                 "for an instruction counter (tools/scripts/count-instructions.sh)"};
+    std::string kind;
+    std::uint64_t count = 0;
+    app.add_option("kind", kind, "pipe, queue or topic")
+        ->required()
+        ->check(CLI::IsMember({"pipe", "queue", "topic"}));
+    app.add_option("count", count, "Messages")->required();
+    CLI11_PARSE(app, argc, argv);
+    const shmbus::Segment segment = private_segment();
+    if (kind == "pipe")
+        through_pipe(segment, count);
+    else if (kind == "queue")
+        through_queue(segment, count);
+    else
+        through_topic(segment, count);
+    return 0;
+}
