@@ -30,41 +30,44 @@ shmbus::Segment private_segment() {
     return segment;
 }
 
-void through_pipe(const shmbus::Segment& segment, std::uint64_t count) {
-    auto [left, right] = shmbus::Pipe(segment, false, {.max_message_size = sizeof(Message)});
+// Sends `count` messages with `send` and takes each back with `receive` at once, checking it.
+template <class Send, class Receive>
+void each_message(std::uint64_t count, const std::string& what, Send send, Receive receive) {
     Message in{};
-    Message out{};
     for (std::uint64_t i = 0; i < count; ++i) {
         in[0] = static_cast<std::byte>(i);
-        right.send_bytes(in);
-        if (left.recv_bytes_into(out) != out.size() || out[0] != in[0])
-            throw std::runtime_error("pipe: the message came back changed");
+        send(in);
+        if (receive()[0] != in[0])
+            throw std::runtime_error(what + ": the message came back changed");
     }
+}
+
+void through_pipe(const shmbus::Segment& segment, std::uint64_t count) {
+    auto [left, right] = shmbus::Pipe(segment, false, {.max_message_size = sizeof(Message)});
+    Message out{};
+    each_message(
+        count, "pipe", [&](const Message& in) { right.send_bytes(in); },
+        [&] {
+            if (left.recv_bytes_into(out) != out.size())
+                throw std::runtime_error("pipe: a message of another size came back");
+            return out;
+        });
 }
 
 void through_queue(const shmbus::Segment& segment, std::uint64_t count) {
     auto queue =
         shmbus::Queue<Message>::create(segment, "q", {.max_message_size = sizeof(Message)});
-    Message in{};
-    for (std::uint64_t i = 0; i < count; ++i) {
-        in[0] = static_cast<std::byte>(i);
-        queue.put(in);
-        if (queue.get()[0] != in[0])
-            throw std::runtime_error("queue: the message came back changed");
-    }
+    each_message(
+        count, "queue", [&](const Message& in) { queue.put(in); }, [&] { return queue.get(); });
 }
 
 void through_topic(const shmbus::Segment& segment, std::uint64_t count) {
     shmbus::Topic<Message> topic(segment, "t", {.max_message_size = sizeof(Message)});
     auto subscriber = topic.subscribe();
     auto publisher = topic.publisher();
-    Message in{};
-    for (std::uint64_t i = 0; i < count; ++i) {
-        in[0] = static_cast<std::byte>(i);
-        publisher.publish(in);
-        if (subscriber.recv()[0] != in[0])
-            throw std::runtime_error("topic: the message came back changed");
-    }
+    each_message(
+        count, "topic", [&](const Message& in) { publisher.publish(in); },
+        [&] { return subscriber.recv(); });
 }
 
 } // namespace
