@@ -224,7 +224,15 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
 }
 
 bool PipeCore::header_ready() const {
-    return m_recv_ring->readable(kHeaderBytes) >= kHeaderBytes;
+    const SpscRing& ring = *m_recv_ring;
+    if (ring.readable(kHeaderBytes) >= kHeaderBytes)
+        return true;
+    // Waiting for the next frame: ask for its first lines now, so that they are on their way
+    // (or here) when write_pos moves, rather than fetched only after.
+    const std::uint64_t next = ring.read_position();
+    __builtin_prefetch(ring.data_at(next));
+    __builtin_prefetch(ring.data_at(next + kCacheLine));
+    return false;
 }
 
 // Waits until a whole header is readable or the stream has ended (true), or the deadline passed
