@@ -148,8 +148,12 @@ TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint
             advance(m_cursor + 1); // never a message: returned unpublished, or its writer died
             continue;
         }
-        if (seen == 0 || seen >> 2 < m_cursor || seen == slot_sequence(m_cursor, kSlotWriting))
+        if (seen == 0 || seen >> 2 < m_cursor || seen == slot_sequence(m_cursor, kSlotWriting)) {
+            // A waiting subscriber polls here: ask for the payload's first line now, so that it
+            // is on its way when the slot is published, rather than fetched only after.
+            __builtin_prefetch(TopicLayout::payload(slot));
             return TopicStatus::empty;
+        }
         if (seen != slot_sequence(m_cursor, kSlotPublished))
             return skip_lost();
         found = &slot;
