@@ -175,11 +175,14 @@ void MpmcRing::copy_in(std::size_t at, std::span<const std::byte> from) {
 void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> first,
                            std::span<const std::byte> second, OwnerId writer) {
     const auto size = static_cast<std::uint32_t>(first.size() + second.size());
-    // relaxed is enough: publish() releases the whole frame.
-    slot(pos).meta.store(frame_meta(size, writer), std::memory_order_relaxed);
     const std::size_t at = (pos & m_mask) * kSlotBytes;
     copy_in(at, first);
     copy_in(at + first.size(), second);
+    // After the payload, so that this store and publish()'s follow each other on the control
+    // line a waiting consumer polls: one transfer of it to us, not one before the copy and
+    // another after. relaxed is enough: publish() (or, for recovery, the committed mark)
+    // releases the whole frame.
+    slot(pos).meta.store(frame_meta(size, writer), std::memory_order_relaxed);
 }
 
 void MpmcRing::publish(std::uint64_t pos) {
