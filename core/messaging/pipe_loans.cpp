@@ -85,27 +85,6 @@ void PipeCore::drop_loan() {
     m_send_ring->set_held(false);
 }
 
-// The length announced by the frame at the read position, or nullopt while no whole header is
-// readable. Consumes padding frames on the way: they are published with the frame that follows
-// them, so that frame's header is readable too. One peek reads a header and, when it starts a
-// padding frame, the padding's size.
-std::optional<std::uint32_t> PipeCore::ready_length() {
-    SpscRing& ring = *m_recv_ring;
-    for (;;) {
-        std::uint32_t words[2] = {0, 0};
-        const std::size_t seen = ring.peek(std::as_writable_bytes(std::span(words)));
-        if (seen < kHeaderBytes)
-            return std::nullopt;
-        if (words[0] != kPaddingFrame)
-            return words[0];
-        const std::uint64_t skip = kPaddingHeaderBytes + std::uint64_t{words[1]};
-        if (seen < kPaddingHeaderBytes || ring.readable(skip + kHeaderBytes) < skip + kHeaderBytes)
-            throw CorruptSegment("pipe: a padding frame of " + std::to_string(skip) +
-                                 " bytes is not followed by a frame");
-        (void)ring.skip_and_read(skip, {});
-    }
-}
-
 void PipeCore::borrow(PipeClaim& claim, Deadline deadline) {
     if (!m_recv_ring)
         throw UsageError("borrow on the send-only end of a one-way pipe");
