@@ -27,6 +27,11 @@ namespace {
 // How often a parked send or recv checks whether the peer process is still alive.
 constexpr auto kProbePeriod = std::chrono::milliseconds(50);
 
+// A frame (with the next header word) above this many bytes that does not fit at once is
+// streamed when sent without a limit, so that the reader copies while the writer still writes;
+// a smaller one waits for its room and is committed whole, which the reader sees in one line.
+constexpr std::uint64_t kStreamFrom = 4096;
+
 int channel_count(bool duplex) {
     return duplex ? 2 : 1;
 }
@@ -89,7 +94,7 @@ void record(std::atomic<OwnerId>& who) {
 
 std::pair<PipeCore, PipeCore> PipeCore::create(const Segment& segment, std::string_view name,
                                                bool duplex, const PipeOptions& options) {
-    if (options.max_message_size == 0 || options.max_message_size >= kPaddingFrame)
+    if (options.max_message_size == 0 || options.max_message_size > kMaxFrameLength)
         throw UsageError("max_message_size must lie in [1, 2^32 - 2]");
     const std::uint64_t capacity = ring_capacity(options);
     const std::uint64_t size = state_bytes(duplex, capacity);
@@ -161,27 +166,6 @@ bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
                    BarrierWakers{fence_free()});
 }
 
-void PipeCore::write_all(std::span<const std::byte> header, std::span<const std::byte> payload) {
-    SpscRing& ring = *m_send_ring;
-    PipeChannelState& channel = m_state->channels[1 - m_end];
-    for (;;) {
-        const std::size_t taken = ring.write_some(header, payload);
-        const std::size_t from_header = std::min(taken, header.size());
-        header = header.subspan(from_header);
-        payload = payload.subspan(taken - from_header);
-        if (taken != 0)
-            notify_without_fence(channel.data, fence_free());
-        if (header.empty() && payload.empty())
-            return;
-        wait_until(
-            true, [&] { return ring.writable() != 0 || peer_gone() || closed(); },
-            Deadline::never());
-        require_open();
-        if (peer_gone() || ring.writable() == 0)
-            throw Closed("the other end of the pipe is closed or its process died");
-    }
-}
-
 // Waits until `frame` bytes fit in the send ring (as many as the ring holds, for a bigger
 // frame), so that a send with a limit writes all of a frame that fits, or nothing. False when
 // the deadline passed first; Closed when either end is closed or the receiving process died.
@@ -213,31 +197,86 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
     if (peer_gone())
         throw Closed("the other end of the pipe is closed");
     record(m_state->ends[m_end].sender);
-    // Without a limit, write what fits at once: the reader starts on a big frame sooner.
-    if (!deadline.is_never() && !await_room(kHeaderBytes + message.size(), deadline))
-        return false;
-    const auto length = static_cast<std::uint32_t>(message.size());
-    std::byte header[kHeaderBytes];
-    std::memcpy(header, &length, kHeaderBytes);
-    write_all(header, message);
-    m_send_ring->count_message_written();
+    // The frame and the next frame's header word, which the commit clears.
+    const std::uint64_t needed = frame_bytes(message.size()) + kHeaderBytes;
+    SpscRing& ring = *m_send_ring;
+    if (ring.writable(needed) < needed) {
+        if (!deadline.is_never() && !await_room(needed, deadline))
+            return false;
+        // Without a limit, a big frame starts with what fits: the reader starts on it sooner.
+        if (needed > ring.capacity() || (deadline.is_never() && needed > kStreamFrom)) {
+            write_streamed(message);
+            ring.count_message_written();
+            return true;
+        }
+        (void)await_room(needed, Deadline::never());
+    }
+    write_whole(message);
+    ring.count_message_written();
     return true;
+}
+
+// Writes a frame that fits, then commits its header word: the reader polls that word only.
+void PipeCore::write_whole(std::span<const std::byte> message) {
+    SpscRing& ring = *m_send_ring;
+    const std::uint64_t pos = ring.write_position();
+    const std::uint64_t end = pos + frame_bytes(message.size());
+    ring.write_at(pos + kHeaderBytes, message);
+    ring.clear_word(end);
+    // write_pos first, so that the reader's position never passes it (shmbus inspect).
+    ring.publish_to(end);
+    ring.commit_word(pos, frame_header(FrameKind::whole, message.size()));
+    notify_without_fence(m_state->channels[1 - m_end].data, fence_free());
+}
+
+// Commits a `streamed` header word, then streams the payload as room appears, each piece
+// published by write_pos. The next frame's header word is cleared before the last piece is
+// published, so every piece leaves room for it.
+void PipeCore::write_streamed(std::span<const std::byte> message) {
+    SpscRing& ring = *m_send_ring;
+    ParkingSpot& data = m_state->channels[1 - m_end].data;
+    const std::uint64_t pos = ring.write_position();
+    const std::uint64_t end = pos + frame_bytes(message.size());
+    (void)await_room(kHeaderBytes, Deadline::never());
+    // write_pos first: a reader that sees the word reads the payload's extent from it.
+    ring.publish_to(pos + kHeaderBytes);
+    ring.commit_word(pos, frame_header(FrameKind::streamed, message.size()));
+    notify_without_fence(data, fence_free());
+    for (std::uint64_t at = pos + kHeaderBytes; at != end;) {
+        const std::uint64_t want =
+            std::min<std::uint64_t>(end - at + kHeaderBytes, ring.capacity());
+        std::uint64_t room = ring.writable(want);
+        if (room <= kHeaderBytes) {
+            (void)await_room(kHeaderBytes + 1, Deadline::never());
+            room = ring.writable(want);
+        }
+        const std::uint64_t step = std::min<std::uint64_t>(room - kHeaderBytes, end - at);
+        const std::uint64_t done = at - pos - kHeaderBytes;
+        if (done < message.size())
+            ring.write_at(
+                at, message.subspan(done, std::min<std::uint64_t>(step, message.size() - done)));
+        at += step;
+        if (at == end)
+            ring.clear_word(end);
+        ring.publish_to(at);
+        notify_without_fence(data, fence_free());
+    }
 }
 
 bool PipeCore::header_ready() const {
     const SpscRing& ring = *m_recv_ring;
-    if (ring.readable(kHeaderBytes) >= kHeaderBytes)
-        return true;
-    // Waiting for the next frame: ask for its first lines now, so that they are on their way
-    // (or here) when write_pos moves, rather than fetched only after.
     const std::uint64_t next = ring.read_position();
-    __builtin_prefetch(ring.data_at(next));
+    if (ring.word_at(next) != 0)
+        return true;
+    // Waiting for the next frame, polling its header's line: ask for the line after it now, so
+    // that a payload that reaches it is on its way when the word is committed.
     __builtin_prefetch(ring.data_at(next + kCacheLine));
     return false;
 }
 
-// Waits until a whole header is readable or the stream has ended (true), or the deadline passed
-// (false). Throws nothing for either, so that poll() and the try_ forms cost no exception.
+// Waits until a frame's header word is committed or the stream has ended (true), or the
+// deadline passed (false). Throws nothing for either, so that poll() and the try_ forms cost no
+// exception.
 bool PipeCore::header_or_end(Deadline deadline) {
     const bool arrived = wait_until(
         false, [&] { return header_ready() || peer_gone() || closed(); }, deadline);
@@ -245,48 +284,52 @@ bool PipeCore::header_or_end(Deadline deadline) {
     return arrived || header_ready();
 }
 
-// The length announced by the frame at the read position, or nullopt while no whole header is
-// readable. Consumes padding frames on the way: they are published with the frame that follows
-// them, so that frame's header is readable too. One peek reads a header and, when it starts a
-// padding frame, the padding's size.
-std::optional<std::uint32_t> PipeCore::ready_length() {
+// The header word at the read position, 0 while none is committed. Consumes padding frames on
+// the way: the writer commits one after the frame behind it, and after publishing write_pos
+// past both, which the check of a padding's extent reads.
+std::uint64_t PipeCore::ready_header() {
     SpscRing& ring = *m_recv_ring;
     for (;;) {
-        std::uint32_t words[2] = {0, 0};
-        const std::size_t seen = ring.peek(std::as_writable_bytes(std::span(words)));
-        if (seen < kHeaderBytes)
-            return std::nullopt;
-        if (words[0] != kPaddingFrame)
-            return words[0];
-        const std::uint64_t skip = kPaddingHeaderBytes + std::uint64_t{words[1]};
-        if (seen < kPaddingHeaderBytes || ring.readable(skip + kHeaderBytes) < skip + kHeaderBytes)
+        const std::uint64_t header = ring.word_at(ring.read_position());
+        if (frame_kind(header) != FrameKind::padding)
+            return header;
+        const std::uint64_t skip = kHeaderBytes + std::uint64_t{frame_length(header)};
+        if (skip % kHeaderBytes != 0 || ring.readable(skip + kHeaderBytes) < skip + kHeaderBytes)
             throw CorruptSegment("pipe: a padding frame of " + std::to_string(skip) +
                                  " bytes is not followed by a frame");
-        (void)ring.skip_and_read(skip, {});
+        ring.advance(skip);
     }
 }
 
-// Waits until a whole header is readable and returns the length it announces, without
-// consuming it. EndOfStream when the stream ended first, Timeout when the deadline passed.
-// A header already there costs one peek and no wait.
-std::uint32_t PipeCore::await_header(Deadline deadline) {
-    std::optional<std::uint32_t> length = ready_length();
-    if (!length) {
+// Waits until a frame's header word is committed and returns it, without consuming it.
+// EndOfStream when the stream ended first, Timeout when the deadline passed. A frame already
+// there costs one load and no wait.
+std::uint64_t PipeCore::await_header(Deadline deadline) {
+    std::uint64_t header = ready_header();
+    if (header == 0) {
         if (!header_or_end(deadline))
             throw Timeout("no message");
-        length = ready_length();
-        if (!length)
+        header = ready_header();
+        if (header == 0)
             throw EndOfStream("the other end of the pipe is closed (or its process died) and "
                               "the pipe is drained");
     }
-    if (*length > max_message_size())
-        throw CorruptSegment("pipe: a frame announces " + std::to_string(*length) +
+    const FrameKind kind = frame_kind(header);
+    const std::uint32_t length = frame_length(header);
+    if (kind != FrameKind::whole && kind != FrameKind::streamed)
+        throw CorruptSegment("pipe: a frame header of unknown kind " +
+                             std::to_string(static_cast<std::uint32_t>(kind)));
+    if (length > max_message_size())
+        throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
                              " bytes, more than max_message_size");
-    return *length;
+    if (kind == FrameKind::whole && frame_bytes(length) + kHeaderBytes > m_recv_ring->capacity())
+        throw CorruptSegment("pipe: a frame of " + std::to_string(length) +
+                             " bytes announced whole is bigger than the ring");
+    return header;
 }
 
 // Waits, without a limit, until the first `bytes` bytes of the frame at the read position are
-// all readable (its sender may still be streaming it). EndOfStream when the sender went away.
+// all published (its sender may still be streaming it). EndOfStream when the sender went away.
 void PipeCore::await_frame(std::size_t bytes) {
     SpscRing& ring = *m_recv_ring;
     const auto whole = [&] { return ring.readable(bytes) >= bytes; };
@@ -297,23 +340,42 @@ void PipeCore::await_frame(std::size_t bytes) {
         throw EndOfStream("the other end of the pipe closed in the middle of a message");
 }
 
-void PipeCore::read_payload(std::byte* to, std::size_t length) {
+// Reads and consumes the frame whose header await_header returned.
+void PipeCore::read_payload(std::byte* to, std::uint64_t header) {
     SpscRing& ring = *m_recv_ring;
-    PipeChannelState& channel = m_state->channels[m_end];
-    // The header was peeked (await_header): consumed with the first bytes of the payload.
+    const std::uint32_t length = frame_length(header);
+    if (frame_kind(header) == FrameKind::whole) {
+        ring.read_at(ring.read_position() + kHeaderBytes, {to, length});
+        ring.advance(frame_bytes(length));
+    } else {
+        read_streamed(to, length);
+    }
+    notify_without_fence(m_state->channels[m_end].space, fence_free());
+    ring.count_message_read();
+}
+
+// A streamed payload, piece by piece as write_pos publishes it; then the padding to the next
+// frame, which follows the last piece.
+void PipeCore::read_streamed(std::byte* to, std::size_t length) {
+    SpscRing& ring = *m_recv_ring;
+    ParkingSpot& space = m_state->channels[m_end].space;
+    // The header word was read (await_header): consumed with the first bytes of the payload.
     for (std::size_t done = 0, header = kHeaderBytes;; header = 0) {
         done += ring.skip_and_read(header, {to + done, length - done});
-        notify_without_fence(channel.space, fence_free());
-        if (done == length) {
-            ring.count_message_read();
-            return;
-        }
+        if (done == length)
+            break;
+        notify_without_fence(space, fence_free());
         const bool arrived = wait_until(
             false, [&] { return ring.readable() != 0 || peer_gone() || closed(); },
             Deadline::never());
         require_open();
         if (arrived && ring.readable() == 0)
             throw EndOfStream("the other end of the pipe closed in the middle of a message");
+    }
+    const std::size_t padding = frame_bytes(length) - kHeaderBytes - length;
+    if (padding != 0) {
+        await_frame(padding);
+        ring.advance(padding);
     }
 }
 
@@ -323,12 +385,13 @@ void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) 
     require_open();
     require_not_held(m_recv_ring);
     record(m_state->ends[m_end].receiver);
-    const std::uint32_t length = await_header(deadline);
+    const std::uint64_t header = await_header(deadline);
+    const std::uint32_t length = frame_length(header);
     if (length > max_length)
         throw MessageTooLarge("a message of " + std::to_string(length) +
                               " bytes is longer than the " + std::to_string(max_length) +
                               " allowed; it stays in the pipe");
-    read_payload(out.resize_for_overwrite(length), length);
+    read_payload(out.resize_for_overwrite(length), header);
 }
 
 std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
@@ -337,14 +400,15 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     require_open();
     require_not_held(m_recv_ring);
     record(m_state->ends[m_end].receiver);
-    const std::uint32_t length = await_header(Deadline::never());
+    const std::uint64_t header = await_header(Deadline::never());
+    const std::uint32_t length = frame_length(header);
     if (length > buffer.size()) {
         // As Python: the message is consumed and handed over in the exception.
         std::vector<std::byte> message(length);
-        read_payload(message.data(), length);
+        read_payload(message.data(), header);
         throw BufferTooShort(std::move(message), buffer.size());
     }
-    read_payload(buffer.data(), length);
+    read_payload(buffer.data(), header);
     return length;
 }
 

@@ -2,7 +2,7 @@
 // PipeCore's loans and borrows (zero copy). A loan reserves its frame at a 64-byte aligned
 // payload position that does not wrap the ring's end, after a padding frame when the write
 // position is not there already; the writer fills the payload in place and publishes the
-// frame (and the padding before it) with one store of the write position. A borrow waits for a
+// frame, then the padding before it, by committing their header words. A borrow waits for a
 // whole frame and leaves the read position on it until released.
 #include "messaging/pipe_state.hpp"
 #include "ring/spsc_ring.hpp"
@@ -22,15 +22,12 @@ std::uint64_t round_up(std::uint64_t pos, std::uint64_t to) {
 }
 
 // Where a loan of `size` bytes written from `pos` puts its payload: 64-byte aligned, its
-// length word right before it, room for a padding frame's header between `pos` and that word
-// unless it is at `pos`, and not across the ring's end.
+// header word right before it, and not across the ring's end. Frames are 8-byte aligned, so a
+// gap before that word always holds a padding frame's.
 std::uint64_t loan_payload_at(std::uint64_t pos, std::size_t size, std::uint64_t capacity) {
     std::uint64_t payload = round_up(pos + kHeaderBytes, kAlign);
-    const std::uint64_t gap = payload - kHeaderBytes - pos;
-    if (gap != 0 && gap < kPaddingHeaderBytes)
-        payload += kAlign;
     if ((payload & (capacity - 1)) + size > capacity)
-        // The next lap, a line in: the padding header then always fits before the length word.
+        // The next lap, a line in.
         payload = round_up(payload, capacity) + kAlign;
     return payload;
 }
@@ -58,24 +55,24 @@ bool PipeCore::loan(std::size_t size, PipeClaim& claim, Deadline deadline) {
         throw Closed("the other end of the pipe is closed");
     const std::uint64_t pos = ring.write_position();
     const std::uint64_t payload = loan_payload_at(pos, size, ring.capacity());
-    if (!await_room(payload + size - pos, deadline))
+    // The frame and the next frame's header word, which the commit clears.
+    if (!await_room(payload - pos + frame_bytes(size), deadline))
         return false;
-    const std::uint64_t frame = payload - kHeaderBytes;
-    if (frame != pos) {
-        const std::uint32_t padding[2] = {
-            kPaddingFrame, static_cast<std::uint32_t>(frame - pos - kPaddingHeaderBytes)};
-        ring.write_at(pos, std::as_bytes(std::span(padding)));
-    }
-    claim = PipeClaim{frame, {ring.data_at(payload), size}, {}};
+    claim = PipeClaim{payload - kHeaderBytes, {ring.data_at(payload), size}, {}};
     ring.set_held(true);
     return true;
 }
 
 void PipeCore::publish_loan(const PipeClaim& claim, std::size_t size) {
     SpscRing& ring = *m_send_ring;
-    const auto length = static_cast<std::uint32_t>(size);
-    ring.write_at(claim.frame, std::as_bytes(std::span(&length, 1)));
-    ring.publish_to(claim.frame + kHeaderBytes + size);
+    const std::uint64_t pos = ring.write_position();
+    const std::uint64_t end = claim.frame + frame_bytes(size);
+    ring.clear_word(end);
+    ring.publish_to(end);
+    ring.commit_word(claim.frame, frame_header(FrameKind::whole, size));
+    if (claim.frame != pos)
+        // After the frame: a reader that skips the padding finds the frame committed.
+        ring.commit_word(pos, frame_header(FrameKind::padding, claim.frame - pos - kHeaderBytes));
     ring.count_message_written();
     ring.set_held(false);
     notify_without_fence(m_state->channels[1 - m_end].data, fence_free());
@@ -90,13 +87,16 @@ void PipeCore::borrow(PipeClaim& claim, Deadline deadline) {
         throw UsageError("borrow on the send-only end of a one-way pipe");
     require_open();
     require_not_held(m_recv_ring);
-    const std::uint32_t length = await_header(deadline);
+    const std::uint64_t header = await_header(deadline);
+    const std::uint32_t length = frame_length(header);
     SpscRing& ring = *m_recv_ring;
-    if (kHeaderBytes + std::uint64_t{length} > ring.capacity())
+    // A streamed frame is published whole only when the next frame's header word fits too.
+    if (frame_bytes(length) + kHeaderBytes > ring.capacity())
         throw MessageTooLarge("a message of " + std::to_string(length) +
                               " bytes is bigger than the pipe's ring and cannot be borrowed; it "
                               "stays in the pipe (recv it)");
-    await_frame(kHeaderBytes + length);
+    if (frame_kind(header) == FrameKind::streamed)
+        await_frame(frame_bytes(length));
     const std::uint64_t frame = ring.read_position();
     const std::uint64_t to_end = ring.capacity() - ((frame + kHeaderBytes) & (ring.capacity() - 1));
     const std::size_t first = std::min<std::uint64_t>(length, to_end);
@@ -108,7 +108,7 @@ void PipeCore::borrow(PipeClaim& claim, Deadline deadline) {
 
 void PipeCore::release(const PipeClaim& claim) {
     SpscRing& ring = *m_recv_ring;
-    (void)ring.skip_and_read(kHeaderBytes + claim.bytes.size() + claim.rest.size(), {});
+    ring.advance(frame_bytes(claim.bytes.size() + claim.rest.size()));
     ring.count_message_read();
     ring.set_held(false);
     notify_without_fence(m_state->channels[m_end].space, fence_free());

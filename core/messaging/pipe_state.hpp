@@ -27,14 +27,34 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kPipeStateMagic = 0x3145'5049'5053'4253ULL; // "SBSPIPE1"
-inline constexpr std::uint32_t kPipeStateVersion = 4;
+inline constexpr std::uint32_t kPipeStateVersion = 5;
 
-/// A frame on a channel is [u32 length][payload]. A length of kPaddingFrame instead starts a
-/// padding frame [kPaddingFrame][u32 n][n bytes] that readers skip: a loan writes one so that
-/// its payload starts 64-byte aligned and does not wrap (version 4).
-inline constexpr std::size_t kHeaderBytes = sizeof(std::uint32_t);
-inline constexpr std::uint32_t kPaddingFrame = UINT32_MAX;
-inline constexpr std::size_t kPaddingHeaderBytes = 2 * sizeof(std::uint32_t);
+/// A frame on a channel starts 8-byte aligned with one header word, committed in band
+/// (version 5): [u64 length | kind << 32][payload][padded to 8 bytes]. The writer clears the
+/// next frame's header word before it commits a frame, so a zero word at the read position
+/// means that no frame is there yet. A `whole` frame's word is stored, with release, after its
+/// payload: the reader polls the word and reads no write position. A `streamed` frame (one that
+/// did not fit at once) has its word stored first, and its payload follows as the ring's write
+/// position publishes it. A `padding` frame [word][length bytes] is skipped by every reader: a
+/// loan writes one so that its payload starts 64-byte aligned and does not wrap.
+inline constexpr std::size_t kHeaderBytes = sizeof(std::uint64_t);
+inline constexpr std::uint64_t kMaxFrameLength = UINT32_MAX - 1;
+
+enum class FrameKind : std::uint32_t { none = 0, whole = 1, streamed = 2, padding = 3 };
+
+inline constexpr std::uint64_t frame_header(FrameKind kind, std::uint64_t length) {
+    return std::uint64_t{static_cast<std::uint32_t>(kind)} << 32 | length;
+}
+inline constexpr FrameKind frame_kind(std::uint64_t header) {
+    return static_cast<FrameKind>(header >> 32);
+}
+inline constexpr std::uint32_t frame_length(std::uint64_t header) {
+    return static_cast<std::uint32_t>(header);
+}
+/// The bytes a frame whose payload has `length` bytes takes on the ring, header included.
+inline constexpr std::uint64_t frame_bytes(std::uint64_t length) {
+    return kHeaderBytes + (length + kHeaderBytes - 1) / kHeaderBytes * kHeaderBytes;
+}
 
 inline constexpr std::uint32_t kPipeEndHolderSlots = 14;
 
@@ -120,7 +140,7 @@ inline std::optional<std::string> validate(const PipeState& state, std::uint64_t
         return "pipe state: duplex is " + std::to_string(state.duplex);
     if (state.fence_free_wakers > 1)
         return "pipe state: fence_free_wakers is " + std::to_string(state.fence_free_wakers);
-    if (state.max_message_size > UINT32_MAX)
+    if (state.max_message_size > kMaxFrameLength)
         return "pipe state: max_message_size " + std::to_string(state.max_message_size) +
                " does not fit a frame header";
     if (auto problem = channel_problem(state, size, 0))

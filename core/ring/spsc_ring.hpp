@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A single-producer single-consumer byte ring inside a segment: the transport of one Pipe
-// direction (core/messaging/pipe_core.cpp frames messages on it as [u32 length][payload] and
-// streams messages bigger than the ring through it in chunks). Offsets only; capacity set at
-// runtime.
+// direction (core/messaging/pipe_core.cpp frames messages on it, each with a header word
+// committed in band, and streams frames that do not fit at once through it in chunks). Offsets
+// only; capacity set at runtime.
 //
 // BENCHMARK (bench_ring_bench, same run as the MPMC figures in mpmc_ring.hpp): see the block
 // "MEASURED" there; this hand-rolled ring was chosen over boost::lockfree::spsc_queue<char,
@@ -95,6 +95,9 @@ public:
         header->magic = kSpscRingHeaderMagic;
         header->version = kSpscRingHeaderVersion;
         header->capacity = capacity;
+        // The first frame's header word reads "none yet" (the segment's space may be reused).
+        std::memset(static_cast<std::byte*>(at) + sizeof(SpscRingHeader), 0,
+                    std::min<std::uint64_t>(capacity, sizeof(std::uint64_t)));
     }
 
     /// CorruptSegment unless `at` holds a ring that fits in `bytes`.
@@ -202,6 +205,28 @@ public:
         // SYNC release: pairs with the acquire of write_pos in available_at: the bytes are in.
         m_header->write_pos.store(pos, std::memory_order_release);
     }
+
+    // ---- words committed in band (Pipe frame headers) ---------------------------------------
+
+    /// Reader: the 8-byte word at position `pos`, a multiple of 8.
+    std::uint64_t word_at(std::uint64_t pos) const {
+        // SYNC acquire: pairs with the release in commit_word: the bytes written before it are in.
+        return word(pos).load(std::memory_order_acquire);
+    }
+    /// Writer: stores `value` at position `pos`, a multiple of 8, after every byte written
+    /// before it.
+    void commit_word(std::uint64_t pos, std::uint64_t value) {
+        // SYNC release: pairs with the acquire in word_at.
+        word(pos).store(value, std::memory_order_release);
+    }
+    /// Writer: zeroes the word at position `pos`, a multiple of 8. @pre the bytes are free.
+    void clear_word(std::uint64_t pos) {
+        // relaxed is enough: the commit_word or publish_to that follows publishes it.
+        word(pos).store(0, std::memory_order_relaxed);
+    }
+    /// Reader: consumes `count` bytes that a committed word showed to be there.
+    void advance(std::size_t count) { consume(count); }
+
     /// Whether this process holds a loan (send side) or a borrow (receive side) of the ring,
     /// during which no other send or recv may move its position. Process-local: the view is
     /// shared by the copies of one Pipe end's handle.
@@ -233,7 +258,8 @@ private:
     std::uint64_t available_at(std::uint64_t pos, std::size_t wanted) const {
         // relaxed is enough: reader-private.
         std::uint64_t write = m_header->cached_write.load(std::memory_order_relaxed);
-        if (write - pos < wanted) {
+        // A reader that advanced past frames committed in band may be ahead of its copy.
+        if (write - pos < wanted || write < pos) {
             // SYNC acquire: pairs with the release of write_pos in write_some.
             write = m_header->write_pos.load(std::memory_order_acquire);
             // relaxed is enough: reader-private.
@@ -254,6 +280,13 @@ private:
     throw_positions_apart(std::uint64_t bytes, std::uint64_t capacity) {
         throw CorruptSegment("spsc ring: positions " + std::to_string(bytes) +
                              " bytes apart in a ring of " + std::to_string(capacity));
+    }
+
+    // The ring's data starts on a cache line and its capacity is a power of two of at least
+    // one, so a word at a multiple of 8 is aligned and never crosses the end.
+    std::atomic_ref<std::uint64_t> word(std::uint64_t pos) const {
+        return std::atomic_ref<std::uint64_t>(
+            *std::launder(reinterpret_cast<std::uint64_t*>(m_data + (pos & m_mask))));
     }
 
     void consume(std::size_t count) {

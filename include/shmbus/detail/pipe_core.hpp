@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The untyped core behind Connection: one end of a pipe whose directions are SPSC byte rings
-// (core/ring/spsc_ring.hpp) carrying frames [u32 length][payload].
+// (core/ring/spsc_ring.hpp) carrying frames, each led by a header word committed in band
+// (core/messaging/pipe_state.hpp).
 #pragma once
 
 #include "shmbus/detail/byte_buffer.hpp"
@@ -13,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -32,7 +32,7 @@ class PipeEndHold;
 /// (borrow): its frame header's position and its bytes (a borrowed message that wraps the
 /// ring's end comes in two pieces, `bytes` then `rest`).
 struct PipeClaim {
-    std::uint64_t frame = 0;    ///< where the frame's length word is
+    std::uint64_t frame = 0;    ///< where the frame's header word is
     std::span<std::byte> bytes; ///< the payload (its first piece)
     std::span<std::byte> rest;  ///< the payload's wrapped piece, else empty
 };
@@ -103,12 +103,14 @@ private:
     bool await_room(std::size_t frame, Deadline deadline);
     bool header_ready() const;
     bool header_or_end(Deadline deadline);
-    std::uint32_t await_header(Deadline deadline);
-    std::optional<std::uint32_t> ready_length();
+    std::uint64_t await_header(Deadline deadline);
+    std::uint64_t ready_header();
     void await_frame(std::size_t bytes);
     void require_not_held(const std::shared_ptr<SpscRing>& ring) const;
-    void read_payload(std::byte* to, std::size_t length);
-    void write_all(std::span<const std::byte> header, std::span<const std::byte> payload);
+    void read_payload(std::byte* to, std::uint64_t header);
+    void read_streamed(std::byte* to, std::size_t length);
+    void write_whole(std::span<const std::byte> message);
+    void write_streamed(std::span<const std::byte> message);
     bool peer_gone() const;
     void require_open() const;
     bool fence_free() const { return m_fence_free; }
