@@ -91,6 +91,8 @@ public:
     /// loan() constructs a T in place: T is trivially copyable and encoded as its bytes.
     static constexpr bool kLoanable =
         std::is_same_v<Codec, CerealCodec> && detail::kCodecByMemcpy<T>;
+    /// get() copies a T out of the ring straight into the T it returns.
+    static constexpr bool kDecodedInto = kLoanable && std::is_default_constructible_v<T>;
 
     /// An anonymous queue in the default segment (maxsize 0: bounded only by its capacity).
     Queue() : Queue(QueueOptions{}) {}
@@ -157,7 +159,15 @@ public:
     T get_nowait() { return get_by(detail::Deadline::immediate()); }
     /// nullopt when empty, or closed and drained; never blocks.
     [[nodiscard]] std::optional<T> try_get() {
-        if constexpr (kInPlace) {
+        if constexpr (kDecodedInto) {
+            std::optional<T> item(std::in_place);
+            detail::DecoderInto<T> decoder(*item);
+            if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
+                item.reset();
+            else
+                decoder.check();
+            return item;
+        } else if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
                 return std::nullopt;
@@ -322,7 +332,14 @@ private:
             throw Full("queue is full");
     }
     T get_by(detail::Deadline deadline) {
-        if constexpr (kInPlace) {
+        if constexpr (kDecodedInto) {
+            T item;
+            detail::DecoderInto<T> decoder(item);
+            if (!m_core.get(decoder.sink(), deadline))
+                throw Empty("queue is empty");
+            decoder.check();
+            return item;
+        } else if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (!m_core.get(decoder.sink(), deadline))
                 throw Empty("queue is empty");

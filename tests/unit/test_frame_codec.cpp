@@ -58,6 +58,24 @@ TEST(FrameCodec, a_trivially_copyable_value_is_its_bytes_in_both_paths) {
     EXPECT_EQ(decode_in_place<Point>(to_bytes(p), 5), p);
 }
 
+TEST(FrameCodec, a_value_decoded_into_the_caller_s_item_is_whole_or_a_decode_error) {
+    const Point p{-3, 0.125};
+    const std::vector<std::byte> bytes = to_bytes(p);
+    const std::span<const std::byte> all(bytes);
+    for (std::size_t split : {std::size_t{0}, std::size_t{5}, bytes.size()}) {
+        Point into{};
+        detail::DecoderInto<Point> decoder(into);
+        decoder.sink()(detail::FrameView(all.first(split), all.subspan(split)));
+        EXPECT_NO_THROW(decoder.check());
+        EXPECT_EQ(into, p) << "split at " << split;
+    }
+    Point untouched{1, 1.0};
+    detail::DecoderInto<Point> short_frame(untouched);
+    short_frame.sink()(detail::FrameView(all.first(bytes.size() - 1), {}));
+    EXPECT_THROW(short_frame.check(), DecodeError);
+    EXPECT_EQ(untouched, (Point{1, 1.0}));
+}
+
 TEST(FrameCodec, a_wrong_size_is_the_same_decode_error_and_nothing_is_read_past_the_frame) {
     const auto bytes = to_bytes(std::int64_t{1});
     EXPECT_THROW(decode_in_place<int>(bytes, 3), DecodeError);

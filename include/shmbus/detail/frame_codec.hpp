@@ -123,6 +123,41 @@ private:
     std::span<const std::byte> m_second;
 };
 
+inline std::string wrong_size(std::size_t frame, std::size_t item) {
+    return "a message of " + std::to_string(frame) + " bytes cannot be a value of " +
+           std::to_string(item) + " bytes";
+}
+
+/// Decodes a frame of exactly sizeof(T) bytes straight into a T the caller holds, so that a get
+/// returning that T (a named return value) copies the message once, out of the ring.
+template <class T>
+requires kCodecByMemcpy<T>
+class DecoderInto {
+public:
+    explicit DecoderInto(T& item) : m_item(item) {}
+    FrameSink sink() {
+        return {this, [](void* self, const FrameView& frame) {
+                    static_cast<DecoderInto*>(self)->consume(frame);
+                }};
+    }
+    /// DecodeError when the frame was not one T.
+    void check() const {
+        if (!m_error.empty())
+            throw DecodeError(m_error);
+    }
+
+private:
+    void consume(const FrameView& frame) {
+        if (frame.size() != sizeof(T))
+            m_error = wrong_size(frame.size(), sizeof(T));
+        else
+            frame.copy_to(0, std::addressof(m_item), sizeof(T));
+    }
+
+    T& m_item;
+    std::string m_error;
+};
+
 /// Decodes one frame in place into an item, or records why it cannot (the frame is consumed
 /// either way, as with decode()).
 template <class T>
@@ -150,8 +185,7 @@ private:
 
     void consume_bytes(const FrameView& frame) {
         if (frame.size() != sizeof(T)) {
-            m_error = "a message of " + std::to_string(frame.size()) +
-                      " bytes cannot be a value of " + std::to_string(sizeof(T)) + " bytes";
+            m_error = wrong_size(frame.size(), sizeof(T));
             return;
         }
         T& item = m_item.emplace();
