@@ -386,32 +386,31 @@ std::size_t ring_bytes_for(std::size_t size) {
 }
 
 /// Queue<std::array<std::byte, N>>: a fixed-size trivially copyable message, the codec's
-/// memcpy path. The adapter copies into and out of its own T, which a caller that already
-/// holds a T would not do: one memcpy per direction in shmbus's disfavour.
+/// memcpy path. The harness's message buffer is the caller's T: put reads it in place, and get's
+/// result is constructed in it (a prvalue, so no copy of its own), as a caller holding a T
+/// would do.
 template <std::size_t N>
 class QueueChannel final : public Channel {
     using Message = std::array<std::byte, N>;
     using MessageQueue = shmbus::Queue<Message>;
+    static_assert(alignof(Message) == 1, "the harness's buffers are byte spans");
 
 public:
     explicit QueueChannel(WaitPolicy policy)
         : m_segment(private_segment(ring_bytes_for(N))),
           m_to_child(MessageQueue::create(m_segment, "to-child", options(policy))),
-          m_to_parent(MessageQueue::create(m_segment, "to-parent", options(policy))),
-          m_message(sizeof(Message)) {
+          m_to_parent(MessageQueue::create(m_segment, "to-parent", options(policy))) {
         Segment::unlink(m_segment.name());
     }
     void send(Side from, std::span<const std::byte> message) override {
-        std::memcpy(m_message.data(), message.data(), N);
-        (from == Side::parent ? m_to_child : m_to_parent).put(message_ref());
+        (from == Side::parent ? m_to_child : m_to_parent)
+            .put(*std::launder(reinterpret_cast<const Message*>(message.data())));
     }
     void recv(Side at, std::span<std::byte> message) override {
-        message_ref() = (at == Side::parent ? m_to_parent : m_to_child).get();
-        std::memcpy(message.data(), m_message.data(), N);
+        new (message.data()) Message((at == Side::parent ? m_to_parent : m_to_child).get());
     }
 
 private:
-    Message& message_ref() { return *std::launder(reinterpret_cast<Message*>(m_message.data())); }
     static QueueOptions options(WaitPolicy policy) {
         return {.maxsize = 0,
                 .max_message_size = N,
@@ -422,7 +421,6 @@ private:
     Segment m_segment;
     MessageQueue m_to_child;
     MessageQueue m_to_parent;
-    AlignedBytes m_message; ///< the caller's T, page-aligned like every harness buffer
 };
 
 std::unique_ptr<Channel> open_queue(std::size_t size, WaitPolicy policy) {
