@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file
-/// Loan\<U\> and Borrowed<T>: a Topic's messages written and read in place in shared memory
+/// Loan\<U\> and Borrowed<T, Codec>: a Topic's messages written and read in place in shared memory
 /// (zero copy), made by Publisher::loan and Subscriber::borrow (topic.hpp).
 #pragma once
 
+#include "shmbus/codec.hpp"
 #include "shmbus/detail/topic_core.hpp"
 #include "shmbus/detail/type_tag.hpp"
 #include "shmbus/errors.hpp"
@@ -79,14 +80,19 @@ private:
 /// may: check intact() after reading (the bytes read before it returned true are the
 /// message's), and release() throws Lagged when it was overwritten. The subscriber must outlive
 /// it. Move-only.
-template <class T>
+template <class T, class Codec = CerealCodec>
 class Borrowed {
 public:
+    /// get() reads a T where it lies: T is trivially copyable and the codec encodes it as its
+    /// bytes.
+    static constexpr bool kInPlace =
+        std::is_same_v<Codec, CerealCodec> && detail::kCodecByMemcpy<T>;
+
     /// The message's bytes (its encoding) in shared memory.
     std::span<const std::byte> bytes() const { return m_bytes; }
-    /// The message as a T, in place (for a trivially copyable T). Check intact() after reading
-    /// under SlowSubscriber::overwrite. DecodeError when the size is not sizeof(T).
-    const T& get() const requires detail::kCodecByMemcpy<T> {
+    /// The message as a T, in place (a trivially copyable T under CerealCodec). Check intact()
+    /// after reading under SlowSubscriber::overwrite. DecodeError when the size is not sizeof(T).
+    const T& get() const requires kInPlace {
         if (m_bytes.size() != sizeof(T))
             throw DecodeError("a message of " + std::to_string(m_bytes.size()) +
                               " bytes cannot be a value of " + std::to_string(sizeof(T)) +
@@ -94,11 +100,11 @@ public:
         return *std::launder(reinterpret_cast<const T*>(m_bytes.data()));
     }
     /// get().
-    const T& operator*() const requires detail::kCodecByMemcpy<T> { return get(); }
+    const T& operator*() const requires kInPlace { return get(); }
     /// get().
-    const T* operator->() const requires detail::kCodecByMemcpy<T> { return &get(); }
+    const T* operator->() const requires kInPlace { return &get(); }
     /// The message decoded into a T of this process (a copy).
-    T decoded() const { return decode<T>(m_bytes); }
+    T decoded() const { return Codec::template decode<T>(m_bytes); }
     /// True while no publisher overwrote the message: bytes read before this call are whole.
     bool intact() const { return m_subscriber != nullptr && m_subscriber->borrow_intact(); }
     /// Ends the borrow, moving the subscriber on; Lagged when the message was overwritten while

@@ -69,6 +69,7 @@ void bind_errors(py::module_& m);
 void bind_segment(py::module_& m);
 void bind_sync(py::module_& m);
 void bind_messaging(py::module_& m);
+void bind_topics(py::module_& m);
 void bind_shared_values(py::module_& m);
 void bind_manager(py::module_& m);
 void bind_multi_wait(py::module_& m);

@@ -3,6 +3,7 @@
 // (shmbus::MsgpackCodec), so C++ opens them as Queue<T, MsgpackCodec>; values are packed and
 // unpacked by Python's msgpack and pass through C++ as MsgpackBytes, never decoded there.
 #include "common.hpp"
+#include "messages.hpp"
 #include "queues.hpp"
 
 #include <cstring>
@@ -19,16 +20,6 @@
 namespace shmbus::python {
 
 namespace {
-
-MsgpackBytes packed(const py::handle& value) {
-    const std::string bytes = pack(value);
-    const auto* data = reinterpret_cast<const std::byte*>(bytes.data());
-    return MsgpackBytes{{data, data + bytes.size()}};
-}
-
-py::object unpacked(std::span<const std::byte> bytes) {
-    return unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
 
 QueueOptions queue_options(long long maxsize, std::size_t max_message_size) {
     // Python's maxsize <= 0 means unbounded, as QueueOptions' 0 does.

@@ -97,6 +97,22 @@ void bind_buffer_too_short(py::module_& m, const py::handle& too_large) {
     });
 }
 
+/// shmbus.Lagged, a shmbus.Error whose `missed` is the number of messages the subscriber lost.
+void bind_lagged(py::module_& m, const py::handle& error) {
+    const py::handle lagged = keep(py::exception<Lagged>(m, "Lagged", error));
+    python_class_of<Lagged>() = lagged;
+    py::register_exception_translator([](std::exception_ptr thrown) {
+        try {
+            if (thrown)
+                std::rethrow_exception(thrown);
+        } catch (const Lagged& e) {
+            const py::object instance = python_class_of<Lagged>()(e.what());
+            instance.attr("missed") = e.missed();
+            PyErr_SetObject(python_class_of<Lagged>().ptr(), instance.ptr());
+        }
+    });
+}
+
 } // namespace
 
 void bind_errors(py::module_& m) {
@@ -137,6 +153,7 @@ void bind_errors(py::module_& m) {
     map_to(std::type_identity<IndexError>{}, py::handle(PyExc_IndexError));
     map_to(std::type_identity<KeyError>{}, py::handle(PyExc_KeyError));
     bind_buffer_too_short(m, too_large);
+    bind_lagged(m, error);
     (void)out_of_range;
 }
 
@@ -178,13 +195,15 @@ void bind_segment(py::module_& m) {
 
 PYBIND11_MODULE(shmbus, m) {
     namespace python = shmbus::python;
-    m.doc() = "Python's multiprocessing names (Queue, Pipe, Lock, Value, ...) over shmbus "
-              "shared-memory segments, shared with C++ processes.";
+    m.doc() =
+        "Python's multiprocessing names (Queue, Pipe, Lock, Value, ...) and Topic over shmbus "
+        "shared-memory segments, shared with C++ processes.";
     m.attr("__version__") = SHMBUS_VERSION_STRING;
     python::bind_errors(m);
     python::bind_segment(m);
     python::bind_sync(m);
     python::bind_messaging(m);
+    python::bind_topics(m);
     python::bind_shared_values(m);
     python::bind_manager(m);
     python::bind_multi_wait(m);

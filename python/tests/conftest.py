@@ -7,7 +7,10 @@ SHMBUS_PYTHON_PEER to the peer program; by hand:
         /usr/bin/python3 -m pytest python/tests
 """
 import os
+import signal
 import subprocess
+import threading
+import time
 import uuid
 
 import pytest
@@ -47,6 +50,26 @@ def peer(segment):
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def assert_interrupted_promptly(blocking_call):
+    """Sends this process SIGINT 0.2 s into blocking_call(), which must then raise
+    KeyboardInterrupt within 0.5 s: the module's waits run the signal handlers every 50 ms."""
+    sent = []
+
+    def interrupt():
+        time.sleep(0.2)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            blocking_call()
+        assert time.monotonic() - sent[0] < 0.5
+    finally:
+        thread.join()
 
 
 def finish(process):

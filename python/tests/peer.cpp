@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The C++ side of the Python tests (python/tests/test_*.py) and of the Python bench
 // (tools/bench/python_shmbus.py): opens the objects a Python process made in segment argv[1]
-// and plays one part, named by argv[2]. Exit status 0 when every check held; otherwise a
-// message on stderr and status 1.
+// and plays one part, named by argv[2] (the topic-* parts are in peer_topics.cpp). Exit status 0
+// when every check held; otherwise a message on stderr and status 1.
+#include "peer.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -28,53 +30,13 @@
 
 namespace {
 
+using namespace shmbus::peer;
 using shmbus::MsgpackBytes;
 using shmbus::MsgpackCodec;
 using shmbus::Segment;
 
 template <class T>
 using Queue = shmbus::Queue<T, MsgpackCodec>;
-
-/// What Python sees as {"symbol": str, "quantity": int, "prices": [float], "note": None|str}.
-struct Order {
-    std::string symbol;
-    std::int64_t quantity = 0;
-    std::vector<double> prices;
-    std::optional<std::string> note;
-    bool operator==(const Order&) const = default;
-    MSGPACK_DEFINE_MAP(symbol, quantity, prices, note)
-};
-
-using Table = std::map<std::string, std::vector<int>>;
-
-const Order kOrder{"ACME", -3, {1.5, 2.25}, std::nullopt};
-const Table kTable{{"a", {1, 2, 3}}, {"b", {}}};
-const std::vector<std::byte> kBytes{std::byte{0}, std::byte{255}, std::byte{7}};
-
-bool is_nil(const MsgpackBytes& message) {
-    return message.bytes.size() == 1 && message.bytes[0] == std::byte{0xc0};
-}
-
-struct CheckFailed {
-    std::string what;
-};
-
-template <class T>
-void expect_equal(const T& got, const T& want, std::string_view what) {
-    if (!(got == want))
-        throw CheckFailed{"unexpected " + std::string(what)};
-}
-
-// Fails unless `open` throws KindMismatch (an object opened with the wrong codec or type).
-template <class Open>
-void expect_kind_mismatch(Open open, std::string_view what) {
-    try {
-        open();
-    } catch (const shmbus::KindMismatch&) {
-        return;
-    }
-    throw CheckFailed{std::string(what) + " opened without KindMismatch"};
-}
 
 // Decodes every message of `in` and encodes it again into `out`, until a nil: a round trip
 // through msgpack-cxx's own representation.
@@ -366,6 +328,8 @@ int run(const std::vector<std::string>& args) {
         pipe_creator(segment, args.at(3));
     else if (part == "make-cereal-queue")
         make_cereal_queue(segment, args.at(3));
+    else if (part.starts_with("topic-"))
+        run_topic_part(segment, part, args);
     else
         throw CheckFailed{"no part named " + part};
     return 0;

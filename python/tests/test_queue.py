@@ -1,16 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """shmbus.Queue between Python and C++ (Queue<T, MsgpackCodec>) and between Python processes."""
 import multiprocessing
-import os
 import queue
-import signal
 import threading
 import time
 
 import pytest
 
 import shmbus
-from conftest import finish
+from conftest import assert_interrupted_promptly, finish
 
 ORDER = {"symbol": "ACME", "quantity": -3, "prices": [1.5, 2.25], "note": None}
 TABLE = {"a": [1, 2, 3], "b": []}
@@ -97,21 +95,7 @@ def test_shutdown_as_python_3_13(segment):
 
 def test_keyboard_interrupt_ends_a_blocking_get_promptly(segment):
     q = shmbus.Queue(segment=segment, name="never")
-    sent = []
-
-    def interrupt():
-        time.sleep(0.2)
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    thread = threading.Thread(target=interrupt)
-    thread.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            q.get()
-        assert time.monotonic() - sent[0] < 0.5
-    finally:
-        thread.join()
+    assert_interrupted_promptly(q.get)
 
 
 def _produce(segment_name, count):
