@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+// PipeCore: a pipe's state and ends, and the writer's side of the frames (pipe_state.hpp). The
+// reader's side is in pipe_reads.cpp, loans and borrows in pipe_loans.cpp.
 #include "shmbus/detail/pipe_core.hpp"
 
 #include "messaging/pipe_ends.hpp"
 #include "messaging/pipe_state.hpp"
+#include "messaging/pipe_wait.hpp"
 #include "os/membarrier.hpp"
 #include "os/owner.hpp"
 #include "ring/spsc_ring.hpp"
@@ -11,21 +14,13 @@
 #include "shmbus/errors.hpp"
 #include "shmbus/pipe.hpp"
 #include "wait/notify.hpp"
-#include "wait/park.hpp"
 
 #include <algorithm>
-#include <climits>
-#include <cstring>
 #include <new>
-#include <optional>
 #include <string>
-#include <vector>
 
 namespace shmbus::detail {
 namespace {
-
-// How often a parked send or recv checks whether the peer process is still alive.
-constexpr auto kProbePeriod = std::chrono::milliseconds(50);
 
 // A frame (with the next header word) above this many bytes that does not fit at once is
 // streamed when sent without a limit, so that the reader copies while the writer still writes;
@@ -79,15 +74,6 @@ std::shared_ptr<SpscRing> channel_ring(PipeState& state, const PipeChannelState&
         return nullptr;
     return std::make_shared<SpscRing>(reinterpret_cast<char*>(&state) + channel.ring_offset,
                                       channel.ring_bytes);
-}
-
-// Remembers which process uses an end, for the peer's liveness probe. Costs one load of a
-// line this side owns when nothing changed.
-void record(std::atomic<OwnerId>& who) {
-    const OwnerId me = this_process_owner();
-    // relaxed is enough: a single word read only by the peer's liveness probe.
-    if (who.load(std::memory_order_relaxed) != me)
-        who.store(me, std::memory_order_relaxed);
 }
 
 } // namespace
@@ -145,27 +131,6 @@ bool PipeCore::peer_gone() const {
     return m_state->ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
 }
 
-// Parks on the channel's data word (a reader) or space word (a writer) until try_once()
-// succeeds or the deadline passes; every kProbePeriod it gives back the holds of the peer end's
-// dead holders, and ends the wait (true) when the peer end closed or the process that last used
-// it died.
-template <class Try>
-bool PipeCore::wait_until(bool for_space, Try try_once, Deadline deadline) {
-    PipeState& state = *m_state;
-    PipeChannelState& channel = state.channels[for_space ? 1 - m_end : m_end];
-    ParkingSpot& spot = for_space ? channel.space : channel.data;
-    const auto& peer = for_space ? state.ends[1 - m_end].receiver : state.ends[1 - m_end].sender;
-    return park_at(spot, try_once, deadline, m_wait,
-                   probe_every(kProbePeriod,
-                               [&] {
-                                   // relaxed is enough: a single word; a stale identity only
-                                   // delays the verdict a period.
-                                   return reap_dead_holders(state, 1 - m_end) ||
-                                          !owner_alive(peer.load(std::memory_order_relaxed));
-                               }),
-                   BarrierWakers{fence_free()});
-}
-
 // Waits until `frame` bytes fit in the send ring (as many as the ring holds, for a bigger
 // frame), so that a send with a limit writes all of a frame that fits, or nothing. False when
 // the deadline passed first; Closed when either end is closed or the receiving process died.
@@ -196,7 +161,7 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
                               std::to_string(max_message_size()));
     if (peer_gone())
         throw Closed("the other end of the pipe is closed");
-    record(m_state->ends[m_end].sender);
+    record_user(m_state->ends[m_end].sender);
     // The frame and the next frame's header word, which the commit clears.
     const std::uint64_t needed = frame_bytes(message.size()) + kHeaderBytes;
     SpscRing& ring = *m_send_ring;
@@ -261,162 +226,6 @@ void PipeCore::write_streamed(std::span<const std::byte> message) {
         ring.publish_to(at);
         notify_without_fence(data, fence_free());
     }
-}
-
-bool PipeCore::header_ready() const {
-    const SpscRing& ring = *m_recv_ring;
-    const std::uint64_t next = ring.read_position();
-    if (ring.word_at(next) != 0)
-        return true;
-    // Waiting for the next frame, polling its header's line: ask for the line after it now, so
-    // that a payload that reaches it is on its way when the word is committed.
-    __builtin_prefetch(ring.data_at(next + kCacheLine));
-    return false;
-}
-
-// Waits until a frame's header word is committed or the stream has ended (true), or the
-// deadline passed (false). Throws nothing for either, so that poll() and the try_ forms cost no
-// exception.
-bool PipeCore::header_or_end(Deadline deadline) {
-    const bool arrived = wait_until(
-        false, [&] { return header_ready() || peer_gone() || closed(); }, deadline);
-    require_open();
-    return arrived || header_ready();
-}
-
-// The header word at the read position, 0 while none is committed. Consumes padding frames on
-// the way: the writer commits one after the frame behind it, and after publishing write_pos
-// past both, which the check of a padding's extent reads.
-std::uint64_t PipeCore::ready_header() {
-    SpscRing& ring = *m_recv_ring;
-    for (;;) {
-        const std::uint64_t header = ring.word_at(ring.read_position());
-        if (frame_kind(header) != FrameKind::padding)
-            return header;
-        const std::uint64_t skip = kHeaderBytes + std::uint64_t{frame_length(header)};
-        if (skip % kHeaderBytes != 0 || ring.readable(skip + kHeaderBytes) < skip + kHeaderBytes)
-            throw CorruptSegment("pipe: a padding frame of " + std::to_string(skip) +
-                                 " bytes is not followed by a frame");
-        ring.advance(skip);
-    }
-}
-
-// Waits until a frame's header word is committed and returns it, without consuming it.
-// EndOfStream when the stream ended first, Timeout when the deadline passed. A frame already
-// there costs one load and no wait.
-std::uint64_t PipeCore::await_header(Deadline deadline) {
-    std::uint64_t header = ready_header();
-    if (header == 0) {
-        if (!header_or_end(deadline))
-            throw Timeout("no message");
-        header = ready_header();
-        if (header == 0)
-            throw EndOfStream("the other end of the pipe is closed (or its process died) and "
-                              "the pipe is drained");
-    }
-    const FrameKind kind = frame_kind(header);
-    const std::uint32_t length = frame_length(header);
-    if (kind != FrameKind::whole && kind != FrameKind::streamed)
-        throw CorruptSegment("pipe: a frame header of unknown kind " +
-                             std::to_string(static_cast<std::uint32_t>(kind)));
-    if (length > max_message_size())
-        throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
-                             " bytes, more than max_message_size");
-    if (kind == FrameKind::whole && frame_bytes(length) + kHeaderBytes > m_recv_ring->capacity())
-        throw CorruptSegment("pipe: a frame of " + std::to_string(length) +
-                             " bytes announced whole is bigger than the ring");
-    return header;
-}
-
-// Waits, without a limit, until the first `bytes` bytes of the frame at the read position are
-// all published (its sender may still be streaming it). EndOfStream when the sender went away.
-void PipeCore::await_frame(std::size_t bytes) {
-    SpscRing& ring = *m_recv_ring;
-    const auto whole = [&] { return ring.readable(bytes) >= bytes; };
-    wait_until(
-        false, [&] { return whole() || peer_gone() || closed(); }, Deadline::never());
-    require_open();
-    if (!whole())
-        throw EndOfStream("the other end of the pipe closed in the middle of a message");
-}
-
-// Reads and consumes the frame whose header await_header returned.
-void PipeCore::read_payload(std::byte* to, std::uint64_t header) {
-    SpscRing& ring = *m_recv_ring;
-    const std::uint32_t length = frame_length(header);
-    if (frame_kind(header) == FrameKind::whole) {
-        ring.read_at(ring.read_position() + kHeaderBytes, {to, length});
-        ring.advance(frame_bytes(length));
-    } else {
-        read_streamed(to, length);
-    }
-    notify_without_fence(m_state->channels[m_end].space, fence_free());
-    ring.count_message_read();
-}
-
-// A streamed payload, piece by piece as write_pos publishes it; then the padding to the next
-// frame, which follows the last piece.
-void PipeCore::read_streamed(std::byte* to, std::size_t length) {
-    SpscRing& ring = *m_recv_ring;
-    ParkingSpot& space = m_state->channels[m_end].space;
-    // The header word was read (await_header): consumed with the first bytes of the payload.
-    for (std::size_t done = 0, header = kHeaderBytes;; header = 0) {
-        done += ring.skip_and_read(header, {to + done, length - done});
-        if (done == length)
-            break;
-        notify_without_fence(space, fence_free());
-        const bool arrived = wait_until(
-            false, [&] { return ring.readable() != 0 || peer_gone() || closed(); },
-            Deadline::never());
-        require_open();
-        if (arrived && ring.readable() == 0)
-            throw EndOfStream("the other end of the pipe closed in the middle of a message");
-    }
-    const std::size_t padding = frame_bytes(length) - kHeaderBytes - length;
-    if (padding != 0) {
-        await_frame(padding);
-        ring.advance(padding);
-    }
-}
-
-void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) {
-    if (!m_recv_ring)
-        throw UsageError("recv on the send-only end of a one-way pipe");
-    require_open();
-    require_not_held(m_recv_ring);
-    record(m_state->ends[m_end].receiver);
-    const std::uint64_t header = await_header(deadline);
-    const std::uint32_t length = frame_length(header);
-    if (length > max_length)
-        throw MessageTooLarge("a message of " + std::to_string(length) +
-                              " bytes is longer than the " + std::to_string(max_length) +
-                              " allowed; it stays in the pipe");
-    read_payload(out.resize_for_overwrite(length), header);
-}
-
-std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
-    if (!m_recv_ring)
-        throw UsageError("recv on the send-only end of a one-way pipe");
-    require_open();
-    require_not_held(m_recv_ring);
-    record(m_state->ends[m_end].receiver);
-    const std::uint64_t header = await_header(Deadline::never());
-    const std::uint32_t length = frame_length(header);
-    if (length > buffer.size()) {
-        // As Python: the message is consumed and handed over in the exception.
-        std::vector<std::byte> message(length);
-        read_payload(message.data(), header);
-        throw BufferTooShort(std::move(message), buffer.size());
-    }
-    read_payload(buffer.data(), header);
-    return length;
-}
-
-bool PipeCore::poll(Deadline deadline) {
-    if (!m_recv_ring)
-        throw UsageError("poll on the send-only end of a one-way pipe");
-    require_open();
-    return header_or_end(deadline);
 }
 
 WaitTarget PipeCore::wait_target() const {
