@@ -282,8 +282,9 @@ private:
                              " bytes apart in a ring of " + std::to_string(capacity));
     }
 
-    // The ring's data starts on a cache line and its capacity is a power of two of at least
-    // one, so a word at a multiple of 8 is aligned and never crosses the end.
+    // The ring's data starts on a cache line and a Pipe's capacity is a power of two of at
+    // least a line (pipe_core.cpp), so a word at a multiple of 8 is aligned and never crosses
+    // the end.
     std::atomic_ref<std::uint64_t> word(std::uint64_t pos) const {
         return std::atomic_ref<std::uint64_t>(
             *std::launder(reinterpret_cast<std::uint64_t*>(m_data + (pos & m_mask))));
