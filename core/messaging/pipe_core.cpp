@@ -165,18 +165,19 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
     // The frame and the next frame's header word, which the commit clears.
     const std::uint64_t needed = frame_bytes(message.size()) + kHeaderBytes;
     SpscRing& ring = *m_send_ring;
+    bool streamed = false;
     if (ring.writable(needed) < needed) {
         if (!deadline.is_never() && !await_room(needed, deadline))
             return false;
         // Without a limit, a big frame starts with what fits: the reader starts on it sooner.
-        if (needed > ring.capacity() || (deadline.is_never() && needed > kStreamFrom)) {
-            write_streamed(message);
-            ring.count_message_written();
-            return true;
-        }
-        (void)await_room(needed, Deadline::never());
+        streamed = needed > ring.capacity() || (deadline.is_never() && needed > kStreamFrom);
+        if (!streamed)
+            (void)await_room(needed, Deadline::never());
     }
-    write_whole(message);
+    if (streamed)
+        write_streamed(message);
+    else
+        write_whole(message);
     ring.count_message_written();
     return true;
 }
