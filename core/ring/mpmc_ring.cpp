@@ -56,6 +56,8 @@ void MpmcRing::init(void* at, std::uint64_t slot_count) {
     header->leases_offset = kLeasesOffset;
     header->control_offset = kControlOffset;
     header->data_offset = data_offset(slot_count);
+    // relaxed is enough: the object directory publishes the initialised state.
+    header->reclaim.store(slot_count, std::memory_order_relaxed); // the whole first lap is free
     char* base = static_cast<char*>(at);
     for (std::uint32_t i = 0; i < kRingLeases; ++i) {
         auto* lease = new (base + kLeasesOffset + i * sizeof(RingLease)) RingLease{};
@@ -101,17 +103,61 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
 
 // ---- put ----------------------------------------------------------------------------------
 
-MpmcRing::Room MpmcRing::room_at(std::uint64_t pos, std::uint64_t slots) const {
-    for (std::uint64_t j = 0; j < slots; ++j) {
-        // SYNC acquire: pairs with release_slots' release: the consumer is done with the slot.
-        const std::int64_t diff =
-            lap_diff(slot(pos + j).seq.load(std::memory_order_acquire), pos + j);
-        if (diff < 0)
-            return Room::full;
-        if (diff > 0)
-            return Room::stale;
+// Moves reclaim over the previous lap's frames that consumers have released until it reaches
+// `end`: reached, or in_use when a frame before `end` is still in use (full); unreadable and
+// beyond are forged controls. `pos` is the caller's snapshot of tail. Each step reads one
+// frame's first slot: a frame's other slots are never read or written by the ring's protocol
+// (see "Reclaim" at the top of ring/mpmc_ring.hpp).
+MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end) {
+    // SYNC acquire: pairs with the CAS below in another producer's walk: the frames it walked
+    // over were released, so their consumers' reads happen before our writes.
+    std::uint64_t from = m_header->reclaim.load(std::memory_order_acquire);
+    for (;;) {
+        std::uint64_t to = from;
+        const Walk walk = walk_released(to, end);
+        if (walk != Walk::reached) {
+            // A walk that started before another producer moved reclaim may have read slots
+            // this lap reuses: only a walk from an unmoved reclaim is believed.
+            // SYNC acquire: as the load above.
+            const std::uint64_t now = m_header->reclaim.load(std::memory_order_acquire);
+            if (now != from) {
+                from = now;
+                continue;
+            }
+            return walk;
+        }
+        if (lap_diff(to, pos + slot_count()) > 0 &&
+            // relaxed is enough: a check for forged controls on a rare path; a tail that moved
+            // on since `pos` only makes the bound larger.
+            lap_diff(to, m_header->tail.load(std::memory_order_relaxed) + slot_count()) > 0)
+            return Walk::beyond;
+        if (to == from)
+            return Walk::reached;
+        // SYNC acq_rel: release pairs with the acquire loads of reclaim (the frames walked over
+        // were released); on failure, acquire as the load above.
+        if (m_header->reclaim.compare_exchange_weak(from, to, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire))
+            return Walk::reached;
     }
-    return Room::free;
+}
+
+// Steps `at` from frame to released frame of the previous lap until it reaches `end`.
+MpmcRing::Walk MpmcRing::walk_released(std::uint64_t& at, std::uint64_t end) const {
+    while (lap_diff(at, end) < 0) {
+        const RingControl& control = slot(at);
+        // SYNC acquire: pairs with the release in release_frame(): the consumer is done.
+        const std::int64_t diff = lap_diff(control.seq.load(std::memory_order_acquire), at);
+        if (diff < 0)
+            return Walk::in_use;
+        // relaxed is enough: published with the frame, and left alone until a producer claims
+        // this slot again, which needs reclaim past it.
+        const std::uint64_t slots =
+            diff == 0 ? frame_slots(control.meta.load(std::memory_order_relaxed)) : 0;
+        if (slots == 0)
+            return Walk::unreadable;
+        at += slots;
+    }
+    return Walk::reached;
 }
 
 // With `pad`, the frame must not wrap the ring's end: a claim that would begins with padding
@@ -121,26 +167,24 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
     // relaxed is enough: the CAS below validates the snapshot.
     pos = m_header->tail.load(std::memory_order_relaxed);
     for (;;) {
+        // Ask for the lines this put writes, for writing, before the walk reads another: their
+        // transfers then overlap the walk's instead of following the claim.
+        __builtin_prefetch(&slot(pos), 1);
+        __builtin_prefetch(m_data + (pos & m_mask) * kSlotBytes, 1);
         const std::uint64_t to_end = slot_count() - (pos & m_mask);
         const std::uint64_t before = pad != nullptr && to_end < slots ? to_end : 0;
-        const Room room = room_at(pos, before + slots);
-        if (room == Room::full) {
-            // SYNC release: pairs with the acquire in recover_lease (no claim in flight).
+        const Walk walk = room_until(pos, pos + before + slots);
+        if (walk != Walk::reached) {
+            // SYNC release: pairs with the acquire in recover_lease (no claim in flight): a
+            // claim attempt before a failed CAS recorded one.
             lease.put_pos.store(kNoPosition, std::memory_order_release);
-            return false;
-        }
-        if (room == Room::stale) {
-            // relaxed is enough: the slot that read "later lap" was published or released
-            // after its claimer moved tail past it, and our acquire of its seq orders that
-            // move before this load; so an unmoved tail means the slots were forged.
-            const std::uint64_t tail = m_header->tail.load(std::memory_order_relaxed);
-            if (tail == pos) {
-                // SYNC release: pairs with the acquire in recover_lease (no claim in flight).
-                lease.put_pos.store(kNoPosition, std::memory_order_release);
-                throw CorruptSegment("ring: slot sequence ahead of tail " + std::to_string(pos));
-            }
-            pos = tail;
-            continue;
+            if (walk == Walk::in_use)
+                return false;
+            throw CorruptSegment(walk == Walk::beyond
+                                     ? "ring: reclaim runs more than a lap ahead of tail " +
+                                           std::to_string(pos)
+                                     : "ring: no released frame where reclaim walks, before " +
+                                           std::to_string(pos + before + slots));
         }
         // relaxed is enough (both): put_pos (release) publishes them.
         lease.put_slots.store(static_cast<std::uint32_t>(before + slots),
@@ -248,13 +292,8 @@ FrameView MpmcRing::frame_at(std::uint64_t pos, std::uint32_t size) const {
     return {{data + at, first}, {data, size - first}};
 }
 
-void MpmcRing::release_slots(std::uint64_t pos, std::uint64_t slots) {
-    // Continuation slots first: a first slot still unreleased then proves that none of the
-    // frame's slots was reused (recover_lease relies on it).
-    for (std::uint64_t j = 1; j < slots; ++j)
-        // SYNC release: pairs with the acquire in room_at: our reads are done.
-        slot(pos + j).seq.store(pos + j + slot_count(), std::memory_order_release);
-    // SYNC release: pairs with the acquire in room_at: our reads are done.
+void MpmcRing::release_frame(std::uint64_t pos) {
+    // SYNC release: pairs with the acquire in walk_released: our reads of the frame are done.
     slot(pos).seq.store(pos + slot_count(), std::memory_order_release);
 }
 
@@ -274,18 +313,16 @@ RingStatus MpmcRing::try_get(ByteBuffer& out) {
 // frame that does not decode is consumed, not left to block the ring.
 void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t meta, FrameSink sink) {
     const auto size_word = static_cast<std::uint32_t>(meta);
-    const std::uint64_t slots = frame_slots(meta);
     struct Release {
         MpmcRing& ring;
         RingLease& lease;
         std::uint64_t pos;
-        std::uint64_t slots;
         ~Release() {
-            ring.release_slots(pos, slots);
+            ring.release_frame(pos);
             // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
             lease.get_pos.store(kNoPosition, std::memory_order_release);
         }
-    } release{*this, lease, pos, slots};
+    } release{*this, lease, pos};
     if ((size_word & kPaddingFlag) == 0) {
         count_message(lease.gets);
         sink(frame_at(pos, size_word));
@@ -320,6 +357,9 @@ RingStatus MpmcRing::claim_frame(RingLease& lease, std::uint64_t& pos, std::uint
         // SYNC acquire: pairs with the release in publish(): the frame is complete.
         const std::int64_t diff = lap_diff(slot(pos).seq.load(std::memory_order_acquire), pos + 1);
         if (diff < 0) {
+            // A waiting consumer polls here: ask for the payload's first line now, so that it
+            // is on its way when the frame is published, rather than fetched only after.
+            __builtin_prefetch(m_data + (pos & m_mask) * kSlotBytes);
             // SYNC release: pairs with the acquire in recover_dead (no claim in flight).
             lease.get_pos.store(kNoPosition, std::memory_order_release);
             return empty_or_closed(pos);

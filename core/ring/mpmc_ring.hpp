@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A bounded MPMC ring of variable-size messages inside a segment: Vyukov's sequenced slots,
-// extended to messages that span several consecutive slots. Offsets only, so processes may map
+// extended to messages that span several consecutive slots, whose producers reclaim space
+// frame by frame. Offsets only, so processes may map
 // it anywhere. Queue is built on it (core/messaging/queue_core.cpp). Put and get are in
 // core/ring/mpmc_ring.cpp, the lease table in core/ring/mpmc_ring_leases.cpp, recovery from dead
 // threads in core/ring/mpmc_ring_recovery.cpp.
@@ -8,54 +9,43 @@
 // Hand-rolled, not Boost.Lockfree, for a measured reason (6x Boost's index queue at 64 B):
 // docs/design/rings.md, "Why hand-rolled rings: the measurement".
 //
-// Layout (each line is one 64-byte cache line unless noted):
-//
-//   MpmcRingHeader  immutable geometry, closed flag, recovery lock   (line 0)
-//                   tail                 producers only              (line 2, line 1 padding)
-//                   head                 consumers only              (line 4, line 3 padding)
-//   RingLease[160]  a thread's claim in flight and its message counts: 128 owned (one per
-//                   thread that used the ring, kept until it dies), then 32 shared (borrowed
-//                   for one put or get by a thread that found every owned lease held by a live
-//                   thread)
-//   RingControl[N]  16 bytes per slot: [seq u64][meta u64]; N a power of two; slot i's control
-//                   at control_index(i), so that neighbouring slots use different lines
-//   data[N * 64]    the payload: slot i's 64 bytes; a frame's bytes are contiguous (modulo
-//                   the wrap), so a large message is one or two memcpy calls
-//
-// Controls are spread: four fit in a line, and were slots i..i+3 to share one, a producer
-// publishing slot i+1 would take the line from the consumer still releasing slot i on every
-// message. control_index(i) deals the slots of each block of 64 out over its 16 lines (slot i
-// in line i mod 16 of its block, even lines before odd ones, at place (i div 16) mod 4), so 16
-// consecutive slots use 16 lines, none two of one 128-byte pair (the rigtorp/folly MPMC queues
-// spread the same way). Spreading over the whole ring (line i mod N/4, layout 3) made a 64 KiB
-// frame touch 1024 lines instead of 256 on each side; within blocks a long frame still fills
-// whole lines (measured: no gain in throughput, see docs/design/rings.md). Rings of 4 slots or
-// fewer keep the plain order, rings of 8 to 32 slots spread over all their lines.
+// The layout (header, leases, slot controls, data) is in ring/mpmc_ring_layout.hpp.
 //
 // Counts. Each lease counts the messages its threads put and got: one writer at a time (the
 // lease's holder), so a plain load and store on a line the put or get writes anyway, never a
 // locked instruction on a shared line. qsize adds them up over the leases.
 //
-// Slot i serves positions i, i+N, i+2N, ... For position p (slot p mod N):
-//   seq == p       free for p (or claimed for p by a producer that has not published yet)
+// Slot i serves positions i, i+N, i+2N, ... A frame of n bytes takes k = max(1, ceil(n / 64))
+// consecutive positions; a message of up to 64 bytes is one slot (the inline fast path). Only
+// a frame's first slot has a meaningful control. For a frame starting at p (slot p mod N):
+//   seq <= p       not published yet (claimed, or not even that): an earlier lap's value
 //   seq == p + 1   published: the frame that starts at p is complete
-//   seq == p + N   released by the consumer: free for p + N
-// A frame of n bytes takes k = max(1, ceil(n / 64)) consecutive positions; a message of up to
-// 64 bytes is one slot (the inline fast path). The first slot's meta is [writer tid u32]
-// [size u32] (size | kPaddingFlag for padding: size is then the slot count). meta and seq live
-// apart from the payload because a consumer reads meta before it knows the frame is its own:
-// keeping them atomic and out of the memcpy'd bytes makes that early read race-free.
+//   seq == p + N   released by its consumer
+// Its meta is [writer tid u32][size u32] (size | kPaddingFlag for padding: size is then the
+// slot count). meta and seq live apart from the payload because a consumer reads meta before it
+// knows the frame is its own: keeping them atomic and out of the memcpy'd bytes makes that
+// early read race-free.
 //
-// put: check that slots p..p+k-1 all read seq == position, CAS tail p -> p+k, write the frame,
-//      then store seq = p+1 in the first slot (release). Only the first slot is published:
-//      a consumer never looks at a continuation slot's seq.
+// Reclaim. reclaim is the position up to which producers know the slots free: the frames of the
+// previous lap below reclaim - N were all released. A producer that needs slots up to e walks
+// from reclaim r while r < e: the slot at r is the first slot of the previous lap's frame at
+// r - N; it reads seq == r once that frame is released, and its meta still gives its length
+// (no producer claims it before reclaim passes it), so r moves on by that many slots. One CAS
+// of reclaim publishes the walk; a walk that finds a frame in use reports full. A frame's other
+// slots are never read or written by the protocol, so a 64 KiB frame (1024 slots) costs one
+// control each way, not 1024 (measured: docs/design/rings.md, "Reclaim"). A walk that started
+// from a reclaim another producer has moved on may read slots this lap reuses; its CAS then
+// fails, and a walk that fails is believed only after reclaim is found unmoved.
+//
+// put: walk reclaim up to p+k, CAS tail p -> p+k, write the frame, then store seq = p+1 in the
+//      first slot (release).
 // get: read seq == h+1 of the slot at head h, read k from meta, CAS head h -> h+k, copy, then
-//      release the continuation slots and the first slot last (seq = pos + N, release).
+//      release the frame: seq = h + N (release).
 // Every position is a 64-bit counter: at 10^9 slots/s it wraps after 584 years, so no ABA.
 //
-// No far index is read on the hot path at all: the slot sequence tells a producer whether the
-// consumer is done with a slot and a consumer whether the producer is, so there is nothing to
-// cache. tail and head are only touched by their own side.
+// No far index is read on the hot path: the first slot's sequence tells a consumer whether its
+// producer is done, and a producer's walk whether a consumer is; tail and reclaim are touched
+// by producers only, head by consumers only.
 //
 // Dead peers (house style: record state in the data so a crash can be undone). Before its CAS
 // a thread records the position it claims in its lease (and, for a put, the slot count);
@@ -88,6 +78,7 @@
 #pragma once
 
 #include "os/owner.hpp"
+#include "ring/mpmc_ring_layout.hpp"
 #include "segment/layout.hpp"
 #include "shmbus/detail/byte_buffer.hpp"
 #include "shmbus/detail/frame_codec.hpp"
@@ -102,110 +93,6 @@
 #include <string>
 
 namespace shmbus::detail {
-
-inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
-inline constexpr std::uint32_t kMpmcRingHeaderVersion = 5;
-inline constexpr std::uint32_t kOwnedLeases = 128;
-inline constexpr std::uint32_t kSharedLeases = 32;
-inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
-inline constexpr std::size_t kSlotBytes = kCacheLine;
-inline constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
-inline constexpr std::uint32_t kPaddingFlag = 0x8000'0000U;
-/// A tagged claim's record in its lease (lease_tag): the operation's bit, then the caller's tag
-/// below 2^62; 0 for an untagged claim (tag 0).
-inline constexpr std::uint64_t kTaggedPut = std::uint64_t{1} << 63;
-inline constexpr std::uint64_t kTaggedGet = std::uint64_t{1} << 62;
-constexpr std::uint64_t lease_tag(std::uint64_t operation, std::uint64_t tag) {
-    tag &= kTaggedGet - 1;
-    return tag == 0 ? 0 : operation | tag;
-}
-/// Frames carry a 31-bit size.
-inline constexpr std::size_t kMaxFrameSize = kPaddingFlag - 1;
-
-struct RingControl {
-    std::atomic<std::uint64_t> seq;
-    std::atomic<std::uint64_t> meta;
-};
-
-/// The claim a thread has in flight (kNoPosition when none), and the messages put and got
-/// through this lease since the ring was made (whoever held it).
-struct alignas(kCacheLine) RingLease {
-    std::atomic<OwnerId> owner; ///< kNoOwner: free
-    std::atomic<std::uint64_t> put_pos;
-    std::atomic<std::uint64_t> get_pos;
-    std::atomic<std::uint32_t> put_slots;
-    /// A loan's padding: slots at the claim's start, up to the ring's end (0 for other puts).
-    std::atomic<std::uint32_t> put_pad;
-    std::atomic<std::uint64_t> puts;
-    std::atomic<std::uint64_t> gets;
-    /// The tagged put or get this lease made last (kTaggedPut or kTaggedGet | its tag), 0: none.
-    std::atomic<std::uint64_t> tag;
-    /// `tag`'s value once that put's frame was written whole (see "Tagged claims").
-    std::atomic<std::uint64_t> committed;
-};
-
-struct alignas(kCacheLine) MpmcRingHeader {
-    // Immutable once initialised.
-    std::uint64_t magic;
-    std::uint32_t version;
-    std::uint32_t lease_count;
-    std::uint64_t slot_count;
-    std::uint64_t leases_offset; ///< from the start of this header
-    std::uint64_t control_offset;
-    std::uint64_t data_offset;
-    // Read-mostly.
-    std::atomic<std::uint32_t> closed;
-    std::atomic<OwnerId> recovery_owner; ///< the thread running recover_dead(), kNoOwner: none
-    // Two lines between the producers' and the consumers' index: the adjacent-line prefetcher
-    // pulls 128-byte pairs.
-    alignas(kCacheLine) unsigned char pad_producers[kCacheLine];
-    std::atomic<std::uint64_t> tail;
-    alignas(kCacheLine) unsigned char pad_consumers[kCacheLine];
-    std::atomic<std::uint64_t> head;
-    /// Totals of every recover_dead() so far (see RecoveryReport), for `shmbus inspect`.
-    std::atomic<std::uint64_t> lost_count;
-    std::atomic<std::uint64_t> padded_count;
-};
-
-static_assert(sizeof(RingControl) == 16,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(sizeof(RingLease) == kCacheLine,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(offsetof(MpmcRingHeader, closed) == 48,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(offsetof(MpmcRingHeader, tail) == 2 * kCacheLine,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(offsetof(MpmcRingHeader, head) == 4 * kCacheLine,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(offsetof(MpmcRingHeader, padded_count) < 5 * kCacheLine,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(sizeof(MpmcRingHeader) == 5 * kCacheLine,
-              "shared-memory layout is pinned: changing it needs a new layout version");
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
-              "shared atomics must be lock-free: a lock would live in one process only");
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
-              "shared atomics must be lock-free: a lock would live in one process only");
-
-/// Where slot `slot` (< 2^slot_bits slots) has its control: slots that follow each other sit
-/// in different cache lines, and a long frame's slots fill whole lines (see "Controls are
-/// spread" at the top of this file).
-inline std::uint64_t control_index(std::uint64_t slot, unsigned slot_bits) {
-    constexpr unsigned kPlaceBits = 2;     // four 16-byte controls per line
-    constexpr unsigned kBlockLineBits = 4; // a block: 16 lines, 64 slots
-    static_assert(kCacheLine / sizeof(RingControl) == 1U << kPlaceBits);
-    if (slot_bits <= kPlaceBits)
-        return slot;
-    const unsigned line_bits = std::min(slot_bits - kPlaceBits, kBlockLineBits);
-    const std::uint64_t lines = std::uint64_t{1} << line_bits;
-    const std::uint64_t block = slot >> (line_bits + kPlaceBits);
-    const std::uint64_t turn = slot & (lines - 1);
-    const std::uint64_t place = (slot >> line_bits) & ((1U << kPlaceBits) - 1);
-    // Even lines first, then odd ones: neighbours also avoid the 128-byte pair the adjacent-line
-    // prefetcher pulls together.
-    const std::uint64_t half = lines / 2;
-    const std::uint64_t line = (turn % half) * 2 + turn / half;
-    return (((block << line_bits) | line) << kPlaceBits) | place;
-}
 
 struct MessageCounts {
     std::uint64_t put = 0;
@@ -333,7 +220,7 @@ public:
     RecoveryReport recover_dead();
 
 private:
-    enum class Room : std::uint8_t { free, full, stale };
+    enum class Walk : std::uint8_t { reached, in_use, unreadable, beyond };
 
     /// The lease of one put or get: an owned one, or a shared one given back at the end.
     class LeaseUse {
@@ -360,7 +247,8 @@ private:
     RingLease* borrow_lease(OwnerId me);
     bool free_dead_leases(OwnerId me);
     bool lease_idle(const RingLease& lease) const;
-    Room room_at(std::uint64_t pos, std::uint64_t slots) const;
+    Walk room_until(std::uint64_t pos, std::uint64_t end);
+    Walk walk_released(std::uint64_t& at, std::uint64_t end) const;
     bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
                std::uint64_t* pad = nullptr);
     RingStatus claim_frame(RingLease& lease, std::uint64_t& pos, std::uint64_t& meta);
@@ -373,7 +261,7 @@ private:
     void copy_in(std::size_t at, std::span<const std::byte> from);
     void take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t meta, FrameSink sink);
     void publish(std::uint64_t pos);
-    void release_slots(std::uint64_t pos, std::uint64_t slots);
+    void release_frame(std::uint64_t pos);
     std::uint64_t frame_slots(std::uint64_t meta) const;
     RingStatus empty_or_closed(std::uint64_t pos) const;
 

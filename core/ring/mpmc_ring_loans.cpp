@@ -107,7 +107,7 @@ RingStatus MpmcRing::try_borrow(RingClaim& claim) {
         const auto size_word = static_cast<std::uint32_t>(meta);
         const std::uint64_t slots = frame_slots(meta);
         if ((size_word & kPaddingFlag) != 0) {
-            release_slots(pos, slots);
+            release_frame(pos);
             // SYNC release: pairs with the acquire in recover_dead (the claim is complete).
             lease.get_pos.store(kNoPosition, std::memory_order_release);
             continue;
@@ -128,7 +128,7 @@ RingStatus MpmcRing::try_borrow(RingClaim& claim) {
 }
 
 void MpmcRing::release_borrow(RingClaim& claim) {
-    release_slots(claim.pos, claim.slots);
+    release_frame(claim.pos);
     end_claim(claim, &RingLease::get_pos);
 }
 

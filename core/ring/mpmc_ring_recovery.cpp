@@ -28,12 +28,12 @@ bool MpmcRing::lock_recovery(OwnerId me) {
 }
 
 // A position a dead producer claimed and never published: tail moved past it, its first slot
-// still reads "free for pos".
+// still reads an earlier lap (the slot's last frame start, or its initial value).
 bool MpmcRing::put_stuck(std::uint64_t pos) const {
     // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
     return m_header->tail.load(std::memory_order_acquire) > pos &&
            // SYNC acquire: pairs with the release in publish().
-           slot(pos).seq.load(std::memory_order_acquire) == pos;
+           static_cast<std::int64_t>(slot(pos).seq.load(std::memory_order_acquire) - pos) <= 0;
 }
 
 // A frame a consumer claimed and never released: head moved past it, its first slot still
@@ -41,7 +41,7 @@ bool MpmcRing::put_stuck(std::uint64_t pos) const {
 bool MpmcRing::get_stuck(std::uint64_t pos) const {
     // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
     return m_header->head.load(std::memory_order_acquire) > pos &&
-           // SYNC acquire: pairs with the release in release_slots.
+           // SYNC acquire: pairs with the release in release_frame.
            slot(pos).seq.load(std::memory_order_acquire) == pos + 1;
 }
 
@@ -86,7 +86,7 @@ void MpmcRing::recover_lease(RingLease& lease, RecoveryReport& report) {
         if (slots != 0) {
             if ((static_cast<std::uint32_t>(meta) & kPaddingFlag) == 0)
                 ++report.messages_lost;
-            release_slots(got, slots);
+            release_frame(got);
             // SYNC release: pairs with the acquires in recover_dead.
             lease.get_pos.store(kNoPosition, std::memory_order_release);
         }

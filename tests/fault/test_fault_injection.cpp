@@ -237,7 +237,8 @@ public:
                 continue;
             const std::uint64_t put = leases[i].put_pos.load();
             const std::uint64_t got = leases[i].get_pos.load();
-            if (put != detail::kNoPosition && header.tail.load() > put && seq(put) == put)
+            if (put != detail::kNoPosition && header.tail.load() > put &&
+                static_cast<std::int64_t>(seq(put) - put) <= 0)
                 return true;
             if (got != detail::kNoPosition && header.head.load() > got && seq(got) == got + 1)
                 return true;

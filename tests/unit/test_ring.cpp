@@ -144,6 +144,88 @@ TEST(MpmcRing, a_frame_as_large_as_the_ring_fits_when_empty_and_larger_is_too_la
     EXPECT_EQ(f.ring.try_put(message_of(10, 6)), RingStatus::ok);
 }
 
+namespace {
+
+RingControl& control_of(MpmcFixture& f, std::uint64_t pos) {
+    MpmcRingHeader& header = f.header();
+    auto* controls =
+        reinterpret_cast<RingControl*>(reinterpret_cast<char*>(&header) + header.control_offset);
+    const auto bits = static_cast<unsigned>(std::countr_zero(header.slot_count));
+    return controls[control_index(pos & (header.slot_count - 1), bits)];
+}
+
+} // namespace
+
+// A frame's slots after its first are never read or written: a 40-slot frame is published,
+// released and reclaimed through its first slot's control alone.
+TEST(MpmcRing, a_long_frame_is_released_and_reclaimed_by_its_first_slot_alone) {
+    MpmcFixture f(64);
+    for (std::uint64_t i = 1; i < 40; ++i)
+        control_of(f, i).meta.store(0xdead'0000 + i); // marks that no step of the protocol keeps
+    const auto long_frame = message_of(40 * kSlotBytes, 1);
+    for (int lap = 0; lap < 3; ++lap) { // each lap reclaims the previous one's frame
+        ASSERT_EQ(f.ring.try_put(long_frame), RingStatus::ok);
+        ByteBuffer out;
+        ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+        ASSERT_TRUE(holds(out, long_frame));
+        ASSERT_EQ(f.ring.try_put(message_of(24 * kSlotBytes, 2)), RingStatus::ok); // to the end
+        ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    }
+    EXPECT_EQ(control_of(f, 0).seq.load(), 2 * 64 + 64u); // lap 2's frame, released
+    for (std::uint64_t i = 1; i < 40; ++i) {
+        EXPECT_EQ(control_of(f, i).seq.load(), i) << i; // as init left it
+        EXPECT_EQ(control_of(f, i).meta.load(), 0xdead'0000 + i) << i;
+    }
+    EXPECT_EQ(f.header().reclaim.load(), 3 * 64u); // lap 2 was walked whole, in two frames
+}
+
+// Consumers release out of order; producers reclaim in order: a frame still held stops the walk,
+// though frames behind it are free, and nothing is overwritten before its reader is done.
+TEST(MpmcRing, a_held_frame_stops_the_walk_though_frames_behind_it_are_free) {
+    MpmcFixture f(16);
+    const auto first = message_of(4 * kSlotBytes, 1);
+    ASSERT_EQ(f.ring.try_put(first), RingStatus::ok);
+    for (int i = 0; i < 12; ++i)
+        ASSERT_EQ(f.ring.try_put(message_of(kSlotBytes, 2)), RingStatus::ok);
+    RingClaim held;
+    ASSERT_EQ(f.ring.try_borrow(held), RingStatus::ok); // the 4-slot frame, read in place
+    std::thread other([&] {
+        ByteBuffer out;
+        for (int i = 0; i < 12; ++i)
+            ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    });
+    other.join();
+    EXPECT_EQ(f.ring.try_put(message_of(kSlotBytes, 3)), RingStatus::full);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), held.bytes.begin()));
+    f.ring.release_borrow(held);
+    for (int i = 0; i < 16; ++i)
+        ASSERT_EQ(f.ring.try_put(message_of(kSlotBytes, 4)), RingStatus::ok) << i;
+    EXPECT_EQ(f.ring.try_put(message_of(kSlotBytes, 5)), RingStatus::full);
+}
+
+// What the walk reads comes from shared memory: a forged first slot or reclaim index is
+// CorruptSegment, never a write over frames not yet read.
+TEST(MpmcRing, a_forged_control_or_reclaim_index_is_a_corrupt_segment) {
+    MpmcFixture f(16);
+    ByteBuffer out;
+    for (int i = 0; i < 16; ++i) { // one lap: the next put walks from reclaim == 16
+        ASSERT_EQ(f.ring.try_put(message_of(10, 1)), RingStatus::ok);
+        ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    }
+    control_of(f, 0).seq.store(16 + 5); // ahead of the walk
+    EXPECT_THROW((void)f.ring.try_put(message_of(10, 2)), CorruptSegment);
+    control_of(f, 0).seq.store(16);
+    control_of(f, 0).meta.store(kPaddingFlag); // released, with no length to step over
+    EXPECT_THROW((void)f.ring.try_put(message_of(10, 2)), CorruptSegment);
+    control_of(f, 0).meta.store(frame_meta(10, this_thread_owner()));
+    f.header().reclaim.store(f.header().tail.load() + 16 + 1); // more than a lap of room
+    EXPECT_THROW((void)f.ring.try_put(message_of(10, 2)), CorruptSegment);
+    f.header().reclaim.store(16);
+    EXPECT_EQ(f.ring.try_put(message_of(10, 2)), RingStatus::ok);
+    ASSERT_EQ(f.ring.try_get(out), RingStatus::ok);
+    EXPECT_TRUE(holds(out, message_of(10, 2)));
+}
+
 TEST(MpmcRing, close_refuses_puts_and_drains_gets) {
     MpmcFixture f(16);
     ASSERT_EQ(f.ring.try_put(message_of(10, 1)), RingStatus::ok);

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// The shared-memory layout of an MPMC ring (ring/mpmc_ring.hpp): header, leases, slot controls
+// and data, with the constants and static_asserts that pin it.
+//
+// Layout (each line is one 64-byte cache line unless noted):
+//
+//   MpmcRingHeader  immutable geometry, closed flag, recovery lock   (line 0)
+//                   tail, reclaim        producers only              (line 2, line 1 padding)
+//                   head                 consumers only              (line 4, line 3 padding)
+//   RingLease[160]  a thread's claim in flight and its message counts: 128 owned (one per
+//                   thread that used the ring, kept until it dies), then 32 shared (borrowed
+//                   for one put or get by a thread that found every owned lease held by a live
+//                   thread)
+//   RingControl[N]  16 bytes per slot: [seq u64][meta u64]; N a power of two; slot i's control
+//                   at control_index(i), so that neighbouring slots use different lines
+//   data[N * 64]    the payload: slot i's 64 bytes; a frame's bytes are contiguous (modulo
+//                   the wrap), so a large message is one or two memcpy calls
+//
+// Controls are spread: four fit in a line, and were slots i..i+3 to share one, a producer
+// publishing slot i+1 would take the line from the consumer still releasing slot i on every
+// message. control_index(i) deals the slots of each block of 64 out over its 16 lines (slot i
+// in line i mod 16 of its block, even lines before odd ones, at place (i div 16) mod 4), so 16
+// consecutive slots use 16 lines, none two of one 128-byte pair (the rigtorp/folly MPMC queues
+// spread the same way). Rings of 4 slots or fewer keep the plain order, rings of 8 to 32 slots
+// spread over all their lines.
+#pragma once
+
+#include "os/owner.hpp"
+#include "segment/layout.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shmbus::detail {
+
+inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
+inline constexpr std::uint32_t kMpmcRingHeaderVersion = 6;
+inline constexpr std::uint32_t kOwnedLeases = 128;
+inline constexpr std::uint32_t kSharedLeases = 32;
+inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
+inline constexpr std::size_t kSlotBytes = kCacheLine;
+inline constexpr std::uint64_t kNoPosition = ~std::uint64_t{0};
+inline constexpr std::uint32_t kPaddingFlag = 0x8000'0000U;
+/// A tagged claim's record in its lease (lease_tag): the operation's bit, then the caller's tag
+/// below 2^62; 0 for an untagged claim (tag 0).
+inline constexpr std::uint64_t kTaggedPut = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kTaggedGet = std::uint64_t{1} << 62;
+constexpr std::uint64_t lease_tag(std::uint64_t operation, std::uint64_t tag) {
+    tag &= kTaggedGet - 1;
+    return tag == 0 ? 0 : operation | tag;
+}
+/// Frames carry a 31-bit size.
+inline constexpr std::size_t kMaxFrameSize = kPaddingFlag - 1;
+
+struct RingControl {
+    std::atomic<std::uint64_t> seq;
+    std::atomic<std::uint64_t> meta;
+};
+
+/// The claim a thread has in flight (kNoPosition when none), and the messages put and got
+/// through this lease since the ring was made (whoever held it).
+struct alignas(kCacheLine) RingLease {
+    std::atomic<OwnerId> owner; ///< kNoOwner: free
+    std::atomic<std::uint64_t> put_pos;
+    std::atomic<std::uint64_t> get_pos;
+    std::atomic<std::uint32_t> put_slots;
+    /// A loan's padding: slots at the claim's start, up to the ring's end (0 for other puts).
+    std::atomic<std::uint32_t> put_pad;
+    std::atomic<std::uint64_t> puts;
+    std::atomic<std::uint64_t> gets;
+    /// The tagged put or get this lease made last (kTaggedPut or kTaggedGet | its tag), 0: none.
+    std::atomic<std::uint64_t> tag;
+    /// `tag`'s value once that put's frame was written whole (see "Tagged claims").
+    std::atomic<std::uint64_t> committed;
+};
+
+struct alignas(kCacheLine) MpmcRingHeader {
+    // Immutable once initialised.
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t lease_count;
+    std::uint64_t slot_count;
+    std::uint64_t leases_offset; ///< from the start of this header
+    std::uint64_t control_offset;
+    std::uint64_t data_offset;
+    // Read-mostly.
+    std::atomic<std::uint32_t> closed;
+    std::atomic<OwnerId> recovery_owner; ///< the thread running recover_dead(), kNoOwner: none
+    // Two lines between the producers' and the consumers' index: the adjacent-line prefetcher
+    // pulls 128-byte pairs.
+    alignas(kCacheLine) unsigned char pad_producers[kCacheLine];
+    std::atomic<std::uint64_t> tail;
+    /// Positions below it are free for producers: the previous lap's frames up to it were
+    /// released (see "Reclaim" at the top of this file). Producers only.
+    std::atomic<std::uint64_t> reclaim;
+    alignas(kCacheLine) unsigned char pad_consumers[kCacheLine];
+    std::atomic<std::uint64_t> head;
+    /// Totals of every recover_dead() so far (see RecoveryReport), for `shmbus inspect`.
+    std::atomic<std::uint64_t> lost_count;
+    std::atomic<std::uint64_t> padded_count;
+};
+
+static_assert(sizeof(RingControl) == 16,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(sizeof(RingLease) == kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, closed) == 48,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, tail) == 2 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, head) == 4 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, padded_count) < 5 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(sizeof(MpmcRingHeader) == 5 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
+              "shared atomics must be lock-free: a lock would live in one process only");
+
+/// Where slot `slot` (< 2^slot_bits slots) has its control: slots that follow each other sit
+/// in different cache lines (see "Controls are spread" at the top of this file).
+inline std::uint64_t control_index(std::uint64_t slot, unsigned slot_bits) {
+    constexpr unsigned kPlaceBits = 2;     // four 16-byte controls per line
+    constexpr unsigned kBlockLineBits = 4; // a block: 16 lines, 64 slots
+    static_assert(kCacheLine / sizeof(RingControl) == 1U << kPlaceBits);
+    if (slot_bits <= kPlaceBits)
+        return slot;
+    const unsigned line_bits = std::min(slot_bits - kPlaceBits, kBlockLineBits);
+    const std::uint64_t lines = std::uint64_t{1} << line_bits;
+    const std::uint64_t block = slot >> (line_bits + kPlaceBits);
+    const std::uint64_t turn = slot & (lines - 1);
+    const std::uint64_t place = (slot >> line_bits) & ((1U << kPlaceBits) - 1);
+    // Even lines first, then odd ones: neighbours also avoid the 128-byte pair the adjacent-line
+    // prefetcher pulls together.
+    const std::uint64_t half = lines / 2;
+    const std::uint64_t line = (turn % half) * 2 + turn / half;
+    return (((block << line_bits) | line) << kPlaceBits) | place;
+}
+
+} // namespace shmbus::detail
