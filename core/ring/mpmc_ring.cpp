@@ -141,9 +141,13 @@ MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end) {
     }
 }
 
-// Steps `at` from frame to released frame of the previous lap until it reaches `end`.
+// Steps `at` from frame to released frame of the previous lap until it reaches `end`. A walk
+// never needs more steps than the ring has slots (end is at most a lap past reclaim, and each
+// frame is a slot at least); more means forged controls.
 MpmcRing::Walk MpmcRing::walk_released(std::uint64_t& at, std::uint64_t end) const {
-    while (lap_diff(at, end) < 0) {
+    for (std::uint64_t steps = 0; lap_diff(at, end) < 0; ++steps) {
+        if (steps == slot_count())
+            return Walk::unreadable;
         const RingControl& control = slot(at);
         // SYNC acquire: pairs with the release in release_frame(): the consumer is done.
         const std::int64_t diff = lap_diff(control.seq.load(std::memory_order_acquire), at);
