@@ -110,6 +110,8 @@ static_assert(offsetof(MpmcRingHeader, closed) == 48,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(MpmcRingHeader, tail) == 2 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, reclaim) == 2 * kCacheLine + 8,
+              "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(MpmcRingHeader, head) == 4 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(MpmcRingHeader, padded_count) < 5 * kCacheLine,
