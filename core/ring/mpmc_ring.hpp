@@ -94,6 +94,12 @@
 
 namespace shmbus::detail {
 
+/// How far `seq` is past `expected`, as positions (negative: behind); positions are 64-bit
+/// counters, so the difference never wraps in practice.
+inline std::int64_t lap_diff(std::uint64_t seq, std::uint64_t expected) {
+    return static_cast<std::int64_t>(seq - expected);
+}
+
 struct MessageCounts {
     std::uint64_t put = 0;
     std::uint64_t got = 0;

@@ -33,7 +33,7 @@ bool MpmcRing::put_stuck(std::uint64_t pos) const {
     // SYNC acquire: pairs with the claiming CAS: the claimer's lease record is visible.
     return m_header->tail.load(std::memory_order_acquire) > pos &&
            // SYNC acquire: pairs with the release in publish().
-           static_cast<std::int64_t>(slot(pos).seq.load(std::memory_order_acquire) - pos) <= 0;
+           lap_diff(slot(pos).seq.load(std::memory_order_acquire), pos) <= 0;
 }
 
 // A frame a consumer claimed and never released: head moved past it, its first slot still
