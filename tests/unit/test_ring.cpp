@@ -161,7 +161,7 @@ RingControl& control_of(MpmcFixture& f, std::uint64_t pos) {
 TEST(MpmcRing, a_long_frame_is_released_and_reclaimed_by_its_first_slot_alone) {
     MpmcFixture f(64);
     for (std::uint64_t i = 1; i < 40; ++i)
-        control_of(f, i).meta.store(0xdead'0000 + i); // marks that no step of the protocol keeps
+        control_of(f, i).meta.store(0xdead'0000 + i); // a mark any write by the protocol erases
     const auto long_frame = message_of(40 * kSlotBytes, 1);
     for (int lap = 0; lap < 3; ++lap) { // each lap reclaims the previous one's frame
         ASSERT_EQ(f.ring.try_put(long_frame), RingStatus::ok);
