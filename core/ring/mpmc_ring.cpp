@@ -1,33 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpmcRing's fast path: sizing and initialising a ring, then put and get: find this thread's
-// lease (cached per thread), record the claim in it, move tail or head past the slots with one
-// CAS, copy, then publish (put) or release (get) the frame's sequence word. A put's walk of
-// reclaim over released frames is in mpmc_ring_reclaim.cpp. The lease table is in
-// mpmc_ring_leases.cpp, recovery from dead threads in mpmc_ring_recovery.cpp; ring/mpmc_ring.hpp
-// explains both; mpmc_ring_counters.cpp answers the queries about fill level and recovery.
+// MpmcRing's fast path, put and get: find this thread's lease (cached per thread), record the
+// claim in it, walk reclaim (a put), move tail or head past the slots with one CAS, copy, then
+// publish (put) or release (get) the frame's sequence word. Sizing, initialising and attaching
+// a ring are in mpmc_ring_layout.cpp, the lease table in mpmc_ring_leases.cpp, recovery from
+// dead threads in mpmc_ring_recovery.cpp (ring/mpmc_ring.hpp explains both), and the queries
+// about fill level and recovery in mpmc_ring_counters.cpp.
 #include "ring/mpmc_ring.hpp"
 
-#include "segment/state_ref.hpp"
-#include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
-#include <new>
 #include <string>
 
 namespace shmbus::detail {
-namespace {
-
-constexpr std::uint64_t kLeasesOffset = sizeof(MpmcRingHeader);
-constexpr std::uint64_t kControlOffset = kLeasesOffset + sizeof(RingLease) * kRingLeases;
-
-std::uint64_t data_offset(std::uint64_t slot_count) {
-    return kControlOffset + slot_count * sizeof(RingControl);
-}
-
-} // namespace
 
 // Every claim records whether it is tagged, so that recovery never reads an earlier tagged
 // claim's record into an untagged one.
@@ -38,67 +24,68 @@ void MpmcRing::record_tag(RingLease& lease, std::uint64_t value) {
         lease.tag.store(value, std::memory_order_relaxed);
 }
 
-std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
-    const std::uint64_t slot_bytes = sizeof(RingControl) + kSlotBytes;
-    return add_size(kControlOffset, mul_size(slot_count, slot_bytes, "an MPMC ring"),
-                    "an MPMC ring");
-}
-
-void MpmcRing::init(void* at, std::uint64_t slot_count) {
-    auto* header = new (at) MpmcRingHeader{};
-    header->magic = kMpmcRingHeaderMagic;
-    header->version = kMpmcRingHeaderVersion;
-    header->lease_count = kRingLeases;
-    header->slot_count = slot_count;
-    header->leases_offset = kLeasesOffset;
-    header->control_offset = kControlOffset;
-    header->data_offset = data_offset(slot_count);
-    // relaxed is enough: the object directory publishes the initialised state.
-    header->reclaim.store(slot_count, std::memory_order_relaxed); // the whole first lap is free
-    char* base = static_cast<char*>(at);
-    for (std::uint32_t i = 0; i < kRingLeases; ++i) {
-        auto* lease = new (base + kLeasesOffset + i * sizeof(RingLease)) RingLease{};
-        // relaxed is enough: the ring is published later by the directory's ready store.
-        lease->put_pos.store(kNoPosition, std::memory_order_relaxed);
-        lease->get_pos.store(kNoPosition, std::memory_order_relaxed);
-    }
-    const auto slot_bits = static_cast<unsigned>(std::countr_zero(slot_count));
-    for (std::uint64_t i = 0; i < slot_count; ++i) {
-        auto* control =
-            new (base + kControlOffset + control_index(i, slot_bits) * sizeof(RingControl))
-                RingControl{};
-        // relaxed is enough: the object directory publishes the initialised state.
-        control->seq.store(i, std::memory_order_relaxed);
-    }
-}
-
-std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t bytes) {
-    if (auto problem = stamp_problem("mpmc ring", header.magic, kMpmcRingHeaderMagic,
-                                     header.version, kMpmcRingHeaderVersion))
-        return problem;
-    const std::uint64_t slots = header.slot_count;
-    const bool power_of_two = slots != 0 && (slots & (slots - 1)) == 0;
-    if (header.lease_count != kRingLeases || header.leases_offset != kLeasesOffset ||
-        header.control_offset != kControlOffset || !power_of_two || slots > (bytes >> 6) ||
-        header.data_offset != data_offset(slots) || MpmcRing::bytes_for(slots) > bytes)
-        return "mpmc ring: header does not describe a ring that fits in " + std::to_string(bytes) +
-               " bytes";
-    return std::nullopt;
-}
-
-MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingHeader*>(at)) {
-    if (auto problem = state_problem<MpmcRingHeader>(at, bytes))
-        throw CorruptSegment(*problem);
-    const MpmcRingHeader& h = *m_header;
-    char* base = static_cast<char*>(at);
-    m_leases = reinterpret_cast<RingLease*>(base + kLeasesOffset);
-    m_control = reinterpret_cast<RingControl*>(base + kControlOffset);
-    m_data = reinterpret_cast<unsigned char*>(base + h.data_offset);
-    m_mask = h.slot_count - 1;
-    m_slot_bits = static_cast<unsigned>(std::countr_zero(h.slot_count));
-}
-
 // ---- put ----------------------------------------------------------------------------------
+
+// Moves reclaim over the previous lap's frames that consumers have released until it reaches
+// `end`: reached, or in_use when a frame before `end` is still in use (full); unreadable and
+// beyond are forged controls. `pos` is the caller's snapshot of tail. Each step reads one
+// frame's first slot: a frame's other slots are never read or written by the ring's protocol
+// (see "Reclaim" at the top of ring/mpmc_ring.hpp).
+MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end) {
+    // SYNC acquire: pairs with the CAS below in another producer's walk: the frames it walked
+    // over were released, so their consumers' reads happen before our writes.
+    std::uint64_t from = m_header->reclaim.load(std::memory_order_acquire);
+    for (;;) {
+        std::uint64_t to = from;
+        Walk walk = walk_released(to, end);
+        if (walk == Walk::reached && lap_diff(to, pos + slot_count()) > 0 &&
+            // relaxed is enough: a check for forged controls on a rare path; a tail that moved
+            // on since `pos` only makes the bound larger.
+            lap_diff(to, m_header->tail.load(std::memory_order_relaxed) + slot_count()) > 0)
+            walk = Walk::beyond;
+        if (walk != Walk::reached) {
+            // A walk that started before another producer moved reclaim may have read slots
+            // this lap reuses: only a walk from an unmoved reclaim is believed.
+            // SYNC acquire: as the load above.
+            const std::uint64_t now = m_header->reclaim.load(std::memory_order_acquire);
+            if (now != from) {
+                from = now;
+                continue;
+            }
+            return walk;
+        }
+        if (to == from)
+            return Walk::reached;
+        // SYNC acq_rel: release pairs with the acquire loads of reclaim (the frames walked over
+        // were released); on failure, acquire as the load above.
+        if (m_header->reclaim.compare_exchange_weak(from, to, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire))
+            return Walk::reached;
+    }
+}
+
+// Steps `at` from frame to released frame of the previous lap until it reaches `end`. A walk
+// never needs more steps than the ring has slots (end is at most a lap past reclaim, and each
+// frame is a slot at least); more means forged controls.
+MpmcRing::Walk MpmcRing::walk_released(std::uint64_t& at, std::uint64_t end) const {
+    for (std::uint64_t steps = 0; lap_diff(at, end) < 0; ++steps) {
+        if (steps == slot_count())
+            return Walk::unreadable;
+        const RingControl& control = slot(at);
+        // SYNC acquire: pairs with the release in release_frame(): the consumer is done.
+        const std::int64_t diff = lap_diff(control.seq.load(std::memory_order_acquire), at);
+        if (diff < 0)
+            return Walk::in_use;
+        // relaxed is enough: published with the frame, and left alone until a producer claims
+        // this slot again, which needs reclaim past it.
+        const std::uint64_t slots =
+            diff == 0 ? frame_slots(control.meta.load(std::memory_order_relaxed)) : 0;
+        if (slots == 0)
+            return Walk::unreadable;
+        at += slots;
+    }
+    return Walk::reached;
+}
 
 // With `pad`, the frame must not wrap the ring's end: a claim that would begins with padding
 // slots up to it (their count goes to *pad and to the lease).

@@ -2,8 +2,8 @@
 // A bounded MPMC ring of variable-size messages inside a segment: Vyukov's sequenced slots,
 // extended to messages that span several consecutive slots, whose producers reclaim space
 // frame by frame. Offsets only, so processes may map it anywhere. Queue is built on it
-// (core/messaging/queue_core.cpp). Put and get are in core/ring/mpmc_ring.cpp, the reclaim walk
-// in core/ring/mpmc_ring_reclaim.cpp, the lease table in core/ring/mpmc_ring_leases.cpp,
+// (core/messaging/queue_core.cpp). Put and get are in core/ring/mpmc_ring.cpp, sizing and
+// attaching in core/ring/mpmc_ring_layout.cpp, the lease table in core/ring/mpmc_ring_leases.cpp,
 // recovery from dead threads in core/ring/mpmc_ring_recovery.cpp.
 //
 // Hand-rolled, not Boost.Lockfree, for a measured reason (6x Boost's index queue at 64 B):
