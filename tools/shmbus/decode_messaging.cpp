@@ -64,6 +64,7 @@ json queue_state_json(const detail::QueueState& queue, const detail::MpmcRingHea
         {"slots_used", tail >= head ? tail - head : 0},
         {"head", head},
         {"tail", tail},
+        {"reclaim", peek(ring.reclaim)},
         {"messages_in", put},
         {"messages_out", got},
         {"closed", peek(ring.closed) != 0},

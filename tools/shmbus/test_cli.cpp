@@ -348,6 +348,9 @@ TEST(Cli, InspectShowsQueueDepthCountersAndParkedGetters) {
     EXPECT_EQ(jobs.state["depth"], 4);
     EXPECT_EQ(jobs.state["messages_in"], 5);
     EXPECT_EQ(jobs.state["messages_out"], 1);
+    EXPECT_EQ(jobs.state["head"], 1);
+    EXPECT_EQ(jobs.state["tail"], 5);
+    EXPECT_EQ(jobs.state["reclaim"], jobs.state["capacity_slots"]); // the first lap needs no walk
     EXPECT_EQ(jobs.state["maxsize"], 8);
     EXPECT_EQ(jobs.state["closed"], false);
     EXPECT_EQ(jobs.state["shut_down"], "no");
