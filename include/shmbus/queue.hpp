@@ -146,9 +146,14 @@ public:
     /// Empty when still empty after `timeout`.
     template <class Rep, class Period>
     T get_for(std::chrono::duration<Rep, Period> timeout) {
-        if (std::optional<T> item = try_get()) // the clock is read only when there is none yet
-            return std::move(*item);
-        return get_by(detail::Deadline::after(timeout));
+        const auto deadline = [timeout] { return detail::Deadline::after(timeout); };
+        if constexpr (kDecodedInto) {
+            return get_into(deadline);
+        } else {
+            if (std::optional<T> item = try_get()) // the clock is read only when there is none yet
+                return std::move(*item);
+            return get_by(deadline());
+        }
     }
     /// Empty when still empty at `deadline`.
     template <class C, class D>
@@ -160,13 +165,7 @@ public:
     /// nullopt when empty, or closed and drained; never blocks.
     [[nodiscard]] std::optional<T> try_get() {
         if constexpr (kDecodedInto) {
-            std::optional<T> item(std::in_place);
-            detail::DecoderInto<T> decoder(*item);
-            if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
-                item.reset();
-            else
-                decoder.check();
-            return item;
+            return try_get_into();
         } else if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
@@ -331,14 +330,31 @@ private:
         if (!queued)
             throw Full("queue is full");
     }
+    // Apart from their callers' other branches: g++ 12 elides the copy of a named return value
+    // only when every return of the function returns it, discarded `if constexpr` branches
+    // included. get_into tries once before it makes its deadline (which may read the clock).
+    template <class MakeDeadline>
+    T get_into(MakeDeadline deadline) {
+        T item;
+        detail::DecoderInto<T> decoder(item);
+        if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok &&
+            !m_core.get(decoder.sink(), deadline()))
+            throw Empty("queue is empty");
+        decoder.check();
+        return item;
+    }
+    std::optional<T> try_get_into() {
+        std::optional<T> item(std::in_place);
+        detail::DecoderInto<T> decoder(*item);
+        if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
+            item.reset();
+        else
+            decoder.check();
+        return item;
+    }
     T get_by(detail::Deadline deadline) {
         if constexpr (kDecodedInto) {
-            T item;
-            detail::DecoderInto<T> decoder(item);
-            if (!m_core.get(decoder.sink(), deadline))
-                throw Empty("queue is empty");
-            decoder.check();
-            return item;
+            return get_into([deadline] { return deadline; });
         } else if constexpr (kInPlace) {
             detail::InPlaceDecoder<T> decoder;
             if (!m_core.get(decoder.sink(), deadline))

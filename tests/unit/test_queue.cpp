@@ -2,7 +2,9 @@
 // Queue<T>, SimpleQueue<T> and JoinableQueue<T> within one process (threads for blocking).
 #include "support/harness.hpp"
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <gtest/gtest.h>
 #include <map>
 #include <shmbus/errors.hpp>
@@ -184,6 +186,42 @@ TEST(Queue, decode_error_for_a_message_of_another_type) {
     EXPECT_THROW(others.get(), DecodeError);
     strings.put("still usable");
     EXPECT_EQ(strings.get(), "still usable");
+}
+
+// get, get_for, get_nowait and try_get copy a trivially copyable item out of the ring straight
+// into the one they return; frames of 3000 bytes in a 16 KiB ring often wrap its end.
+TEST(Queue, a_large_plain_item_comes_out_whole_through_every_get_across_the_ring_end) {
+    ScopedSegment segment;
+    using Block = std::array<std::uint8_t, 3000>;
+    Queue<Block> q(*segment, "", small());
+    const auto block_for = [](int i) {
+        Block block;
+        for (std::size_t j = 0; j < block.size(); ++j)
+            block[j] = static_cast<std::uint8_t>(i * 7 + static_cast<int>(j));
+        return block;
+    };
+    for (int i = 0; i < 40; ++i) {
+        q.put(block_for(i));
+        switch (i % 4) {
+        case 0:
+            ASSERT_EQ(q.get(), block_for(i)) << i;
+            break;
+        case 1:
+            ASSERT_EQ(q.get_for(10s), block_for(i)) << i;
+            break;
+        case 2:
+            ASSERT_EQ(q.get_nowait(), block_for(i)) << i;
+            break;
+        default:
+            ASSERT_EQ(q.try_get(), block_for(i)) << i;
+            break;
+        }
+    }
+    EXPECT_FALSE(q.try_get().has_value());
+    EXPECT_THROW((void)q.get_for(5ms), Empty);
+    EXPECT_THROW((void)q.get_nowait(), Empty);
+    q.close();
+    EXPECT_THROW((void)q.get_for(5ms), Closed);
 }
 
 TEST(Queue, every_wait_policy_passes_items_between_threads) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <optional>
@@ -152,6 +153,37 @@ TEST(Topic, overwrite_reports_the_lost_messages_then_goes_on_with_the_oldest) {
         EXPECT_EQ(sub.recv(), i);
     EXPECT_EQ(sub.dropped(), 6u);
     EXPECT_THROW((void)sub.recv_for(1ms), Empty);
+}
+
+// recv, recv_for and try_recv copy a trivially copyable message out of its slot straight into
+// the one they return.
+TEST(Topic, a_large_plain_message_comes_out_whole_through_every_recv) {
+    ScopedSegment segment;
+    using Block = std::array<std::uint8_t, 3000>;
+    Topic<Block> topic(*segment, "t", TopicOptions{.capacity = 4, .max_message_size = 3000});
+    auto sub = topic.subscribe();
+    const auto block_for = [](int i) {
+        Block block;
+        for (std::size_t j = 0; j < block.size(); ++j)
+            block[j] = static_cast<std::uint8_t>(i * 7 + static_cast<int>(j));
+        return block;
+    };
+    for (int i = 0; i < 20; ++i) {
+        topic.publish(block_for(i));
+        switch (i % 3) {
+        case 0:
+            ASSERT_EQ(sub.recv(), block_for(i)) << i;
+            break;
+        case 1:
+            ASSERT_EQ(sub.recv_for(10s), block_for(i)) << i;
+            break;
+        default:
+            ASSERT_EQ(sub.try_recv(), block_for(i)) << i;
+            break;
+        }
+    }
+    EXPECT_FALSE(sub.try_recv().has_value());
+    EXPECT_THROW((void)sub.recv_for(5ms), Empty);
 }
 
 TEST(Topic, recv_for_times_out_with_empty) {
