@@ -197,35 +197,50 @@ void encode(const T& value, detail::ByteBuffer& out) {
     }
 }
 
+namespace detail {
+
+// decode's two branches are functions of their own: g++ 12 elides the copy of a named return
+// value only when every return of the function returns it, discarded `if constexpr` branches
+// included, so one function with both made a second copy of every T.
+template <class T>
+T decode_by_memcpy(std::span<const std::byte> bytes) {
+    if (bytes.size() != sizeof(T))
+        throw DecodeError("a message of " + std::to_string(bytes.size()) +
+                          " bytes cannot be a value of " + std::to_string(sizeof(T)) + " bytes");
+    T value;
+    std::memcpy(static_cast<void*>(std::addressof(value)), bytes.data(), sizeof(T));
+    return value;
+}
+
+template <class T>
+T decode_by_archive(std::span<const std::byte> bytes) {
+    T value{};
+    CodecInputArchive archive(bytes);
+    try {
+        archive(value);
+    } catch (const cereal::Exception& e) {
+        throw DecodeError(std::string("message does not decode: ") + e.what());
+    } catch (const std::length_error& e) {
+        throw DecodeError(std::string("message does not decode: ") + e.what());
+    } catch (const std::bad_alloc&) {
+        throw DecodeError("message does not decode: a length in it is too large");
+    }
+    if (archive.remaining() != 0)
+        throw DecodeError("message has " + std::to_string(archive.remaining()) +
+                          " bytes left over after decoding: sent as another type?");
+    return value;
+}
+
+} // namespace detail
+
 /// Decodes a whole message as T; DecodeError when the bytes are not exactly one T.
 template <class T>
 T decode(std::span<const std::byte> bytes) {
     check_encodable<T>();
-    if constexpr (detail::kCodecByMemcpy<T>) {
-        if (bytes.size() != sizeof(T))
-            throw DecodeError("a message of " + std::to_string(bytes.size()) +
-                              " bytes cannot be a value of " + std::to_string(sizeof(T)) +
-                              " bytes");
-        T value;
-        std::memcpy(static_cast<void*>(std::addressof(value)), bytes.data(), sizeof(T));
-        return value;
-    } else {
-        T value{};
-        detail::CodecInputArchive archive(bytes);
-        try {
-            archive(value);
-        } catch (const cereal::Exception& e) {
-            throw DecodeError(std::string("message does not decode: ") + e.what());
-        } catch (const std::length_error& e) {
-            throw DecodeError(std::string("message does not decode: ") + e.what());
-        } catch (const std::bad_alloc&) {
-            throw DecodeError("message does not decode: a length in it is too large");
-        }
-        if (archive.remaining() != 0)
-            throw DecodeError("message has " + std::to_string(archive.remaining()) +
-                              " bytes left over after decoding: sent as another type?");
-        return value;
-    }
+    if constexpr (detail::kCodecByMemcpy<T>)
+        return detail::decode_by_memcpy<T>(bytes);
+    else
+        return detail::decode_by_archive<T>(bytes);
 }
 
 /// The encoding of `value` as a fresh vector (Python's pickle.dumps).
