@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Queue<T>, SimpleQueue<T> and JoinableQueue<T> within one process (threads for blocking).
+#include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
 #include <array>
@@ -194,12 +195,7 @@ TEST(Queue, a_large_plain_item_comes_out_whole_through_every_get_across_the_ring
     ScopedSegment segment;
     using Block = std::array<std::uint8_t, 3000>;
     Queue<Block> q(*segment, "", small());
-    const auto block_for = [](int i) {
-        Block block;
-        for (std::size_t j = 0; j < block.size(); ++j)
-            block[j] = static_cast<std::uint8_t>(i * 7 + static_cast<int>(j));
-        return block;
-    };
+    const auto block_for = shmbus::test::patterned_block<3000>;
     for (int i = 0; i < 40; ++i) {
         q.put(block_for(i));
         switch (i % 4) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Topic<T> within one process: fan-out, history for late joiners, block and overwrite, lag
 // accounting, option checks, and entries freed when handles go.
+#include "support/checked_message.hpp"
 #include "support/harness.hpp"
 
 #include <array>
@@ -162,12 +163,7 @@ TEST(Topic, a_large_plain_message_comes_out_whole_through_every_recv) {
     using Block = std::array<std::uint8_t, 3000>;
     Topic<Block> topic(*segment, "t", TopicOptions{.capacity = 4, .max_message_size = 3000});
     auto sub = topic.subscribe();
-    const auto block_for = [](int i) {
-        Block block;
-        for (std::size_t j = 0; j < block.size(); ++j)
-            block[j] = static_cast<std::uint8_t>(i * 7 + static_cast<int>(j));
-        return block;
-    };
+    const auto block_for = shmbus::test::patterned_block<3000>;
     for (int i = 0; i < 20; ++i) {
         topic.publish(block_for(i));
         switch (i % 3) {
