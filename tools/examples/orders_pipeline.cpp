@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
 
     shmbus::Process first([&] { produce(orders, stop, 1); });
     shmbus::Process second([&] { produce(orders, stop, 2); });
-    shmbus::Process consumer([&] { consume(orders, receipts_out); });
+    // Named in the capture: clang 14 cannot capture a structured binding implicitly.
+    shmbus::Process consumer([&, &receipts = receipts_out] { consume(orders, receipts); });
     for (shmbus::Process* process : {&first, &second, &consumer})
         process->start();
 
