@@ -102,11 +102,20 @@ void bind_queue_methods(Class& c) {
 
 using Connection = shmbus::Connection;
 
-std::span<const std::byte> as_bytes(const py::buffer& data) {
-    const py::buffer_info info = data.request();
-    return {static_cast<const std::byte*>(info.ptr),
-            static_cast<std::size_t>(info.size * info.itemsize)};
-}
+/// A Python buffer's bytes, exported for as long as this lives: while a send waits without the
+/// GIL, another thread (or a signal handler between wait slices) that resizes a bytearray gets
+/// BufferError instead of freeing the bytes being sent.
+class ExportedBytes {
+public:
+    explicit ExportedBytes(const py::buffer& data) : m_info(data.request()) {}
+    std::span<const std::byte> bytes() const {
+        return {static_cast<const std::byte*>(m_info.ptr),
+                static_cast<std::size_t>(m_info.size * m_info.itemsize)};
+    }
+
+private:
+    py::buffer_info m_info;
+};
 
 void send_message(Connection& connection, std::span<const std::byte> message) {
     const bool sent = wait_in_slices(
@@ -173,7 +182,8 @@ void bind_connection(py::module_& m) {
             "send_bytes",
             [](Connection& c, const py::buffer& data, std::size_t offset,
                std::optional<std::size_t> size) {
-                const auto bytes = as_bytes(data);
+                const ExportedBytes exported(data);
+                const auto bytes = exported.bytes();
                 if (offset > bytes.size())
                     throw py::value_error("offset lies past the end of the buffer");
                 const std::size_t length = size.value_or(bytes.size() - offset);

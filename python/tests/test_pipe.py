@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """shmbus.Pipe between Python processes: msgpack values with send/recv, raw bytes."""
 import multiprocessing
+import signal
+import threading
 
 import pytest
 
@@ -63,3 +65,36 @@ def test_recv_bytes_into_writes_at_an_offset_and_raises_buffer_too_short(segment
         reader.recv_bytes_into(buffer)
     with pytest.raises(BufferError):  # a read-only buffer
         reader.recv_bytes_into(b"read-only")
+
+
+def test_a_bytearray_cannot_be_resized_while_send_bytes_waits_to_send_it(segment):
+    reader, writer = shmbus.Pipe(False, segment=segment)
+    writer.send_bytes(bytes(200 << 10))  # most of the 256 KiB ring: the next send must wait
+    message = bytearray(range(256)) * 800
+    expected = bytes(message)
+    attempts, received = [], []
+
+    def drain():
+        received.extend([reader.recv_bytes(), reader.recv_bytes()])
+
+    drainer = threading.Thread(target=drain)
+
+    def on_alarm(_signum, _frame):  # runs between send_bytes's wait slices, in this thread
+        try:
+            message.extend(b"grown")
+            attempts.append("resized")
+        except BufferError:
+            attempts.append("refused")
+        drainer.start()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        writer.send_bytes(message)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    drainer.join(20)
+    assert attempts == ["refused"]
+    assert len(received) == 2 and received[1] == expected
+    assert message == expected
