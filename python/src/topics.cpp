@@ -32,14 +32,32 @@ constexpr const char* kFull = "topic is full: a subscriber is behind";
 constexpr const char* kEmpty = "no message on the topic";
 
 /// A C++ Publisher or Subscriber is one thread's at a time, and a blocking call lets other
-/// Python threads run: each Python handle takes its turn on `busy` first, waiting for it with
-/// the GIL released and Ctrl-C honoured.
-std::unique_lock<std::timed_mutex> take_turn(std::timed_mutex& busy) {
-    std::unique_lock turn(busy, std::try_to_lock);
-    if (!turn.owns_lock())
-        wait_in_slices(std::nullopt, [&](auto slice) { return turn.try_lock_for(slice); });
-    return turn;
-}
+/// Python threads run: each Python handle takes its turn first, waiting for it with the GIL
+/// released and Ctrl-C honoured.
+class Turns {
+public:
+    std::unique_lock<std::timed_mutex> take() {
+        if (m_made_in != getpid())
+            start_afresh();
+        std::unique_lock turn(*m_mutex, std::try_to_lock);
+        if (!turn.owns_lock())
+            wait_in_slices(std::nullopt, [&](auto slice) { return turn.try_lock_for(slice); });
+        return turn;
+    }
+
+private:
+    // A child forked while a thread of its parent had the turn inherits the mutex locked by a
+    // thread that did not follow: it can be neither unlocked nor destroyed, so the child leaves
+    // it behind and makes its own. Runs with the GIL held, so no two threads of the child do.
+    void start_afresh() {
+        (void)m_mutex.release();
+        m_mutex = std::make_unique<std::timed_mutex>();
+        m_made_in = getpid();
+    }
+
+    pid_t m_made_in = getpid();
+    std::unique_ptr<std::timed_mutex> m_mutex = std::make_unique<std::timed_mutex>();
+};
 
 /// shmbus.Topic: the topic and this process's publisher, made at its first publish (a forked
 /// child makes its own, as Topic::publish does in C++). Loans need a Publisher of one's own:
@@ -49,7 +67,7 @@ struct PyTopic {
 
     MsgpackTopic topic;
     std::optional<MsgpackPublisher> publisher;
-    std::timed_mutex busy;
+    Turns turns;
 
     MsgpackPublisher& own_publisher() {
         if (!publisher || !publisher->held_here())
@@ -62,7 +80,7 @@ struct PyTopic {
 struct PySubscriber {
     std::optional<MsgpackSubscriber> subscriber;
     pid_t subscribed_in = getpid();
-    std::timed_mutex busy;
+    Turns turns;
 
     MsgpackSubscriber& open_here() {
         if (!subscriber)
@@ -118,7 +136,7 @@ std::unique_ptr<PyTopic> make_topic(const std::optional<Segment>& segment,
 
 /// Publishes `message`, waiting for room under `block` (queue.Full when there is still none).
 void publish_message(PyTopic& t, const MsgpackBytes& message, bool block, TimeoutSeconds timeout) {
-    const auto turn = take_turn(t.busy);
+    const auto turn = t.turns.take();
     MsgpackPublisher& publisher = t.own_publisher();
     // Room now (always under overwrite): no GIL release, no clock read.
     if (publisher.try_publish(message))
@@ -142,7 +160,7 @@ void publish_bytes(PyTopic& t, const py::buffer& data, bool block, TimeoutSecond
     const py::buffer_info info = data.request();
     const std::span<const std::byte> bytes(static_cast<const std::byte*>(info.ptr),
                                            static_cast<std::size_t>(info.size * info.itemsize));
-    const auto turn = take_turn(t.busy);
+    const auto turn = t.turns.take();
     MsgpackPublisher& publisher = t.own_publisher();
     std::optional<Loan<std::byte>> slot = publisher.try_loan(bytes.size());
     take_in_slices<Full>(
@@ -154,7 +172,7 @@ void publish_bytes(PyTopic& t, const py::buffer& data, bool block, TimeoutSecond
 }
 
 py::object recv(PySubscriber& s, bool block, TimeoutSeconds timeout) {
-    const auto turn = take_turn(s.busy);
+    const auto turn = s.turns.take();
     MsgpackSubscriber& subscriber = s.open_here();
     // A message there already: no GIL release, no clock read.
     std::optional<MsgpackBytes> message = subscriber.try_recv();
@@ -166,7 +184,7 @@ py::object recv(PySubscriber& s, bool block, TimeoutSeconds timeout) {
 /// The next message's bytes, copied out of its slot (a borrow, not a decode); Lagged when a
 /// publisher overwrote it while it was copied (the copy is dropped).
 py::bytes recv_bytes(PySubscriber& s, bool block, TimeoutSeconds timeout) {
-    const auto turn = take_turn(s.busy);
+    const auto turn = s.turns.take();
     MsgpackSubscriber& subscriber = s.open_here();
     std::optional<MsgpackBorrowed> message = subscriber.try_borrow();
     take_in_slices<Empty>(
@@ -180,12 +198,12 @@ py::bytes recv_bytes(PySubscriber& s, bool block, TimeoutSeconds timeout) {
 /// A count of the subscriber's (dropped, pending), read in its turn.
 template <auto counter>
 std::uint64_t count(PySubscriber& s) {
-    const auto turn = take_turn(s.busy);
+    const auto turn = s.turns.take();
     return (s.open_here().*counter)();
 }
 
 void close(PySubscriber& s) {
-    const auto turn = take_turn(s.busy);
+    const auto turn = s.turns.take();
     // A forked child's copy holds no entry of its own: resetting it gives nothing back.
     s.subscriber.reset();
 }
@@ -270,7 +288,7 @@ void bind_topics(py::module_& m) {
              "Gives the subscriber's entry back: publishers no longer wait for it.")
         .def_property_readonly("closed",
                                [](PySubscriber& s) {
-                                   const auto turn = take_turn(s.busy);
+                                   const auto turn = s.turns.take();
                                    return !s.subscriber;
                                })
         .def("__enter__", [](PySubscriber& s) -> PySubscriber& { return s; })

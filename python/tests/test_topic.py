@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 
 import msgpack
 import pytest
@@ -197,6 +198,50 @@ def test_forked_children_publish_through_an_inherited_topic(segment):
         assert child.exitcode == 0
     for child in children:  # each publisher's own order holds
         assert [m["i"] for m in got if m["pid"] == child.pid] == list(range(100))
+
+
+def _use_handles_a_parent_thread_waits_in(waited_on, full_topic):
+    try:
+        waited_on.recv(block=False)
+    except shmbus.UsageError:  # reached its own check: the handle's turn was free here
+        pass
+    else:
+        os._exit(2)
+    try:
+        full_topic.publish("from the child", timeout=0.05)
+    except queue.Full:
+        pass
+    else:
+        os._exit(3)
+
+
+def test_a_child_forked_while_parent_threads_wait_in_handles_can_use_them(segment):
+    quiet = shmbus.Topic(segment, capacity=2)
+    waited_on = quiet.subscribe()
+    full_topic = shmbus.Topic(segment, capacity=2)
+    behind = full_topic.subscribe()
+    full_topic.publish(0)
+    full_topic.publish(1)
+    got = []
+    waiters = [threading.Thread(target=lambda: got.append(waited_on.recv(timeout=PEER_TIMEOUT))),
+               threading.Thread(target=lambda: full_topic.publish(2, timeout=PEER_TIMEOUT))]
+    for thread in waiters:
+        thread.start()
+    time.sleep(0.3)  # both threads now wait inside a call, each holding its handle's turn
+    child = multiprocessing.get_context("fork").Process(
+        target=_use_handles_a_parent_thread_waits_in, args=(waited_on, full_topic))
+    child.start()
+    child.join(PEER_TIMEOUT)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    quiet.publish("wake")
+    assert [behind.recv(timeout=PEER_TIMEOUT) for _ in range(3)] == [0, 1, 2]
+    for thread in waiters:
+        thread.join(PEER_TIMEOUT)
+    assert not hung and child.exitcode == 0
+    assert got == ["wake"]
 
 
 def test_threads_take_turns_on_one_subscriber(segment):
