@@ -390,7 +390,8 @@ std::string format_report(const Report& report) {
         << " rounds (min-max beside it). /floor and /ring: the median of each round's\n"
            "ratio to the one-line floor and the plain SPSC ring measured in the same round\n"
            "(round trips interleaved with the row's); /pipe and /DRAM memcpy: the row's median\n"
-           "over pipe(2)'s or memcpy's median.\n";
+           "over pipe(2)'s or memcpy's median, except the block rows' round trips, which are\n"
+           "interleaved with pipe(2)'s too and divided by them round by round.\n";
     for (std::size_t size : report.sizes)
         out << "\n" << latency_table(report, size);
     for (std::size_t size : report.sizes)

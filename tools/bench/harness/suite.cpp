@@ -89,18 +89,35 @@ Measurement throughput_round(const Mechanism& mechanism, std::size_t size, const
                 *channel, {size, kUnbounded, pin, budget.throughput_time, budget.warmup_messages})};
 }
 
-/// One latency round of a channel row: the floor, the ring and the row's channel measured
-/// together, their round trips interleaved between the same two processes.
+/// Whether a row's round trips are also paired with pipe(2)'s: the blocking ones, which issue
+/// 13 holds to pipe(2)'s round trip.
+bool paired_with_pipe(const Mechanism& mechanism) {
+    return mechanism.key.ends_with(".block");
+}
+
+/// One latency round of a channel row: the floor, the ring (and, for a blocking row, pipe(2))
+/// and the row's channel measured together, their round trips interleaved between the same two
+/// processes.
 RoundResult interleaved_latency_round(const Mechanism& mechanism, std::size_t size,
                                       const Budget& budget, bool pin) {
-    const auto floor = find_mechanism(kFloorKey).open(size);
-    const auto ring = find_mechanism(kRingKey).open(size);
-    const auto channel = mechanism.open(size);
-    const std::vector<LatencySummary> summaries =
-        measure_latency_interleaved({floor.get(), ring.get(), channel.get()},
-                                    {size, budget.round_trips, budget.warmup_trips, pin,
-                                     3 * budget.latency_time, size >= kLarge / 4 ? 64u : 512u});
-    return {{summaries[2], {}}, {{kFloorKey, {summaries[0], {}}}, {kRingKey, {summaries[1], {}}}}};
+    std::vector<const char*> keys{kFloorKey, kRingKey};
+    if (paired_with_pipe(mechanism))
+        keys.push_back(kPipeKey);
+    std::vector<std::unique_ptr<Channel>> opened;
+    for (const char* key : keys)
+        opened.push_back(find_mechanism(key).open(size));
+    opened.push_back(mechanism.open(size));
+    std::vector<Channel*> channels;
+    for (const auto& channel : opened)
+        channels.push_back(channel.get());
+    const std::uint64_t chunk = size >= kLarge / 4 ? 64U : 512U;
+    const std::vector<LatencySummary> summaries = measure_latency_interleaved(
+        channels, {size, budget.round_trips, budget.warmup_trips, pin,
+                   static_cast<int>(channels.size()) * budget.latency_time, chunk});
+    RoundResult result{{summaries.back(), {}}, {}};
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        result.paired.emplace_back(keys[i], Measurement{summaries[i], {}});
+    return result;
 }
 
 /// The floor (latency only) and the ring, measured on their own before the row in each round.
