@@ -284,10 +284,17 @@ private:
 
     // The ring's data starts on a cache line and a Pipe's capacity is a power of two of at
     // least a line (pipe_core.cpp), so a word at a multiple of 8 is aligned and never crosses
-    // the end.
+    // the end. Positions only ever move by multiples of 8; another one was forged, and its word
+    // could reach past the ring's last byte.
     std::atomic_ref<std::uint64_t> word(std::uint64_t pos) const {
+        if (pos % sizeof(std::uint64_t) != 0) [[unlikely]]
+            throw_misaligned(pos);
         return std::atomic_ref<std::uint64_t>(
             *std::launder(reinterpret_cast<std::uint64_t*>(m_data + (pos & m_mask))));
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_misaligned(std::uint64_t pos) {
+        throw CorruptSegment("spsc ring: a word at position " + std::to_string(pos) +
+                             ", not a multiple of 8");
     }
 
     void consume(std::size_t count) {

@@ -3,12 +3,13 @@
 // header word committed in band, whole or streamed. Messages of every length up to a few lines
 // wrap the ring whole; a big message that does not fit at once streams and still arrives, or
 // is borrowed, whole; a forged header word (unknown kind, a whole frame longer than the ring, a
-// padding frame that runs past the written bytes) is CorruptSegment, never a read outside the
-// ring.
+// padding frame that runs past the written bytes) or a forged position off the 8-byte grid is
+// CorruptSegment, never a read or write outside the ring.
 #include "messaging/pipe_state.hpp"
 #include "segment/mapping.hpp"
 #include "support/harness.hpp"
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -34,22 +35,30 @@ std::vector<std::byte> pattern(std::size_t length, unsigned seed) {
     return bytes;
 }
 
-// The header word `ahead` bytes past the read position of the ring that end 0 of the named
-// one-way pipe reads.
-std::uint64_t* next_header(const Segment& segment, const std::string& name,
-                           std::uint64_t ahead = 0) {
+// The ring that end 0 of the named one-way pipe reads: its header, its data after it.
+char* ring_of(const Segment& segment, const std::string& name) {
     for (const ObjectInfo& info : segment.objects()) {
         if (info.name != name)
             continue;
         char* state = detail::mapping_of(segment).base() + info.offset;
         const auto& pipe = *reinterpret_cast<const detail::PipeState*>(state);
-        char* ring = state + pipe.channels[0].ring_offset;
-        const auto& header = *reinterpret_cast<const detail::SpscRingHeader*>(ring);
-        const std::uint64_t read = header.read_pos.load() + ahead;
-        return reinterpret_cast<std::uint64_t*>(ring + sizeof(detail::SpscRingHeader) +
-                                                (read & (header.capacity - 1)));
+        return state + pipe.channels[0].ring_offset;
     }
     throw std::runtime_error("no object " + name);
+}
+
+detail::SpscRingHeader& ring_header(const Segment& segment, const std::string& name) {
+    return *reinterpret_cast<detail::SpscRingHeader*>(ring_of(segment, name));
+}
+
+// The header word `ahead` bytes past the read position of that ring.
+std::uint64_t* next_header(const Segment& segment, const std::string& name,
+                           std::uint64_t ahead = 0) {
+    char* ring = ring_of(segment, name);
+    const auto& header = *reinterpret_cast<const detail::SpscRingHeader*>(ring);
+    const std::uint64_t read = header.read_pos.load() + ahead;
+    return reinterpret_cast<std::uint64_t*>(ring + sizeof(detail::SpscRingHeader) +
+                                            (read & (header.capacity - 1)));
 }
 
 } // namespace
@@ -115,4 +124,24 @@ TEST(PipeFrames, a_padding_frame_past_the_written_bytes_is_corrupt_segment) {
     writer.send_bytes(pattern(40, 5));
     *next_header(*segment, "frames") = detail::frame_header(detail::FrameKind::padding, 512);
     EXPECT_THROW((void)reader.recv_bytes(), CorruptSegment);
+}
+
+// Frames keep positions at multiples of 8, so a header word never crosses the ring's end. A
+// forged position 4 bytes short of it would put one there, half past the ring: the reader
+// refused nothing and read it (UBSan: a misaligned load, found by the corruption test); both
+// sides now refuse it, and the 8 bytes after the ring's data stay as they were.
+TEST(PipeFrames, a_position_off_the_8_byte_grid_is_corrupt_segment_on_both_sides) {
+    ScopedSegment segment;
+    auto [reader, writer] = Pipe(*segment, "frames", false, PipeOptions{.capacity_bytes = 1024});
+    detail::SpscRingHeader& header = ring_header(*segment, "frames");
+    const std::uint64_t forged = 3 * header.capacity - 4;
+    header.write_pos.store(forged);
+    header.read_pos.store(forged);
+    const char* past_end =
+        ring_of(*segment, "frames") + sizeof(detail::SpscRingHeader) + header.capacity;
+    std::array<char, 8> after{};
+    std::memcpy(after.data(), past_end, after.size());
+    EXPECT_THROW(writer.send_bytes(pattern(16, 6)), CorruptSegment);
+    EXPECT_THROW((void)reader.try_poll(), CorruptSegment);
+    EXPECT_EQ(std::memcmp(after.data(), past_end, after.size()), 0);
 }
