@@ -5,11 +5,13 @@
 #include "common.hpp"
 #include "messages.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <pybind11/stl.h>
 #include <shmbus/errors.hpp>
 #include <shmbus/msgpack_codec.hpp>
@@ -31,13 +33,30 @@ using MsgpackBorrowed = Borrowed<MsgpackBytes, MsgpackCodec>;
 constexpr const char* kFull = "topic is full: a subscriber is behind";
 constexpr const char* kEmpty = "no message on the topic";
 
+/// Forks this process has made its way through: whether a handle is still in the process that
+/// made it, without getpid()'s syscall on every call.
+std::atomic<unsigned> g_forks_passed{0};
+
+unsigned forks_passed() {
+    static const bool counting = [] {
+        pthread_atfork(nullptr, nullptr, [] {
+            // relaxed is enough: the child runs this before it has any other thread.
+            g_forks_passed.fetch_add(1, std::memory_order_relaxed);
+        });
+        return true;
+    }();
+    (void)counting;
+    // relaxed is enough: only the atfork child handler writes it, in this thread's own past.
+    return g_forks_passed.load(std::memory_order_relaxed);
+}
+
 /// A C++ Publisher or Subscriber is one thread's at a time, and a blocking call lets other
 /// Python threads run: each Python handle takes its turn first, waiting for it with the GIL
 /// released and Ctrl-C honoured.
 class Turns {
 public:
     std::unique_lock<std::timed_mutex> take() {
-        if (m_made_in != getpid())
+        if (m_made_after != forks_passed())
             start_afresh();
         std::unique_lock turn(*m_mutex, std::try_to_lock);
         if (!turn.owns_lock())
@@ -52,10 +71,10 @@ private:
     void start_afresh() {
         (void)m_mutex.release();
         m_mutex = std::make_unique<std::timed_mutex>();
-        m_made_in = getpid();
+        m_made_after = forks_passed();
     }
 
-    pid_t m_made_in = getpid();
+    unsigned m_made_after = forks_passed();
     std::unique_ptr<std::timed_mutex> m_mutex = std::make_unique<std::timed_mutex>();
 };
 
