@@ -11,13 +11,6 @@
 namespace shmbus::detail {
 namespace {
 
-// Bumped in the child of every fork: only the forking thread lives on there, with a new tid,
-// and its cached identity must be read again.
-std::atomic<std::uint32_t> g_fork_generation{1};
-// The process's owner word once computed; kNoOwner again in the child of a fork. Pipes
-// record their sender and receiver on every message, so this must cost one load.
-std::atomic<OwnerId> g_process_owner{kNoOwner};
-
 void register_fork_handler() {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -36,30 +29,26 @@ OwnerId read_owner(std::int32_t tid) {
 
 } // namespace
 
-OwnerId this_thread_owner() {
-    thread_local std::uint32_t generation = 0;
-    thread_local OwnerId owner = kNoOwner;
-    // relaxed is enough: the generation only changes in a single-threaded fork child.
+std::atomic<std::uint32_t> g_fork_generation{1};
+
+OwnerId refresh_thread_owner() {
+    register_fork_handler();
+    // relaxed is enough: the generation only changes in a single-threaded fork child, after
+    // the handler is registered.
     const std::uint32_t now = g_fork_generation.load(std::memory_order_relaxed);
-    if (generation != now) {
-        register_fork_handler();
-        owner = read_owner(static_cast<std::int32_t>(::gettid()));
-        generation = now;
-    }
-    return owner;
+    t_thread_owner = {now, read_owner(static_cast<std::int32_t>(::gettid()))};
+    return t_thread_owner.owner;
 }
 
-OwnerId this_process_owner() {
+std::atomic<OwnerId> g_process_owner{kNoOwner};
+
+OwnerId refresh_process_owner() {
+    // Registered before the word is cached, so that a later fork clears it.
+    register_fork_handler();
+    const ProcessIdentity& self = self_identity();
+    const OwnerId owner = make_owner(self.pid, self.start_time);
     // relaxed is enough: every thread that computes the word computes the same value.
-    OwnerId owner = g_process_owner.load(std::memory_order_relaxed);
-    if (owner == kNoOwner) {
-        // Registered before the word is cached, so that a later fork clears it.
-        register_fork_handler();
-        const ProcessIdentity& self = self_identity();
-        owner = make_owner(self.pid, self.start_time);
-        // relaxed is enough: as for the load.
-        g_process_owner.store(owner, std::memory_order_relaxed);
-    }
+    g_process_owner.store(owner, std::memory_order_relaxed);
     return owner;
 }
 
