@@ -175,9 +175,13 @@ bool QueueCore::adopt_taken(std::uint64_t tag, FrameSink sink) {
     return true;
 }
 
+// One try before the wait's machinery is set up: most puts find room.
 bool QueueCore::put(std::span<const std::byte> first, std::span<const std::byte> second,
                     Deadline deadline) {
-    return put_with_tag(first, second, 0, deadline);
+    const QueueStatus status = try_put(first, second, 0);
+    if (status == QueueStatus::closed)
+        throw_closed("put on a");
+    return status == QueueStatus::ok || put_with_tag(first, second, 0, deadline);
 }
 
 bool QueueCore::put_with_tag(std::span<const std::byte> first, std::span<const std::byte> second,
@@ -198,8 +202,11 @@ bool QueueCore::get(ByteBuffer& out, Deadline deadline) {
     return get(sink_into(out), deadline);
 }
 
+// One try before the wait's machinery is set up, as for put.
 bool QueueCore::get(FrameSink sink, Deadline deadline) {
-    QueueStatus status = QueueStatus::empty;
+    QueueStatus status = try_get(sink);
+    if (status == QueueStatus::ok)
+        return true;
     const auto try_once = [&] {
         status = try_get(sink);
         return status != QueueStatus::empty;

@@ -60,11 +60,16 @@ inline bool finish_outstanding_task(QueueState& state) {
     return true;
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_too_large(const QueueState& state,
+                                                                   std::size_t size) {
+    throw MessageTooLarge("a message of " + std::to_string(size) +
+                          " bytes exceeds this queue's max_message_size of " +
+                          std::to_string(state.max_message_size));
+}
+
 inline void check_message_size(const QueueState& state, std::size_t size) {
-    if (size > state.max_message_size)
-        throw MessageTooLarge("a message of " + std::to_string(size) +
-                              " bytes exceeds this queue's max_message_size of " +
-                              std::to_string(state.max_message_size));
+    if (size > state.max_message_size) [[unlikely]]
+        throw_too_large(state, size);
 }
 
 inline QueueStatus to_status(RingStatus status) {

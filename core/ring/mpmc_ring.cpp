@@ -94,8 +94,9 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
     // relaxed is enough: the CAS below validates the snapshot.
     pos = m_header->tail.load(std::memory_order_relaxed);
     for (;;) {
-        // Ask for the lines this put writes, for writing, before the walk reads another: their
-        // transfers then overlap the walk's instead of following the claim.
+        // Ask for the lines this put writes before the walk reads another: their transfers then
+        // overlap the walk's instead of following the claim. (g++ emits a read prefetch here; a
+        // PREFETCHW measured no better: docs/design/rings.md.)
         __builtin_prefetch(&slot(pos), 1);
         __builtin_prefetch(m_data + (pos & m_mask) * kSlotBytes, 1);
         const std::uint64_t to_end = slot_count() - (pos & m_mask);
@@ -147,13 +148,27 @@ void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> first,
                            std::span<const std::byte> second, OwnerId writer) {
     const auto size = static_cast<std::uint32_t>(first.size() + second.size());
     const std::size_t at = (pos & m_mask) * kSlotBytes;
-    copy_in(at, first);
-    copy_in(at + first.size(), second);
+    if (size <= kSlotBytes) {
+        // One slot, which never wraps: the inline messages skip copy_in's arithmetic.
+        if (!first.empty())
+            std::memcpy(m_data + at, first.data(), first.size());
+        if (!second.empty())
+            std::memcpy(m_data + at + first.size(), second.data(), second.size());
+    } else {
+        copy_in(at, first);
+        copy_in(at + first.size(), second);
+    }
     // After the payload, so that this store and publish()'s follow each other on the control
     // line a waiting consumer polls: one transfer of it to us, not one before the copy and
     // another after. relaxed is enough: publish() (or, for recovery, the committed mark)
     // releases the whole frame.
     slot(pos).meta.store(frame_meta(size, writer), std::memory_order_relaxed);
+}
+
+void MpmcRing::throw_too_large(std::size_t size) const {
+    throw MessageTooLarge("a message of " + std::to_string(size) +
+                          " bytes does not fit in a ring of " + std::to_string(slot_count()) +
+                          " slots");
 }
 
 void MpmcRing::publish(std::uint64_t pos) {
@@ -165,10 +180,8 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
                              std::uint64_t tag) {
     const std::size_t size = first.size() + second.size();
     const std::uint64_t slots = slots_for(size);
-    if (size > kMaxFrameSize || slots > slot_count())
-        throw MessageTooLarge("a message of " + std::to_string(size) +
-                              " bytes does not fit in a ring of " + std::to_string(slot_count()) +
-                              " slots");
+    if (size > kMaxFrameSize || slots > slot_count()) [[unlikely]]
+        throw_too_large(size);
     // relaxed is enough: a fast refusal only; the seq_cst re-check after the claim decides.
     if (m_header->closed.load(std::memory_order_relaxed) != 0)
         return RingStatus::closed;

@@ -85,7 +85,9 @@
 #include "shmbus/detail/ring_claim.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -116,6 +118,21 @@ inline void count_message(std::atomic<std::uint64_t>& counter) {
 inline std::uint64_t frame_meta(std::uint32_t size_word, OwnerId writer) {
     return (std::uint64_t{static_cast<std::uint32_t>(owner_tid(writer))} << 32) | size_word;
 }
+
+/// A lease cache entry's index while its thread borrows shared leases in that ring.
+inline constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
+
+/// Which lease this thread owns in one ring it used lately (or kBorrowing: it borrows shared
+/// leases there until next_own_try); checked against the lease's owner before use, so an entry
+/// for a ring that was unmapped, or from before a fork, is just a miss.
+struct LeaseCacheEntry {
+    const void* ring = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t own_tries = 0;
+    std::chrono::steady_clock::time_point next_own_try{};
+};
+/// Inline, so that a put or get finds its lease without a call (MpmcRing::my_lease).
+inline constinit thread_local std::array<LeaseCacheEntry, 8> t_lease_cache{};
 
 /// The messages put and got through every lease of a ring whose header validate() accepted.
 /// @concurrent result may be stale.
@@ -232,7 +249,10 @@ private:
     class LeaseUse {
     public:
         LeaseUse(RingLease& lease, bool borrowed) : m_lease(lease), m_borrowed(borrowed) {}
-        ~LeaseUse();
+        ~LeaseUse() {
+            if (m_borrowed) [[unlikely]]
+                give_back();
+        }
         LeaseUse(const LeaseUse&) = delete;
         LeaseUse& operator=(const LeaseUse&) = delete;
         RingLease& operator*() const { return m_lease; }
@@ -240,6 +260,8 @@ private:
         bool shared() const { return m_borrowed; }
 
     private:
+        void give_back();
+
         RingLease& m_lease;
         bool m_borrowed;
     };
@@ -247,7 +269,21 @@ private:
     RingControl& slot(std::uint64_t pos) const {
         return m_control[control_index(pos & m_mask, m_slot_bits)];
     }
-    LeaseUse my_lease(OwnerId me);
+    /// This thread's lease: the one its cache names when that is still its own (two compares
+    /// and a load: the put and get paths), else find_lease.
+    LeaseUse my_lease(OwnerId me) {
+        for (const LeaseCacheEntry& entry : t_lease_cache) {
+            if (entry.ring != m_header)
+                continue;
+            // relaxed is enough: only this thread writes its own identity into a lease.
+            if (entry.index != kBorrowing &&
+                m_leases[entry.index].owner.load(std::memory_order_relaxed) == me) [[likely]]
+                return {m_leases[entry.index], false};
+            break;
+        }
+        return find_lease(me);
+    }
+    [[gnu::noinline]] LeaseUse find_lease(OwnerId me);
     RingLease* claim_free_lease(OwnerId me, std::uint32_t first, std::uint32_t count);
     RingLease* own_lease(OwnerId me);
     RingLease* borrow_lease(OwnerId me);
@@ -265,6 +301,8 @@ private:
                      std::span<const std::byte> second, OwnerId writer);
     FrameView frame_at(std::uint64_t pos, std::uint32_t size) const;
     void copy_in(std::size_t at, std::span<const std::byte> from);
+    /// MessageTooLarge for a frame of `size` bytes; out of line, off the put's path.
+    [[noreturn, gnu::cold, gnu::noinline]] void throw_too_large(std::size_t size) const;
     void take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t meta, FrameSink sink);
     void publish(std::uint64_t pos);
     void release_frame(std::uint64_t pos);

@@ -35,18 +35,6 @@ void wait_a_little(unsigned round) {
 // How often a borrower looks for an owned lease again (one may have been freed since).
 constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
 constexpr unsigned kSweepEvery = 50;
-constexpr std::uint32_t kBorrowing = ~std::uint32_t{0};
-
-// Which lease this thread owns in each ring it used lately (or kBorrowing: it borrows shared
-// leases there until next_own_try); checked against the lease's owner before use, so an entry
-// for a ring that was unmapped, or from before a fork, is just a miss.
-struct LeaseCacheEntry {
-    const void* ring = nullptr;
-    std::uint32_t index = 0;
-    std::uint32_t own_tries = 0;
-    Clock::time_point next_own_try{};
-};
-thread_local std::array<LeaseCacheEntry, 8> t_lease_cache;
 thread_local unsigned t_lease_victim = 0;
 
 void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
@@ -66,11 +54,9 @@ bool time_to_look_again(LeaseCacheEntry& entry) {
 
 } // namespace
 
-// ---- the fast path: this thread's cached lease ----------------------------------------
+// ---- this thread's cached lease (the hit is inline: MpmcRing::my_lease) ---------------
 
-MpmcRing::LeaseUse::~LeaseUse() {
-    if (!m_borrowed)
-        return;
+void MpmcRing::LeaseUse::give_back() {
     // A claim left in flight (an exception mid-way) keeps the lease: recovery undoes the claim
     // once this thread is dead and then frees the lease. relaxed is enough (both): our own stores.
     if (m_lease.put_pos.load(std::memory_order_relaxed) != kNoPosition ||
@@ -81,7 +67,7 @@ MpmcRing::LeaseUse::~LeaseUse() {
     m_lease.owner.store(kNoOwner, std::memory_order_release);
 }
 
-MpmcRing::LeaseUse MpmcRing::my_lease(OwnerId me) {
+MpmcRing::LeaseUse MpmcRing::find_lease(OwnerId me) {
     for (LeaseCacheEntry& entry : t_lease_cache) {
         if (entry.ring != m_header)
             continue;

@@ -142,20 +142,20 @@ public:
     }
     /// DecodeError when the frame was not one T.
     void check() const {
-        if (!m_error.empty())
-            throw DecodeError(m_error);
+        if (m_frame_size != sizeof(T)) [[unlikely]]
+            throw DecodeError(wrong_size(m_frame_size, sizeof(T)));
     }
 
 private:
     void consume(const FrameView& frame) {
-        if (frame.size() != sizeof(T))
-            m_error = wrong_size(frame.size(), sizeof(T));
-        else
+        m_frame_size = frame.size();
+        if (frame.size() == sizeof(T))
             frame.copy_to(0, std::addressof(m_item), sizeof(T));
     }
 
     T& m_item;
-    std::string m_error;
+    /// The consumed frame's size, kept instead of an error string on the path of every get.
+    std::size_t m_frame_size = sizeof(T);
 };
 
 /// Decodes one frame in place into an item, or records why it cannot (the frame is consumed
