@@ -3,6 +3,7 @@
 // reader's side is in pipe_reads.cpp, loans and borrows in pipe_loans.cpp.
 #include "shmbus/detail/pipe_core.hpp"
 
+#include "messaging/pipe_checks.hpp"
 #include "messaging/pipe_ends.hpp"
 #include "messaging/pipe_state.hpp"
 #include "messaging/pipe_wait.hpp"
@@ -115,20 +116,27 @@ PipeCore::PipeCore(ObjectRef object, int end, const WaitOptions& wait, int slot)
       m_hold(std::make_shared<PipeEndHold>(m_object, *m_state, m_end, slot)) {}
 
 bool PipeCore::closed() const {
-    // SYNC acquire: pairs with the seq_cst store in close_end().
-    return m_hold->released() || m_state->ends[m_end].closed.load(std::memory_order_acquire) != 0;
+    return end_closed();
 }
 
-void PipeCore::require_open() const {
-    if (closed())
-        throw Closed("operation on a closed connection");
+void PipeCore::throw_closed_end() const {
+    throw Closed("operation on a closed connection");
 }
 
-// The peer end was closed: no process holds it. Its data written before is visible afterwards:
-// the acquire pairs with the seq_cst closed store, which follows the holders' last writes.
-bool PipeCore::peer_gone() const {
-    // SYNC acquire: pairs with the seq_cst store in close_end().
-    return m_state->ends[1 - m_end].closed.load(std::memory_order_acquire) != 0;
+void PipeCore::throw_held(const std::shared_ptr<SpscRing>& ring) const {
+    throw UsageError(ring == m_send_ring
+                         ? "this end holds a loan: publish or drop it before sending"
+                         : "this end holds a borrowed message: release it before receiving");
+}
+
+void PipeCore::throw_peer_gone() const {
+    throw Closed("the other end of the pipe is closed");
+}
+
+void PipeCore::throw_too_large(std::size_t size) const {
+    throw MessageTooLarge("a message of " + std::to_string(size) +
+                          " bytes exceeds this pipe's max_message_size of " +
+                          std::to_string(max_message_size()));
 }
 
 // Waits until `frame` bytes fit in the send ring (as many as the ring holds, for a bigger
@@ -142,7 +150,7 @@ bool PipeCore::await_room(std::size_t frame, Deadline deadline) {
         true, [&] { return fits() || peer_gone() || closed(); }, deadline);
     require_open();
     if (peer_gone())
-        throw Closed("the other end of the pipe is closed");
+        throw_peer_gone();
     if (fits())
         return true;
     if (ended)
@@ -155,12 +163,10 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
         throw UsageError("send on the receive-only end of a one-way pipe");
     require_open();
     require_not_held(m_send_ring);
-    if (message.size() > max_message_size())
-        throw MessageTooLarge("a message of " + std::to_string(message.size()) +
-                              " bytes exceeds this pipe's max_message_size of " +
-                              std::to_string(max_message_size()));
-    if (peer_gone())
-        throw Closed("the other end of the pipe is closed");
+    if (message.size() > max_message_size()) [[unlikely]]
+        throw_too_large(message.size());
+    if (peer_gone()) [[unlikely]]
+        throw_peer_gone();
     record_user(m_state->ends[m_end].sender);
     // The frame and the next frame's header word, which the commit clears.
     const std::uint64_t needed = frame_bytes(message.size()) + kHeaderBytes;

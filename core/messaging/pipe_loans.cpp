@@ -4,6 +4,7 @@
 // position is not there already; the writer fills the payload in place and publishes the
 // frame, then the padding before it, by committing their header words. A borrow waits for a
 // whole frame and leaves the read position on it until released.
+#include "messaging/pipe_checks.hpp"
 #include "messaging/pipe_state.hpp"
 #include "ring/spsc_ring.hpp"
 #include "shmbus/detail/pipe_core.hpp"
@@ -34,13 +35,6 @@ std::uint64_t loan_payload_at(std::uint64_t pos, std::size_t size, std::uint64_t
 
 } // namespace
 
-void PipeCore::require_not_held(const std::shared_ptr<SpscRing>& ring) const {
-    if (ring && ring->held())
-        throw UsageError(ring == m_send_ring
-                             ? "this end holds a loan: publish or drop it before sending"
-                             : "this end holds a borrowed message: release it before receiving");
-}
-
 bool PipeCore::loan(std::size_t size, PipeClaim& claim, Deadline deadline) {
     if (!m_send_ring)
         throw UsageError("loan on the receive-only end of a one-way pipe");
@@ -52,7 +46,7 @@ bool PipeCore::loan(std::size_t size, PipeClaim& claim, Deadline deadline) {
             "a loan of " + std::to_string(size) + " bytes exceeds this pipe's " +
             (size > max_message_size() ? "max_message_size" : "half ring less 128 bytes"));
     if (peer_gone())
-        throw Closed("the other end of the pipe is closed");
+        throw_peer_gone();
     const std::uint64_t pos = ring.write_position();
     const std::uint64_t payload = loan_payload_at(pos, size, ring.capacity());
     // The frame and the next frame's header word, which the commit clears.

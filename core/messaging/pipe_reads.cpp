@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // PipeCore's reader side: finding a frame's header word committed in band, reading a whole
 // frame at once or a streamed one piece by piece (the frame format is in pipe_state.hpp).
+#include "messaging/pipe_checks.hpp"
 #include "messaging/pipe_state.hpp"
 #include "messaging/pipe_wait.hpp"
 #include "ring/spsc_ring.hpp"
@@ -50,30 +51,47 @@ std::uint64_t PipeCore::ready_header() {
     }
 }
 
-// Waits until a frame's header word is committed and returns it, without consuming it.
-// EndOfStream when the stream ended first, Timeout when the deadline passed. A frame already
-// there costs one load and no wait.
-std::uint64_t PipeCore::await_header(Deadline deadline) {
-    std::uint64_t header = ready_header();
-    if (header == 0) {
-        if (!header_or_end(deadline))
-            throw Timeout("no message");
-        header = ready_header();
-        if (header == 0)
-            throw EndOfStream("the other end of the pipe is closed (or its process died) and "
-                              "the pipe is drained");
-    }
+// Why `header`, at the read position, is not a frame this pipe can take. Out of line, so that
+// building the message costs await_header nothing.
+[[noreturn, gnu::cold, gnu::noinline]] void
+throw_bad_header(std::uint64_t header, std::size_t max_message, std::uint64_t capacity) {
     const FrameKind kind = frame_kind(header);
     const std::uint32_t length = frame_length(header);
     if (kind != FrameKind::whole && kind != FrameKind::streamed)
         throw CorruptSegment("pipe: a frame header of unknown kind " +
                              std::to_string(static_cast<std::uint32_t>(kind)));
-    if (length > max_message_size())
+    if (length > max_message)
         throw CorruptSegment("pipe: a frame announces " + std::to_string(length) +
                              " bytes, more than max_message_size");
-    if (kind == FrameKind::whole && frame_bytes(length) + kHeaderBytes > m_recv_ring->capacity())
-        throw CorruptSegment("pipe: a frame of " + std::to_string(length) +
-                             " bytes announced whole is bigger than the ring");
+    throw CorruptSegment("pipe: a frame of " + std::to_string(length) + " bytes announced whole (" +
+                         std::to_string(frame_bytes(length)) + " on the ring) is bigger than " +
+                         "the ring of " + std::to_string(capacity));
+}
+
+// Waits until a frame's header word is committed and returns it, without consuming it.
+// EndOfStream when the stream ended first, Timeout when the deadline passed. A frame already
+// there costs one load and no wait.
+std::uint64_t PipeCore::await_header(Deadline deadline) {
+    std::uint64_t header = ready_header();
+    if (header == 0)
+        header = wait_for_header(deadline);
+    const FrameKind kind = frame_kind(header);
+    const std::uint32_t length = frame_length(header);
+    if ((kind != FrameKind::whole && kind != FrameKind::streamed) || length > max_message_size() ||
+        (kind == FrameKind::whole && frame_bytes(length) + kHeaderBytes > m_recv_ring->capacity()))
+        [[unlikely]]
+        throw_bad_header(header, max_message_size(), m_recv_ring->capacity());
+    return header;
+}
+
+// await_header's wait, apart from its common path.
+std::uint64_t PipeCore::wait_for_header(Deadline deadline) {
+    if (!header_or_end(deadline))
+        throw Timeout("no message");
+    const std::uint64_t header = ready_header();
+    if (header == 0)
+        throw EndOfStream("the other end of the pipe is closed (or its process died) and "
+                          "the pipe is drained");
     return header;
 }
 
@@ -151,14 +169,17 @@ std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
     record_user(m_state->ends[m_end].receiver);
     const std::uint64_t header = await_header(Deadline::never());
     const std::uint32_t length = frame_length(header);
-    if (length > buffer.size()) {
-        // As Python: the message is consumed and handed over in the exception.
-        std::vector<std::byte> message(length);
-        read_payload(message.data(), header);
-        throw BufferTooShort(std::move(message), buffer.size());
-    }
+    if (length > buffer.size()) [[unlikely]]
+        throw_too_short(header, buffer.size());
     read_payload(buffer.data(), header);
     return length;
+}
+
+// As Python: the message is consumed and handed over in the exception.
+void PipeCore::throw_too_short(std::uint64_t header, std::size_t buffer_size) {
+    std::vector<std::byte> message(frame_length(header));
+    read_payload(message.data(), header);
+    throw BufferTooShort(std::move(message), buffer_size);
 }
 
 bool PipeCore::poll(Deadline deadline) {

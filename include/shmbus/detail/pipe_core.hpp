@@ -104,15 +104,24 @@ private:
     bool header_ready() const;
     bool header_or_end(Deadline deadline);
     std::uint64_t await_header(Deadline deadline);
+    [[gnu::noinline]] std::uint64_t wait_for_header(Deadline deadline);
     std::uint64_t ready_header();
     void await_frame(std::size_t bytes);
+    // The checks of every send and recv: inline in core/messaging/pipe_checks.hpp.
+    bool end_closed() const;
+    void require_open() const;
+    bool peer_gone() const;
     void require_not_held(const std::shared_ptr<SpscRing>& ring) const;
+    [[noreturn]] void throw_closed_end() const;
+    [[noreturn]] void throw_held(const std::shared_ptr<SpscRing>& ring) const;
+    [[noreturn]] void throw_peer_gone() const;
+    [[noreturn]] void throw_too_large(std::size_t size) const;
+    [[noreturn, gnu::cold, gnu::noinline]] void throw_too_short(std::uint64_t header,
+                                                                std::size_t buffer_size);
     void read_payload(std::byte* to, std::uint64_t header);
     void read_streamed(std::byte* to, std::size_t length);
     void write_whole(std::span<const std::byte> message);
     void write_streamed(std::span<const std::byte> message);
-    bool peer_gone() const;
-    void require_open() const;
     bool fence_free() const { return m_fence_free; }
 
     ObjectRef m_object;
