@@ -7,6 +7,8 @@
 # "Below" means by more than the latency histogram's resolution, 1/32 of the value
 # (tools/bench/harness/histogram.hpp): an exchange that is the floor's own (the plain ring's at
 # 8 B, sequence word and payload in one line) lands in the floor's bucket or the next one down.
+# The bench itself measures such a latency round again, up to 3 times (until_floor_holds in
+# tools/bench/harness/rounds.cpp); each run's line says how many it repeated.
 #   check-floor.sh [RUNS] [SHMBUS]        SHMBUS: the CLI (default build/tools/shmbus/shmbus)
 #   BENCH_ARGS="--sizes 64" check-floor.sh 3
 set -euo pipefail
@@ -51,9 +53,11 @@ for run in range(1, runs + 1):
                                 f"{rate / 1e6:.0f} MB/s > memcpy in cache "
                                 f"{ceiling[row['size']] / 1e6:.0f} MB/s")
     failed = [r for r in doc["latency"] + doc["throughput"] if "failed" in r.get("note", "")]
+    again = next((int(note.split()[0]) for note in doc.get("notes", [])
+                  if "measured again" in note), 0)
     print(f"run {run}: {rounds} rounds checked, {len(problems)} below the floor or above the "
-          f"ceiling, {len(failed)} failed rows; load {doc['load_average']['before'].split()[0]}"
-          f" -> {doc['load_average']['after'].split()[0]}")
+          f"ceiling, {len(failed)} failed rows, {again} round(s) measured again; load "
+          f"{doc['load_average']['before'].split()[0]} -> {doc['load_average']['after'].split()[0]}")
     for problem in problems:
         print(f"  {problem}")
     found += len(problems) + len(failed)

@@ -30,7 +30,39 @@ std::vector<double> paired_ratios(const Row& row, const std::vector<Measurement>
     return ratios;
 }
 
+constexpr int kRoundTries = 3;
+
+/// Whether a round trip p50 of the round lies below the floor's beyond the resolution of the
+/// histogram (1/32 of a value): the plain ring's 8 B exchange is the floor's own and may land a
+/// bucket lower.
+bool beats_the_floor(const RoundResult& round, const std::string& floor_key) {
+    const auto floor = std::find_if(round.paired.begin(), round.paired.end(),
+                                    [&](const auto& paired) { return paired.first == floor_key; });
+    if (floor == round.paired.end() || !floor->second.latency)
+        return false;
+    const double bound =
+        static_cast<double>(floor->second.latency->p50) / (1.0 + 1.0 / Histogram::kSubBuckets);
+    const auto below = [&](const Measurement& measurement) {
+        return measurement.latency && static_cast<double>(measurement.latency->p50) < bound;
+    };
+    return below(round.own) ||
+           std::any_of(round.paired.begin(), round.paired.end(),
+                       [&](const auto& paired) { return below(paired.second); });
+}
+
 } // namespace
+
+std::function<RoundResult()> until_floor_holds(std::function<RoundResult()> round,
+                                               std::string floor_key, int& repeated) {
+    return [round = std::move(round), floor_key = std::move(floor_key), &repeated] {
+        RoundResult result = round();
+        for (int tries = 1; tries < kRoundTries && beats_the_floor(result, floor_key); ++tries) {
+            ++repeated;
+            result = round();
+        }
+        return result;
+    };
+}
 
 double figure_of(const Measurement& measurement, Figure figure) {
     if (figure == Figure::rate)

@@ -191,6 +191,14 @@ struct Baseline {
 std::function<RoundResult()> after_baselines(std::function<Measurement()> measure,
                                              std::vector<Baseline> baselines);
 
+/// `round`, measured again (up to 3 times in all) while its own or a paired round trip's p50
+/// lies below the paired baseline `floor_key`'s by more than the histogram's resolution: no
+/// channel beats one cache line each way, so such a round measured the VM's placement changing
+/// within it (a p50 of round trips that straddle the change falls in either mode). Each repeat
+/// adds one to `repeated`.
+std::function<RoundResult()> until_floor_holds(std::function<RoundResult()> round,
+                                               std::string floor_key, int& repeated);
+
 /// The baseline `key`'s row at (metric, size), pooled from every row's paired measurements
 /// of it (with the other baselines measured in the same rounds as its own pairs).
 Row pooled_baseline(const std::vector<Row>& rows, const std::string& key, Metric metric,
