@@ -84,13 +84,23 @@ bool TopicPublisherCore::has_room(std::uint64_t position) {
 }
 
 void TopicPublisherCore::check_size(std::size_t size) const {
+    if (size > m_topic->state().max_message_size || m_loaned) [[unlikely]]
+        throw_unpublishable(size);
+}
+
+// Out of line: building the messages would weigh on every publish's code.
+void TopicPublisherCore::throw_unpublishable(std::size_t size) const {
     const TopicState& state = m_topic->state();
     if (size > state.max_message_size)
         throw MessageTooLarge("a message of " + std::to_string(size) +
                               " bytes exceeds this topic's max_message_size of " +
                               std::to_string(state.max_message_size));
-    if (m_loaned)
-        throw UsageError("this publisher holds a loan: publish or drop it first");
+    throw UsageError("this publisher holds a loan: publish or drop it first");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] static void throw_forged_next(std::uint64_t position) {
+    throw CorruptSegment("topic state: slot " + std::to_string(position) +
+                         " holds a later position than next");
 }
 
 std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
@@ -109,8 +119,7 @@ std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {
             // fresh load of next has moved on (docs/design/topics.md); a next that stays put is
             // a forged one, which would make this loop spin for good.
             if (state.next.load(std::memory_order_acquire) == position)
-                throw CorruptSegment("topic state: slot " + std::to_string(position) +
-                                     " holds a later position than next");
+                throw_forged_next(position);
             continue;
         }
         // The slot's previous message is still being written, or a slow subscriber holds it.
@@ -205,8 +214,10 @@ bool TopicPublisherCore::wait_for_room(Try try_once, Deadline deadline) {
 
 std::byte* TopicPublisherCore::loan(std::size_t size, Deadline deadline, std::uint64_t& position) {
     check_size(size);
-    std::byte* payload = nullptr;
-    wait_for_room([&] { return (payload = try_claim(position)) != nullptr; }, deadline);
+    // One try before the wait's machinery is set up: most loans find room.
+    std::byte* payload = try_claim(position);
+    if (payload == nullptr)
+        wait_for_room([&] { return (payload = try_claim(position)) != nullptr; }, deadline);
     m_loaned = payload != nullptr;
     return payload;
 }
@@ -223,7 +234,8 @@ void TopicPublisherCore::return_loan(std::uint64_t position) {
 
 bool TopicPublisherCore::publish(std::span<const std::byte> first,
                                  std::span<const std::byte> second, Deadline deadline) {
-    return wait_for_room([&] { return try_publish(first, second) == TopicStatus::ok; }, deadline);
+    const auto try_once = [&] { return try_publish(first, second) == TopicStatus::ok; };
+    return try_once() || wait_for_room(try_once, deadline);
 }
 
 } // namespace shmbus::detail

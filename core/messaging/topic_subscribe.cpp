@@ -136,9 +136,13 @@ TopicStatus TopicSubscriberCore::wait_for_message(Try try_once, Deadline deadlin
     return status;
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] static void throw_borrowing() {
+    throw UsageError("this subscriber holds a borrowed message: release it first");
+}
+
 TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint64_t& seen) {
-    if (m_borrowing)
-        throw UsageError("this subscriber holds a borrowed message: release it first");
+    if (m_borrowing) [[unlikely]]
+        throw_borrowing();
     const TopicLayout layout(m_topic->state());
     for (;;) {
         TopicSlotHeader& slot = layout.slot(m_cursor);
@@ -208,7 +212,11 @@ TopicStatus TopicSubscriberCore::try_borrow(std::span<const std::byte>& message)
     return TopicStatus::ok;
 }
 
+// One try before the wait's machinery is set up, as in recv.
 TopicStatus TopicSubscriberCore::borrow(std::span<const std::byte>& message, Deadline deadline) {
+    const TopicStatus status = try_borrow(message);
+    if (status != TopicStatus::empty)
+        return status;
     return wait_for_message([&] { return try_borrow(message); }, deadline);
 }
 
@@ -225,7 +233,11 @@ TopicStatus TopicSubscriberCore::release_borrow() {
     return consumed(intact);
 }
 
+// One try before the wait's machinery is set up: a subscriber that keeps up finds a message.
 TopicStatus TopicSubscriberCore::recv(FrameSink sink, Deadline deadline) {
+    const TopicStatus status = try_recv(sink);
+    if (status != TopicStatus::empty)
+        return status;
     return wait_for_message([&] { return try_recv(sink); }, deadline);
 }
 

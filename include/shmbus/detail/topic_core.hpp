@@ -104,6 +104,7 @@ public:
 
 private:
     void check_size(std::size_t size) const;
+    [[noreturn, gnu::cold, gnu::noinline]] void throw_unpublishable(std::size_t size) const;
     bool has_room(std::uint64_t position);
     std::byte* try_claim(std::uint64_t& position);
     /// Whether a subscriber may read the slot just claimed while we write it: then it gets the
