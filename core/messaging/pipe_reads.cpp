@@ -51,6 +51,8 @@ std::uint64_t PipeCore::ready_header() {
     }
 }
 
+namespace {
+
 // Why `header`, at the read position, is not a frame this pipe can take. Out of line, so that
 // building the message costs await_header nothing.
 [[noreturn, gnu::cold, gnu::noinline]] void
@@ -67,6 +69,8 @@ throw_bad_header(std::uint64_t header, std::size_t max_message, std::uint64_t ca
                          std::to_string(frame_bytes(length)) + " on the ring) is bigger than " +
                          "the ring of " + std::to_string(capacity));
 }
+
+} // namespace
 
 // Waits until a frame's header word is committed and returns it, without consuming it.
 // EndOfStream when the stream ended first, Timeout when the deadline passed. A frame already

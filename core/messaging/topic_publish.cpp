@@ -45,6 +45,11 @@ std::uint64_t slowest_cursor(const TopicLayout& layout) {
     return slowest;
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] void throw_forged_next(std::uint64_t position) {
+    throw CorruptSegment("topic state: slot " + std::to_string(position) +
+                         " holds a later position than next");
+}
+
 } // namespace
 
 TopicPublisherCore::TopicPublisherCore(std::shared_ptr<TopicCore> topic)
@@ -96,11 +101,6 @@ void TopicPublisherCore::throw_unpublishable(std::size_t size) const {
                               " bytes exceeds this topic's max_message_size of " +
                               std::to_string(state.max_message_size));
     throw UsageError("this publisher holds a loan: publish or drop it first");
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] static void throw_forged_next(std::uint64_t position) {
-    throw CorruptSegment("topic state: slot " + std::to_string(position) +
-                         " holds a later position than next");
 }
 
 std::byte* TopicPublisherCore::try_claim(std::uint64_t& claimed) {

@@ -38,6 +38,10 @@ bool blocks(const TopicState& state) {
     return state.policy == static_cast<std::uint32_t>(TopicPolicy::block);
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] void throw_borrowing() {
+    throw UsageError("this subscriber holds a borrowed message: release it first");
+}
+
 } // namespace
 
 TopicSubscriberCore::TopicSubscriberCore(std::shared_ptr<TopicCore> topic)
@@ -134,10 +138,6 @@ TopicStatus TopicSubscriberCore::wait_for_message(Try try_once, Deadline deadlin
                     }),
         BarrierWakers{topic.fence_free()});
     return status;
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] static void throw_borrowing() {
-    throw UsageError("this subscriber holds a borrowed message: release it first");
 }
 
 TopicStatus TopicSubscriberCore::find_message(TopicSlotHeader*& found, std::uint64_t& seen) {
