@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <iostream>
 #include <sstream>
 #include <sys/wait.h>
@@ -48,6 +49,10 @@ Child::Child(const std::function<void()>& body, std::chrono::seconds watchdog) {
     int code = 0;
     try {
         body();
+        // A failed EXPECT or ASSERT in the body is recorded in this process only: it must
+        // reach the parent through the exit code.
+        if (::testing::Test::HasFailure())
+            code = 1;
     } catch (const std::exception& e) {
         std::cerr << "child " << getpid() << ": " << e.what() << std::endl;
         code = 1;

@@ -53,7 +53,8 @@ private:
 };
 
 /// A forked child that runs `body`. Its exit code is 0 when body returns and 1 when it throws
-/// (what() goes to stderr). A watchdog alarm kills a child that hangs. The destructor kills
+/// (what() goes to stderr) or an EXPECT or ASSERT in it failed. A watchdog alarm kills a child
+/// that hangs. The destructor kills
 /// and reaps a child that was not waited for.
 class Child {
 public:
