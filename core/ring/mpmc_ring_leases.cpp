@@ -37,8 +37,15 @@ constexpr auto kOwnRetryPeriod = std::chrono::milliseconds(100);
 constexpr unsigned kSweepEvery = 50;
 thread_local unsigned t_lease_victim = 0;
 
-void remember_lease(const void* ring, std::uint32_t index, Clock::time_point next_own_try = {}) {
-    t_lease_cache[t_lease_victim++ % t_lease_cache.size()] = {ring, index, 0, next_own_try};
+// Into `stale`, the ring's entry that no longer names this thread's lease (one inherited
+// through fork, or of a thread that died in the lease's place), else into the next victim: one
+// entry per ring, or my_lease would keep stopping at the stale one and read another thread's
+// lease line on every put and get.
+void remember_lease(LeaseCacheEntry* stale, const void* ring, std::uint32_t index,
+                    Clock::time_point next_own_try = {}) {
+    LeaseCacheEntry& entry =
+        stale != nullptr ? *stale : t_lease_cache[t_lease_victim++ % t_lease_cache.size()];
+    entry = {ring, index, 0, next_own_try};
 }
 
 // A borrower looks for a free owned lease every kOwnRetryPeriod, and every kSweepEvery-th time
@@ -68,6 +75,7 @@ void MpmcRing::LeaseUse::give_back() {
 }
 
 MpmcRing::LeaseUse MpmcRing::find_lease(OwnerId me) {
+    LeaseCacheEntry* stale = nullptr;
     for (LeaseCacheEntry& entry : t_lease_cache) {
         if (entry.ring != m_header)
             continue;
@@ -85,12 +93,13 @@ MpmcRing::LeaseUse MpmcRing::find_lease(OwnerId me) {
         // relaxed is enough: only this thread writes its own identity into a lease.
         if (m_leases[entry.index].owner.load(std::memory_order_relaxed) == me)
             return {m_leases[entry.index], false};
+        stale = &entry;
     }
     if (RingLease* lease = own_lease(me)) {
-        remember_lease(m_header, static_cast<std::uint32_t>(lease - m_leases));
+        remember_lease(stale, m_header, static_cast<std::uint32_t>(lease - m_leases));
         return {*lease, false};
     }
-    remember_lease(m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
+    remember_lease(stale, m_header, kBorrowing, Clock::now() + kOwnRetryPeriod);
     return {*borrow_lease(me), true};
 }
 
