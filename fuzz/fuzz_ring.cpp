@@ -5,6 +5,7 @@
 // a bounded number of times, a loan and a borrow among them. Attaching may give
 // CorruptSegment; the operations may give CorruptSegment or a status; nothing may crash,
 // over-read, or spin forever.
+#include "os/membarrier.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 
@@ -66,7 +67,7 @@ std::vector<std::byte> frame(std::size_t size, unsigned char fill) {
 RingImage& mpmc_image() {
     static RingImage image(MpmcRing::bytes_for(kSlots));
     static const bool filled = [] {
-        MpmcRing::init(image.data(), kSlots);
+        MpmcRing::init(image.data(), kSlots, heavy_barrier_ready()); // patched bias fields too
         MpmcRing ring(image.data(), image.size());
         ByteBuffer out;
         for (std::size_t size : {8, 64, 65, 300, 1000, 40})

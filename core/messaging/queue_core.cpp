@@ -3,6 +3,7 @@
 
 #include "messaging/queue_items.hpp"
 #include "messaging/queue_state.hpp"
+#include "os/membarrier.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "segment/state_ref.hpp"
 #include "shmbus/detail/checked_math.hpp"
@@ -65,7 +66,10 @@ void init_state(void* at, const QueueOptions& options, std::uint64_t slots, bool
     state->ring_bytes = MpmcRing::bytes_for(slots);
     // relaxed is enough: the object directory publishes the initialised state.
     state->free_items.store(static_cast<std::int64_t>(options.maxsize), std::memory_order_relaxed);
-    MpmcRing::init(static_cast<char*>(at) + sizeof(QueueState), slots);
+    // Biased sides need a heavy barrier from every parked waiter: worth it unless waiters park
+    // on every message (the block policy; the Pipe decides its fence-free wakers alike).
+    MpmcRing::init(static_cast<char*>(at) + sizeof(QueueState), slots,
+                   options.wait.policy != WaitPolicy::block && heavy_barrier_ready());
 }
 
 ObjectRef attach_queue(const Segment& segment, std::string_view name, const QueueOptions& options,
@@ -334,6 +338,7 @@ WaitTarget QueueCore::wait_target() {
     target.ready = [ring = m_ring] { return ring->get_ready(); };
     // Puts wake after their claim, without a fence: the getter's may_sleep (wait/notify.hpp).
     target.may_sleep = [ring = m_ring] { return ring->getter_may_sleep(); };
+    target.barrier_after_registering = m_ring->getter_needs_barrier();
     target.probe = [this] {
         recover_dead();
         return false;

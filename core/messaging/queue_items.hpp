@@ -88,7 +88,8 @@ inline QueueStatus to_status(RingStatus status) {
 
 // A put waits for a maxsize token or ring space (frame_size bytes), a get for a message. The
 // wakers are fence-free (wake_after_claim), so a registered waiter sleeps only when the claim
-// that will free what it waits for has not been made yet (wait/notify.hpp).
+// that will free what it waits for has not been made yet (wait/notify.hpp); while the other
+// side may be biased, it passes heavy_barrier() first.
 template <class Try>
 bool QueueCore::wait_until(std::optional<std::size_t> frame_size, Try try_once, Deadline deadline) {
     QueueState& state = *m_state;
@@ -111,7 +112,9 @@ bool QueueCore::wait_until(std::optional<std::size_t> frame_size, Try try_once, 
                                    recover_dead();
                                    return false;
                                }),
-                   claiming_wakers(may_sleep));
+                   claiming_wakers(may_sleep, [&] {
+                       return putting ? ring.putter_needs_barrier() : ring.getter_needs_barrier();
+                   }));
 }
 
 } // namespace shmbus::detail

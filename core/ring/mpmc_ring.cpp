@@ -7,6 +7,8 @@
 // about fill level and recovery in mpmc_ring_counters.cpp.
 #include "ring/mpmc_ring.hpp"
 
+#include "os/membarrier.hpp"
+#include "ring/side_bias.hpp"
 #include "shmbus/errors.hpp"
 
 #include <algorithm>
@@ -28,10 +30,10 @@ void MpmcRing::record_tag(RingLease& lease, std::uint64_t value) {
 
 // Moves reclaim over the previous lap's frames that consumers have released until it reaches
 // `end`: reached, or in_use when a frame before `end` is still in use (full); unreadable and
-// beyond are forged controls. `pos` is the caller's snapshot of tail. Each step reads one
-// frame's first slot: a frame's other slots are never read or written by the ring's protocol
-// (see "Reclaim" at the top of ring/mpmc_ring.hpp).
-MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end) {
+// beyond are forged controls. `pos` is the caller's snapshot of tail; `plain`: the caller's
+// bias window is open, no other producer moves reclaim. Each step reads one frame's first
+// slot, never its others (see "Reclaim" at the top of ring/mpmc_ring.hpp).
+MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end, bool plain) {
     // SYNC acquire: pairs with the CAS below in another producer's walk: the frames it walked
     // over were released, so their consumers' reads happen before our writes.
     std::uint64_t from = m_header->reclaim.load(std::memory_order_acquire);
@@ -56,6 +58,11 @@ MpmcRing::Walk MpmcRing::room_until(std::uint64_t pos, std::uint64_t end) {
         }
         if (to == from)
             return Walk::reached;
+        if (plain) {
+            // SYNC release: pairs with the acquire loads of reclaim, as the CAS below.
+            m_header->reclaim.store(to, std::memory_order_release);
+            return Walk::reached;
+        }
         // SYNC acq_rel: release pairs with the acquire loads of reclaim (the frames walked over
         // were released); on failure, acquire as the load above.
         if (m_header->reclaim.compare_exchange_weak(from, to, std::memory_order_acq_rel,
@@ -91,7 +98,8 @@ MpmcRing::Walk MpmcRing::walk_released(std::uint64_t& at, std::uint64_t end) con
 // slots up to it (their count goes to *pad and to the lease).
 bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
                      std::uint64_t* pad) {
-    // relaxed is enough: the CAS below validates the snapshot.
+    const BiasWindow window(m_header->put_bias, this_thread_owner());
+    // relaxed is enough: the CAS below validates the snapshot; in a plain window, tail is ours.
     pos = m_header->tail.load(std::memory_order_relaxed);
     for (;;) {
         // Ask for the lines this put writes before the walk reads another: their transfers then
@@ -101,7 +109,7 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
         __builtin_prefetch(m_data + (pos & m_mask) * kSlotBytes, 1);
         const std::uint64_t to_end = slot_count() - (pos & m_mask);
         const std::uint64_t before = pad != nullptr && to_end < slots ? to_end : 0;
-        const Walk walk = room_until(pos, pos + before + slots);
+        const Walk walk = room_until(pos, pos + before + slots, window.plain());
         if (walk != Walk::reached) {
             // SYNC release: pairs with the acquire in recover_lease (no claim in flight): a
             // claim attempt before a failed CAS recorded one.
@@ -123,6 +131,12 @@ bool MpmcRing::claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
         }
         // SYNC release: pairs with the acquire of put_pos in recover_dead.
         lease.put_pos.store(pos, std::memory_order_release);
+        if (window.plain()) {
+            // SYNC release: pairs with the acquire of tail in recover_dead, as the CAS below;
+            // close and may_sleep make up for its not being seq_cst (ring/side_bias.hpp).
+            m_header->tail.store(pos + before + slots, std::memory_order_release);
+            return true;
+        }
         // SYNC seq_cst: success makes the lease record visible to whoever acquires tail past
         // pos (recover_dead) and is ordered before the closed re-check in try_put (see close);
         // failure reloads pos, relaxed is enough since the slots are checked again.
@@ -196,8 +210,7 @@ RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const s
     record_tag(lease, recorded);
     if (!claim(lease, slots, pos))
         return RingStatus::full;
-    // SYNC seq_cst: case analysis in close().
-    const bool closed = m_header->closed.load(std::memory_order_seq_cst) != 0;
+    const bool closed = closed_after_claim();
     if (closed)
         // relaxed is enough: publish() releases it.
         slot(pos).meta.store(kPaddingFlag | static_cast<std::uint32_t>(slots),
@@ -238,11 +251,24 @@ void MpmcRing::release_frame(std::uint64_t pos) {
 }
 
 RingStatus MpmcRing::empty_or_closed(std::uint64_t pos) const {
-    // SYNC seq_cst (both loads): case analysis in close().
-    if (m_header->closed.load(std::memory_order_seq_cst) != 0 &&
-        m_header->tail.load(std::memory_order_seq_cst) == pos)
-        return RingStatus::closed;
-    return RingStatus::empty;
+    return closed_and_drained(pos) ? RingStatus::closed : RingStatus::empty;
+}
+
+bool MpmcRing::closed_and_drained(std::uint64_t head) const {
+    // SYNC seq_cst: case analysis in close().
+    if (m_header->closed.load(std::memory_order_seq_cst) == 0)
+        return false;
+    if (bias_may_be_in_force(m_header->put_bias))
+        heavy_barrier(); // case (3) in close()
+    // SYNC seq_cst: case analysis in close().
+    return m_header->tail.load(std::memory_order_seq_cst) == head;
+}
+
+bool MpmcRing::closed_after_claim() const {
+    // After a plain store of tail the load must follow it: case (3) in close().
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    // SYNC seq_cst: case analysis in close().
+    return m_header->closed.load(std::memory_order_seq_cst) != 0;
 }
 
 RingStatus MpmcRing::try_get(ByteBuffer& out) {
@@ -291,7 +317,8 @@ RingStatus MpmcRing::try_get(FrameSink sink, std::uint64_t tag) {
 // Moves head past the next frame (or padding), recorded in the lease's get_pos: ok with its
 // position and meta, empty or closed.
 RingStatus MpmcRing::claim_frame(RingLease& lease, std::uint64_t& pos, std::uint64_t& meta) {
-    // relaxed is enough: the CAS below validates the snapshot.
+    const BiasWindow window(m_header->get_bias, this_thread_owner());
+    // relaxed is enough: the CAS below validates the snapshot; in a plain window, head is ours.
     pos = m_header->head.load(std::memory_order_relaxed);
     for (;;) {
         // SYNC acquire: pairs with the release in publish(): the frame is complete.
@@ -331,6 +358,12 @@ RingStatus MpmcRing::claim_frame(RingLease& lease, std::uint64_t& pos, std::uint
         }
         // SYNC release: pairs with the acquire of get_pos in recover_dead.
         lease.get_pos.store(pos, std::memory_order_release);
+        if (window.plain()) {
+            // SYNC release: pairs with the acquire of head in recover_dead, as the CAS below;
+            // a parked putter's heavy_barrier() makes up for its not being seq_cst.
+            m_header->head.store(pos + slots, std::memory_order_release);
+            return RingStatus::ok;
+        }
         // SYNC seq_cst: success makes the lease record visible to whoever acquires head past
         // pos; failure reloads pos, relaxed is enough since the slot is checked again.
         if (m_header->head.compare_exchange_weak(pos, pos + slots, std::memory_order_seq_cst,
@@ -348,6 +381,11 @@ RingStatus MpmcRing::claim_frame(RingLease& lease, std::uint64_t& pos, std::uint
 //       its head, reports empty and waits for the frame (real or padding) to be published;
 //   (2) it comes after: the close store precedes it too, so the producer's closed load sees the
 //       flag, turns its claim into padding and reports closed.
+//   (3) a biased producer's plain store of tail is not in that order, and may pass its later
+//       closed load. So a consumer that found the flag passes heavy_barrier() before it loads
+//       tail, at a point B of the producer's instruction stream: a closed load after B sees
+//       the flag (the consumer read it before the barrier); one before B follows the tail
+//       store, which B made visible to the consumer's tail load: case (1).
 // So a consumer never reports "closed and drained" while a message it should get is in flight.
 void MpmcRing::close() {
     // SYNC seq_cst: case analysis above.

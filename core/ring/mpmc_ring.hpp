@@ -37,15 +37,21 @@
 // from a reclaim another producer has moved on may read slots this lap reuses; its CAS then
 // fails, and a walk that fails is believed only after reclaim is found unmoved.
 //
-// put: walk reclaim up to p+k, CAS tail p -> p+k, write the frame, then store seq = p+1 in the
-//      first slot (release).
-// get: read seq == h+1 of the slot at head h, read k from meta, CAS head h -> h+k, copy, then
-//      release the frame: seq = h + N (release).
+// put: walk reclaim up to p+k, CAS tail p -> p+k (a biased side: store), write the frame, then
+//      store seq = p+1 in the first slot (release).
+// get: read seq == h+1 of the slot at head h, read k from meta, CAS head h -> h+k (a biased
+//      side: store), copy, then release the frame: seq = h + N (release).
 // Every position is a 64-bit counter: at 10^9 slots/s it wraps after 584 years, so no ABA.
 //
 // No far index is read on the hot path: the first slot's sequence tells a consumer whether its
 // producer is done, and a producer's walk whether a consumer is; tail and reclaim are touched
 // by producers only, head by consumers only.
+//
+// Biased sides (ring/side_bias.hpp). While one thread alone puts (gets), it moves tail and
+// reclaim (head) with plain release stores instead of the CAS; a second thread revokes that
+// bias once, with heavy_barrier(), and from then on every thread uses the CAS. A parked waiter
+// and a consumer deciding "closed and drained" pass heavy_barrier() while a side may be biased,
+// since a plain store is not the seq_cst claim their reasoning needs.
 //
 // Dead peers (house style: record state in the data so a crash can be undone). Before its CAS
 // a thread records the position it claims in its lease (and, for a put, the slot count);
@@ -172,9 +178,11 @@ public:
     static std::size_t max_frame_for(std::uint64_t slot_count) { return slot_count * kSlotBytes; }
     /// OutOfSpace when that does not fit in 64 bits.
     static std::size_t bytes_for(std::uint64_t slot_count);
-    /// Builds an empty ring at `at` (64-byte aligned, bytes_for(slot_count) bytes).
-    /// @pre slot_count is a power of two.
-    static void init(void* at, std::uint64_t slot_count);
+    /// Builds an empty ring at `at` (64-byte aligned, bytes_for(slot_count) bytes). `biased`:
+    /// a side that one thread alone uses moves its positions with plain stores (see "Biased
+    /// sides" at the top of this file); its waiters must then pass heavy_barrier().
+    /// @pre slot_count is a power of two; biased only where heavy_barrier_ready().
+    static void init(void* at, std::uint64_t slot_count, bool biased);
 
     /// Attaches to the ring at `at`; CorruptSegment unless it is one that fits in `bytes`.
     MpmcRing(void* at, std::size_t bytes);
@@ -232,6 +240,10 @@ public:
     /// For a putter of `frame_size` bytes registered as parked: some slot the put needs holds
     /// a frame no get has claimed yet, so the get that frees it will see the putter.
     bool putter_may_sleep(std::size_t frame_size) const;
+    /// Whether a getter (put side) or a putter (get side) that registered as parked must pass
+    /// heavy_barrier() before may_sleep: a plain store of tail or head is no seq_cst claim.
+    bool getter_needs_barrier() const { return bias_may_be_in_force(m_header->put_bias); }
+    bool putter_needs_barrier() const { return bias_may_be_in_force(m_header->get_bias); }
     /// Positions claimed and not yet released. @concurrent result may be stale.
     std::uint64_t slots_used_guess() const;
     std::uint64_t slot_count() const { return m_mask + 1; }
@@ -289,7 +301,7 @@ private:
     RingLease* borrow_lease(OwnerId me);
     bool free_dead_leases(OwnerId me);
     bool lease_idle(const RingLease& lease) const;
-    Walk room_until(std::uint64_t pos, std::uint64_t end);
+    Walk room_until(std::uint64_t pos, std::uint64_t end, bool plain);
     Walk walk_released(std::uint64_t& at, std::uint64_t end) const;
     bool claim(RingLease& lease, std::uint64_t slots, std::uint64_t& pos,
                std::uint64_t* pad = nullptr);
@@ -308,6 +320,8 @@ private:
     void release_frame(std::uint64_t pos);
     std::uint64_t frame_slots(std::uint64_t meta) const;
     RingStatus empty_or_closed(std::uint64_t pos) const;
+    bool closed_and_drained(std::uint64_t head) const;
+    bool closed_after_claim() const;
 
     bool put_stuck(std::uint64_t pos) const;
     bool get_stuck(std::uint64_t pos) const;

@@ -20,9 +20,7 @@ bool MpmcRing::get_ready() const {
     // sequence past head + 1 means head moved on meanwhile: not ready, the caller looks again.
     if (slot(head).seq.load(std::memory_order_acquire) == head + 1)
         return true;
-    // SYNC seq_cst (both): as empty_or_closed(): closed with nothing claimed after head.
-    return m_header->closed.load(std::memory_order_seq_cst) != 0 &&
-           m_header->tail.load(std::memory_order_seq_cst) == head;
+    return closed_and_drained(head);
 }
 
 bool MpmcRing::getter_may_sleep() const {

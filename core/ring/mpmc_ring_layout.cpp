@@ -28,7 +28,7 @@ std::size_t MpmcRing::bytes_for(std::uint64_t slot_count) {
                     "an MPMC ring");
 }
 
-void MpmcRing::init(void* at, std::uint64_t slot_count) {
+void MpmcRing::init(void* at, std::uint64_t slot_count, bool biased) {
     auto* header = new (at) MpmcRingHeader{};
     header->magic = kMpmcRingHeaderMagic;
     header->version = kMpmcRingHeaderVersion;
@@ -39,6 +39,10 @@ void MpmcRing::init(void* at, std::uint64_t slot_count) {
     header->data_offset = data_offset(slot_count);
     // relaxed is enough: the object directory publishes the initialised state.
     header->reclaim.store(slot_count, std::memory_order_relaxed); // the whole first lap is free
+    const BiasMode mode = biased ? BiasMode::open : BiasMode::off;
+    // relaxed is enough (both): published with the ring, as above.
+    header->put_bias.mode.store(mode, std::memory_order_relaxed);
+    header->get_bias.mode.store(mode, std::memory_order_relaxed);
     char* base = static_cast<char*>(at);
     for (std::uint32_t i = 0; i < kRingLeases; ++i) {
         auto* lease = new (base + kLeasesOffset + i * sizeof(RingLease)) RingLease{};
@@ -67,6 +71,12 @@ std::optional<std::string> validate(const MpmcRingHeader& header, std::uint64_t 
         header.data_offset != data_offset(slots) || MpmcRing::bytes_for(slots) > bytes)
         return "mpmc ring: header does not describe a ring that fits in " + std::to_string(bytes) +
                " bytes";
+    for (const SideBias* bias : {&header.put_bias, &header.get_bias}) {
+        // relaxed is enough: a validity check; a value forged later only makes that side use CAS.
+        const auto mode = static_cast<std::uint32_t>(bias->mode.load(std::memory_order_relaxed));
+        if (mode > static_cast<std::uint32_t>(BiasMode::off))
+            return "mpmc ring: a side's bias mode is " + std::to_string(mode);
+    }
     return std::nullopt;
 }
 

@@ -5,8 +5,8 @@
 // Layout (each line is one 64-byte cache line unless noted):
 //
 //   MpmcRingHeader  immutable geometry, closed flag, recovery lock   (line 0)
-//                   tail, reclaim        producers only              (line 2, line 1 padding)
-//                   head                 consumers only              (line 4, line 3 padding)
+//                   tail, reclaim, put_bias   producers only         (line 2, line 1 padding)
+//                   head, get_bias            consumers only         (line 4, line 3 padding)
 //   RingLease[160]  a thread's claim in flight and its message counts: 128 owned (one per
 //                   thread that used the ring, kept until it dies), then 32 shared (borrowed
 //                   for one put or get by a thread that found every owned lease held by a live
@@ -26,6 +26,7 @@
 #pragma once
 
 #include "os/owner.hpp"
+#include "ring/side_bias.hpp"
 #include "segment/layout.hpp"
 
 #include <algorithm>
@@ -36,7 +37,7 @@
 namespace shmbus::detail {
 
 inline constexpr std::uint64_t kMpmcRingHeaderMagic = 0x3143'504d'5253'4253ULL; // "SBSRMPC1"
-inline constexpr std::uint32_t kMpmcRingHeaderVersion = 6;
+inline constexpr std::uint32_t kMpmcRingHeaderVersion = 7;
 inline constexpr std::uint32_t kOwnedLeases = 128;
 inline constexpr std::uint32_t kSharedLeases = 32;
 inline constexpr std::uint32_t kRingLeases = kOwnedLeases + kSharedLeases;
@@ -95,11 +96,15 @@ struct alignas(kCacheLine) MpmcRingHeader {
     /// Positions below it are free for producers: the previous lap's frames up to it were
     /// released (see "Reclaim" at the top of this file). Producers only.
     std::atomic<std::uint64_t> reclaim;
+    /// Whether one producer moves tail and reclaim with plain stores (ring/side_bias.hpp).
+    SideBias put_bias;
     alignas(kCacheLine) unsigned char pad_consumers[kCacheLine];
     std::atomic<std::uint64_t> head;
     /// Totals of every recover_dead() so far (see RecoveryReport), for `shmbus inspect`.
     std::atomic<std::uint64_t> lost_count;
     std::atomic<std::uint64_t> padded_count;
+    /// Whether one consumer moves head with plain stores.
+    SideBias get_bias;
 };
 
 static_assert(sizeof(RingControl) == 16,
@@ -113,6 +118,10 @@ static_assert(offsetof(MpmcRingHeader, tail) == 2 * kCacheLine,
 static_assert(offsetof(MpmcRingHeader, reclaim) == 2 * kCacheLine + 8,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(MpmcRingHeader, head) == 4 * kCacheLine,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, put_bias) == 2 * kCacheLine + 16,
+              "shared-memory layout is pinned: changing it needs a new layout version");
+static_assert(offsetof(MpmcRingHeader, get_bias) == 4 * kCacheLine + 24,
               "shared-memory layout is pinned: changing it needs a new layout version");
 static_assert(offsetof(MpmcRingHeader, padded_count) < 5 * kCacheLine,
               "shared-memory layout is pinned: changing it needs a new layout version");

@@ -42,8 +42,7 @@ RingStatus MpmcRing::try_loan(std::size_t size, RingClaim& loan) {
                      first + pad, slots,
                      pad,         {data_at(m_data, (first + pad) & m_mask), slots * kSlotBytes},
                      {}};
-    // SYNC seq_cst: case analysis in close(), as in try_put.
-    if (m_header->closed.load(std::memory_order_seq_cst) != 0) {
+    if (closed_after_claim()) {
         loan.shared_lease = false; // `use` gives a shared lease back when this returns
         return_loan(loan);
         return RingStatus::closed;

@@ -5,8 +5,9 @@
 // only changes when a waiter is registered. Three wakers, one waiter (park_until):
 //
 //   notify_all:           change the data; seq_cst fence; load waiters; if non-zero: bump, wake
-//   wake_after_claim:     claim (a seq_cst RMW: the ring's tail or head CAS, a token returned);
-//                         finish the change; seq_cst load of waiters; if non-zero: bump, wake
+//   wake_after_claim:     claim (a seq_cst RMW: the ring's tail or head CAS, a token returned;
+//                         or a biased side's plain store, see below); finish the change;
+//                         seq_cst load of waiters; if non-zero: bump, wake
 //   notify_without_fence: change the data; load waiters; if non-zero: bump, wake
 //   waiter:               waiters += 1 (seq_cst RMW); wakers.registered() (heavy_barrier() for
 //                         notify_without_fence); load word; re-check the data; if
@@ -24,6 +25,9 @@
 //       past our head for a getter; head past the slot a putter needs; a maxsize token).
 //       Then either the change is complete and visible, and the re-check succeeds, or it is
 //       still in flight and may_sleep() answers false: we yield and look again.
+// A biased ring side (ring/side_bias.hpp) claims with a plain store, outside S: its waiters
+// then also pass heavy_barrier() after registering (ClaimingWakers::barrier), and the argument
+// below for notify_without_fence covers those claims.
 // notify_without_fence (the Pipe, whose SPSC sides make no read-modify-write to lean on) is
 // the asymmetric Dekker pair: the waiter's membarrier(2) makes every thread of every registered
 // process pass a full barrier at some point B of its instruction stream. A waker whose load of
@@ -78,17 +82,25 @@ bool park_at(ParkingSpot& spot, Try try_once, Deadline deadline, const WaitOptio
 }
 
 /// The waiter's half for wake_after_claim: `may_sleep` (seq_cst loads of the claim words)
-/// answers false while a claim made before the waiter registered may still be in flight.
-template <class MaySleep>
+/// answers false while a claim made before the waiter registered may still be in flight. When
+/// `needs_barrier()`, some wakers may claim with a plain store (a biased ring side): the waiter
+/// passes heavy_barrier() after registering, as for notify_without_fence. Asked only then: it
+/// reads the wakers' own line, which a waiter that never parks must leave alone.
+template <class MaySleep, class NeedsBarrier>
 struct ClaimingWakers {
     MaySleep may_sleep_now;
-    static void registered() {}
+    NeedsBarrier needs_barrier;
+    void registered() {
+        if (needs_barrier())
+            heavy_barrier();
+    }
     bool may_sleep() { return may_sleep_now(); }
 };
 
-template <class MaySleep>
-ClaimingWakers<MaySleep> claiming_wakers(MaySleep may_sleep) {
-    return {std::move(may_sleep)};
+template <class MaySleep, class NeedsBarrier>
+ClaimingWakers<MaySleep, NeedsBarrier> claiming_wakers(MaySleep may_sleep,
+                                                       NeedsBarrier needs_barrier) {
+    return {std::move(may_sleep), std::move(needs_barrier)};
 }
 
 /// The waiter's half for notify_without_fence: when the wakers skip their fence, the waiter
@@ -114,6 +126,9 @@ inline void wake_parked(ParkingSpot& spot) {
 /// Wakes the processes parked on `spot`, for a caller whose change began with a seq_cst claim
 /// that their may_sleep() reads (the top of this file); no fence.
 inline void wake_after_claim(ParkingSpot& spot) {
+    // After a plain claim (a biased side) the load must follow it in the instruction stream,
+    // which is what the waiter's heavy_barrier() splits.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     // SYNC seq_cst: after the caller's seq_cst claim in S; pairs with the waiter's seq_cst
     // increment (case analysis at the top of this file).
     if (spot.waiters.load(std::memory_order_seq_cst) != 0)

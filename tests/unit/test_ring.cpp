@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The rings on their own: MpmcRing (Queue's transport) and SpscRing (Pipe's), in memory of a
 // scoped segment. Threads here; processes in tests/multiprocess.
+#include "os/membarrier.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 #include "support/harness.hpp"
@@ -38,11 +39,11 @@ bool holds(const ByteBuffer& buffer, const std::vector<std::byte>& expected) {
 }
 
 struct MpmcFixture {
-    explicit MpmcFixture(std::uint64_t slots)
+    explicit MpmcFixture(std::uint64_t slots, bool biased = heavy_barrier_ready())
         : memory(attach_object(
               *segment, "",
               ObjectSpec{ObjectKind::queue, MpmcRing::bytes_for(slots), kCacheLine, 0},
-              OpenMode::create, [slots](void* at) { MpmcRing::init(at, slots); })),
+              OpenMode::create, [=](void* at) { MpmcRing::init(at, slots, biased); })),
           ring(&memory.state<char>(), MpmcRing::bytes_for(slots)) {}
 
     MpmcRingHeader& header() { return memory.state<MpmcRingHeader>(); }
@@ -541,7 +542,7 @@ TEST(MpmcRing, attach_rejects_memory_that_is_not_a_ring) {
     auto ref = attach_object(*segment, "", ObjectSpec{ObjectKind::queue, 4096, kCacheLine, 0},
                              OpenMode::create, [](void* at) { std::memset(at, 0, 4096); });
     EXPECT_THROW(MpmcRing(&ref.state<char>(), 4096), CorruptSegment);
-    MpmcRing::init(&ref.state<char>(), 2);
+    MpmcRing::init(&ref.state<char>(), 2, false);
     EXPECT_THROW(MpmcRing(&ref.state<char>(), 1024), CorruptSegment); // too small for it
     ref.state<MpmcRingHeader>().slot_count = 3;
     EXPECT_THROW(MpmcRing(&ref.state<char>(), 4096), CorruptSegment);

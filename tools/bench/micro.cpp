@@ -6,6 +6,7 @@
 //
 //   bench_micro [--benchmark_filter=REGEX] [--benchmark_min_time=0.1]
 #include "os/futex.hpp"
+#include "os/membarrier.hpp"
 #include "processes.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
@@ -43,7 +44,7 @@ void BM_MpmcRing_PutGet(benchmark::State& state) {
     const auto size = static_cast<std::size_t>(state.range(0));
     constexpr std::uint64_t kSlots = 1 << 12;
     SharedMemory memory(shmbus::detail::MpmcRing::bytes_for(kSlots));
-    shmbus::detail::MpmcRing::init(memory.data(), kSlots);
+    shmbus::detail::MpmcRing::init(memory.data(), kSlots, shmbus::detail::heavy_barrier_ready());
     shmbus::detail::MpmcRing ring(memory.data(), memory.size());
     const std::vector<std::byte> message(size, std::byte{7});
     ByteBuffer out;

@@ -16,6 +16,7 @@
 //
 // Usage: bench_ring_bench [scale]   (scale multiplies the message counts; default 1)
 #include "measure.hpp"
+#include "os/membarrier.hpp"
 #include "ring/mpmc_ring.hpp"
 #include "ring/spsc_ring.hpp"
 #include "shmbus/detail/queue_core.hpp"
@@ -206,7 +207,10 @@ Result mpmc_workload(Ring& ring, int producers, int consumers, std::size_t size,
 struct ShmbusMpmc {
     explicit ShmbusMpmc(std::uint64_t slots)
         : bytes(shmbus::detail::MpmcRing::bytes_for(slots)), memory(map_shared(bytes)),
-          ring((shmbus::detail::MpmcRing::init(memory, slots), memory), bytes) {}
+          ring(
+              (shmbus::detail::MpmcRing::init(memory, slots, shmbus::detail::heavy_barrier_ready()),
+               memory),
+              bytes) {}
     ~ShmbusMpmc() { munmap(memory, bytes); }
     bool try_put(const std::vector<std::byte>& m) {
         return ring.try_put(m) == shmbus::detail::RingStatus::ok;
