@@ -168,6 +168,24 @@ void consume_until_closed(Queue<std::string> q, Ledger& ledger, int c, bool veri
     }
 }
 
+// A queue core of 16 one-slot frames, with its ring's header and leases for tests that play a
+// thread's part in the ring's protocol by hand.
+struct SmallQueue {
+    explicit SmallQueue(const Segment& segment)
+        : core(segment, "", QueueOptions{.max_message_size = 64, .capacity_bytes = 1024},
+               detail::OpenMode::create, ObjectKind::queue, 0) {}
+    char* ring() {
+        auto& state = core.object().state<detail::QueueState>();
+        return reinterpret_cast<char*>(&state) + state.ring_offset;
+    }
+    detail::MpmcRingHeader& header() { return *reinterpret_cast<detail::MpmcRingHeader*>(ring()); }
+    detail::RingLease* leases() {
+        return reinterpret_cast<detail::RingLease*>(ring() + header().leases_offset);
+    }
+
+    detail::QueueCore core;
+};
+
 } // namespace
 
 TEST(QueueMultiprocess, anonymous_queue_in_the_default_segment_is_inherited_by_children) {
@@ -356,19 +374,16 @@ TEST(QueueMultiprocess, producer_killed_with_sigkill_does_not_hang_the_consumers
 // put in the parent that wraps onto those slots blocks, probes, recovers them and goes on.
 TEST(QueueMultiprocess, a_put_blocked_by_a_dead_consumers_claim_recovers_it) {
     ScopedSegment segment;
-    detail::QueueCore core(*segment, "",
-                           QueueOptions{.max_message_size = 64, .capacity_bytes = 1024},
-                           detail::OpenMode::create, ObjectKind::queue, 0);
-    auto& state = core.object().state<detail::QueueState>();
-    auto* ring = reinterpret_cast<char*>(&state) + state.ring_offset;
-    auto& header = *reinterpret_cast<detail::MpmcRingHeader*>(ring);
+    SmallQueue queue(*segment);
+    detail::QueueCore& core = queue.core;
+    detail::MpmcRingHeader& header = queue.header();
     const std::vector<std::byte> message(64, std::byte{1});
     ASSERT_EQ(core.try_put(message), detail::QueueStatus::ok);
     Child child([&] {
         detail::ByteBuffer scratch;
         ASSERT_EQ(core.try_put(message), detail::QueueStatus::ok); // registers a lease
         ASSERT_EQ(core.try_get(scratch), detail::QueueStatus::ok);
-        auto* leases = reinterpret_cast<detail::RingLease*>(ring + header.leases_offset);
+        detail::RingLease* leases = queue.leases();
         for (std::uint32_t i = 0; i < detail::kRingLeases; ++i)
             if (leases[i].owner.load() == detail::this_thread_owner()) {
                 const std::uint64_t head = header.head.load();
@@ -389,14 +404,10 @@ TEST(QueueMultiprocess, a_put_blocked_by_a_dead_consumers_claim_recovers_it) {
 // the parent writes on each of its own): measured, that doubled a forked peer's round trip.
 TEST(QueueMultiprocess, a_forked_child_caches_its_own_lease_in_place_of_its_parents) {
     ScopedSegment segment;
-    detail::QueueCore core(*segment, "",
-                           QueueOptions{.max_message_size = 64, .capacity_bytes = 1024},
-                           detail::OpenMode::create, ObjectKind::queue, 0);
-    auto& state = core.object().state<detail::QueueState>();
-    const void* ring = reinterpret_cast<char*>(&state) + state.ring_offset;
-    const auto* leases = reinterpret_cast<const detail::RingLease*>(
-        static_cast<const char*>(ring) +
-        static_cast<const detail::MpmcRingHeader*>(ring)->leases_offset);
+    SmallQueue queue(*segment);
+    detail::QueueCore& core = queue.core;
+    const void* ring = queue.ring();
+    const detail::RingLease* leases = queue.leases();
     const std::vector<std::byte> message(64, std::byte{1});
     ASSERT_EQ(core.try_put(message), detail::QueueStatus::ok); // the parent caches its lease
     Child child([&] {
