@@ -119,11 +119,19 @@ TEST_F(RingBias, a_revoker_waits_until_the_owners_window_closes) {
         EXPECT_EQ(r.ring.try_put(message(2)), RingStatus::ok);
         done.store(true);
     });
-    std::this_thread::sleep_for(50ms);
-    EXPECT_FALSE(done.load()) << "a put moved tail while the owner's window was open";
-    EXPECT_EQ(r.put_side().mode.load(), BiasMode::revoking);
+    // Until the revoker is inside its wait (bounded: a loaded box may start the thread late),
+    // then a while longer: it must still be waiting.
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (r.put_side().mode.load() != BiasMode::revoking &&
+           std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(1ms);
+    const BiasMode mode_while_open = r.put_side().mode.load();
+    std::this_thread::sleep_for(20ms);
+    const bool done_while_open = done.load();
     r.put_side().busy.store(0);
     revoker.join();
+    EXPECT_EQ(mode_while_open, BiasMode::revoking);
+    EXPECT_FALSE(done_while_open) << "a put moved tail while the owner's window was open";
     EXPECT_TRUE(done.load());
     EXPECT_EQ(r.put_side().mode.load(), BiasMode::shared);
     EXPECT_EQ(drain(r.ring), (std::vector<int>{1, 2}));
