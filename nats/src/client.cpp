@@ -221,6 +221,16 @@ JetStream::JetStream(const Connection& connection, std::chrono::milliseconds wai
     m_handle.reset(raw);
 }
 
+namespace {
+bool stream_exists(jsCtx* js, const std::string& name) {
+    jsStreamInfo* raw = nullptr;
+    jsErrCode js_code{};
+    const natsStatus status = js_GetStreamInfo(&raw, js, name.c_str(), nullptr, &js_code);
+    const StreamInfoPtr info(raw);
+    return status == NATS_OK;
+}
+} // namespace
+
 void JetStream::add_stream(const StreamOptions& options) {
     jsStreamConfig config;
     check(jsStreamConfig_Init(&config), "jsStreamConfig_Init");
@@ -235,8 +245,13 @@ void JetStream::add_stream(const StreamOptions& options) {
     apply_limits(config, options.limits);
     jsErrCode js_code{};
     const natsStatus status = js_AddStream(nullptr, m_handle.get(), &config, nullptr, &js_code);
-    if (!answered(status, js_code, {JSStreamNameExistErr}))
-        check(status, "js_AddStream " + options.name, js_code);
+    if (answered(status, js_code, {JSStreamNameExistErr}))
+        return;
+    // Two clients adding the same stream at once (a Pool and its worker) may get "subjects
+    // overlap" for the second instead of "name exists": the stream is there under our name.
+    if (js_code == JSStreamSubjectOverlapErr && stream_exists(m_handle.get(), options.name))
+        return;
+    check(status, "js_AddStream " + options.name, js_code);
 }
 
 namespace {

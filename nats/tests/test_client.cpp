@@ -4,7 +4,11 @@
 #include "support/harness.hpp"
 #include "support/nats_server.hpp"
 
+#include <atomic>
+#include <exception>
 #include <gtest/gtest.h>
+#include <string>
+#include <thread>
 
 namespace shmbus::nats {
 namespace {
@@ -131,6 +135,38 @@ TEST_F(ClientTest, MissingStreamIsNatsErrorNotFound) {
         EXPECT_EQ(error.status(), NATS_NOT_FOUND) << error.what();
     }
     EXPECT_FALSE(js.delete_stream("NO_SUCH_STREAM"));
+}
+
+// A Pool and its worker add the pool's stream at once; nats-server may answer the second
+// "subjects overlap" rather than "name exists" (seen in nats.bench_quick). Either way both see
+// the stream.
+TEST_F(ClientTest, TwoClientsAddingOneStreamAtOnceBothSucceed) {
+    Connection other_connection{to(test::server().url())};
+    JetStream other{other_connection};
+    for (int round = 0; round < 40; ++round) {
+        StreamOptions options;
+        options.name = stream + "_both_" + std::to_string(round);
+        options.subject = subject + ".both." + std::to_string(round);
+        std::atomic<int> ready{0};
+        std::exception_ptr failed;
+        std::thread second([&] {
+            ready.fetch_add(1);
+            while (ready.load() < 2) {
+            }
+            try {
+                other.add_stream(options);
+            } catch (...) {
+                failed = std::current_exception();
+            }
+        });
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+        }
+        EXPECT_NO_THROW(js.add_stream(options)) << "round " << round;
+        second.join();
+        EXPECT_FALSE(failed) << "round " << round;
+        EXPECT_TRUE(js.delete_stream(options.name));
+    }
 }
 
 TEST_F(ClientTest, PublishWithoutAStreamIsNatsError) {
