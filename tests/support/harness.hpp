@@ -54,8 +54,7 @@ private:
 
 /// A forked child that runs `body`. Its exit code is 0 when body returns and 1 when it throws
 /// (what() goes to stderr) or an EXPECT or ASSERT in it failed. A watchdog alarm kills a child
-/// that hangs. The destructor kills
-/// and reaps a child that was not waited for.
+/// that hangs. The destructor kills and reaps a child that was not waited for.
 class Child {
 public:
     static constexpr int kTimedOut = -1000;
