@@ -68,7 +68,7 @@ bool settle_bias(SideBias& bias, OwnerId me);
 class BiasWindow {
 public:
     BiasWindow(SideBias& bias, OwnerId me) : m_bias(bias) {
-        // relaxed is enough (both): a hint; the window's own load of mode decides.
+        // relaxed is enough: a hint; the window's own load of mode decides.
         const BiasMode mode = bias.mode.load(std::memory_order_relaxed);
         if (mode != BiasMode::open) {
             // A revocation under way must be complete before this thread uses CAS.
@@ -76,6 +76,7 @@ public:
                 settle_bias(bias, me);
             return;
         }
+        // relaxed is enough: only this thread writes its own identity as the owner.
         if (bias.owner.load(std::memory_order_relaxed) != me && !settle_bias(bias, me))
             return;
         // relaxed is enough: the revoker's heavy_barrier() orders it before our load of mode.
