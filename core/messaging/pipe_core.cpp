@@ -28,6 +28,35 @@ namespace {
 // a smaller one waits for its room and is committed whole, which the reader sees in one line.
 constexpr std::uint64_t kStreamFrom = 4096;
 
+// A message in one piece: send_bytes, or a value encoded into a buffer.
+struct OnePiece {
+    std::span<const std::byte> bytes;
+    std::size_t size() const { return bytes.size(); }
+    // Writes bytes [from, from + count) of the message at ring position `at`.
+    void write(SpscRing& ring, std::uint64_t at, std::size_t from, std::size_t count) const {
+        ring.write_at(at, bytes.subspan(from, count));
+    }
+};
+
+// A value's length word and then its elements' bytes (shmbus/detail/frame_codec.hpp), each
+// copied straight into the ring.
+struct TwoPieces {
+    std::span<const std::byte> first;
+    std::span<const std::byte> second;
+    std::size_t size() const { return first.size() + second.size(); }
+    void write(SpscRing& ring, std::uint64_t at, std::size_t from, std::size_t count) const {
+        if (from < first.size()) {
+            const std::size_t head = std::min(count, first.size() - from);
+            ring.write_at(at, first.subspan(from, head));
+            at += head;
+            from += head;
+            count -= head;
+        }
+        if (count != 0)
+            ring.write_at(at, second.subspan(from - first.size(), count));
+    }
+};
+
 int channel_count(bool duplex) {
     return duplex ? 2 : 1;
 }
@@ -159,17 +188,30 @@ bool PipeCore::await_room(std::size_t frame, Deadline deadline) {
 }
 
 bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
+    return send_message(OnePiece{message}, deadline);
+}
+
+bool PipeCore::send(std::span<const std::byte> first, std::span<const std::byte> second,
+                    Deadline deadline) {
+    if (first.empty()) // a plain value: its bytes alone
+        return send_message(OnePiece{second}, deadline);
+    return send_message(TwoPieces{first, second}, deadline);
+}
+
+template <class Message>
+bool PipeCore::send_message(const Message& message, Deadline deadline) {
     if (!m_send_ring)
         throw UsageError("send on the receive-only end of a one-way pipe");
     require_open();
     require_not_held(m_send_ring);
-    if (message.size() > max_message_size()) [[unlikely]]
-        throw_too_large(message.size());
+    const std::size_t size = message.size();
+    if (size > max_message_size()) [[unlikely]]
+        throw_too_large(size);
     if (peer_gone()) [[unlikely]]
         throw_peer_gone();
     record_user(m_state->ends[m_end].sender);
     // The frame and the next frame's header word, which the commit clears.
-    const std::uint64_t needed = frame_bytes(message.size()) + kHeaderBytes;
+    const std::uint64_t needed = frame_bytes(size) + kHeaderBytes;
     SpscRing& ring = *m_send_ring;
     bool streamed = false;
     if (ring.writable(needed) < needed) {
@@ -189,30 +231,34 @@ bool PipeCore::send(std::span<const std::byte> message, Deadline deadline) {
 }
 
 // Writes a frame that fits, then commits its header word: the reader polls that word only.
-void PipeCore::write_whole(std::span<const std::byte> message) {
+template <class Message>
+void PipeCore::write_whole(const Message& message) {
     SpscRing& ring = *m_send_ring;
     const std::uint64_t pos = ring.write_position();
-    const std::uint64_t end = pos + frame_bytes(message.size());
-    ring.write_at(pos + kHeaderBytes, message);
+    const std::size_t size = message.size();
+    const std::uint64_t end = pos + frame_bytes(size);
+    message.write(ring, pos + kHeaderBytes, 0, size);
     ring.clear_word(end);
     // write_pos first, so that the reader's position never passes it (shmbus inspect).
     ring.publish_to(end);
-    ring.commit_word(pos, frame_header(FrameKind::whole, message.size()));
+    ring.commit_word(pos, frame_header(FrameKind::whole, size));
     notify_without_fence(m_state->channels[1 - m_end].data, fence_free());
 }
 
 // Commits a `streamed` header word, then streams the payload as room appears, each piece
 // published by write_pos. The next frame's header word is cleared before the last piece is
 // published, so every piece leaves room for it.
-void PipeCore::write_streamed(std::span<const std::byte> message) {
+template <class Message>
+void PipeCore::write_streamed(const Message& message) {
     SpscRing& ring = *m_send_ring;
     ParkingSpot& data = m_state->channels[1 - m_end].data;
     const std::uint64_t pos = ring.write_position();
-    const std::uint64_t end = pos + frame_bytes(message.size());
+    const std::size_t size = message.size();
+    const std::uint64_t end = pos + frame_bytes(size);
     (void)await_room(kHeaderBytes, Deadline::never());
     // write_pos first: a reader that sees the word reads the payload's extent from it.
     ring.publish_to(pos + kHeaderBytes);
-    ring.commit_word(pos, frame_header(FrameKind::streamed, message.size()));
+    ring.commit_word(pos, frame_header(FrameKind::streamed, size));
     notify_without_fence(data, fence_free());
     for (std::uint64_t at = pos + kHeaderBytes; at != end;) {
         const std::uint64_t want =
@@ -224,9 +270,8 @@ void PipeCore::write_streamed(std::span<const std::byte> message) {
         }
         const std::uint64_t step = std::min<std::uint64_t>(room - kHeaderBytes, end - at);
         const std::uint64_t done = at - pos - kHeaderBytes;
-        if (done < message.size())
-            ring.write_at(
-                at, message.subspan(done, std::min<std::uint64_t>(step, message.size() - done)));
+        if (done < size)
+            message.write(ring, at, done, std::min<std::uint64_t>(step, size - done));
         at += step;
         if (at == end)
             ring.clear_word(end);

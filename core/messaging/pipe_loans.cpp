@@ -92,11 +92,8 @@ void PipeCore::borrow(PipeClaim& claim, Deadline deadline) {
     if (frame_kind(header) == FrameKind::streamed)
         await_frame(frame_bytes(length));
     const std::uint64_t frame = ring.read_position();
-    const std::uint64_t to_end = ring.capacity() - ((frame + kHeaderBytes) & (ring.capacity() - 1));
-    const std::size_t first = std::min<std::uint64_t>(length, to_end);
-    claim = PipeClaim{frame,
-                      {ring.data_at(frame + kHeaderBytes), first},
-                      {ring.data_at(frame + kHeaderBytes + first), length - first}};
+    const auto [bytes, rest] = ring.bytes_at(frame + kHeaderBytes, length);
+    claim = PipeClaim{frame, bytes, rest};
     ring.set_held(true);
 }
 

@@ -5,6 +5,7 @@
 #include "messaging/pipe_state.hpp"
 #include "messaging/pipe_wait.hpp"
 #include "ring/spsc_ring.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/pipe_core.hpp"
 #include "shmbus/errors.hpp"
 
@@ -121,8 +122,7 @@ void PipeCore::read_payload(std::byte* to, std::uint64_t header) {
     } else {
         read_streamed(to, length);
     }
-    notify_without_fence(m_state->channels[m_end].space, fence_free());
-    ring.count_message_read();
+    frame_read();
 }
 
 // A streamed payload, piece by piece as write_pos publishes it; then the padding to the next
@@ -151,12 +151,7 @@ void PipeCore::read_streamed(std::byte* to, std::size_t length) {
 }
 
 void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) {
-    if (!m_recv_ring)
-        throw UsageError("recv on the send-only end of a one-way pipe");
-    require_open();
-    require_not_held(m_recv_ring);
-    record_user(m_state->ends[m_end].receiver);
-    const std::uint64_t header = await_header(deadline);
+    const std::uint64_t header = begin_recv(deadline);
     const std::uint32_t length = frame_length(header);
     if (length > max_length)
         throw MessageTooLarge("a message of " + std::to_string(length) +
@@ -165,13 +160,27 @@ void PipeCore::recv(ByteBuffer& out, std::size_t max_length, Deadline deadline) 
     read_payload(out.resize_for_overwrite(length), header);
 }
 
+// A whole frame is handed over where it lies: its header word was committed after every byte
+// of it, and the writer reuses none of them before advance() below. A streamed one (bigger
+// than kStreamFrom, or than the ring) arrives piece by piece, so it is gathered first.
+void PipeCore::recv(FrameSink sink, Deadline deadline) {
+    const std::uint64_t header = begin_recv(deadline);
+    const std::uint32_t length = frame_length(header);
+    if (frame_kind(header) != FrameKind::whole) {
+        ByteBuffer& gathered = codec_scratch();
+        read_payload(gathered.resize_for_overwrite(length), header);
+        sink(FrameView(gathered.bytes(), {}));
+        return;
+    }
+    SpscRing& ring = *m_recv_ring;
+    const auto [bytes, rest] = ring.bytes_at(ring.read_position() + kHeaderBytes, length);
+    sink(FrameView(bytes, rest));
+    ring.advance(frame_bytes(length));
+    frame_read();
+}
+
 std::size_t PipeCore::recv_into(std::span<std::byte> buffer) {
-    if (!m_recv_ring)
-        throw UsageError("recv on the send-only end of a one-way pipe");
-    require_open();
-    require_not_held(m_recv_ring);
-    record_user(m_state->ends[m_end].receiver);
-    const std::uint64_t header = await_header(Deadline::never());
+    const std::uint64_t header = begin_recv(Deadline::never());
     const std::uint32_t length = frame_length(header);
     if (length > buffer.size()) [[unlikely]]
         throw_too_short(header, buffer.size());

@@ -36,6 +36,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 namespace shmbus::detail {
 
@@ -196,6 +197,13 @@ public:
     /// The byte at position `pos`, in place; the next capacity() - (pos mod capacity()) bytes
     /// follow it contiguously.
     std::byte* data_at(std::uint64_t pos) const { return m_data + (pos & m_mask); }
+    /// The `count` bytes from position `pos` on, in place: in two pieces when they wrap the
+    /// ring's end, else the second is empty. @pre count <= capacity().
+    std::pair<std::span<std::byte>, std::span<std::byte>> bytes_at(std::uint64_t pos,
+                                                                   std::size_t count) const {
+        const std::size_t head = std::min<std::uint64_t>(count, capacity() - (pos & m_mask));
+        return {{data_at(pos), head}, {data_at(pos + head), count - head}};
+    }
     /// Writer: copies `from` to position `pos`, unpublished. @pre the bytes are free.
     void write_at(std::uint64_t pos, std::span<const std::byte> from) { copy_in(pos, from); }
     /// Reader: copies the bytes at position `pos` out. @pre they are readable.

@@ -42,6 +42,7 @@
 #pragma once
 
 #include "shmbus/codec.hpp"
+#include "shmbus/detail/frame_codec.hpp"
 #include "shmbus/detail/pipe_core.hpp"
 #include "shmbus/errors.hpp"
 #include "shmbus/export.hpp"
@@ -56,6 +57,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -317,12 +319,20 @@ private:
     }
     explicit Connection(detail::PipeCore core) : m_core(std::move(core)) {}
 
+    // Trivially copyable values and strings/vectors of them go straight into and out of the
+    // ring (detail/frame_codec.hpp: the bytes encode() makes); the rest through a per-thread
+    // scratch buffer.
     template <class T>
     bool send_by(const T& value, detail::Deadline deadline) {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        buffer.clear();
-        encode(value, buffer);
-        return m_core.send(buffer.bytes(), deadline);
+        if constexpr (detail::kFrameInPlace<T>) {
+            const detail::FrameParts<T> parts(value);
+            return m_core.send(parts.first(), parts.second(), deadline);
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            buffer.clear();
+            encode(value, buffer);
+            return m_core.send(buffer.bytes(), deadline);
+        }
     }
     std::vector<std::byte> recv_bytes_by(std::size_t max_length, detail::Deadline deadline) {
         detail::ByteBuffer buffer;
@@ -331,9 +341,27 @@ private:
     }
     template <class T>
     T recv_by(detail::Deadline deadline) {
-        detail::ByteBuffer& buffer = detail::codec_scratch();
-        m_core.recv(buffer, std::numeric_limits<std::size_t>::max(), deadline);
-        return decode<T>(buffer.bytes());
+        if constexpr (detail::kCodecByMemcpy<T> && std::is_default_constructible_v<T>) {
+            return recv_into_item<T>(deadline);
+        } else if constexpr (detail::kFrameInPlace<T>) {
+            detail::InPlaceDecoder<T> decoder;
+            m_core.recv(decoder.sink(), deadline);
+            return decoder.take();
+        } else {
+            detail::ByteBuffer& buffer = detail::codec_scratch();
+            m_core.recv(buffer, std::numeric_limits<std::size_t>::max(), deadline);
+            return decode<T>(buffer.bytes());
+        }
+    }
+    // Apart from recv_by's other branches: g++ 12 elides the copy of a named return value only
+    // when every return of the function returns it, discarded `if constexpr` branches included.
+    template <class T>
+    T recv_into_item(detail::Deadline deadline) {
+        T item;
+        detail::DecoderInto<T> decoder(item);
+        m_core.recv(decoder.sink(), deadline);
+        decoder.check();
+        return item;
     }
 
     detail::PipeCore m_core;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// message_path: moves N messages of 64 B through one Pipe (send_bytes + recv_bytes_into), one
-// Queue<std::array<std::byte, 64>> (put + get) or one Topic with one subscriber (publish +
-// recv), in one process and one thread, so that an instruction counter sees the message path
-// and nothing else: no peer, no wait, no clock. tools/scripts/count-instructions.sh runs it
-// under callgrind at two counts and divides the difference, which cancels the set-up.
+// message_path: moves N messages of 64 B through one Pipe (send_bytes + recv_bytes_into, or
+// typed: send + recv of a std::array<std::byte, 64>), one Queue<std::array<std::byte, 64>>
+// (put + get) or one Topic with one subscriber (publish + recv), in one process and one
+// thread, so that an instruction counter sees the message path and nothing else: no peer, no
+// wait, no clock. tools/scripts/count-instructions.sh runs it under callgrind at two counts
+// and divides the difference, which cancels the set-up.
 //
-//   bench_message_path pipe|queue|topic COUNT
+//   bench_message_path pipe|pipe-typed|queue|topic COUNT
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cstddef>
@@ -54,6 +55,13 @@ void through_pipe(const shmbus::Segment& segment, std::uint64_t count) {
         });
 }
 
+void through_typed_pipe(const shmbus::Segment& segment, std::uint64_t count) {
+    auto [left, right] = shmbus::Pipe(segment, false, {.max_message_size = sizeof(Message)});
+    each_message(
+        count, "pipe-typed", [&](const Message& in) { right.send(in); },
+        [&] { return left.recv<Message>(); });
+}
+
 void through_queue(const shmbus::Segment& segment, std::uint64_t count) {
     auto queue =
         shmbus::Queue<Message>::create(segment, "q", {.max_message_size = sizeof(Message)});
@@ -77,14 +85,16 @@ int main(int argc, char** argv) {
                  "for an instruction counter (tools/scripts/count-instructions.sh)"};
     std::string kind;
     std::uint64_t count = 0;
-    app.add_option("kind", kind, "pipe, queue or topic")
+    app.add_option("kind", kind, "pipe, pipe-typed, queue or topic")
         ->required()
-        ->check(CLI::IsMember({"pipe", "queue", "topic"}));
+        ->check(CLI::IsMember({"pipe", "pipe-typed", "queue", "topic"}));
     app.add_option("count", count, "Messages")->required();
     CLI11_PARSE(app, argc, argv);
     const shmbus::Segment segment = private_segment();
     if (kind == "pipe")
         through_pipe(segment, count);
+    else if (kind == "pipe-typed")
+        through_typed_pipe(segment, count);
     else if (kind == "queue")
         through_queue(segment, count);
     else

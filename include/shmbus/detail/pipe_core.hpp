@@ -27,6 +27,7 @@ namespace detail {
 class SpscRing;
 struct PipeState;
 class PipeEndHold;
+struct FrameSink; // shmbus/detail/frame_codec.hpp
 
 /// A message's room in a pipe's ring, written in place (loan), or a message read in place
 /// (borrow): its frame header's position and its bytes (a borrowed message that wraps the
@@ -55,11 +56,18 @@ public:
     /// the ring is empty) and returns false, having written nothing, when the deadline passes
     /// first; the rest of a frame bigger than the ring then streams without a limit.
     bool send(std::span<const std::byte> message, Deadline deadline);
+    /// send() of the message made of `first` and then `second` (a typed value's length word
+    /// and bytes, shmbus/detail/frame_codec.hpp), each copied straight into the ring.
+    bool send(std::span<const std::byte> first, std::span<const std::byte> second,
+              Deadline deadline);
     /// Blocks until a whole message is in `out`. EndOfStream once the pipe is drained and the
     /// peer end is closed (or its sender died); Closed when this end is closed; MessageTooLarge
     /// (message left in the pipe) when it is longer than `max_length`; Timeout when no message
     /// began by the deadline (the payload of one that began is then read without a limit).
     void recv(ByteBuffer& out, std::size_t max_length, Deadline deadline);
+    /// Like recv without a length limit, handing the message to `sink` where it lies in the
+    /// ring (a message that was streamed, through a buffer); consumed once `sink` returns.
+    void recv(FrameSink sink, Deadline deadline);
     /// Like recv, into `buffer`; returns the message length. BufferTooShort, carrying the
     /// message (consumed), when it is longer than `buffer`.
     std::size_t recv_into(std::span<std::byte> buffer);
@@ -118,10 +126,18 @@ private:
     [[noreturn]] void throw_too_large(std::size_t size) const;
     [[noreturn, gnu::cold, gnu::noinline]] void throw_too_short(std::uint64_t header,
                                                                 std::size_t buffer_size);
+    std::uint64_t begin_recv(Deadline deadline);
     void read_payload(std::byte* to, std::uint64_t header);
     void read_streamed(std::byte* to, std::size_t length);
-    void write_whole(std::span<const std::byte> message);
-    void write_streamed(std::span<const std::byte> message);
+    void frame_read();
+    // A message in one piece or two (core/messaging/pipe_core.cpp): each its own copy of the
+    // path, so that a message in one piece pays nothing for the second.
+    template <class Message>
+    bool send_message(const Message& message, Deadline deadline);
+    template <class Message>
+    void write_whole(const Message& message);
+    template <class Message>
+    void write_streamed(const Message& message);
     bool fence_free() const { return m_fence_free; }
 
     ObjectRef m_object;
