@@ -57,6 +57,32 @@ struct TwoPieces {
     }
 };
 
+// A writer that finds the ring full first waits, while the reader keeps reading, until this
+// share of the ring is free (await_burst).
+constexpr std::uint64_t kBurstShare = 8;
+// Pauses between two looks at the reader's position during that wait.
+constexpr unsigned kPausesPerLook = 16;
+
+// A writer that resumed as soon as one frame fits would reload the reader's position after
+// every frame it writes, and the reader's next store of it would wait for the line to come
+// back: a stream whose writer outruns its reader ran at half the rate of one whose writer lets
+// the reader free a burst first (docs/design/rings.md, "A full ring"). Returns once kBurstShare
+// of the ring (or `wanted`) is free, or at the first look that finds the reader no further on:
+// a reader that stopped (it waits for something else, or died) is not waited for. The room
+// only grows while we wait, so each look that goes on finds more of it, up to the whole ring.
+void await_burst(const SpscRing& ring, std::uint64_t wanted) {
+    const std::uint64_t burst = std::max(wanted, ring.capacity() / kBurstShare);
+    std::uint64_t room = ring.writable(burst);
+    while (room < burst) {
+        for (unsigned i = 0; i < kPausesPerLook; ++i)
+            cpu_relax();
+        const std::uint64_t now = ring.writable(burst);
+        if (now <= room)
+            return;
+        room = now;
+    }
+}
+
 int channel_count(bool duplex) {
     return duplex ? 2 : 1;
 }
@@ -175,6 +201,8 @@ bool PipeCore::await_room(std::size_t frame, Deadline deadline) {
     SpscRing& ring = *m_send_ring;
     const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(frame, ring.capacity()));
     const auto fits = [&] { return ring.writable(wanted) >= wanted; };
+    if (m_wait.policy != WaitPolicy::block && !deadline.is_immediate())
+        await_burst(ring, wanted);
     const bool ended = wait_until(
         true, [&] { return fits() || peer_gone() || closed(); }, deadline);
     require_open();

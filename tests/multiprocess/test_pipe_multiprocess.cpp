@@ -169,6 +169,36 @@ TEST(PipeMultiprocess, send_for_on_a_full_pipe_times_out_having_sent_nothing) {
     EXPECT_EQ(child.wait(), 0);
 }
 
+// A spinning writer that finds the ring full waits for the reader to free a burst of it, but
+// only while the reader keeps reading: here the reader frees one frame and then waits for the
+// very message the writer is sending, which must still go in.
+TEST(PipeMultiprocess, a_full_pipe_takes_a_message_when_its_reader_frees_one_frame_and_stops) {
+    for (const WaitPolicy policy : {WaitPolicy::spin, WaitPolicy::hybrid}) {
+        SCOPED_TRACE(static_cast<int>(policy));
+        ScopedSegment segment;
+        auto [parent, child_end] =
+            Pipe(*segment, true, PipeOptions{.capacity_bytes = 4096, .wait = {.policy = policy}});
+        Event sent_last(*segment, "sent-last");
+        int sent = 0;
+        while (sent < 100000 && parent.try_send(sent))
+            ++sent;
+        ASSERT_LT(sent, 100000) << "the pipe never filled";
+        Child child([&, &child_end = child_end] {
+            if (child_end.recv<int>() != 0)
+                throw std::runtime_error("the first message is not 0");
+            if (!sent_last.wait_for(30s))
+                throw std::runtime_error("the writer did not send into the room of one frame");
+            for (int expected = 1; expected <= sent; ++expected)
+                if (child_end.recv_for<int>(30s) != expected)
+                    throw std::runtime_error("a message out of order");
+        });
+        // The child takes one message and reads no more until this one is in.
+        EXPECT_TRUE(parent.send_for(sent, 30s));
+        sent_last.set();
+        EXPECT_EQ(child.wait(), 0);
+    }
+}
+
 TEST(PipeMultiprocess, send_for_raises_closed_when_the_reader_closes_while_it_waits) {
     ScopedSegment segment;
     auto [reader, writer] = Pipe(*segment, false, PipeOptions{.capacity_bytes = 1024});
