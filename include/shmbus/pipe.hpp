@@ -128,9 +128,10 @@ public:
     /// the ring, whose sender is still streaming it, is then read whole without a limit.
     template <class T, class Rep, class Period>
     T recv_for(std::chrono::duration<Rep, Period> timeout) {
-        if (std::optional<T> value = try_recv<T>()) // the clock is read only when none is ready
-            return std::move(*value);
-        return recv_by<T>(detail::Deadline::after(timeout));
+        // The clock is read only when nothing is ready; the value is not moved through an
+        // optional, which for a plain T is a copy of all its bytes.
+        return recv_by<T>(try_poll() ? detail::Deadline::immediate()
+                                     : detail::Deadline::after(timeout));
     }
     /// As recv_for, with the limit at `deadline`.
     template <class T, class C, class D>
