@@ -11,12 +11,14 @@
 #include "support/harness.hpp"
 
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 #include <shmbus/codec.hpp>
 #include <shmbus/pipe.hpp>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
