@@ -344,7 +344,7 @@ private:
         return item;
     }
     std::optional<T> try_get_into() {
-        std::optional<T> item(std::in_place);
+        std::optional<T> item = detail::item_to_fill<T>();
         detail::DecoderInto<T> decoder(*item);
         if (m_core.try_get(decoder.sink()) != detail::QueueStatus::ok)
             item.reset();

@@ -141,7 +141,7 @@ private:
     }
     template <class Receive>
     std::optional<T> received_into(Receive receive) {
-        std::optional<T> item(std::in_place);
+        std::optional<T> item = detail::item_to_fill<T>();
         detail::DecoderInto<T> decoder(*item);
         if (!arrived(receive(decoder.sink())))
             item.reset();

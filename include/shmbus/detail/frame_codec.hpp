@@ -128,6 +128,35 @@ inline std::string wrong_size(std::size_t frame, std::size_t item) {
            std::to_string(item) + " bytes";
 }
 
+/// DecoderInto may fill a T left unzeroed: a class big enough that every ABI shmbus builds for
+/// returns it through memory, so DefaultInitialised's named T is its result, never a copy.
+/// Zeroing a smaller T first costs little.
+template <class T>
+inline constexpr bool kLeftUnzeroed = std::is_class_v<T> && sizeof(T) >= 256;
+
+/// Converts to a default-initialised T, so that `std::optional<T> item(std::in_place,
+/// DefaultInitialised<T>{})` holds a T whose bytes are left as they are, for DecoderInto to
+/// overwrite: optional's own in_place constructor value-initialises, which zeroes every byte of
+/// a trivially copyable class first. The conversion's result initialises the optional's T
+/// directly (C++17), and the named T is that result (g++ 12 and clang 14 make no copy).
+template <class T>
+struct DefaultInitialised {
+    static_assert(kLeftUnzeroed<T>, "a smaller T would be returned by a copy of its bytes");
+    operator T() const {
+        T item;
+        return item;
+    }
+};
+
+/// An optional holding a T for DecoderInto to fill, left unzeroed when kLeftUnzeroed<T>.
+template <class T>
+std::optional<T> item_to_fill() {
+    if constexpr (kLeftUnzeroed<T>)
+        return std::optional<T>(std::in_place, DefaultInitialised<T>{});
+    else
+        return std::optional<T>(std::in_place);
+}
+
 /// Decodes a frame of exactly sizeof(T) bytes straight into a T the caller holds, so that a get
 /// returning that T (a named return value) copies the message once, out of the ring.
 template <class T>
