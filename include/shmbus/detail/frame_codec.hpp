@@ -128,11 +128,14 @@ inline std::string wrong_size(std::size_t frame, std::size_t item) {
            std::to_string(item) + " bytes";
 }
 
-/// DecoderInto may fill a T left unzeroed: a class big enough that every ABI shmbus builds for
-/// returns it through memory, so DefaultInitialised's named T is its result, never a copy.
-/// Zeroing a smaller T first costs little.
+/// DecoderInto may fill a T left unzeroed: a class whose default constructor does nothing (so
+/// there is something to save), big enough that every ABI shmbus builds for returns it through
+/// memory, so DefaultInitialised's named T is its result, never a copy. Zeroing a smaller T
+/// first costs little.
 template <class T>
-inline constexpr bool kLeftUnzeroed = std::is_class_v<T> && sizeof(T) >= 256;
+inline constexpr bool kLeftUnzeroed =
+    sizeof(T) >= 256 &&
+    std::conjunction_v<std::is_class<T>, std::is_trivially_default_constructible<T>>;
 
 /// Converts to a default-initialised T, so that `std::optional<T> item(std::in_place,
 /// DefaultInitialised<T>{})` holds a T whose bytes are left as they are, for DecoderInto to
