@@ -278,9 +278,7 @@ private:
         bool m_borrowed;
     };
 
-    RingControl& slot(std::uint64_t pos) const {
-        return m_control[control_index(pos & m_mask, m_slot_bits)];
-    }
+    RingControl& slot(std::uint64_t pos) const { return m_control[pos & m_mask]; }
     /// This thread's lease: the one its cache names when that is still its own (two compares
     /// and a load: the put and get paths), else find_lease.
     LeaseUse my_lease(OwnerId me) {
@@ -340,7 +338,6 @@ private:
     RingControl* m_control;
     unsigned char* m_data;
     std::uint64_t m_mask;
-    unsigned m_slot_bits; ///< log2 of the slot count
 };
 
 } // namespace shmbus::detail

@@ -6,7 +6,6 @@
 #include "shmbus/detail/checked_math.hpp"
 #include "shmbus/errors.hpp"
 
-#include <bit>
 #include <new>
 #include <string>
 
@@ -50,11 +49,8 @@ void MpmcRing::init(void* at, std::uint64_t slot_count, bool biased) {
         lease->put_pos.store(kNoPosition, std::memory_order_relaxed);
         lease->get_pos.store(kNoPosition, std::memory_order_relaxed);
     }
-    const auto slot_bits = static_cast<unsigned>(std::countr_zero(slot_count));
     for (std::uint64_t i = 0; i < slot_count; ++i) {
-        auto* control =
-            new (base + kControlOffset + control_index(i, slot_bits) * sizeof(RingControl))
-                RingControl{};
+        auto* control = new (base + kControlOffset + i * sizeof(RingControl)) RingControl{};
         // relaxed is enough: the object directory publishes the initialised state.
         control->seq.store(i, std::memory_order_relaxed);
     }
@@ -89,7 +85,6 @@ MpmcRing::MpmcRing(void* at, std::size_t bytes) : m_header(static_cast<MpmcRingH
     m_control = reinterpret_cast<RingControl*>(base + kControlOffset);
     m_data = reinterpret_cast<unsigned char*>(base + h.data_offset);
     m_mask = h.slot_count - 1;
-    m_slot_bits = static_cast<unsigned>(std::countr_zero(h.slot_count));
 }
 
 } // namespace shmbus::detail

@@ -15,7 +15,6 @@
 #include "support/harness.hpp"
 
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -228,10 +227,7 @@ public:
         const auto* control =
             reinterpret_cast<const detail::RingControl*>(m_base + header.control_offset);
         const std::uint64_t slots = header.slot_count;
-        const auto seq = [&](std::uint64_t pos) {
-            const auto slot_bits = static_cast<unsigned>(std::countr_zero(slots));
-            return control[detail::control_index(pos & (slots - 1), slot_bits)].seq.load();
-        };
+        const auto seq = [&](std::uint64_t pos) { return control[pos & (slots - 1)].seq.load(); };
         for (std::uint32_t i = 0; i < detail::kRingLeases; ++i) {
             if (detail::owner_tid(leases[i].owner.load()) != pid)
                 continue;

@@ -173,7 +173,7 @@ TEST_F(PidNamespace, the_host_finds_a_container_segment_live_until_the_container
 }
 
 TEST_F(PidNamespace, a_lock_held_in_a_container_is_not_taken_over_by_the_host) {
-    ScopedSegment host(std::size_t{4} << 20);
+    ScopedSegment host(std::size_t{8} << 20);
     Lock lock = Lock::create(*host, "lock");
     Queue<int> queue = Queue<int>::create(*host, "queue");
     const std::string name = host.name();

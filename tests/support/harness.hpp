@@ -26,7 +26,7 @@ bool mapped_from(const void* address, const std::string& name);
 /// A fresh named segment, unlinked by the destructor.
 class ScopedSegment {
 public:
-    explicit ScopedSegment(std::size_t size = std::size_t{4} << 20);
+    explicit ScopedSegment(std::size_t size = std::size_t{8} << 20);
     ~ScopedSegment();
     ScopedSegment(const ScopedSegment&) = delete;
     ScopedSegment& operator=(const ScopedSegment&) = delete;

@@ -83,7 +83,7 @@ TEST_F(Permissions, unlink_by_another_user_in_sticky_dev_shm_is_permission_denie
 TEST_F(Permissions, a_0666_segment_is_shared_with_other_users) {
     const std::string name = shmbus::test::unique_name();
     shmbus::test::UnlinkOnExit cleanup(name);
-    auto segment = Segment::create(name, std::size_t{4} << 20, 0666);
+    auto segment = Segment::create(name, std::size_t{8} << 20, 0666);
     // The process umask may have narrowed the mode; widen it explicitly as a user would.
     ASSERT_EQ(chmod(("/dev/shm/" + name).c_str(), 0666), 0);
     Queue<int>::create(segment, "q").put(7);

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <map>
@@ -70,36 +69,6 @@ TEST(MpmcRing, slots_for_counts_64_byte_slots) {
     EXPECT_EQ(MpmcRing::max_frame_for(16), 1024u);
 }
 
-TEST(MpmcRing, control_index_is_a_permutation_that_puts_neighbours_in_different_lines) {
-    for (unsigned bits = 0; bits <= 12; ++bits) {
-        const std::uint64_t slots = std::uint64_t{1} << bits;
-        std::vector<bool> taken(slots, false);
-        for (std::uint64_t i = 0; i < slots; ++i) {
-            const std::uint64_t at = control_index(i, bits);
-            ASSERT_LT(at, slots) << bits;
-            ASSERT_FALSE(taken[at]) << bits << " " << i;
-            taken[at] = true;
-            if (bits > 2 && i + 1 < slots) { // four controls per 64-byte line
-                EXPECT_NE(at / 4, control_index(i + 1, bits) / 4) << bits << " " << i;
-            }
-            if (bits > 3 && i + 1 < slots) { // nor in one 128-byte prefetch pair
-                EXPECT_NE(at / 8, control_index(i + 1, bits) / 8) << bits << " " << i;
-            }
-        }
-    }
-}
-
-TEST(MpmcRing, control_index_gives_a_long_frame_whole_lines) {
-    constexpr unsigned kBits = 12;
-    constexpr std::uint64_t kFrameSlots = 1024; // a 64 KiB message
-    for (std::uint64_t first : {0, 1, 17, 64, 3500}) {
-        std::set<std::uint64_t> lines;
-        for (std::uint64_t i = first; i < first + kFrameSlots; ++i)
-            lines.insert(control_index(i % (1U << kBits), kBits) / 4);
-        EXPECT_LE(lines.size(), kFrameSlots / 4 + 16) << first; // one partial block more
-    }
-}
-
 TEST(MpmcRing, frames_of_every_size_come_back_in_order_across_many_wraps) {
     MpmcFixture f(128); // the sizes below take 98 slots: each round wraps
     ByteBuffer out;
@@ -151,11 +120,29 @@ RingControl& control_of(MpmcFixture& f, std::uint64_t pos) {
     MpmcRingHeader& header = f.header();
     auto* controls =
         reinterpret_cast<RingControl*>(reinterpret_cast<char*>(&header) + header.control_offset);
-    const auto bits = static_cast<unsigned>(std::countr_zero(header.slot_count));
-    return controls[control_index(pos & (header.slot_count - 1), bits)];
+    return controls[pos & (header.slot_count - 1)];
 }
 
 } // namespace
+
+// Two slots sharing a control line had the producer and the consumer write that line while the
+// producer ran ahead: each control has its line (see "One control per line" in
+// ring/mpmc_ring_layout.hpp).
+TEST(MpmcRing, every_slot_control_has_a_cache_line_of_its_own_before_the_data) {
+    MpmcFixture f(64);
+    const MpmcRingHeader& header = f.header();
+    const auto line_of = [](const void* at) { return reinterpret_cast<std::uintptr_t>(at) / 64; };
+    std::set<std::uintptr_t> lines;
+    for (std::uint64_t pos = 0; pos < header.slot_count; ++pos) {
+        const RingControl& control = control_of(f, pos);
+        EXPECT_EQ(line_of(&control.seq), line_of(&control.meta)) << pos;
+        lines.insert(line_of(&control));
+    }
+    EXPECT_EQ(lines.size(), header.slot_count);
+    EXPECT_EQ(header.data_offset - header.control_offset, header.slot_count * 64);
+    EXPECT_EQ(MpmcRing::bytes_for(header.slot_count),
+              header.data_offset + header.slot_count * kSlotBytes);
+}
 
 // A frame's slots after its first are never read or written: a 40-slot frame is published,
 // released and reclaimed through its first slot's control alone.
@@ -407,14 +394,13 @@ void claim_and_write_tagged(MpmcFixture& f, std::uint64_t tag, std::span<const s
     MpmcRingHeader& header = f.header();
     const std::uint64_t pos = header.tail.load();
     const std::uint64_t slot = pos & (header.slot_count - 1);
-    const auto bits = static_cast<unsigned>(std::countr_zero(header.slot_count));
     char* base = reinterpret_cast<char*>(&header);
     auto* control = reinterpret_cast<RingControl*>(base + header.control_offset);
     lease.tag.store(kTaggedPut | tag);
     lease.put_slots.store(1);
     lease.put_pos.store(pos);
     header.tail.store(pos + 1);
-    control[control_index(slot, bits)].meta.store(
+    control[slot].meta.store(
         frame_meta(static_cast<std::uint32_t>(message.size()), this_thread_owner()));
     std::memcpy(base + header.data_offset + slot * kSlotBytes, message.data(), message.size());
     if (commit)

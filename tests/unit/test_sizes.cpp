@@ -41,7 +41,7 @@ const std::vector<std::size_t> kHugeSizes = {kMax,
                                              k2p62 + 1,
                                              k2p62,
                                              k2p62 - 1,
-                                             kMax / 80 + 1,
+                                             kMax / 128 + 1,
                                              std::size_t{1} << 40,
                                              std::size_t{1} << 32,
                                              (std::size_t{1} << 32) + 1};
@@ -270,7 +270,7 @@ TEST(Sizes, ring_bytes_for_is_out_of_space_when_it_would_wrap) {
     EXPECT_EQ(SpscRing::bytes_for(k2p63), k2p63 + sizeof(detail::SpscRingHeader));
     for (std::uint64_t capacity : {std::uint64_t{kMax}, std::uint64_t{kMax - 319}})
         EXPECT_THROW(SpscRing::bytes_for(capacity), OutOfSpace);
-    EXPECT_EQ(MpmcRing::bytes_for(4) - MpmcRing::bytes_for(2), 2 * (16 + detail::kSlotBytes));
-    for (std::uint64_t slots : {std::uint64_t{kMax}, std::uint64_t{kMax / 80 + 1}, k2p62})
+    EXPECT_EQ(MpmcRing::bytes_for(4) - MpmcRing::bytes_for(2), 2 * (64 + detail::kSlotBytes));
+    for (std::uint64_t slots : {std::uint64_t{kMax}, std::uint64_t{kMax / 128 + 1}, k2p62})
         EXPECT_THROW(MpmcRing::bytes_for(slots), OutOfSpace);
 }
