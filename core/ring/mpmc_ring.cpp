@@ -190,8 +190,13 @@ void MpmcRing::publish(std::uint64_t pos) {
     slot(pos).seq.store(pos + 1, std::memory_order_release);
 }
 
-RingStatus MpmcRing::try_put(std::span<const std::byte> first, std::span<const std::byte> second,
-                             std::uint64_t tag) {
+// Flattened, as try_get below: the claim, the walk, the copy and the publish inlined into one
+// frame (only memcpy and the cold paths stay calls). Their calls' prologues were a fifth of a
+// 64 B put + get, and with each control on its own line the path length is what bounds a
+// streaming producer (docs/design/rings.md, "One control per line").
+[[gnu::flatten]] RingStatus MpmcRing::try_put(std::span<const std::byte> first,
+                                              std::span<const std::byte> second,
+                                              std::uint64_t tag) {
     const std::size_t size = first.size() + second.size();
     const std::uint64_t slots = slots_for(size);
     if (size > kMaxFrameSize || slots > slot_count()) [[unlikely]]
@@ -295,7 +300,7 @@ void MpmcRing::take_frame(RingLease& lease, std::uint64_t pos, std::uint64_t met
     }
 }
 
-RingStatus MpmcRing::try_get(FrameSink sink, std::uint64_t tag) {
+[[gnu::flatten]] RingStatus MpmcRing::try_get(FrameSink sink, std::uint64_t tag) {
     const LeaseUse use = my_lease(this_thread_owner());
     RingLease& lease = *use;
     // relaxed is enough: only this thread writes its lease's positions.
