@@ -46,13 +46,14 @@ std::size_t ring_messages(std::size_t size) {
 }
 
 /// A segment per measurement, unlinked at once: the forked processes share its mapping, and
-/// nothing is left behind in /dev/shm.
+/// nothing is left behind in /dev/shm. Room for a Queue of a ring's bytes: its ring rounds
+/// them up to a power of two and adds a control line per 64-byte slot, up to 4 times as many.
 Segment scratch_segment(std::size_t size) {
     static int counter = 0;
     const std::string name =
         "shmbus-bench-fanout-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     Segment segment =
-        Segment::create(name, (std::size_t{4} << 20) + 2 * ring_messages(size) * slot_bytes(size));
+        Segment::create(name, (std::size_t{4} << 20) + 4 * ring_messages(size) * slot_bytes(size));
     Segment::unlink(name);
     return segment;
 }
