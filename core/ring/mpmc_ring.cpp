@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // MpmcRing's fast path, put and get: find this thread's lease (cached per thread), record the
-// claim in it, walk reclaim (a put), move tail or head past the slots with one CAS, copy, then
-// publish (put) or release (get) the frame's sequence word. Sizing, initialising and attaching
-// a ring are in mpmc_ring_layout.cpp, the lease table in mpmc_ring_leases.cpp, recovery from
-// dead threads in mpmc_ring_recovery.cpp (ring/mpmc_ring.hpp explains both), and the queries
-// about fill level and recovery in mpmc_ring_counters.cpp.
+// claim in it, walk reclaim (a put), move tail or head past the slots (a CAS, or a biased
+// side's store), copy, then publish (put) or release (get) the frame. Beside it: the layout,
+// leases, recovery and counters, each in its mpmc_ring_*.cpp (ring/mpmc_ring.hpp explains all).
 #include "ring/mpmc_ring.hpp"
 
 #include "os/membarrier.hpp"
@@ -172,10 +170,9 @@ void MpmcRing::write_frame(std::uint64_t pos, std::span<const std::byte> first,
         copy_in(at, first);
         copy_in(at + first.size(), second);
     }
-    // After the payload, so that this store and publish()'s follow each other on the control
-    // line a waiting consumer polls: one transfer of it to us, not one before the copy and
-    // another after. relaxed is enough: publish() (or, for recovery, the committed mark)
-    // releases the whole frame.
+    // After the payload, next to publish()'s store on the control line a consumer polls: one
+    // transfer of it to us, not two. relaxed is enough: publish() (or, for recovery, the
+    // committed mark) releases the whole frame.
     slot(pos).meta.store(frame_meta(size, writer), std::memory_order_relaxed);
 }
 
@@ -190,10 +187,8 @@ void MpmcRing::publish(std::uint64_t pos) {
     slot(pos).seq.store(pos + 1, std::memory_order_release);
 }
 
-// Flattened, as try_get below: the claim, the walk, the copy and the publish inlined into one
-// frame (only memcpy and the cold paths stay calls). Their calls' prologues were a fifth of a
-// 64 B put + get, and with each control on its own line the path length is what bounds a
-// streaming producer (docs/design/rings.md, "One control per line").
+// Flattened, as try_get: claim, walk, copy and publish inline in one frame; their calls'
+// prologues bounded a streaming producer (docs/design/rings.md, "One control per line").
 [[gnu::flatten]] RingStatus MpmcRing::try_put(std::span<const std::byte> first,
                                               std::span<const std::byte> second,
                                               std::uint64_t tag) {
